@@ -1,0 +1,59 @@
+# luigid-rs: `make run` starts the scheduler on 127.0.0.1:8082, `make test` runs every check.
+SHELL := /bin/bash
+CARGO ?= cargo
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DATA ?= var
+PORT ?= 8082
+
+.PHONY: all build release run test lint test-rust test-py venv browser bench fuzz clean
+
+all: build
+
+build:
+	$(CARGO) build --release
+
+release: build
+
+# Embedded defaults: state and history under ./var, listening on 127.0.0.1:8082.
+run: build
+	mkdir -p $(DATA)
+	./target/release/luigid-rs --port $(PORT) --state-path $(DATA)/state.json \
+	  --history-db $(DATA)/luigi-task-hist.db
+
+# The Python side of the tests: the real Luigi client and the real luigid as an oracle.
+# Idempotent and quick when the venv is already complete.
+venv: $(VENV)/.complete
+
+$(VENV)/.complete: tests/requirements.txt
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r tests/requirements.txt
+	touch $@
+
+# Debian's Chromium for the browser tests (never a downloaded browser build).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+test-rust:
+	$(CARGO) test --all-targets
+
+test-py: venv build
+	LUIGID_RS_BIN=$(CURDIR)/target/release/luigid-rs $(PY) -m pytest -q tests
+
+test: lint test-rust test-py
+
+bench: venv build
+	$(CARGO) build --release --benches
+	LUIGID_RS_BIN=$(CURDIR)/target/release/luigid-rs ./benches/run.sh
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	./fuzz/run.sh $(FUZZ_SECONDS)
+
+clean:
+	$(CARGO) clean

@@ -1,0 +1,45 @@
+//! The application state one server loop owns, and the hooks the loop calls:
+//! `handle` per request, `on_tick` from the timer wheel, `before_flush` once per loop
+//! iteration (journal group commit), `shutdown` on a stop signal.
+
+use crate::config::Ini;
+use crate::http::{Request, Response};
+use crate::scheduler::Scheduler;
+
+/// Who is on the other end of a connection (for logs, rate limits and peer credentials).
+#[derive(Debug, Clone, Default)]
+pub struct Peer {
+    /// "127.0.0.1:5555" for TCP, "unix" for a UNIX socket.
+    pub addr: String,
+    /// Peer uid from SO_PEERCRED on a UNIX socket.
+    pub uid: Option<u32>,
+}
+
+pub struct App {
+    pub ini: Ini,
+    pub scheduler: Scheduler,
+}
+
+impl App {
+    pub fn new(ini: Ini) -> App {
+        App {
+            ini,
+            scheduler: Scheduler::default(),
+        }
+    }
+
+    /// Answer one request at time `now` (seconds since the epoch).
+    pub fn handle(&mut self, req: &Request, peer: &Peer, now: f64) -> Response {
+        crate::router::route(self, req, peer, now)
+    }
+
+    /// Called by the loop once per iteration, after all requests of the iteration were
+    /// handled and before their replies are written (group commit point).
+    pub fn before_flush(&mut self, _now: f64) {}
+
+    /// Periodic work (prune every 60 s, snapshots), driven by the timer wheel.
+    pub fn on_prune_timer(&mut self, _now: f64) {}
+
+    /// A stop signal arrived: save state. Called once, before the loop exits.
+    pub fn shutdown(&mut self, _now: f64) {}
+}

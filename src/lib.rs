@@ -1,0 +1,29 @@
+//! luigid-rs: a drop-in replacement for `luigid`, the central scheduler of Luigi.
+//!
+//! # Layout
+//! - [`http`]: sans-IO HTTP/1.1: bytes in, [`http::Request`] out; [`http::Response`] in, bytes out.
+//! - [`server`]: the only module that touches sockets: the mio loop, timer wheel, signals.
+//! - [`router`]: path + method -> handler; CORS, static files, error pages.
+//! - [`api`]: the table of RPC methods: decodes `data`, calls the scheduler, encodes the reply.
+//! - [`json`]: JSON the way Python's `json` reads and writes it (NaN, Infinity, separators).
+//! - [`scheduler`]: pure task/worker state, every method takes `now`. No IO.
+//! - [`persistence`]: snapshots and the write-ahead journal.
+//! - [`history`]: task history in SQLite and its pages.
+//! - [`metrics`]: counters and the Prometheus exposition.
+//! - [`auth`]: access control.
+//! - [`config`]: luigi.cfg reading and typed settings.
+//! - [`app`]: ties the pieces together for one request; owned by the server loop.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod history;
+pub mod http;
+pub mod json;
+pub mod metrics;
+pub mod persistence;
+pub mod router;
+pub mod scheduler;
+pub mod server;
+pub mod static_files;
