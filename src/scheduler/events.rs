@@ -20,8 +20,18 @@ pub enum Event {
     },
     /// Metrics hooks: task started / failed / disabled / done, with the family and, for
     /// done/failed, the execution time in seconds when known.
-    TaskStarted { family: String },
-    TaskFailed { family: String, execution_secs: Option<f64> },
-    TaskDisabled { family: String },
-    TaskDone { family: String, execution_secs: Option<f64> },
+    TaskStarted {
+        family: String,
+    },
+    TaskFailed {
+        family: String,
+        execution_secs: Option<f64>,
+    },
+    TaskDisabled {
+        family: String,
+    },
+    TaskDone {
+        family: String,
+        execution_secs: Option<f64>,
+    },
 }
