@@ -21,6 +21,12 @@ pub struct App {
 }
 
 impl App {
+    /// Build everything from the merged configuration (command-line flags are already
+    /// applied to `ini` as overrides). Errors are startup errors a user can act on.
+    pub fn from_ini(ini: Ini) -> Result<App, String> {
+        Ok(App::new(ini))
+    }
+
     pub fn new(ini: Ini) -> App {
         App {
             ini,
@@ -37,8 +43,15 @@ impl App {
     /// handled and before their replies are written (group commit point).
     pub fn before_flush(&mut self, _now: f64) {}
 
-    /// Periodic work (prune every 60 s, snapshots), driven by the timer wheel.
+    /// The periodic prune, every 60 s as luigid (first one 60 s after start).
     pub fn on_prune_timer(&mut self, _now: f64) {}
+
+    /// Called about once a second by the timer wheel: journal fsync (`everysec`),
+    /// periodic snapshots, history batch commits.
+    pub fn on_tick(&mut self, _now: f64) {}
+
+    /// The loop reports its number of open connections (for /metrics).
+    pub fn set_open_connections(&mut self, _open: usize) {}
 
     /// A stop signal arrived: save state. Called once, before the loop exits.
     pub fn shutdown(&mut self, _now: f64) {}
