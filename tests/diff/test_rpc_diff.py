@@ -1,0 +1,27 @@
+"""Differential RPC suite: every scenario of scenarios.py is played against the real luigid
+and luigid-rs, and the normalised replies must agree step by step."""
+import re
+
+import pytest
+
+from difftool import run_scenario
+from scenarios import REGISTRY
+
+
+def _prefix(name):
+    # unique, and never a substring of another scenario's prefix (X...X brackets it)
+    return "X" + re.sub(r"[^A-Za-z0-9]", "", name.title()) + "X"
+
+
+@pytest.mark.parametrize("name,fn,config", REGISTRY, ids=[r[0] for r in REGISTRY])
+def test_rpc_scenario(name, fn, config, request, make_pair):
+    if config is None:
+        pair = request.getfixturevalue("shared_pair")
+        run_scenario(name, fn, pair, prefix=_prefix(name), scope=True)
+    else:
+        pair = make_pair(config)
+        run_scenario(name, fn, pair, prefix=_prefix(name), scope=False)
+
+
+def test_enough_scenarios():
+    assert len(REGISTRY) >= 60, len(REGISTRY)
