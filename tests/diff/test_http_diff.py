@@ -293,3 +293,17 @@ def test_unknown_method_body(plain):
         return
     r = plain.ours.rpc_raw("no_such_method", {})
     assert r.status == 404 and b"no_such_method" in r.body, r
+
+
+def test_empty_data_means_no_arguments(plain):
+    """luigid: `data=` (the visualiser's pause toggle) is a JSON error -> 500; ours: {}."""
+    body = b"data="
+    hdr = {"Content-Type": "application/x-www-form-urlencoded"}
+    ref = plain.oracle.http("POST", "/api/is_paused", hdr, body)
+    assert ref.status == 500
+    if oracle_only() or self_check():
+        return
+    r = plain.ours.http("POST", "/api/is_paused", hdr, body)
+    assert r.status == 200 and r.json() == {"response": {"paused": False}}, r
+    r = plain.ours.http("GET", "/api/is_pause_enabled?data=")
+    assert r.status == 200 and r.json() == {"response": {"enabled": True}}, r
