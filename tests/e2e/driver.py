@@ -146,7 +146,7 @@ class Run:
                 raise AssertionError("%s: timed out waiting for %s" % (self.kind, what))
             time.sleep(interval)
 
-    def wait_workers(self, workers, timeout=90, poke=False):
+    def wait_workers(self, workers, timeout=60, poke=False):
         """Wait for the workers to exit; with `poke`, call task_list meanwhile (it prunes, so
         FAILED tasks return to PENDING after retry_delay as luigid's 60 s timer would)."""
         deadline = time.monotonic() + timeout

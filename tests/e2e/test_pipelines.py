@@ -53,7 +53,7 @@ def verdict(w):
 
 def p_dag(run):
     ws = [run.start("Top", workers=4, cfg=KEEP_ALIVE) for _ in range(2)]
-    rcs = run.wait_workers(ws, timeout=150)
+    rcs = run.wait_workers(ws, timeout=90)
     st = run.statuses()
     c = starts(run)
     assert len(c) == 51 and set(c.values()) == {1}, c.most_common(3)
@@ -125,7 +125,7 @@ def test_failures_retry_disable_reenable_forgive(pair_factory, tmp_path):
 
 def p_locks(run):
     ws = [run.start("LockRoot", workers=3, cfg=KEEP_ALIVE) for _ in range(2)]
-    rcs = run.wait_workers(ws, timeout=150)
+    rcs = run.wait_workers(ws, timeout=90)
     spans = {}
     for e in run.events():
         if e["task"].startswith("Locked_"):

@@ -231,6 +231,10 @@ def run_scenario(name, scenario, pair, prefix=None, scope=False):
         raise AssertionError(
             "scenario %s is wrong against the real luigid: %r\nlast steps:\n%s" % (name, oracle.error, tail)
         ) from oracle.error
+    for srv in pair:
+        if srv.proc.poll() is not None:
+            raise AssertionError("%s exited with %s during scenario %s; log tail:\n%s"
+                                 % (srv.kind, srv.proc.returncode, name, srv.log_tail()))
     if len(sides) > 1:
         diff = compare(name, oracle, sides[1])
         if diff:
