@@ -359,11 +359,16 @@ impl Ini {
     fn expand_env(&self, value: &str) -> Result<String, String> {
         let mut out = String::new();
         let mut rest = value;
-        loop {
-            let Some(start) = rest.find("${") else { break };
-            let Some(len) = rest[start + 2..].find('}').filter(|&l| l > 0) else {
+        while let Some(start) = rest.find("${") {
+            let Some(len) = rest[start + 2..].find('}') else {
                 break;
             };
+            if len == 0 {
+                // `${}` is not a reference; keep it and look further.
+                out.push_str(&rest[..start + 3]);
+                rest = &rest[start + 3..];
+                continue;
+            }
             let name = &rest[start + 2..start + 2 + len];
             let v = self.env_var(name).ok_or_else(|| {
                 format!("refers to the environment variable {name}, which is not set")
@@ -663,10 +668,11 @@ mod tests {
 
     #[test]
     fn env_expansion() {
-        let c = ini("[s]\na = ${HOME_X}/luigi\nb = ${NOPE}\nc = $HOME_X\n");
+        let c = ini("[s]\na = ${HOME_X}/luigi\nb = ${NOPE}\nc = $HOME_X\nd = ${}${HOME_X}\n");
         assert_eq!(c.get("s", "a"), Some("/home/x/luigi"));
         assert!(c.get_checked("s", "b").unwrap_err().0.contains("NOPE"));
         assert_eq!(c.get("s", "c"), Some("$HOME_X"));
+        assert_eq!(c.get("s", "d"), Some("${}/home/x"));
     }
 
     #[test]
