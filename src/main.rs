@@ -209,9 +209,13 @@ fn main() {
         None
     };
 
+    let addresses = bound.describe_all().join(", ");
+    let unix = matches!(bound, Bound::Unix { .. });
+    let prepared = server::prepare(bound).unwrap_or_else(|e| fail(format!("event loop: {e}")));
     let mut app = match App::from_ini(ini.clone()) {
         Ok(app) => app,
         Err(e) => {
+            prepared.abandon();
             if let Some(mut p) = ready_pipe {
                 let _ = writeln!(p, "error: {e}");
             }
@@ -220,7 +224,7 @@ fn main() {
     };
     log::info!(
         "luigid-rs {VERSION} starting: listening on {}, state path {}, config files read: {}",
-        bound.describe_all().join(", "),
+        addresses,
         ini.get_str(
             "scheduler",
             "state_path",
@@ -243,8 +247,7 @@ fn main() {
         }
     }
 
-    let unix = matches!(bound, Bound::Unix { .. });
-    match server::run(bound, &mut app, server_cfg) {
+    match server::run_prepared(prepared, &mut app, server_cfg) {
         Ok(()) => {
             log::info!("luigid-rs stopped");
             exit(0)

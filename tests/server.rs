@@ -204,6 +204,53 @@ fn sigterm_exits_zero_promptly() {
 }
 
 #[test]
+fn signal_right_after_the_listening_line_is_a_clean_stop() {
+    let mut s = Server::start(NO_CFG, &["--port", "0"]);
+    s.signal(libc::SIGTERM);
+    let st = s
+        .wait_exit(Duration::from_secs(1))
+        .expect("exit within a second");
+    assert_eq!(st.code(), Some(0));
+}
+
+#[test]
+fn stop_does_not_wait_forever_for_a_client_that_never_reads() {
+    let mut s = Server::start(
+        "[luigid_rs]\nshutdown_timeout = 0.5\noutput_cap_bytes = 65536\n",
+        &["--port", "0"],
+    );
+    let Addr::Tcp(a) = &s.addr else {
+        panic!("tcp expected")
+    };
+    let mut hog = std::net::TcpStream::connect(a).unwrap();
+    hog.set_nonblocking(true).unwrap();
+    let batch = b"GET /api/ping HTTP/1.1\r\nHost: t\r\n\r\n".repeat(1000);
+    // Send until the server stops reading (its output is capped and we never read).
+    let until = Instant::now() + Duration::from_secs(5);
+    let mut stalled = 0;
+    while Instant::now() < until && stalled < 20 {
+        match hog.write(&batch) {
+            Ok(_) => stalled = 0,
+            Err(_) => {
+                stalled += 1;
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+    assert!(
+        stalled >= 20,
+        "the server kept reading from a client that never reads"
+    );
+    // Others are still served.
+    assert_eq!(s.connect().request("HEAD", "/").status, 204);
+    s.signal(libc::SIGTERM);
+    let st = s
+        .wait_exit(Duration::from_secs(3))
+        .expect("exit after the deadline");
+    assert_eq!(st.code(), Some(0));
+}
+
+#[test]
 fn unix_socket_serves_and_replaces_only_stale_files() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();

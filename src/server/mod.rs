@@ -141,9 +141,27 @@ struct Server<'a> {
     now: f64,
 }
 
-/// Run the loop until a stop signal: SIGINT, SIGTERM or SIGQUIT stop accepting, finish the
-/// replies in flight (bounded by `shutdown_timeout`), call `App::shutdown` and return.
-pub fn run(bound: Bound, app: &mut App, cfg: ServerConfig) -> io::Result<()> {
+/// Sockets and stop-signal handlers registered with the loop's `Poll`. Made before the
+/// application is built, so a stop signal arriving from then on is handled by the loop.
+pub struct Prepared {
+    poll: Poll,
+    listeners: Vec<Listener>,
+    unix_path: Option<(std::path::PathBuf, (u64, u64))>,
+    signals: signal_hook_mio::v1_0::Signals,
+}
+
+impl Prepared {
+    /// Give up without running (startup failed): remove our UNIX socket file.
+    pub fn abandon(self) {
+        if let Some((path, id)) = &self.unix_path {
+            listen::remove_socket_file(path, *id);
+        }
+    }
+}
+
+/// Register the bound sockets and the SIGINT/SIGTERM/SIGQUIT handlers with a new `Poll`.
+/// Call after any fork.
+pub fn prepare(bound: Bound) -> io::Result<Prepared> {
     let poll = Poll::new()?;
     let mut listeners = Vec::new();
     let mut unix_path = None;
@@ -174,7 +192,28 @@ pub fn run(bound: Bound, app: &mut App, cfg: ServerConfig) -> io::Result<()> {
     ])?;
     poll.registry()
         .register(&mut signals, SIGNAL, Interest::READABLE)?;
+    Ok(Prepared {
+        poll,
+        listeners,
+        unix_path,
+        signals,
+    })
+}
 
+/// [`prepare`] then [`run_prepared`].
+pub fn run(bound: Bound, app: &mut App, cfg: ServerConfig) -> io::Result<()> {
+    run_prepared(prepare(bound)?, app, cfg)
+}
+
+/// Run the loop until a stop signal: SIGINT, SIGTERM or SIGQUIT stop accepting, finish the
+/// replies in flight (bounded by `shutdown_timeout`), call `App::shutdown` and return.
+pub fn run_prepared(prepared: Prepared, app: &mut App, cfg: ServerConfig) -> io::Result<()> {
+    let Prepared {
+        poll,
+        listeners,
+        unix_path,
+        mut signals,
+    } = prepared;
     let mut wheel = TimerWheel::new(0, 10);
     wheel.insert(PRUNE_MS, Timer::Prune);
     wheel.insert(TICK_MS, Timer::Tick);
@@ -570,6 +609,13 @@ impl Server<'_> {
                         if request.method == "HEAD" {
                             resp.head_only = true;
                         }
+                        log::debug!(
+                            "{} {} {} -> {}",
+                            c.peer.addr,
+                            request.method,
+                            request.path,
+                            resp.status
+                        );
                         let keep = http::keep_alive(&request) && !resp.close && !shutting_down;
                         http::write_response(&resp, keep, &mut c.wbuf);
                         c.head_started = (!c.rbuf.is_empty()).then_some(mono);
