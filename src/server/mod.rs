@@ -88,7 +88,10 @@ struct Conn {
     stream: Stream,
     peer: Peer,
     gen: u32,
+    /// Received bytes; those before `rpos` are consumed (compacted lazily, so a pipeline
+    /// of small requests is not shifted once per request).
     rbuf: Vec<u8>,
+    rpos: usize,
     wbuf: Vec<u8>,
     wpos: usize,
     framer: Framer,
@@ -112,6 +115,35 @@ struct Conn {
 impl Conn {
     fn unsent(&self) -> usize {
         self.wbuf.len() - self.wpos
+    }
+
+    fn unread(&self) -> &[u8] {
+        &self.rbuf[self.rpos..]
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.rpos = (self.rpos + n).min(self.rbuf.len());
+        if self.rpos == self.rbuf.len() {
+            self.rbuf.clear();
+            self.rpos = 0;
+            // Do not keep a large body's buffer for the life of a keep-alive connection.
+            if self.rbuf.capacity() > 4 * READ_CHUNK {
+                self.rbuf.shrink_to(READ_CHUNK);
+            }
+        }
+    }
+
+    fn discard_input(&mut self) {
+        self.rbuf.clear();
+        self.rpos = 0;
+    }
+
+    /// Room before a read: drop consumed bytes once they are a large share of the buffer.
+    fn compact(&mut self) {
+        if self.rpos > 0 && (self.rpos >= READ_CHUNK || self.rpos * 2 >= self.rbuf.len()) {
+            self.rbuf.drain(..self.rpos);
+            self.rpos = 0;
+        }
     }
 }
 
@@ -400,7 +432,7 @@ impl Server<'_> {
                 continue;
             };
             c.closing = true;
-            c.rbuf.clear();
+            c.discard_input();
             if c.unsent() == 0 {
                 self.close(idx);
             }
@@ -470,6 +502,7 @@ impl Server<'_> {
             peer,
             gen: self.next_gen,
             rbuf: Vec::new(),
+            rpos: 0,
             wbuf: Vec::new(),
             wpos: 0,
             framer: Framer::new(self.cfg.limits()),
@@ -601,10 +634,10 @@ impl Server<'_> {
                 }
             }
             // Answer every complete request already buffered.
-            while !c.closing && !c.rbuf.is_empty() && c.unsent() <= cap {
-                match c.framer.next_frame(&c.rbuf) {
+            while !c.closing && !c.unread().is_empty() && c.unsent() <= cap {
+                match c.framer.next_frame(&c.rbuf[c.rpos..]) {
                     Ok(Some(Frame::Request { request, consumed })) => {
-                        c.rbuf.drain(..consumed.min(c.rbuf.len()));
+                        c.consume(consumed);
                         let mut resp = self.app.handle(&request, &c.peer, now);
                         if request.method == "HEAD" {
                             resp.head_only = true;
@@ -618,11 +651,11 @@ impl Server<'_> {
                         );
                         let keep = http::keep_alive(&request) && !resp.close && !shutting_down;
                         http::write_response(&resp, keep, &mut c.wbuf);
-                        c.head_started = (!c.rbuf.is_empty()).then_some(mono);
+                        c.head_started = (!c.unread().is_empty()).then_some(mono);
                         c.head_done = false;
                         if !keep {
                             c.closing = true;
-                            c.rbuf.clear();
+                            c.discard_input();
                         }
                     }
                     Ok(Some(Frame::Continue)) => {
@@ -631,16 +664,16 @@ impl Server<'_> {
                         break;
                     }
                     Ok(None) => {
-                        if !c.head_done && head_complete(&c.rbuf) {
+                        if !c.head_done && head_complete(c.unread()) {
                             c.head_done = true;
                         }
-                        if c.rbuf.len() > max_buffered {
+                        if c.unread().len() > max_buffered {
                             // The framer should have refused this already; never buffer more.
                             let resp =
                                 Response::new(413).with_body("text/plain", "request too large");
                             http::write_response(&resp, false, &mut c.wbuf);
                             c.closing = true;
-                            c.rbuf.clear();
+                            c.discard_input();
                         }
                         break;
                     }
@@ -651,7 +684,7 @@ impl Server<'_> {
                         resp.close = true;
                         http::write_response(&resp, false, &mut c.wbuf);
                         c.closing = true;
-                        c.rbuf.clear();
+                        c.discard_input();
                         break;
                     }
                 }
@@ -660,13 +693,14 @@ impl Server<'_> {
                 break;
             }
             reads += 1;
+            c.compact();
             match c.stream.read(&mut self.scratch) {
                 Ok(0) => {
                     c.eof = true;
                     c.read_ready = false;
                 }
                 Ok(n) => {
-                    if c.rbuf.is_empty() {
+                    if c.unread().is_empty() {
                         c.head_started = Some(mono);
                         c.head_done = false;
                     }
@@ -691,7 +725,7 @@ impl Server<'_> {
         if c.eof && !c.closing && c.unsent() <= cap {
             // The client is done sending and every whole request it sent is answered.
             c.closing = true;
-            c.rbuf.clear();
+            c.discard_input();
         }
         let gen = c.gen;
         if c.unsent() > 0 || c.closing {
@@ -732,6 +766,9 @@ impl Server<'_> {
         if c.wpos == c.wbuf.len() {
             c.wbuf.clear();
             c.wpos = 0;
+            if c.wbuf.capacity() > 4 * READ_CHUNK {
+                c.wbuf.shrink_to(READ_CHUNK);
+            }
             if c.closing && !c.lingering {
                 if c.eof || self.shutdown_at.is_some() {
                     self.close(idx);
