@@ -353,6 +353,11 @@ fn daemonize(logdir: &Path, pidfile: Option<&Path>) -> std::fs::File {
     if unsafe { libc::pipe(fds.as_mut_ptr()) } != 0 {
         fail(format!("pipe: {}", std::io::Error::last_os_error()));
     }
+    for fd in fds {
+        // SAFETY: fd is one of the descriptors pipe() just returned. Close-on-exec keeps a
+        // child process from holding the parent's wait open.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
     // SAFETY: pipe() returned two fresh descriptors that we now own.
     let (mut reader, writer) = unsafe {
         (

@@ -108,6 +108,28 @@ fn http10_and_connection_close_are_closed_after_reply() {
 }
 
 #[test]
+fn expect_100_continue_then_body() {
+    let s = Server::start(NO_CFG, &["--port", "0"]);
+    let mut c = s.connect();
+    c.send(
+        b"POST /api/ping HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n\
+          Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 7\r\n\r\n",
+    );
+    // The interim reply comes from the framer (the placeholder framer does not send it);
+    // when it comes it must be exactly one `100 Continue` before the final reply.
+    c.set_read_timeout(Duration::from_secs(2));
+    let first = c.read_reply(true);
+    c.set_read_timeout(Duration::from_secs(10));
+    if let Ok(r) = &first {
+        assert_eq!(r.status, 100);
+    }
+    c.send(b"data={}");
+    let r = c.read_reply(false).expect("final reply");
+    assert_eq!(r.status, 200);
+    assert_eq!(c.request("HEAD", "/").status, 204);
+}
+
+#[test]
 fn malformed_request_gets_400_and_close() {
     let s = Server::start(NO_CFG, &["--port", "0"]);
     let mut c = s.connect();
