@@ -464,3 +464,39 @@ fn background_writes_pidfile_and_refuses_a_second_start() {
     drop(guard);
     assert!(std::fs::read_dir(&logdir).unwrap().count() >= 2);
 }
+
+#[test]
+fn toml_configuration_and_unknown_key_warning() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("luigi.toml"),
+        "[luigid_rs]\nsocket_mode = \"0640\"\nbogus_key = 1\n",
+    )
+    .unwrap();
+    let sock = dir.path().join("t.sock");
+    let mut cmd = command(
+        dir.path(),
+        NO_CFG,
+        &["--unix-socket", sock.to_str().unwrap()],
+    );
+    cmd.env("LUIGI_CONFIG_PARSER", "toml")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert!(line.starts_with("luigid-rs listening on unix:"), "{line:?}");
+    let mode = std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o640);
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let st = wait_child(&mut child, Duration::from_secs(2)).expect("exits");
+    assert_eq!(st.code(), Some(0));
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert!(err.contains("unknown key [luigid_rs] bogus_key"), "{err}");
+    // The .cfg in LUIGI_CONFIG_PATH is for the other parser: a warning, not an error.
+    assert!(err.contains("LUIGI_CONFIG_PATH"), "{err}");
+}

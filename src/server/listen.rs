@@ -62,7 +62,15 @@ pub fn bind_tcp(address: &str, port: u16) -> Result<Bound, String> {
             addr.set_port(port);
         }
         // std sets SO_REUSEADDR on Unix, as Tornado does.
-        let l = std::net::TcpListener::bind(addr).map_err(|e| {
+        let l = match std::net::TcpListener::bind(addr) {
+            // e.g. `localhost` also naming ::1 on a host without IPv6: skip it, as Tornado.
+            Err(e) if !listeners.is_empty() && e.kind() == std::io::ErrorKind::AddrNotAvailable => {
+                log::warn!("skipping {addr}: {e}");
+                continue;
+            }
+            other => other,
+        };
+        let l = l.map_err(|e| {
             if e.kind() == std::io::ErrorKind::AddrInUse {
                 format!("cannot listen on {addr}: the address is already in use (is another scheduler running?)")
             } else {
