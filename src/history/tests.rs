@@ -553,9 +553,11 @@ fn large_lists_are_paged() {
 }
 
 /// `cargo test --release --lib history::tests::burst_cost -- --ignored --nocapture`
+/// Prints min / max over 5 rounds of each way to hand 10,000 events over.
 #[test]
 #[ignore]
 fn burst_cost() {
+    use std::time::{Duration, Instant};
     let dir = tempfile::tempdir().unwrap();
     let h = History::open(&url(&dir), None).unwrap();
     let evs: Vec<Event> = (0..10_000)
@@ -569,27 +571,6 @@ fn burst_cost() {
             )
         })
         .collect();
-    // One burst in one loop iteration.
-    let t = std::time::Instant::now();
-    h.record(&evs);
-    let loop_cost = t.elapsed();
-    h.flush();
-    let total = t.elapsed();
-    // The same burst spread over 1000 loop iterations of 10 events.
-    let t = std::time::Instant::now();
-    for c in evs.chunks(10) {
-        h.record(c);
-    }
-    let loop_cost_small = t.elapsed();
-    h.flush();
-    let total_small = t.elapsed();
-    // For comparison: the same work done inline (what batching on the loop would cost).
-    let mut conn = Connection::open(dir.path().join("inline.db")).unwrap();
-    conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
-        .unwrap();
-    conn.execute_batch("PRAGMA synchronous=NORMAL").unwrap();
-    schema::ensure(&mut conn).unwrap();
-    let mut w = writer::Writer::new(conn, Arc::new(AtomicU64::new(0)));
     let ops: Vec<Op> = evs
         .iter()
         .filter_map(|e| match e {
@@ -611,19 +592,48 @@ fn burst_cost() {
             _ => None,
         })
         .collect();
-    let t = std::time::Instant::now();
-    w.write(&ops);
-    let inline_one = t.elapsed();
-    let t = std::time::Instant::now();
-    for c in ops.chunks(10) {
-        w.write(c);
+    let mut conn = Connection::open(dir.path().join("inline.db")).unwrap();
+    conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
+        .unwrap();
+    conn.execute_batch("PRAGMA synchronous=NORMAL").unwrap();
+    schema::ensure(&mut conn).unwrap();
+    let mut w = writer::Writer::new(conn, Arc::new(AtomicU64::new(0)));
+    let mut res: Vec<(&str, Vec<Duration>)> = vec![
+        ("record(&[10k]) on the loop", vec![]),
+        ("record(&[10]) x1000 on the loop", vec![]),
+        ("record_owned(10k) on the loop", vec![]),
+        ("writer: 10k in one tx (= inline batching)", vec![]),
+        ("writer: 1000 tx of 10 (= inline per iteration)", vec![]),
+    ];
+    for _ in 0..5 {
+        let t = Instant::now();
+        h.record(&evs);
+        res[0].1.push(t.elapsed());
+        h.flush();
+        let t = Instant::now();
+        for c in evs.chunks(10) {
+            h.record(c);
+        }
+        res[1].1.push(t.elapsed());
+        h.flush();
+        let owned = evs.clone();
+        let t = Instant::now();
+        h.record_owned(owned);
+        res[2].1.push(t.elapsed());
+        h.flush();
+        let t = Instant::now();
+        w.write(&ops);
+        res[3].1.push(t.elapsed());
+        let t = Instant::now();
+        for c in ops.chunks(10) {
+            w.write(c);
+        }
+        res[4].1.push(t.elapsed());
     }
-    let inline_small = t.elapsed();
-    println!(
-        "10k events: record() on loop {loop_cost:?} (written after {total:?}); \
-         as 1000x10: record() {loop_cost_small:?} (written after {total_small:?}); \
-         inline one tx {inline_one:?}, inline 1000 tx {inline_small:?}; errors {}",
-        h.error_count()
-    );
+    for (what, d) in &res {
+        let min = d.iter().min().unwrap();
+        let max = d.iter().max().unwrap();
+        println!("{what}: min {min:?}, max {max:?}");
+    }
     assert_eq!(h.error_count(), 0);
 }
