@@ -342,7 +342,7 @@ impl History {
         }
         if ov.queue.is_empty() {
             match tx.try_send(Msg::Write(ops)) {
-                Ok(()) => return,
+                Ok(()) => {}
                 Err(TrySendError::Full(Msg::Write(b))) => self.queue_locally(&mut ov, b),
                 Err(_) => self.writer_gone(&mut ov),
             }
