@@ -183,7 +183,9 @@ fn schema(db: &Path) -> Vec<(String, String, Option<String>)> {
 }
 
 /// (record id, luigi task id, host, event names in order, parameter count)
-fn records(db: &Path) -> Vec<(i64, String, Option<String>, Vec<String>, i64)> {
+type Rec = (i64, String, Option<String>, Vec<String>, i64);
+
+fn records(db: &Path) -> Vec<Rec> {
     let c = Connection::open(db).expect("open");
     let mut st = c
         .prepare(
