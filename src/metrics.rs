@@ -103,8 +103,12 @@ impl Metrics {
 
     /// Count the scheduler's events of one loop iteration (status events are ignored).
     pub fn record_events(&self, events: &[Event]) {
+        self.record_events_at(events, unix_now());
+    }
+
+    /// [`Metrics::record_events`] with the Unix time used for new `_created` series.
+    pub fn record_events_at(&self, events: &[Event], now: f64) {
         let mut inner = self.lock();
-        let now = unix_now();
         for e in events {
             let (family, f): (&str, &dyn Fn(&mut Family)) = match e {
                 Event::TaskStatus { .. } => continue,
@@ -227,7 +231,11 @@ impl Metrics {
                     );
                 }
             }
-            header(&mut o, &format!("{name}_created"), help, "gauge");
+            // prometheus_client writes no `_created` family while a counter has no
+            // label set yet.
+            if inner.families.values().any(|f| get(f).is_some()) {
+                header(&mut o, &format!("{name}_created"), help, "gauge");
+            }
             for (fam, f) in &inner.families {
                 if let Some(c) = get(f) {
                     sample(
@@ -565,6 +573,9 @@ mod tests {
             ]
         );
         assert_eq!(lines(&t, "luigi_task_started_created").len(), 2);
+        let empty = Metrics::default().render(&[], 0, 0);
+        assert!(empty.contains("# TYPE luigi_task_failed_total counter\n"));
+        assert!(!empty.contains("luigi_task_failed_created"));
         assert!(t.contains("# HELP luigi_task_started_total number of started luigi tasks\n# TYPE luigi_task_started_total counter\n"));
         assert!(t.contains("# TYPE luigi_task_execution_time_seconds gauge\n"));
     }
@@ -604,6 +615,28 @@ mod tests {
         let r = handle(&m, &[], 0, 0);
         assert_eq!(r.status, 200);
         assert_eq!(r.header("content-type"), Some(CONTENT_TYPE));
+    }
+
+    /// The exposition after a known sequence, kept in tests/history_compat/ where a
+    /// pytest parses it with prometheus_client (`UPDATE_GOLDEN=1` rewrites it).
+    #[test]
+    fn golden_exposition() {
+        let m = Metrics::default();
+        m.record_events_at(&evs(), 1_795_000_000.25);
+        m.observe_request("add_task", 200, 0.0007);
+        m.observe_request("add_task", 200, 0.02);
+        m.observe_request("get_work", 500, 20.0);
+        m.set_open_connections(3);
+        m.add_journal_sync();
+        m.observe_snapshot(0.5);
+        let text = m.render(&[("PENDING".into(), 4), ("DONE".into(), 1)], 2, 7);
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/history_compat/metrics_golden.txt");
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::write(&path, &text).unwrap();
+        }
+        let golden = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text, golden, "render changed; rerun with UPDATE_GOLDEN=1 and review");
     }
 
     #[test]
