@@ -636,7 +636,10 @@ mod tests {
             std::fs::write(&path, &text).unwrap();
         }
         let golden = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(text, golden, "render changed; rerun with UPDATE_GOLDEN=1 and review");
+        assert_eq!(
+            text, golden,
+            "render changed; rerun with UPDATE_GOLDEN=1 and review"
+        );
     }
 
     #[test]

@@ -154,6 +154,8 @@ pub struct History {
     thread: Option<JoinHandle<()>>,
     retention_days: Option<f64>,
     path: PathBuf,
+    /// [`OVERFLOW_MAX_EVENTS`]; smaller in tests.
+    overflow_max: usize,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -216,6 +218,7 @@ impl History {
             thread: Some(thread),
             retention_days,
             path,
+            overflow_max: OVERFLOW_MAX_EVENTS,
         })
     }
 
@@ -352,7 +355,7 @@ impl History {
     }
 
     fn queue_locally(&self, ov: &mut Overflow, ops: Vec<Op>) {
-        if ov.events + ops.len() > OVERFLOW_MAX_EVENTS {
+        if ov.events + ops.len() > self.overflow_max {
             self.errors.fetch_add(1, Ordering::Relaxed);
             log::warn!(
                 "task history: the database writer is {} events behind; dropping {} event(s)",
@@ -403,9 +406,19 @@ impl History {
         self.sync(FLUSH_WAIT)
     }
 
-    /// Before a page reads: let the writer catch up, briefly.
+    /// Before a page reads: let the writer catch up, briefly. Never blocks on a full
+    /// channel (the writer is far behind then, and the page shows what is written).
     pub(crate) fn sync_for_read(&self) {
-        let _ = self.sync(PAGE_SYNC_WAIT);
+        let Some(tx) = &self.tx else {
+            return;
+        };
+        if !lock(&self.overflow).queue.is_empty() {
+            return;
+        }
+        let (ack_tx, ack_rx) = sync_channel(1);
+        if tx.try_send(Msg::Flush(ack_tx)).is_ok() {
+            let _ = ack_rx.recv_timeout(PAGE_SYNC_WAIT);
+        }
     }
 
     /// Database errors and dropped batches since start.

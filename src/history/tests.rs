@@ -272,6 +272,44 @@ fn retention_deletes_old_events_and_orphans() {
     assert!(!off.run_retention(T0));
 }
 
+#[test]
+fn record_never_blocks_on_a_locked_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = History::open(&url(&dir), None).unwrap();
+    h.overflow_max = 1500;
+    h.record(&[status("A_0", "A", "PENDING", None, T0)]);
+    assert!(h.flush());
+    // Another process holds the write lock: the writer waits (busy timeout 5 s).
+    let locker = Connection::open(dir.path().join("h.db")).unwrap();
+    locker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let t = std::time::Instant::now();
+    for i in 0..3000 {
+        h.record(&[status(
+            &format!("A_{}", i + 1),
+            "A",
+            "PENDING",
+            None,
+            T0 + 1.0,
+        )]);
+    }
+    let took = t.elapsed();
+    assert!(
+        took < std::time::Duration::from_secs(2),
+        "record blocked: {took:?}"
+    );
+    // channel (1024) + local queue (1500) hold 2524 batches at most; one may be in the
+    // writer's hands; the rest were dropped and counted
+    let dropped = h.error_count();
+    assert!((475..=476).contains(&dropped), "{dropped}");
+    locker.execute_batch("COMMIT").unwrap();
+    assert!(h.flush());
+    assert_eq!(h.error_count(), dropped);
+    let n = rows(&dir, "SELECT count(*) FROM task_events")[0][0]
+        .clone()
+        .unwrap();
+    assert_eq!(n.parse::<u64>().unwrap(), 1 + 3000 - dropped);
+}
+
 fn get(
     h: Option<&History>,
     path: &str,

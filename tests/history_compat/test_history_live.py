@@ -3,6 +3,7 @@ against the real luigid (SQLAlchemy < 2, see requirements.txt) leaves the same r
 (per task: the event sequence, the parameters, whether a host was recorded), and
 luigid-rs's pages show them, escaped, as HTML and JSON.
 """
+import hashlib
 import json
 import os
 import shutil
@@ -31,7 +32,8 @@ class HistLeaf(luigi.Task):
     out_dir = luigi.Parameter(significant=False)
 
     def output(self):
-        return luigi.LocalTarget(os.path.join(self.out_dir, "leaf-%d" % abs(hash(self.label))))
+        name = hashlib.sha1(self.label.encode()).hexdigest()
+        return luigi.LocalTarget(os.path.join(self.out_dir, "leaf-" + name))
 
     def run(self):
         with self.output().open("w") as f:
