@@ -675,3 +675,10 @@ fn burst_cost() {
     }
     assert_eq!(h.error_count(), 0);
 }
+
+#[test]
+fn history_and_metrics_can_move_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<History>();
+    assert_send_sync::<crate::metrics::Metrics>();
+}
