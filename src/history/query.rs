@@ -78,28 +78,25 @@ pub struct RunRow {
 }
 
 pub fn task_names(conn: &Connection, page: u64) -> rusqlite::Result<Page<NameRow>> {
-    let total: i64 = conn.query_row(
-        "SELECT COUNT(DISTINCT name) FROM tasks WHERE name IS NOT NULL",
-        [],
-        |r| r.get(0),
-    )?;
+    // One scan of ix_tasks_name; there are few names, so paging happens here.
     let mut stmt = conn.prepare_cached(
-        "SELECT name, COUNT(*) FROM tasks WHERE name IS NOT NULL GROUP BY name ORDER BY name \
-         LIMIT ?1 OFFSET ?2",
+        "SELECT name, COUNT(*) FROM tasks WHERE name IS NOT NULL GROUP BY name ORDER BY name",
     )?;
-    let items = stmt
-        .query_map([PAGE_SIZE as i64, offset(page)], |r| {
+    let all: Vec<NameRow> = stmt
+        .query_map([], |r| {
             Ok(NameRow {
                 name: text(r.get_ref(0)?).unwrap_or_default(),
                 records: r.get::<_, i64>(1)?.max(0) as u64,
             })
         })?
         .collect::<Result<_, _>>()?;
-    Ok(Page {
-        items,
-        total: total.max(0) as u64,
-        page,
-    })
+    let total = all.len() as u64;
+    let items = all
+        .into_iter()
+        .skip(offset(page) as usize)
+        .take(PAGE_SIZE as usize)
+        .collect();
+    Ok(Page { items, total, page })
 }
 
 /// How a record list is filtered and ordered.
@@ -280,15 +277,17 @@ pub fn runs(conn: &Connection, name: &str, page: u64) -> rusqlite::Result<Page<R
         [name],
         |r| r.get(0),
     )?;
+    // The page of RUNNING events first, then the following event of just those.
     let mut stmt = conn.prepare_cached(
-        "SELECT r.task_id, t.task_id, r.ts, \
-           (SELECT n.event_name FROM task_events n WHERE n.task_id = r.task_id AND n.id > r.id \
-            ORDER BY n.id LIMIT 1), \
-           (SELECT n.ts FROM task_events n WHERE n.task_id = r.task_id AND n.id > r.id \
-            ORDER BY n.id LIMIT 1) \
-         FROM task_events r JOIN tasks t ON t.id = r.task_id \
-         WHERE t.name = ?1 AND r.event_name = 'RUNNING' \
-         ORDER BY r.ts DESC, r.id DESC LIMIT ?2 OFFSET ?3",
+        "SELECT r.task_id, t.task_id, r.ts, n.event_name, n.ts FROM \
+           (SELECT e.id, e.task_id, e.ts FROM task_events e JOIN tasks t ON t.id = e.task_id \
+            WHERE t.name = ?1 AND e.event_name = 'RUNNING' \
+            ORDER BY e.ts DESC, e.id DESC LIMIT ?2 OFFSET ?3) r \
+         JOIN tasks t ON t.id = r.task_id \
+         LEFT JOIN task_events n ON n.id = \
+           (SELECT x.id FROM task_events x WHERE x.task_id = r.task_id AND x.id > r.id \
+            ORDER BY x.id LIMIT 1) \
+         ORDER BY r.ts DESC, r.id DESC",
     )?;
     let items = stmt
         .query_map(
