@@ -162,6 +162,13 @@ pub struct History {
     overflow_max: usize,
 }
 
+/// luigid's history has hooks for scheduled (PENDING), started (RUNNING) and finished
+/// (DONE / FAILED) only.
+fn recorded(e: &Event) -> bool {
+    matches!(e, Event::TaskStatus { status, .. }
+        if matches!(status.as_str(), "PENDING" | "RUNNING" | "DONE" | "FAILED"))
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -267,11 +274,13 @@ impl History {
         self.retention_days
     }
 
-    /// Hand the status events of one loop iteration to the writer; other events are
-    /// ignored. Never blocks.
+    /// Hand the status events of one loop iteration to the writer; other events, and
+    /// statuses luigid's history never records (DISABLED, UNKNOWN...), are ignored.
+    /// Never blocks.
     pub fn record(&self, events: &[Event]) {
         let ops: Vec<Op> = events
             .iter()
+            .filter(|e| recorded(e))
             .filter_map(|e| match e {
                 Event::TaskStatus {
                     task_id,
@@ -299,6 +308,7 @@ impl History {
     pub fn record_owned(&self, events: Vec<Event>) {
         let ops: Vec<Op> = events
             .into_iter()
+            .filter(recorded)
             .filter_map(|e| match e {
                 Event::TaskStatus {
                     task_id,

@@ -125,6 +125,12 @@ fn wal_mode_and_record_semantics() {
         }
         h.record(&[done]);
         h.record(&[status("B_1", "B", "RUNNING", Some(""), T0 + 3.0)]);
+        // luigid records nothing for these
+        h.record_owned(vec![
+            status("B_1", "B", "DISABLED", None, T0 + 4.0),
+            status("B_1", "B", "UNKNOWN", None, T0 + 4.0),
+            status("D_1", "D", "SUSPENDED", None, T0 + 4.0),
+        ]);
         assert!(h.flush());
         assert_eq!(h.error_count(), 0);
     }
