@@ -688,3 +688,38 @@ fn history_and_metrics_can_move_between_threads() {
     assert_send_sync::<History>();
     assert_send_sync::<crate::metrics::Metrics>();
 }
+
+#[test]
+fn odd_paths_and_queries_never_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = History::open(&url(&dir), None).unwrap();
+    h.record(&[status("A_1", "A", "PENDING", None, T0)]);
+    let long = "x".repeat(100_000);
+    let paths = [
+        "/tasklist/".to_string(),
+        "/tasklist/\u{0}\u{ffff}é/../..".to_string(),
+        "/history/by_id/-1".to_string(),
+        "/history/by_id/99999999999999999999999".to_string(),
+        "/history/by_task_id/".to_string(),
+        format!("/history/by_name/{long}"),
+        "/history/by_params/A".to_string(),
+    ];
+    let queries = [
+        "",
+        "page=18446744073709551615",
+        "page=%FF",
+        "data=%7B%7D&page=2",
+        "data=[]",
+        "data=null",
+        "data=%ZZ",
+        "&&=&data",
+    ];
+    for p in &paths {
+        for q in queries {
+            for json in [false, true] {
+                let (st, _, _) = get(Some(&h), p, q, json, T0);
+                assert!(matches!(st, 200 | 400 | 404), "{p}?{q}: {st}");
+            }
+        }
+    }
+}
