@@ -233,6 +233,11 @@ impl History {
         })
     }
 
+    /// [`History::open`] for a plain file path (e.g. a `--history-db` flag).
+    pub fn open_path(path: &Path, retention_days: Option<f64>) -> Result<History, HistoryError> {
+        History::open(&format!("sqlite:///{}", path.display()), retention_days)
+    }
+
     /// History as luigid.cfg asks: `[scheduler] record_task_history` (default false),
     /// `[task_history] db_connection` (default [`DEFAULT_DB_CONNECTION`]) and our
     /// `[luigid_rs] history_retention_days` (default off; 0 also means off).
