@@ -270,11 +270,8 @@ fn retention_deletes_old_events_and_orphans() {
         rows(&dir, "SELECT count(*) FROM task_events e JOIN tasks t ON t.id = e.task_id WHERE t.task_id = 'KEEP'"),
         vec![s(&["1"])]
     );
-    let off = History::open(
-        &format!("sqlite:///{}", dir.path().join("o.db").display()),
-        None,
-    )
-    .unwrap();
+    let off = History::open_path(&dir.path().join("o.db"), None).unwrap();
+    assert!(dir.path().join("o.db").exists());
     assert!(!off.run_retention(T0));
 }
 
