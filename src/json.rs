@@ -592,8 +592,8 @@ mod tests {
 
     #[test]
     fn parses_python_literals() {
-        let v = parse_py_json(r#"{"a": NaN, "b": Infinity, "c": -Infinity, "d": [ 1e400 ]}"#)
-            .unwrap();
+        let v =
+            parse_py_json(r#"{"a": NaN, "b": Infinity, "c": -Infinity, "d": [ 1e400 ]}"#).unwrap();
         assert_eq!(v["a"], Value::Null);
         assert_eq!(v["b"].as_f64(), Some(f64::MAX));
         assert_eq!(v["c"].as_f64(), Some(f64::MIN));
@@ -650,7 +650,10 @@ mod tests {
             parse_py_json(r#""\ud800\ud800\udc00""#).unwrap(),
             json!("\u{FFFD}\u{10000}")
         );
-        assert_eq!(parse_py_json("\"\u{e9}\u{7f}\"").unwrap(), json!("\u{e9}\u{7f}"));
+        assert_eq!(
+            parse_py_json("\"\u{e9}\u{7f}\"").unwrap(),
+            json!("\u{e9}\u{7f}")
+        );
     }
 
     #[test]
