@@ -435,6 +435,55 @@ impl std::fmt::Write for StackBuf {
     }
 }
 
+/// Rust's shortest digits round an exact tie up (…856.25 -> "…856.3"); Python's repr
+/// picks the even neighbour ("…856.2"). When the last digit is odd and its neighbour
+/// also round-trips, check exactly whether `v` lies halfway, and if so take the even one.
+fn round_half_even(digits: &mut [u8], exp: i32, v: f64) {
+    let n = digits.len();
+    let last = digits[n - 1];
+    if (last - b'0') % 2 == 0 {
+        return;
+    }
+    for cand in [last - 1, last + 1] {
+        // A neighbour ending in 0 (or carrying) would be shorter: never both round-trip.
+        if cand == b'0' || cand > b'9' {
+            continue;
+        }
+        let mut sb = StackBuf {
+            buf: [0; 40],
+            len: 0,
+        };
+        let mut alt = [0u8; 24];
+        alt[..n].copy_from_slice(digits);
+        alt[n - 1] = cand;
+        let mantissa = std::str::from_utf8(&alt[..n]).unwrap_or("0");
+        let (head, tail) = mantissa.split_at(1);
+        let ok = std::fmt::write(&mut sb, format_args!("{head}.{tail}0e{exp}")).is_ok();
+        let parsed = std::str::from_utf8(&sb.buf[..sb.len])
+            .ok()
+            .and_then(|s| s.parse::<f64>().ok());
+        if !ok || parsed != Some(v) {
+            continue;
+        }
+        // Exact expansion: a tie is (lower n digits) followed by 5 and zeros only.
+        let exact = format!("{:.*e}", n + 40, v);
+        let exact_digits: Vec<u8> = exact
+            .bytes()
+            .take_while(|&c| c != b'e')
+            .filter(|c| c.is_ascii_digit())
+            .collect();
+        let lower = if cand < last { &alt[..n] } else { &*digits };
+        let tie = exact_digits.len() > n
+            && &exact_digits[..n] == lower
+            && exact_digits[n] == b'5'
+            && exact_digits[n + 1..].iter().all(|&c| c == b'0');
+        if tie {
+            digits[n - 1] = cand;
+        }
+        return;
+    }
+}
+
 /// Python's `repr(float)`: the shortest digits that round-trip, positional when the
 /// decimal exponent is in [-4, 16), else `d.ddde+XX` with at least two exponent digits.
 fn write_py_float<W: ?Sized + Write>(w: &mut W, v: f64) -> io::Result<()> {
@@ -469,6 +518,9 @@ fn write_py_float<W: ?Sized + Write>(w: &mut W, v: f64) -> io::Result<()> {
             digits[n] = c;
             n += 1;
         }
+    }
+    if n > 0 {
+        round_half_even(&mut digits[..n], exp, v.abs());
     }
     let digits = &digits[..n];
     if neg {
@@ -549,6 +601,10 @@ mod tests {
             (123.456, "123.456"),
             (100.0, "100.0"),
             (2.5e-7, "2.5e-07"),
+            // Exact ties between two shortest candidates: Python takes the even one.
+            (1201363153809856.25, "1201363153809856.2"),
+            (28107777242546.8125, "28107777242546.812"),
+            (1776850075765331.25, "1776850075765331.2"),
             (f64::NAN, "NaN"),
             (f64::INFINITY, "Infinity"),
             (f64::NEG_INFINITY, "-Infinity"),
