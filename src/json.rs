@@ -441,7 +441,7 @@ impl std::fmt::Write for StackBuf {
 fn round_half_even(digits: &mut [u8], exp: i32, v: f64) {
     let n = digits.len();
     let last = digits[n - 1];
-    if (last - b'0') % 2 == 0 {
+    if (last - b'0').is_multiple_of(2) {
         return;
     }
     for cand in [last - 1, last + 1] {
@@ -602,9 +602,9 @@ mod tests {
             (100.0, "100.0"),
             (2.5e-7, "2.5e-07"),
             // Exact ties between two shortest candidates: Python takes the even one.
-            (1201363153809856.25, "1201363153809856.2"),
-            (28107777242546.8125, "28107777242546.812"),
-            (1776850075765331.25, "1776850075765331.2"),
+            (4805452615239425.0 / 4.0, "1201363153809856.2"),
+            (449724435880749.0 / 16.0, "28107777242546.812"),
+            (7107400303061325.0 / 4.0, "1776850075765331.2"),
             (f64::NAN, "NaN"),
             (f64::INFINITY, "Infinity"),
             (f64::NEG_INFINITY, "-Infinity"),
