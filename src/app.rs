@@ -18,17 +18,22 @@ pub struct Peer {
 pub struct App {
     pub ini: Ini,
     pub scheduler: Scheduler,
+    /// Router settings ([cors], static root), parsed once. (Added by the router item.)
+    pub router: crate::router::RouterState,
 }
 
 impl App {
     /// Build everything from the merged configuration (command-line flags are already
     /// applied to `ini` as overrides). Errors are startup errors a user can act on.
     pub fn from_ini(ini: Ini) -> Result<App, String> {
+        // Router item: a bad [cors] or [luigid_rs] static_dir is a startup error.
+        crate::router::RouterState::from_ini(&ini)?;
         Ok(App::new(ini))
     }
 
     pub fn new(ini: Ini) -> App {
         App {
+            router: crate::router::RouterState::from_ini_lenient(&ini),
             ini,
             scheduler: Scheduler::default(),
         }
