@@ -315,17 +315,23 @@ fn history(
     }
 }
 
-// LEAD: wire to `crate::history::handle_page(app, route, req)` when history lands.
-/// Stub: luigid with task history off answers every history page with a 500.
-fn history_page(_app: &mut App, route: HistoryRoute, _req: &Request) -> Response {
-    log::warn!("history page {route:?} requested, but task history is disabled");
-    error_page(500)
+/// History pages; without history, luigid answers every one with a 500.
+fn history_page(app: &mut App, route: HistoryRoute, req: &Request) -> Response {
+    let path = match &route {
+        HistoryRoute::TaskList => "/tasklist".to_string(),
+        HistoryRoute::TaskListName(n) => format!("/tasklist/{n}"),
+        HistoryRoute::Recent => "/history".to_string(),
+        HistoryRoute::ByName(n) => format!("/history/by_name/{n}"),
+        HistoryRoute::ById(n) => format!("/history/by_id/{n}"),
+        HistoryRoute::ByTaskId(n) => format!("/history/by_task_id/{n}"),
+        HistoryRoute::ByParams(n) => format!("/history/by_params/{n}"),
+    };
+    crate::history::handle_page(app.history.as_ref(), &path, req)
 }
 
-// LEAD: wire to `crate::metrics::handle(app, req, now)` when metrics lands.
-/// Stub: luigid's default collector answers 200 with an empty HTML body.
-fn metrics_page(_app: &mut App, _req: &Request, _now: f64) -> Response {
-    Response::new(200).with_body(HTML, Vec::new())
+/// Prometheus exposition (always on; luigid needs `metrics_collector = prometheus`).
+fn metrics_page(app: &mut App, _req: &Request, _now: f64) -> Response {
+    app.metrics_response()
 }
 
 /// `/api/{method}` (reference 1.4).
@@ -360,7 +366,7 @@ fn api(app: &mut App, raw_method: &str, req: &Request, now: f64) -> Response {
             Err(e) => return json_error(400, &e),
         },
     };
-    match crate::api::call(&mut app.scheduler, &method, &args, now) {
+    match app.rpc(&method, args, now) {
         Ok(value) => {
             let mut body = Vec::with_capacity(64);
             body.extend_from_slice(b"{\"response\": ");
