@@ -1,10 +1,22 @@
 //! The application state one server loop owns, and the hooks the loop calls:
 //! `handle` per request, `on_tick` from the timer wheel, `before_flush` once per loop
 //! iteration (journal group commit), `shutdown` on a stop signal.
+//!
+//! Every RPC goes through [`App::rpc`]: it journals state-changing calls before they run,
+//! calls the scheduler, and hands the scheduler's events to history and metrics.
 
+use std::collections::HashMap;
+use std::time::Instant;
+
+use serde_json::{Map, Value};
+
+use crate::api::ApiError;
 use crate::config::Ini;
+use crate::history::History;
 use crate::http::{Request, Response};
-use crate::scheduler::Scheduler;
+use crate::metrics::Metrics;
+use crate::persistence::{PersistConfig, Persistence};
+use crate::scheduler::{Scheduler, SchedulerConfig};
 
 /// Who is on the other end of a connection (for logs, rate limits and peer credentials).
 #[derive(Debug, Clone, Default)]
@@ -15,44 +27,333 @@ pub struct Peer {
     pub uid: Option<u32>,
 }
 
+/// Read methods that run a full prune before their work, as luigid's do.
+const PRUNING_READS: &[&str] = &[
+    "graph",
+    "dep_graph",
+    "inverse_dep_graph",
+    "task_list",
+    "worker_list",
+    "resource_list",
+    "task_search",
+];
+
 pub struct App {
     pub ini: Ini,
     pub scheduler: Scheduler,
+    pub scheduler_config: SchedulerConfig,
+    /// Router settings ([cors], static root), parsed once.
+    pub router: crate::router::RouterState,
+    pub history: Option<History>,
+    pub metrics: Metrics,
+    /// None in tests that build an App without a state file.
+    pub persistence: Option<Persistence>,
+    /// When each worker's heartbeat was last journaled (pings are journaled sparingly).
+    ping_journaled: HashMap<String, f64>,
+    rng: XorShift,
 }
 
 impl App {
     /// Build everything from the merged configuration (command-line flags are already
-    /// applied to `ini` as overrides). Errors are startup errors a user can act on.
+    /// applied to `ini` as overrides), recovering the saved state. Errors are startup
+    /// errors a user can act on.
     pub fn from_ini(ini: Ini) -> Result<App, String> {
-        Ok(App::new(ini))
+        let router = crate::router::RouterState::from_ini(&ini)?;
+        let scheduler_config = SchedulerConfig::from_ini(&ini).map_err(|e| e.to_string())?;
+        let history = History::from_ini(&ini)?;
+        let persist_config = PersistConfig::from_ini(&ini).map_err(|e| e.to_string())?;
+        let now = wall_clock();
+        let (persistence, recovery) = Persistence::open(persist_config, now)?;
+        for note in &recovery.notes {
+            log::info!("{note}");
+        }
+        let mut scheduler = match recovery.state {
+            Some(state) => {
+                let mut s: Scheduler = serde_json::from_value(state).map_err(|e| {
+                    format!(
+                        "the state file {} has an unexpected shape ({e}); run with \
+                         --start-empty to move it aside and start empty",
+                        persistence.state_path().display()
+                    )
+                })?;
+                s.apply_config(scheduler_config.clone());
+                s.rebuild_indexes();
+                s
+            }
+            None => Scheduler::new(scheduler_config.clone()),
+        };
+        let replayed = recovery.records.len();
+        for rec in recovery.records {
+            // Replayed calls already produced their replies and history before the crash.
+            let _ = crate::api::call(&mut scheduler, &rec.method, &rec.args, rec.now);
+            scheduler.drain_events();
+        }
+        if replayed > 0 {
+            log::info!("replayed {replayed} journaled calls");
+        }
+        Ok(App {
+            router,
+            scheduler,
+            scheduler_config,
+            history,
+            metrics: Metrics::default(),
+            persistence: Some(persistence),
+            ping_journaled: HashMap::new(),
+            rng: XorShift::seeded(),
+            ini,
+        })
     }
 
+    /// An App without persistence or history (tests of the router and api).
     pub fn new(ini: Ini) -> App {
+        let scheduler_config = SchedulerConfig::from_ini(&ini).unwrap_or_default();
         App {
+            router: crate::router::RouterState::from_ini_lenient(&ini),
+            scheduler: Scheduler::new(scheduler_config.clone()),
+            scheduler_config,
+            history: None,
+            metrics: Metrics::default(),
+            persistence: None,
+            ping_journaled: HashMap::new(),
+            rng: XorShift::seeded(),
             ini,
-            scheduler: Scheduler::default(),
         }
     }
 
     /// Answer one request at time `now` (seconds since the epoch).
     pub fn handle(&mut self, req: &Request, peer: &Peer, now: f64) -> Response {
-        crate::router::route(self, req, peer, now)
+        let started = Instant::now();
+        let resp = crate::router::route(self, req, peer, now);
+        self.metrics.observe_request(
+            request_label(&req.path),
+            resp.status,
+            started.elapsed().as_secs_f64(),
+        );
+        resp
+    }
+
+    /// One RPC call: journal it if it can change state, run it, feed history and metrics.
+    pub fn rpc(
+        &mut self,
+        method: &str,
+        mut args: Map<String, Value>,
+        now: f64,
+    ) -> Result<Value, ApiError> {
+        if method == "send_scheduler_message" && !args.contains_key("_message_id") {
+            // Chosen here, not in the scheduler, so that a replay uses the same id.
+            args.insert("_message_id".into(), Value::String(self.rng.uuid4()));
+        }
+        if PRUNING_READS.contains(&method)
+            || (method == "get_work" && self.scheduler_config.prune_on_get_work)
+        {
+            self.prune(now);
+        }
+        if self.needs_journal(method, &args, now) {
+            if let Some(p) = self.persistence.as_mut() {
+                p.record(method, &args, now);
+            }
+        }
+        let result = crate::api::call(&mut self.scheduler, method, &args, now);
+        self.dispatch_events();
+        result
+    }
+
+    /// Prune now, journaling it only when it changed something (a replay of an
+    /// unchanged prune changes nothing either, so skipping it is exact).
+    fn prune(&mut self, now: f64) {
+        if self.scheduler.prune_needed(now) {
+            if let Some(p) = self.persistence.as_mut() {
+                p.record("prune", &Map::new(), now);
+            }
+        }
+        let _ = crate::api::call(&mut self.scheduler, "prune", &Map::new(), now);
+        self.dispatch_events();
+    }
+
+    fn needs_journal(&mut self, method: &str, args: &Map<String, Value>, now: f64) -> bool {
+        match method {
+            // A heartbeat only refreshes last_active, unless it creates the worker or
+            // collects its messages; journal the rest at most every few seconds so that a
+            // recovered worker is not pruned early.
+            "ping" => {
+                let worker = args.get("worker").and_then(Value::as_str).unwrap_or("");
+                let due = self
+                    .ping_journaled
+                    .get(worker)
+                    .is_none_or(|&t| now - t >= 10.0);
+                if due || self.scheduler.worker_has_messages(worker) {
+                    self.ping_journaled.insert(worker.to_string(), now);
+                    true
+                } else {
+                    false
+                }
+            }
+            // Creates unknown workers as a side effect (luigid quirk Q10).
+            "count_pending" => true,
+            m => crate::api::is_mutating(m),
+        }
+    }
+
+    fn dispatch_events(&mut self) {
+        let events = self.scheduler.drain_events();
+        if events.is_empty() {
+            return;
+        }
+        self.metrics.record_events_at(&events, wall_clock());
+        if let Some(h) = &self.history {
+            h.record_owned(events);
+        }
+    }
+
+    /// `GET /metrics`.
+    pub fn metrics_response(&self) -> Response {
+        let errors = self.history.as_ref().map(History::error_count).unwrap_or(0);
+        crate::metrics::handle(
+            &self.metrics,
+            &self.scheduler.status_counts(),
+            self.scheduler.worker_count(),
+            errors,
+        )
     }
 
     /// Called by the loop once per iteration, after all requests of the iteration were
     /// handled and before their replies are written (group commit point).
-    pub fn before_flush(&mut self, _now: f64) {}
+    pub fn before_flush(&mut self, now: f64) {
+        if let Some(p) = self.persistence.as_mut() {
+            let syncs = p.stats.journal_syncs;
+            p.flush(now);
+            for _ in syncs..p.stats.journal_syncs {
+                self.metrics.add_journal_sync();
+            }
+        }
+    }
 
     /// The periodic prune, every 60 s as luigid (first one 60 s after start).
-    pub fn on_prune_timer(&mut self, _now: f64) {}
+    pub fn on_prune_timer(&mut self, now: f64) {
+        self.prune(now);
+        if let Some(h) = &self.history {
+            h.run_retention(now);
+        }
+    }
 
     /// Called about once a second by the timer wheel: journal fsync (`everysec`),
-    /// periodic snapshots, history batch commits.
-    pub fn on_tick(&mut self, _now: f64) {}
+    /// periodic snapshots.
+    pub fn on_tick(&mut self, now: f64) {
+        if let Some(p) = self.persistence.as_mut() {
+            let (syncs, snaps) = (p.stats.journal_syncs, p.stats.snapshots);
+            p.tick(now, &self.scheduler);
+            for _ in syncs..p.stats.journal_syncs {
+                self.metrics.add_journal_sync();
+            }
+            if p.stats.snapshots > snaps {
+                self.metrics.observe_snapshot(p.stats.last_snapshot_secs);
+            }
+        }
+    }
 
     /// The loop reports its number of open connections (for /metrics).
-    pub fn set_open_connections(&mut self, _open: usize) {}
+    pub fn set_open_connections(&mut self, open: usize) {
+        self.metrics.set_open_connections(open);
+    }
 
     /// A stop signal arrived: save state. Called once, before the loop exits.
-    pub fn shutdown(&mut self, _now: f64) {}
+    pub fn shutdown(&mut self, now: f64) {
+        if let Some(p) = self.persistence.as_mut() {
+            p.shutdown(now, &self.scheduler);
+        }
+        if let Some(h) = &self.history {
+            h.flush();
+        }
+    }
+}
+
+/// A bounded set of labels for the request metrics.
+fn request_label(path: &str) -> &str {
+    if let Some(m) = path.strip_prefix("/api/") {
+        if crate::router::is_rpc_method(m) {
+            return m;
+        }
+        return "api_other";
+    }
+    if path.starts_with("/static/") {
+        "static"
+    } else if path == "/" {
+        "root"
+    } else if path == "/metrics" {
+        "metrics"
+    } else if path.starts_with("/history") || path.starts_with("/tasklist") {
+        "history"
+    } else {
+        "other"
+    }
+}
+
+pub fn wall_clock() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Message ids only need to be unique, not secret: xorshift seeded from the OS.
+struct XorShift(u64);
+
+impl XorShift {
+    fn seeded() -> XorShift {
+        let mut seed = [0u8; 8];
+        // SAFETY: getrandom writes at most seed.len() bytes into the buffer.
+        let n = unsafe { libc::getrandom(seed.as_mut_ptr().cast(), seed.len(), 0) };
+        let mut s = u64::from_le_bytes(seed);
+        if n != 8 || s == 0 {
+            s = (wall_clock() * 1e6) as u64 ^ u64::from(std::process::id()) | 1;
+        }
+        XorShift(s)
+    }
+
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+
+    /// A random (version 4) UUID in its usual text form.
+    fn uuid4(&mut self) -> String {
+        let (a, b) = (self.next(), self.next());
+        let b = (b & 0x3fff_ffff_ffff_ffff) | 0x8000_0000_0000_0000;
+        let a = (a & 0xffff_ffff_ffff_0fff) | 0x0000_0000_0000_4000;
+        format!(
+            "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+            a >> 32,
+            (a >> 16) & 0xffff,
+            a & 0xffff,
+            b >> 48,
+            b & 0xffff_ffff_ffff
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uuid4_has_version_and_variant() {
+        let mut r = XorShift(12345);
+        let u = r.uuid4();
+        assert_eq!(u.len(), 36);
+        assert_eq!(&u[14..15], "4");
+        assert!(matches!(&u[19..20], "8" | "9" | "a" | "b"), "{u}");
+        assert_ne!(u, r.uuid4());
+    }
+
+    #[test]
+    fn labels_are_bounded() {
+        assert_eq!(request_label("/api/add_task"), "add_task");
+        assert_eq!(request_label("/api/evil<script>"), "api_other");
+        assert_eq!(request_label("/static/visualiser/x.js"), "static");
+        assert_eq!(request_label("/history/by_id/3"), "history");
+    }
 }

@@ -2,17 +2,778 @@
 //! input, replies written with `", "`/`": "` separators, ASCII-only escapes, Python float
 //! repr and Tornado's `</` escaping, so that replies match luigid's byte for byte.
 //!
+//! Input differences from Python that `serde_json::Value` forces on us:
+//! - `Infinity` (and numbers too large for an f64, which Python reads as `inf`) become
+//!   `f64::MAX`, `-Infinity` becomes `f64::MIN`, and `NaN` becomes `null`: a `Value`
+//!   cannot hold non-finite numbers. The scheduler treats `f64::MAX` as "no limit", which
+//!   is what the worker means by `"max_batch_size": Infinity`.
+//! - Integers beyond the u64/i64 range become floats (Python keeps them exact).
+//! - A lone surrogate escape such as `\ud800` becomes U+FFFD (a Rust string cannot hold it).
+//!
 //! Owner: the router/JSON work item.
 
-use serde_json::Value;
+use serde::Serialize;
+use serde_json::ser::{CharEscape, Formatter};
+use serde_json::{Map, Number, Value};
+use std::io::{self, Write};
 
-/// Parse a `data` argument. Errors carry a message for a 400 reply.
+/// Python's json nesting limit is its recursion limit (about 1000); past it Python fails
+/// the request, and so do we, instead of overflowing the stack.
+const MAX_DEPTH: usize = 1000;
+
+/// Parse a `data` argument the way Python's `json.loads` does. Errors carry a message for
+/// a 400 reply.
 pub fn parse_py_json(text: &str) -> Result<Value, String> {
-    serde_json::from_str(text).map_err(|e| format!("data is not valid JSON: {e}"))
+    let mut p = Parser {
+        s: text.as_bytes(),
+        text,
+        pos: 0,
+        depth: 0,
+    };
+    p.skip_ws();
+    let v = p.value()?;
+    p.skip_ws();
+    if p.pos != p.s.len() {
+        return Err(p.err("Extra data"));
+    }
+    Ok(v)
 }
 
-/// Write a reply body the way luigid does.
+struct Parser<'a> {
+    s: &'a [u8],
+    text: &'a str,
+    pos: usize,
+    depth: usize,
+}
+
+impl Parser<'_> {
+    fn err(&self, what: &str) -> String {
+        format!("data is not valid JSON: {what} at char {}", self.pos)
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.pos).copied()
+    }
+
+    /// Python's JSON whitespace is exactly these four bytes.
+    fn skip_ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
+            self.pos += 1;
+        }
+    }
+
+    fn starts_with(&self, lit: &[u8]) -> bool {
+        self.s[self.pos..].starts_with(lit)
+    }
+
+    fn value(&mut self) -> Result<Value, String> {
+        match self.peek() {
+            Some(b'"') => Ok(Value::String(self.string()?)),
+            Some(b'{') => self.nested(Self::object),
+            Some(b'[') => self.nested(Self::array),
+            Some(b'n') if self.starts_with(b"null") => {
+                self.pos += 4;
+                Ok(Value::Null)
+            }
+            Some(b't') if self.starts_with(b"true") => {
+                self.pos += 4;
+                Ok(Value::Bool(true))
+            }
+            Some(b'f') if self.starts_with(b"false") => {
+                self.pos += 5;
+                Ok(Value::Bool(false))
+            }
+            Some(b'N') if self.starts_with(b"NaN") => {
+                self.pos += 3;
+                Ok(Value::Null)
+            }
+            Some(b'I') if self.starts_with(b"Infinity") => {
+                self.pos += 8;
+                Ok(Value::from(f64::MAX))
+            }
+            Some(b'-') if self.starts_with(b"-Infinity") => {
+                self.pos += 9;
+                Ok(Value::from(f64::MIN))
+            }
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            _ => Err(self.err("Expecting value")),
+        }
+    }
+
+    fn nested(&mut self, f: fn(&mut Self) -> Result<Value, String>) -> Result<Value, String> {
+        if self.depth >= MAX_DEPTH {
+            return Err(self.err("nesting too deep"));
+        }
+        self.depth += 1;
+        let v = f(self);
+        self.depth -= 1;
+        v
+    }
+
+    fn object(&mut self) -> Result<Value, String> {
+        self.pos += 1; // '{'
+        let mut map = Map::new();
+        self.skip_ws();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+            return Ok(Value::Object(map));
+        }
+        loop {
+            if self.peek() != Some(b'"') {
+                return Err(self.err("Expecting property name enclosed in double quotes"));
+            }
+            let key = self.string()?;
+            self.skip_ws();
+            if self.peek() != Some(b':') {
+                return Err(self.err("Expecting ':' delimiter"));
+            }
+            self.pos += 1;
+            self.skip_ws();
+            let v = self.value()?;
+            // Like a Python dict: the last duplicate wins, at the first one's position.
+            map.insert(key, v);
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => {
+                    self.pos += 1;
+                    self.skip_ws();
+                }
+                Some(b'}') => {
+                    self.pos += 1;
+                    return Ok(Value::Object(map));
+                }
+                _ => return Err(self.err("Expecting ',' delimiter")),
+            }
+        }
+    }
+
+    fn array(&mut self) -> Result<Value, String> {
+        self.pos += 1; // '['
+        let mut items = Vec::new();
+        self.skip_ws();
+        if self.peek() == Some(b']') {
+            self.pos += 1;
+            return Ok(Value::Array(items));
+        }
+        loop {
+            items.push(self.value()?);
+            self.skip_ws();
+            match self.peek() {
+                Some(b',') => {
+                    self.pos += 1;
+                    self.skip_ws();
+                }
+                Some(b']') => {
+                    self.pos += 1;
+                    return Ok(Value::Array(items));
+                }
+                _ => return Err(self.err("Expecting ',' delimiter")),
+            }
+        }
+    }
+
+    /// Python's number grammar: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?`. A '.' or
+    /// 'e' not followed by digits ends the number (and the leftover fails as extra data).
+    fn number(&mut self) -> Result<Value, String> {
+        let start = self.pos;
+        let digits = |p: &mut Self| {
+            let from = p.pos;
+            while let Some(b'0'..=b'9') = p.peek() {
+                p.pos += 1;
+            }
+            p.pos - from
+        };
+        if self.peek() == Some(b'-') {
+            self.pos += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.pos += 1,
+            Some(b'1'..=b'9') => {
+                digits(self);
+            }
+            _ => {
+                self.pos = start;
+                return Err(self.err("Expecting value"));
+            }
+        }
+        let mut is_float = false;
+        if self.peek() == Some(b'.') && matches!(self.s.get(self.pos + 1), Some(b'0'..=b'9')) {
+            self.pos += 1;
+            digits(self);
+            is_float = true;
+        }
+        if let Some(b'e' | b'E') = self.peek() {
+            let save = self.pos;
+            self.pos += 1;
+            if let Some(b'+' | b'-') = self.peek() {
+                self.pos += 1;
+            }
+            if digits(self) == 0 {
+                self.pos = save;
+            } else {
+                is_float = true;
+            }
+        }
+        let text = &self.text[start..self.pos];
+        if !is_float {
+            if let Ok(i) = text.parse::<i64>() {
+                return Ok(Value::Number(Number::from(i)));
+            }
+            if let Ok(u) = text.parse::<u64>() {
+                return Ok(Value::Number(Number::from(u)));
+            }
+        }
+        let f: f64 = text.parse().map_err(|_| self.err("bad number"))?;
+        Ok(Value::from(finite(f)))
+    }
+
+    fn hex4(&mut self) -> Result<u32, String> {
+        let h = self
+            .s
+            .get(self.pos..self.pos + 4)
+            .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+            .ok_or_else(|| self.err("Invalid \\uXXXX escape"))?;
+        let mut v = 0u32;
+        for &b in h {
+            v = v * 16 + (b as char).to_digit(16).unwrap_or(0);
+        }
+        self.pos += 4;
+        Ok(v)
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        self.pos += 1; // opening quote
+        let mut out = String::new();
+        loop {
+            let run = self.pos;
+            while let Some(b) = self.peek() {
+                if b == b'"' || b == b'\\' || b < 0x20 {
+                    break;
+                }
+                self.pos += 1;
+            }
+            // The run ends at an ASCII byte, so it is a whole UTF-8 slice.
+            out.push_str(&self.text[run..self.pos]);
+            match self.peek() {
+                Some(b'"') => {
+                    self.pos += 1;
+                    return Ok(out);
+                }
+                Some(b'\\') => {
+                    self.pos += 1;
+                    let c = match self.peek() {
+                        Some(b'"') => '"',
+                        Some(b'\\') => '\\',
+                        Some(b'/') => '/',
+                        Some(b'b') => '\u{8}',
+                        Some(b'f') => '\u{c}',
+                        Some(b'n') => '\n',
+                        Some(b'r') => '\r',
+                        Some(b't') => '\t',
+                        Some(b'u') => {
+                            self.pos += 1;
+                            let c = self.unicode_escape()?;
+                            out.push(c);
+                            continue;
+                        }
+                        _ => return Err(self.err("Invalid \\escape")),
+                    };
+                    self.pos += 1;
+                    out.push(c);
+                }
+                Some(_) => return Err(self.err("Invalid control character")),
+                None => return Err(self.err("Unterminated string")),
+            }
+        }
+    }
+
+    /// After `\u`: one code point, joining a surrogate pair when the low half follows.
+    fn unicode_escape(&mut self) -> Result<char, String> {
+        let hi = self.hex4()?;
+        if (0xD800..0xDC00).contains(&hi) && self.starts_with(b"\\u") {
+            let save = self.pos;
+            self.pos += 2;
+            let lo = self.hex4()?;
+            if (0xDC00..0xE000).contains(&lo) {
+                let c = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+                return Ok(char::from_u32(c).unwrap_or('\u{FFFD}'));
+            }
+            // Not a pair: the high half stands alone, the next escape is read on its own.
+            self.pos = save;
+        }
+        Ok(char::from_u32(hi).unwrap_or('\u{FFFD}'))
+    }
+}
+
+/// Python reads `1e400` as `inf`; we store infinities as the largest finite values.
+fn finite(f: f64) -> f64 {
+    if f == f64::INFINITY {
+        f64::MAX
+    } else if f == f64::NEG_INFINITY {
+        f64::MIN
+    } else {
+        f
+    }
+}
+
+/// Write a reply body the way luigid does (`json.dumps` defaults, then `</` -> `<\/`).
 pub fn to_py_json(value: &Value, out: &mut Vec<u8>) {
-    // Placeholder until the Python-compatible formatter lands.
-    let _ = serde_json::to_writer(out, value);
+    write_py_json(value, out);
+}
+
+/// [`to_py_json`] for any serializable value, so callers can skip building a `Value`.
+pub fn write_py_json<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
+    let mut ser = serde_json::Serializer::with_formatter(&mut *out, PyFormatter);
+    // Writing into a Vec cannot fail, and our types have no failing Serialize impls;
+    // on a (theoretical) error the caller gets whatever was written.
+    if let Err(e) = value.serialize(&mut ser) {
+        log::error!("JSON serialization failed: {e}");
+    }
+}
+
+/// `serde_json` formatter reproducing Python's `json.dumps` defaults plus Tornado's
+/// `</` escaping.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PyFormatter;
+
+impl Formatter for PyFormatter {
+    fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            w.write_all(b", ")
+        }
+    }
+
+    fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        if first {
+            Ok(())
+        } else {
+            w.write_all(b", ")
+        }
+    }
+
+    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        w.write_all(b": ")
+    }
+
+    fn write_f32<W: ?Sized + Write>(&mut self, w: &mut W, value: f32) -> io::Result<()> {
+        write_py_float(w, f64::from(value))
+    }
+
+    fn write_f64<W: ?Sized + Write>(&mut self, w: &mut W, value: f64) -> io::Result<()> {
+        write_py_float(w, value)
+    }
+
+    fn write_string_fragment<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        let b = fragment.as_bytes();
+        let mut start = 0;
+        let mut i = 0;
+        while i < b.len() {
+            let c = b[i];
+            if c == b'<' && b.get(i + 1) == Some(&b'/') {
+                w.write_all(&b[start..=i])?;
+                w.write_all(b"\\")?;
+                i += 1;
+                start = i;
+            } else if c < 0x7f {
+                i += 1;
+            } else {
+                w.write_all(&b[start..i])?;
+                // `i` is at a char boundary: everything before it was whole chars.
+                let ch = fragment[i..].chars().next().unwrap_or('\u{FFFD}');
+                let mut units = [0u16; 2];
+                for u in ch.encode_utf16(&mut units) {
+                    write!(w, "\\u{:04x}", u)?;
+                }
+                i += ch.len_utf8();
+                start = i;
+            }
+        }
+        w.write_all(&b[start..])
+    }
+
+    fn write_char_escape<W: ?Sized + Write>(
+        &mut self,
+        w: &mut W,
+        char_escape: CharEscape,
+    ) -> io::Result<()> {
+        let s: &[u8] = match char_escape {
+            CharEscape::Quote => b"\\\"",
+            CharEscape::ReverseSolidus => b"\\\\",
+            CharEscape::Solidus => b"/",
+            CharEscape::Backspace => b"\\b",
+            CharEscape::FormFeed => b"\\f",
+            CharEscape::LineFeed => b"\\n",
+            CharEscape::CarriageReturn => b"\\r",
+            CharEscape::Tab => b"\\t",
+            CharEscape::AsciiControl(c) => return write!(w, "\\u{:04x}", c),
+        };
+        w.write_all(s)
+    }
+}
+
+/// A fixed stack buffer for formatting one float without allocating.
+struct StackBuf {
+    buf: [u8; 40],
+    len: usize,
+}
+
+impl std::fmt::Write for StackBuf {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let end = self.len + s.len();
+        if end > self.buf.len() {
+            return Err(std::fmt::Error);
+        }
+        self.buf[self.len..end].copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// Rust's shortest digits round an exact tie up (…856.25 -> "…856.3"); Python's repr
+/// picks the even neighbour ("…856.2"). When the last digit is odd and its neighbour
+/// also round-trips, check exactly whether `v` lies halfway, and if so take the even one.
+fn round_half_even(digits: &mut [u8], exp: i32, v: f64) {
+    let n = digits.len();
+    let last = digits[n - 1];
+    if (last - b'0').is_multiple_of(2) {
+        return;
+    }
+    for cand in [last - 1, last + 1] {
+        // A neighbour ending in 0 (or carrying) would be shorter: never both round-trip.
+        if cand == b'0' || cand > b'9' {
+            continue;
+        }
+        let mut sb = StackBuf {
+            buf: [0; 40],
+            len: 0,
+        };
+        let mut alt = [0u8; 24];
+        alt[..n].copy_from_slice(digits);
+        alt[n - 1] = cand;
+        let mantissa = std::str::from_utf8(&alt[..n]).unwrap_or("0");
+        let (head, tail) = mantissa.split_at(1);
+        let ok = std::fmt::write(&mut sb, format_args!("{head}.{tail}0e{exp}")).is_ok();
+        let parsed = std::str::from_utf8(&sb.buf[..sb.len])
+            .ok()
+            .and_then(|s| s.parse::<f64>().ok());
+        if !ok || parsed != Some(v) {
+            continue;
+        }
+        // Exact expansion: a tie is (lower n digits) followed by 5 and zeros only.
+        let exact = format!("{:.*e}", n + 40, v);
+        let exact_digits: Vec<u8> = exact
+            .bytes()
+            .take_while(|&c| c != b'e')
+            .filter(|c| c.is_ascii_digit())
+            .collect();
+        let lower = if cand < last { &alt[..n] } else { &*digits };
+        let tie = exact_digits.len() > n
+            && &exact_digits[..n] == lower
+            && exact_digits[n] == b'5'
+            && exact_digits[n + 1..].iter().all(|&c| c == b'0');
+        if tie {
+            digits[n - 1] = cand;
+        }
+        return;
+    }
+}
+
+/// Python's `repr(float)`: the shortest digits that round-trip, positional when the
+/// decimal exponent is in [-4, 16), else `d.ddde+XX` with at least two exponent digits.
+fn write_py_float<W: ?Sized + Write>(w: &mut W, v: f64) -> io::Result<()> {
+    if v.is_nan() {
+        return w.write_all(b"NaN");
+    }
+    if v.is_infinite() {
+        return w.write_all(if v > 0.0 { b"Infinity" } else { b"-Infinity" });
+    }
+    let mut sb = StackBuf {
+        buf: [0; 40],
+        len: 0,
+    };
+    // Rust's `{:e}` gives the shortest round-trip digits, e.g. "-1.2345e-7".
+    if std::fmt::write(&mut sb, format_args!("{:e}", v)).is_err() {
+        return write!(w, "{v:?}");
+    }
+    let s = &sb.buf[..sb.len];
+    let (neg, s) = match s.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, s),
+    };
+    let epos = s.iter().position(|&c| c == b'e').unwrap_or(s.len());
+    let exp: i32 = std::str::from_utf8(s.get(epos + 1..).unwrap_or(b"0"))
+        .ok()
+        .and_then(|e| e.parse().ok())
+        .unwrap_or(0);
+    let mut digits = [0u8; 24];
+    let mut n = 0;
+    for &c in &s[..epos] {
+        if c != b'.' && n < digits.len() {
+            digits[n] = c;
+            n += 1;
+        }
+    }
+    if n > 0 {
+        round_half_even(&mut digits[..n], exp, v.abs());
+    }
+    let digits = &digits[..n];
+    if neg {
+        w.write_all(b"-")?;
+    }
+    let decpt = exp + 1;
+    if !(-4 < decpt && decpt <= 16) {
+        w.write_all(&digits[..1])?;
+        if n > 1 {
+            w.write_all(b".")?;
+            w.write_all(&digits[1..])?;
+        }
+        let sign = if exp < 0 { '-' } else { '+' };
+        write!(w, "e{}{:02}", sign, exp.unsigned_abs())
+    } else if decpt <= 0 {
+        w.write_all(b"0.")?;
+        for _ in 0..-decpt {
+            w.write_all(b"0")?;
+        }
+        w.write_all(digits)
+    } else {
+        let d = decpt as usize;
+        if d >= n {
+            w.write_all(digits)?;
+            for _ in n..d {
+                w.write_all(b"0")?;
+            }
+            w.write_all(b".0")
+        } else {
+            w.write_all(&digits[..d])?;
+            w.write_all(b".")?;
+            w.write_all(&digits[d..])
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn dump(v: &Value) -> String {
+        let mut out = Vec::new();
+        to_py_json(v, &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    fn float(f: f64) -> String {
+        let mut out = Vec::new();
+        write_py_float(&mut out, f).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn floats_match_python_repr() {
+        // Expectations from python3: repr(float(x)).
+        let cases: &[(f64, &str)] = &[
+            (0.0, "0.0"),
+            (-0.0, "-0.0"),
+            (1.0, "1.0"),
+            (-1.5, "-1.5"),
+            (0.1, "0.1"),
+            (1e16, "1e+16"),
+            (1.5e16, "1.5e+16"),
+            (1e15, "1000000000000000.0"),
+            (1234567890123456.0, "1234567890123456.0"),
+            (9999999999999998.0, "9999999999999998.0"),
+            (1e-5, "1e-05"),
+            (1.5e-5, "1.5e-05"),
+            (0.0001, "0.0001"),
+            (0.00012345, "0.00012345"),
+            (1795504285.4864116, "1795504285.4864116"),
+            (1e100, "1e+100"),
+            (1e-100, "1e-100"),
+            (f64::MAX, "1.7976931348623157e+308"),
+            (f64::MIN, "-1.7976931348623157e+308"),
+            (5e-324, "5e-324"),
+            (123.456, "123.456"),
+            (100.0, "100.0"),
+            (2.5e-7, "2.5e-07"),
+            // Exact ties between two shortest candidates: Python takes the even one.
+            (4805452615239425.0 / 4.0, "1201363153809856.2"),
+            (449724435880749.0 / 16.0, "28107777242546.812"),
+            (7107400303061325.0 / 4.0, "1776850075765331.2"),
+            (f64::NAN, "NaN"),
+            (f64::INFINITY, "Infinity"),
+            (f64::NEG_INFINITY, "-Infinity"),
+        ];
+        for (f, want) in cases {
+            assert_eq!(float(*f), *want, "repr of {f:?}");
+        }
+    }
+
+    #[test]
+    fn dumps_matches_python_bytes() {
+        // python3 -c 'import json; print(json.dumps(...).replace("</", "<\\/"))'
+        let v = json!({"response": {"taskId": "</script>\u{e9}", "error": ""}});
+        assert_eq!(
+            dump(&v),
+            r#"{"response": {"taskId": "<\/script>\u00e9", "error": ""}}"#
+        );
+        let v = json!([1, -2, 3.0, true, false, null, [], {}, "a/b", "<", "</"]);
+        assert_eq!(
+            dump(&v),
+            r#"[1, -2, 3.0, true, false, null, [], {}, "a/b", "<", "<\/"]"#
+        );
+        let v = json!({"s": "\u{1F600}\u{7f}\u{1}\u{1f}\t\n\r\u{8}\u{c}\"\\x\u{2028}"});
+        assert_eq!(
+            dump(&v),
+            r#"{"s": "\ud83d\ude00\u007f\u0001\u001f\t\n\r\b\f\"\\x\u2028"}"#
+        );
+        assert_eq!(
+            dump(&json!({"</k": u64::MAX, "n": i64::MIN})),
+            r#"{"<\/k": 18446744073709551615, "n": -9223372036854775808}"#
+        );
+        assert_eq!(dump(&json!("")), r#""""#);
+        assert_eq!(dump(&json!("<<//")), r#""<<\//""#);
+    }
+
+    #[test]
+    fn dumps_keeps_insertion_order() {
+        let v = parse_py_json(r#"{"b": 1, "a": 2, "c": {"z": 1, "y": 2}}"#).unwrap();
+        assert_eq!(dump(&v), r#"{"b": 1, "a": 2, "c": {"z": 1, "y": 2}}"#);
+    }
+
+    #[test]
+    fn parses_python_literals() {
+        let v =
+            parse_py_json(r#"{"a": NaN, "b": Infinity, "c": -Infinity, "d": [ 1e400 ]}"#).unwrap();
+        assert_eq!(v["a"], Value::Null);
+        assert_eq!(v["b"].as_f64(), Some(f64::MAX));
+        assert_eq!(v["c"].as_f64(), Some(f64::MIN));
+        assert_eq!(v["d"][0].as_f64(), Some(f64::MAX));
+        assert_eq!(parse_py_json("-1e400").unwrap().as_f64(), Some(f64::MIN));
+        // Inside a string they are just text.
+        assert_eq!(parse_py_json(r#""NaN""#).unwrap(), json!("NaN"));
+    }
+
+    #[test]
+    fn last_duplicate_key_wins_at_first_position() {
+        let v = parse_py_json(r#"{"a": 1, "b": 2, "a": 3}"#).unwrap();
+        assert_eq!(dump(&v), r#"{"a": 3, "b": 2}"#);
+    }
+
+    #[test]
+    fn numbers_keep_int_float_distinction() {
+        assert!(parse_py_json("1").unwrap().is_i64());
+        assert!(parse_py_json("1.0").unwrap().is_f64());
+        assert!(parse_py_json("1e2").unwrap().is_f64());
+        assert_eq!(dump(&parse_py_json("1.0").unwrap()), "1.0");
+        assert_eq!(dump(&parse_py_json("-0").unwrap()), "0");
+        assert_eq!(dump(&parse_py_json("-0.0").unwrap()), "-0.0");
+        assert_eq!(
+            dump(&parse_py_json("18446744073709551615").unwrap()),
+            "18446744073709551615"
+        );
+        assert_eq!(
+            dump(&parse_py_json("-9223372036854775808").unwrap()),
+            "-9223372036854775808"
+        );
+        // Beyond u64: a float (Python would keep the int exactly).
+        assert_eq!(
+            dump(&parse_py_json("100000000000000000000000").unwrap()),
+            "1e+23"
+        );
+        assert_eq!(dump(&parse_py_json("1E16").unwrap()), "1e+16");
+    }
+
+    #[test]
+    fn strings_and_escapes() {
+        assert_eq!(
+            parse_py_json(r#""a\"\\\/\b\f\n\r\t\u00e9\ud83d\ude00""#).unwrap(),
+            json!("a\"\\/\u{8}\u{c}\n\r\t\u{e9}\u{1F600}")
+        );
+        // Lone surrogates, in either order or unpaired, become U+FFFD.
+        assert_eq!(parse_py_json(r#""\ud800""#).unwrap(), json!("\u{FFFD}"));
+        assert_eq!(parse_py_json(r#""\udc00x""#).unwrap(), json!("\u{FFFD}x"));
+        assert_eq!(
+            parse_py_json(r#""\ud800\u0041""#).unwrap(),
+            json!("\u{FFFD}A")
+        );
+        assert_eq!(
+            parse_py_json(r#""\ud800\ud800\udc00""#).unwrap(),
+            json!("\u{FFFD}\u{10000}")
+        );
+        assert_eq!(
+            parse_py_json("\"\u{e9}\u{7f}\"").unwrap(),
+            json!("\u{e9}\u{7f}")
+        );
+    }
+
+    #[test]
+    fn rejects_what_python_rejects() {
+        for bad in [
+            "",
+            " ",
+            "{",
+            "[1,]",
+            "{\"a\":1,}",
+            "{'a': 1}",
+            "{a: 1}",
+            "01",
+            "1.",
+            ".5",
+            "1e",
+            "+1",
+            "-",
+            "nan",
+            "inf",
+            "-NaN",
+            "Infinityx",
+            "\"a\tb\"",
+            "\"a\nb\"",
+            "\"\\x\"",
+            "\"\\u12\"",
+            "\"\\u12g4\"",
+            "\"abc",
+            "[1 2]",
+            "{\"a\" 1}",
+            "\u{feff}{}",
+            "{} {}",
+            "tru",
+        ] {
+            assert!(parse_py_json(bad).is_err(), "{bad:?} should fail");
+        }
+    }
+
+    #[test]
+    fn accepts_what_python_accepts() {
+        for (good, dumped) in [
+            (" \t\r\n{ \"a\" : [ 1 , 2 ] } \n", r#"{"a": [1, 2]}"#),
+            ("[]", "[]"),
+            ("0", "0"),
+            ("-0.5e-3", "-0.0005"),
+            ("1E+2", "100.0"),
+            ("\"\"", "\"\""),
+            ("[null,true,false]", "[null, true, false]"),
+        ] {
+            assert_eq!(dump(&parse_py_json(good).unwrap()), dumped, "{good:?}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let deep = "[".repeat(100_000);
+        assert!(parse_py_json(&deep).is_err());
+        let ok = format!("{}{}", "[".repeat(500), "]".repeat(500));
+        assert!(parse_py_json(&ok).is_ok());
+    }
+
+    #[test]
+    fn error_message_says_where() {
+        let e = parse_py_json("{\"a\": }").unwrap_err();
+        assert!(e.contains("Expecting value at char 6"), "{e}");
+    }
 }

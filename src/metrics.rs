@@ -1,1 +1,658 @@
-//! Placeholder; filled by its work item.
+//! `/metrics` in the Prometheus text exposition format (0.0.4), always on.
+//!
+//! The task metrics carry the names, help texts and `family` label of Luigi's
+//! prometheus collector (`luigi/contrib/prometheus_metric.py`, protocol reference
+//! section 7), including the `*_created` series prometheus_client adds for counters,
+//! and its number formatting, so existing dashboards keep working. Our own series are
+//! prefixed `luigid_`.
+//!
+//! Differences: only the default label set (`family`) is offered; a task disabled gets
+//! its counter but no execution time (the event carries none); a FAILED report for a
+//! task that never ran leaves the execution time unchanged instead of failing the RPC.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::{Mutex, MutexGuard};
+
+use crate::http::Response;
+use crate::scheduler::events::Event;
+
+/// The exposition format's content type.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Upper bounds of the request latency histogram, in seconds.
+pub const LATENCY_BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Distinct `method` label values kept; more become "other" (a client calling made-up
+/// RPC names must not grow the series without bound).
+const MAX_METHOD_LABELS: usize = 128;
+
+#[derive(Debug, Clone, Copy)]
+struct Counter {
+    value: f64,
+    /// Unix time the label set appeared (prometheus_client's `_created`).
+    created: f64,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Family {
+    started: Option<Counter>,
+    failed: Option<Counter>,
+    disabled: Option<Counter>,
+    done: Option<Counter>,
+    execution_time: Option<f64>,
+}
+
+#[derive(Debug, Clone)]
+struct Histogram {
+    buckets: [u64; LATENCY_BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            buckets: [0; LATENCY_BUCKETS.len()],
+            count: 0,
+            sum: 0.0,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    families: BTreeMap<String, Family>,
+    requests: BTreeMap<(String, u16), u64>,
+    latency: BTreeMap<String, Histogram>,
+    open_connections: usize,
+    journal_syncs: u64,
+    snapshots: u64,
+    snapshot_sum: f64,
+    snapshot_last: Option<f64>,
+}
+
+/// All counters. Methods take `&self` so a helper thread (snapshot writer) can feed
+/// its hooks through an `Arc<Metrics>`.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    inner: Mutex<Inner>,
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+fn bump(c: &mut Option<Counter>, now: f64) {
+    c.get_or_insert(Counter {
+        value: 0.0,
+        created: now,
+    })
+    .value += 1.0;
+}
+
+impl Metrics {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Count the scheduler's events of one loop iteration (status events are ignored).
+    pub fn record_events(&self, events: &[Event]) {
+        self.record_events_at(events, unix_now());
+    }
+
+    /// [`Metrics::record_events`] with the Unix time used for new `_created` series.
+    pub fn record_events_at(&self, events: &[Event], now: f64) {
+        let mut inner = self.lock();
+        for e in events {
+            let (family, f): (&str, &dyn Fn(&mut Family)) = match e {
+                Event::TaskStatus { .. } => continue,
+                Event::TaskStarted { family } => (family, &|f: &mut Family| {
+                    bump(&mut f.started, now);
+                    f.execution_time.get_or_insert(0.0);
+                }),
+                Event::TaskFailed {
+                    family,
+                    execution_secs,
+                } => (family, &move |f: &mut Family| {
+                    bump(&mut f.failed, now);
+                    if let Some(s) = execution_secs {
+                        f.execution_time = Some(*s);
+                    }
+                }),
+                Event::TaskDisabled { family } => {
+                    (family, &|f: &mut Family| bump(&mut f.disabled, now))
+                }
+                Event::TaskDone {
+                    family,
+                    execution_secs,
+                } => (family, &move |f: &mut Family| {
+                    bump(&mut f.done, now);
+                    if let Some(s) = execution_secs {
+                        f.execution_time = Some(*s);
+                    }
+                }),
+            };
+            match inner.families.get_mut(family) {
+                Some(fam) => f(fam),
+                None => {
+                    let mut fam = Family::default();
+                    f(&mut fam);
+                    inner.families.insert(family.to_string(), fam);
+                }
+            }
+        }
+    }
+
+    /// One answered request: `method_label` is the RPC method for `/api/...` and a
+    /// short fixed name for other routes (e.g. "static", "metrics", "history").
+    pub fn observe_request(&self, method_label: &str, status: u16, secs: f64) {
+        let mut inner = self.lock();
+        let known = inner.latency.contains_key(method_label);
+        let label = if known || inner.latency.len() < MAX_METHOD_LABELS {
+            method_label
+        } else {
+            "other"
+        };
+        *inner
+            .requests
+            .entry((label.to_string(), status))
+            .or_insert(0) += 1;
+        let h = inner.latency.entry(label.to_string()).or_default();
+        h.count += 1;
+        if secs.is_finite() && secs >= 0.0 {
+            h.sum += secs;
+        }
+        for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
+            if secs <= *le {
+                h.buckets[i] += 1;
+            }
+        }
+    }
+
+    pub fn set_open_connections(&self, n: usize) {
+        self.lock().open_connections = n;
+    }
+
+    /// Hook for persistence: one journal fsync done.
+    pub fn add_journal_sync(&self) {
+        self.lock().journal_syncs += 1;
+    }
+
+    /// Hook for persistence: one snapshot written in `secs`.
+    pub fn observe_snapshot(&self, secs: f64) {
+        let mut inner = self.lock();
+        inner.snapshots += 1;
+        if secs.is_finite() && secs >= 0.0 {
+            inner.snapshot_sum += secs;
+        }
+        inner.snapshot_last = Some(secs);
+    }
+
+    /// The whole exposition. `status_counts`: tasks per status; `workers`: active
+    /// workers; `history_errors`: `History::error_count()` (0 without history).
+    pub fn render(
+        &self,
+        status_counts: &[(String, usize)],
+        workers: usize,
+        history_errors: u64,
+    ) -> String {
+        let inner = self.lock();
+        let mut o = String::with_capacity(4096);
+        type Get = fn(&Family) -> Option<Counter>;
+        let luigi: [(&str, &str, Get); 4] = [
+            ("luigi_task_started", "number of started luigi tasks", |f| {
+                f.started
+            }),
+            ("luigi_task_failed", "number of failed luigi tasks", |f| {
+                f.failed
+            }),
+            (
+                "luigi_task_disabled",
+                "number of disabled luigi tasks",
+                |f| f.disabled,
+            ),
+            ("luigi_task_done", "number of done luigi tasks", |f| f.done),
+        ];
+        for (name, help, get) in luigi {
+            header(&mut o, &format!("{name}_total"), help, "counter");
+            for (fam, f) in &inner.families {
+                if let Some(c) = get(f) {
+                    sample(
+                        &mut o,
+                        &format!("{name}_total"),
+                        &[("family", fam)],
+                        c.value,
+                    );
+                }
+            }
+            // prometheus_client writes no `_created` family while a counter has no
+            // label set yet.
+            if inner.families.values().any(|f| get(f).is_some()) {
+                header(&mut o, &format!("{name}_created"), help, "gauge");
+            }
+            for (fam, f) in &inner.families {
+                if let Some(c) = get(f) {
+                    sample(
+                        &mut o,
+                        &format!("{name}_created"),
+                        &[("family", fam)],
+                        c.created,
+                    );
+                }
+            }
+        }
+        header(
+            &mut o,
+            "luigi_task_execution_time_seconds",
+            "luigi task execution time in seconds",
+            "gauge",
+        );
+        for (fam, f) in &inner.families {
+            if let Some(v) = f.execution_time {
+                sample(
+                    &mut o,
+                    "luigi_task_execution_time_seconds",
+                    &[("family", fam)],
+                    v,
+                );
+            }
+        }
+
+        header(
+            &mut o,
+            "luigid_tasks",
+            "tasks in the scheduler by status",
+            "gauge",
+        );
+        let mut statuses: Vec<&(String, usize)> = status_counts.iter().collect();
+        statuses.sort();
+        for (st, n) in statuses {
+            sample(&mut o, "luigid_tasks", &[("status", st)], *n as f64);
+        }
+        header(&mut o, "luigid_workers_active", "active workers", "gauge");
+        sample(&mut o, "luigid_workers_active", &[], workers as f64);
+        header(
+            &mut o,
+            "luigid_open_connections",
+            "open client connections",
+            "gauge",
+        );
+        sample(
+            &mut o,
+            "luigid_open_connections",
+            &[],
+            inner.open_connections as f64,
+        );
+
+        header(
+            &mut o,
+            "luigid_http_requests_total",
+            "requests answered, by RPC method (or route) and status code",
+            "counter",
+        );
+        for ((m, code), n) in &inner.requests {
+            sample(
+                &mut o,
+                "luigid_http_requests_total",
+                &[("method", m), ("code", &code.to_string())],
+                *n as f64,
+            );
+        }
+        let hn = "luigid_http_request_duration_seconds";
+        header(
+            &mut o,
+            hn,
+            "time to answer a request, by RPC method (or route)",
+            "histogram",
+        );
+        for (m, h) in &inner.latency {
+            for (i, le) in LATENCY_BUCKETS.iter().enumerate() {
+                sample(
+                    &mut o,
+                    &format!("{hn}_bucket"),
+                    &[("method", m), ("le", &go_float(*le))],
+                    h.buckets[i] as f64,
+                );
+            }
+            let count = h.count as f64;
+            sample(
+                &mut o,
+                &format!("{hn}_bucket"),
+                &[("method", m), ("le", "+Inf")],
+                count,
+            );
+            sample(&mut o, &format!("{hn}_count"), &[("method", m)], count);
+            sample(&mut o, &format!("{hn}_sum"), &[("method", m)], h.sum);
+        }
+
+        header(
+            &mut o,
+            "luigid_history_write_errors_total",
+            "task history batches that failed or were dropped",
+            "counter",
+        );
+        sample(
+            &mut o,
+            "luigid_history_write_errors_total",
+            &[],
+            history_errors as f64,
+        );
+        header(
+            &mut o,
+            "luigid_journal_syncs_total",
+            "journal fsyncs",
+            "counter",
+        );
+        sample(
+            &mut o,
+            "luigid_journal_syncs_total",
+            &[],
+            inner.journal_syncs as f64,
+        );
+        let sn = "luigid_snapshot_duration_seconds";
+        header(&mut o, sn, "time to write a state snapshot", "summary");
+        sample(&mut o, &format!("{sn}_count"), &[], inner.snapshots as f64);
+        sample(&mut o, &format!("{sn}_sum"), &[], inner.snapshot_sum);
+        header(
+            &mut o,
+            "luigid_snapshot_last_duration_seconds",
+            "time the last state snapshot took to write",
+            "gauge",
+        );
+        if let Some(v) = inner.snapshot_last {
+            sample(&mut o, "luigid_snapshot_last_duration_seconds", &[], v);
+        }
+        o
+    }
+}
+
+/// `GET /metrics`.
+pub fn handle(
+    metrics: &Metrics,
+    status_counts: &[(String, usize)],
+    workers: usize,
+    history_errors: u64,
+) -> Response {
+    Response::new(200).with_body(
+        CONTENT_TYPE,
+        metrics.render(status_counts, workers, history_errors),
+    )
+}
+
+fn header(o: &mut String, name: &str, help: &str, ty: &str) {
+    let _ = writeln!(o, "# HELP {name} {}", escape_help(help));
+    let _ = writeln!(o, "# TYPE {name} {ty}");
+}
+
+fn sample(o: &mut String, name: &str, labels: &[(&str, &str)], value: f64) {
+    o.push_str(name);
+    if !labels.is_empty() {
+        o.push('{');
+        for (i, (k, v)) in labels.iter().enumerate() {
+            if i > 0 {
+                o.push(',');
+            }
+            let _ = write!(o, "{k}=\"{}\"", escape_label(v));
+        }
+        o.push('}');
+    }
+    o.push(' ');
+    o.push_str(&go_float(value));
+    o.push('\n');
+}
+
+fn escape_help(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('\n', "\\n")
+}
+
+fn escape_label(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Python's `repr(float)`: shortest round-trip digits, exponent form below 1e-4 and
+/// from 1e16 on, `.0` on whole numbers.
+pub fn py_repr(d: f64) -> String {
+    if d.is_nan() {
+        return "nan".into();
+    }
+    if d.is_infinite() {
+        return if d > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if d == 0.0 {
+        return if d.is_sign_negative() { "-0.0" } else { "0.0" }.into();
+    }
+    let sci = format!("{d:e}"); // e.g. "1.2345e10", "-5e-7"
+    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if (-4..16).contains(&exp) {
+        let s = format!("{d}");
+        if s.contains('.') {
+            s
+        } else {
+            format!("{s}.0")
+        }
+    } else {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{mant}e{sign}{:02}", exp.abs())
+    }
+}
+
+/// prometheus_client's number format: Python's repr, but positive numbers with more
+/// than six integer digits in exponent form as Go writes them (`1.7955e+09`).
+pub fn go_float(d: f64) -> String {
+    if d.is_nan() {
+        return "NaN".into();
+    }
+    if d.is_infinite() {
+        return if d > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
+    }
+    let s = py_repr(d);
+    match s.find('.') {
+        Some(dot) if d > 0.0 && dot > 6 => {
+            let mantissa = format!("{}.{}{}", &s[..1], &s[1..dot], &s[dot + 1..]);
+            let mantissa = mantissa.trim_end_matches(['0', '.']);
+            format!("{mantissa}e+{:02}", dot - 1)
+        }
+        _ => s,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn number_format_matches_prometheus_client() {
+        for (v, want) in [
+            (1.0, "1.0"),
+            (0.0, "0.0"),
+            (0.0193, "0.0193"),
+            (0.3, "0.3"),
+            (1e-5, "1e-05"),
+            (0.0001, "0.0001"),
+            (123456.0, "123456.0"),
+            (1234567.0, "1.234567e+06"),
+            (1000000.0, "1e+06"),
+            (12345678901.5, "1.23456789015e+10"),
+            (1.7955093984650662e9, "1.7955093984650662e+09"),
+            (1e16, "1e+16"),
+            (-2.5, "-2.5"),
+            (-12345678.0, "-12345678.0"),
+            (f64::INFINITY, "+Inf"),
+            (f64::NAN, "NaN"),
+        ] {
+            assert_eq!(go_float(v), want, "{v}");
+        }
+    }
+
+    fn evs() -> Vec<Event> {
+        vec![
+            Event::TaskStarted { family: "A".into() },
+            Event::TaskStarted { family: "A".into() },
+            Event::TaskDone {
+                family: "A".into(),
+                execution_secs: Some(2.5),
+            },
+            Event::TaskStarted {
+                family: "B\"x\\".into(),
+            },
+            Event::TaskFailed {
+                family: "B\"x\\".into(),
+                execution_secs: Some(0.125),
+            },
+            Event::TaskDisabled {
+                family: "B\"x\\".into(),
+            },
+            Event::TaskDone {
+                family: "C".into(),
+                execution_secs: None,
+            },
+            Event::TaskStatus {
+                task_id: "A_1".into(),
+                family: "A".into(),
+                params: vec![],
+                status: "DONE".into(),
+                host: None,
+                now: 0.0,
+            },
+        ]
+    }
+
+    fn lines(text: &str, prefix: &str) -> Vec<String> {
+        text.lines()
+            .filter(|l| l.starts_with(prefix))
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn luigi_task_metrics_after_events() {
+        let m = Metrics::default();
+        m.record_events(&evs());
+        let t = m.render(&[], 0, 0);
+        assert_eq!(
+            lines(&t, "luigi_task_started_total"),
+            [
+                "luigi_task_started_total{family=\"A\"} 2.0",
+                "luigi_task_started_total{family=\"B\\\"x\\\\\"} 1.0"
+            ]
+        );
+        assert_eq!(
+            lines(&t, "luigi_task_done_total"),
+            [
+                "luigi_task_done_total{family=\"A\"} 1.0",
+                "luigi_task_done_total{family=\"C\"} 1.0"
+            ]
+        );
+        assert_eq!(
+            lines(&t, "luigi_task_failed_total"),
+            ["luigi_task_failed_total{family=\"B\\\"x\\\\\"} 1.0"]
+        );
+        assert_eq!(
+            lines(&t, "luigi_task_disabled_total"),
+            ["luigi_task_disabled_total{family=\"B\\\"x\\\\\"} 1.0"]
+        );
+        // C was never started and finished without a time: no gauge, as luigi
+        assert_eq!(
+            lines(&t, "luigi_task_execution_time_seconds{"),
+            [
+                "luigi_task_execution_time_seconds{family=\"A\"} 2.5",
+                "luigi_task_execution_time_seconds{family=\"B\\\"x\\\\\"} 0.125"
+            ]
+        );
+        assert_eq!(lines(&t, "luigi_task_started_created").len(), 2);
+        let empty = Metrics::default().render(&[], 0, 0);
+        assert!(empty.contains("# TYPE luigi_task_failed_total counter\n"));
+        assert!(!empty.contains("luigi_task_failed_created"));
+        assert!(t.contains("# HELP luigi_task_started_total number of started luigi tasks\n# TYPE luigi_task_started_total counter\n"));
+        assert!(t.contains("# TYPE luigi_task_execution_time_seconds gauge\n"));
+    }
+
+    #[test]
+    fn own_metrics() {
+        let m = Metrics::default();
+        m.observe_request("add_task", 200, 0.0007);
+        m.observe_request("add_task", 200, 0.02);
+        m.observe_request("get_work", 500, 20.0);
+        m.set_open_connections(3);
+        m.add_journal_sync();
+        m.add_journal_sync();
+        m.observe_snapshot(0.5);
+        let t = m.render(&[("PENDING".into(), 4), ("DONE".into(), 1)], 2, 7);
+        for want in [
+            "luigid_tasks{status=\"DONE\"} 1.0",
+            "luigid_tasks{status=\"PENDING\"} 4.0",
+            "luigid_workers_active 2.0",
+            "luigid_open_connections 3.0",
+            "luigid_http_requests_total{method=\"add_task\",code=\"200\"} 2.0",
+            "luigid_http_requests_total{method=\"get_work\",code=\"500\"} 1.0",
+            "luigid_http_request_duration_seconds_bucket{method=\"add_task\",le=\"0.0005\"} 0.0",
+            "luigid_http_request_duration_seconds_bucket{method=\"add_task\",le=\"0.001\"} 1.0",
+            "luigid_http_request_duration_seconds_bucket{method=\"add_task\",le=\"0.025\"} 2.0",
+            "luigid_http_request_duration_seconds_bucket{method=\"get_work\",le=\"10.0\"} 0.0",
+            "luigid_http_request_duration_seconds_bucket{method=\"get_work\",le=\"+Inf\"} 1.0",
+            "luigid_http_request_duration_seconds_count{method=\"add_task\"} 2.0",
+            "luigid_http_request_duration_seconds_sum{method=\"add_task\"} 0.0207",
+            "luigid_history_write_errors_total 7.0",
+            "luigid_journal_syncs_total 2.0",
+            "luigid_snapshot_duration_seconds_count 1.0",
+            "luigid_snapshot_last_duration_seconds 0.5",
+        ] {
+            assert!(t.lines().any(|l| l == want), "missing {want}\n{t}");
+        }
+        let r = handle(&m, &[], 0, 0);
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("content-type"), Some(CONTENT_TYPE));
+    }
+
+    /// The exposition after a known sequence, kept in tests/history_compat/ where a
+    /// pytest parses it with prometheus_client (`UPDATE_GOLDEN=1` rewrites it).
+    #[test]
+    fn golden_exposition() {
+        let m = Metrics::default();
+        m.record_events_at(&evs(), 1_795_000_000.25);
+        m.observe_request("add_task", 200, 0.0007);
+        m.observe_request("add_task", 200, 0.02);
+        m.observe_request("get_work", 500, 20.0);
+        m.set_open_connections(3);
+        m.add_journal_sync();
+        m.observe_snapshot(0.5);
+        let text = m.render(&[("PENDING".into(), 4), ("DONE".into(), 1)], 2, 7);
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/history_compat/metrics_golden.txt");
+        if std::env::var_os("UPDATE_GOLDEN").is_some() {
+            std::fs::write(&path, &text).unwrap();
+        }
+        let golden = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(
+            text, golden,
+            "render changed; rerun with UPDATE_GOLDEN=1 and review"
+        );
+    }
+
+    #[test]
+    fn method_labels_are_bounded() {
+        let m = Metrics::default();
+        for i in 0..(MAX_METHOD_LABELS + 50) {
+            m.observe_request(&format!("m{i}"), 404, 0.001);
+        }
+        m.observe_request("m0", 200, 0.001);
+        let t = m.render(&[], 0, 0);
+        let n = lines(&t, "luigid_http_request_duration_seconds_count").len();
+        assert_eq!(n, MAX_METHOD_LABELS + 1);
+        assert!(t.contains("luigid_http_requests_total{method=\"other\",code=\"404\"} 50.0"));
+        assert!(t.contains("luigid_http_requests_total{method=\"m0\",code=\"200\"} 1.0"));
+    }
+}

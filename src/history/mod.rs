@@ -1,1 +1,489 @@
-//! Placeholder; filled by its work item.
+//! Task history in SQLite, compatible with luigid's `DbTaskHistory` (protocol reference
+//! section 6), and the history pages.
+//!
+//! # Layout
+//! - [`schema`]: the three tables with the DDL SQLAlchemy emits, and luigid's upgrades.
+//! - [`writer`]: the writer thread: task-id -> record map, one transaction per batch.
+//! - [`query`]: the read queries behind the pages.
+//! - [`pages`]: `/tasklist*` and `/history*` as HTML (every value escaped) or JSON.
+//! - [`time`]: local naive timestamps in SQLAlchemy's SQLite text form.
+//!
+//! # Why a writer thread
+//! The loop hands each iteration's status events to [`History::record`] (or
+//! [`History::record_owned`]), which only turns them into one message on a bounded
+//! channel (`try_send`, never blocking). A thread that owns the write connection makes
+//! each message one transaction. Measured for a burst of 10,000 events on the shared
+//! 2-core development machine (`cargo test --release --lib history::tests::burst_cost
+//! -- --ignored --nocapture`, min of 5 rounds):
+//! - loop thread, `record(&events)`: 3.2 ms (copying the events), `record_owned`:
+//!   0.15 ms; the same burst as 1000 iterations of 10: 4.7 ms in total;
+//! - the writer, one transaction of 10,000: 24 ms; 1000 transactions of 10: 63 ms.
+//!
+//! Batching on the loop thread would cost the loop those 24-63 ms (more when the disk
+//! syncs, and up to the busy timeout when luigid or a backup holds the file); with the
+//! thread the loop pays the hand-over only.
+//!
+//! When the writer falls behind and the channel is full, batches wait in a local queue
+//! (bounded to [`OVERFLOW_MAX_EVENTS`]) and are handed over on the next call; past that
+//! bound events are dropped, logged and counted in [`History::error_count`]. A failed
+//! transaction is logged and counted too; the scheduler never sees it.
+//!
+//! The pages read through a second connection (WAL lets it read while the writer
+//! writes). Before answering, a page waits briefly for the writer to apply what was
+//! already recorded, so a page shows the events of the requests before it, as luigid's.
+//!
+//! Pages run their queries on the loop thread: on a database of 900,000 events and
+//! 300,000 records, one page takes 0.1 ms (a record) to 20-60 ms (a family's runs);
+//! every list is paged, so the cost does not grow with the page count.
+//!
+//! # Record semantics (as luigid)
+//! One `tasks` row per Luigi task id per server process, created on its first event
+//! with the family, the host when the event has one, and one `task_parameters` row per
+//! parameter (never updated). Every event appends a `task_events` row whose `ts` is the
+//! event's time as local naive text with microseconds. A later event with a host
+//! rewrites the record's host.
+
+pub mod pages;
+pub mod query;
+pub mod schema;
+pub mod time;
+pub mod writer;
+
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{sync_channel, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use rusqlite::Connection;
+
+use crate::config::Ini;
+use crate::scheduler::events::Event;
+use writer::{Msg, Op, Writer};
+
+pub use pages::handle_page;
+
+/// Messages (one per loop iteration) the channel holds before batches queue locally.
+const CHANNEL_CAPACITY: usize = 1024;
+/// Events held locally while the channel is full; beyond this, new batches are dropped.
+pub const OVERFLOW_MAX_EVENTS: usize = 200_000;
+/// Events one retention run deletes at most, and per transaction.
+const RETENTION_MAX_ROWS: usize = 20_000;
+const RETENTION_BATCH: usize = 500;
+/// How long a page waits for the writer to catch up before reading anyway.
+const PAGE_SYNC_WAIT: Duration = Duration::from_secs(1);
+/// How long `flush` waits at most.
+const FLUSH_WAIT: Duration = Duration::from_secs(30);
+
+/// Default database when history is on and `[task_history] db_connection` is not set.
+pub const DEFAULT_DB_CONNECTION: &str = "sqlite:///luigi-task-hist.db";
+
+/// A startup error; the message names the setting or file to fix.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HistoryError {
+    /// `[task_history] db_connection` is not an SQLite URL we can use.
+    Url(String),
+    /// The retention setting is not a positive number of days.
+    Retention(String),
+    /// The database file could not be opened or its schema created.
+    Open { path: PathBuf, message: String },
+    /// The writer thread could not be started.
+    Thread(String),
+}
+
+impl std::fmt::Display for HistoryError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HistoryError::Url(m) | HistoryError::Retention(m) => f.write_str(m),
+            HistoryError::Open { path, message } => write!(
+                f,
+                "task history database {}: {message} (from [task_history] db_connection)",
+                path.display()
+            ),
+            HistoryError::Thread(m) => write!(f, "task history writer thread: {m}"),
+        }
+    }
+}
+
+impl std::error::Error for HistoryError {}
+
+/// The file an SQLAlchemy SQLite URL names: `sqlite:///relative.db` (relative to the
+/// working directory) or `sqlite:////absolute.db`.
+pub fn parse_db_connection(url: &str) -> Result<PathBuf, HistoryError> {
+    let url = url.trim();
+    let usage = "use sqlite:///relative/path.db or sqlite:////absolute/path.db";
+    let rest = ["sqlite:///", "sqlite+pysqlite:///"]
+        .iter()
+        .find_map(|p| url.strip_prefix(p));
+    let Some(rest) = rest else {
+        let what = if url == "sqlite://" || url == "sqlite:///" {
+            "is an in-memory database, which luigid-rs does not support".to_string()
+        } else {
+            "is not supported: luigid-rs keeps task history in SQLite only".to_string()
+        };
+        return Err(HistoryError::Url(format!(
+            "[task_history] db_connection = {url:?} {what}; {usage}"
+        )));
+    };
+    if rest.is_empty() {
+        return Err(HistoryError::Url(format!(
+            "[task_history] db_connection = {url:?} names no file (an in-memory database), \
+             which luigid-rs does not support; {usage}"
+        )));
+    }
+    if rest.contains('?') {
+        return Err(HistoryError::Url(format!(
+            "[task_history] db_connection = {url:?}: URL options are not supported; {usage}"
+        )));
+    }
+    Ok(PathBuf::from(rest))
+}
+
+#[derive(Default)]
+struct Overflow {
+    queue: VecDeque<Vec<Op>>,
+    events: usize,
+}
+
+/// The task history database: a writer thread fed by [`History::record`], a reader
+/// connection for the pages.
+pub struct History {
+    tx: Option<SyncSender<Msg>>,
+    overflow: Mutex<Overflow>,
+    /// Failed transactions (counted by the writer) and dropped batches.
+    errors: Arc<AtomicU64>,
+    reader: Mutex<Connection>,
+    thread: Option<JoinHandle<()>>,
+    retention_days: Option<f64>,
+    path: PathBuf,
+    /// [`OVERFLOW_MAX_EVENTS`]; smaller in tests.
+    overflow_max: usize,
+}
+
+/// luigid's history has hooks for scheduled (PENDING), started (RUNNING) and finished
+/// (DONE / FAILED) only.
+fn recorded(e: &Event) -> bool {
+    matches!(e, Event::TaskStatus { status, .. }
+        if matches!(status.as_str(), "PENDING" | "RUNNING" | "DONE" | "FAILED"))
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn open_err(path: &Path, e: impl std::fmt::Display) -> HistoryError {
+    HistoryError::Open {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+impl History {
+    /// Open (creating when missing) the database `db_connection` names, create missing
+    /// tables, switch to WAL, and start the writer thread. `retention_days`: delete
+    /// events older than that when [`History::run_retention`] runs (None: keep all).
+    pub fn open(db_connection: &str, retention_days: Option<f64>) -> Result<History, HistoryError> {
+        let path = parse_db_connection(db_connection)?;
+        if let Some(d) = retention_days {
+            if !(d.is_finite() && d > 0.0) {
+                return Err(HistoryError::Retention(format!(
+                    "[luigid_rs] history_retention_days = {d} is not a positive number of days"
+                )));
+            }
+        }
+        let mut conn = Connection::open(&path).map_err(|e| open_err(&path, e))?;
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(|e| open_err(&path, e))?;
+        match conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0)) {
+            Ok(mode) if mode.eq_ignore_ascii_case("wal") => {}
+            Ok(mode) => log::warn!(
+                "task history {}: SQLite kept journal mode {mode} instead of WAL",
+                path.display()
+            ),
+            Err(e) => return Err(open_err(&path, e)),
+        }
+        // WAL with NORMAL survives a process crash; only an OS crash may lose the last
+        // commits, which is acceptable for history.
+        conn.execute_batch("PRAGMA synchronous=NORMAL")
+            .map_err(|e| open_err(&path, e))?;
+        schema::ensure(&mut conn).map_err(|e| open_err(&path, e))?;
+        let reader = Connection::open(&path).map_err(|e| open_err(&path, e))?;
+        reader
+            .busy_timeout(Duration::from_secs(2))
+            .map_err(|e| open_err(&path, e))?;
+
+        let errors = Arc::new(AtomicU64::new(0));
+        let (tx, rx) = sync_channel::<Msg>(CHANNEL_CAPACITY);
+        let w = Writer::new(conn, errors.clone());
+        let thread = std::thread::Builder::new()
+            .name("history-writer".to_string())
+            .spawn(move || w.run(rx))
+            .map_err(|e| HistoryError::Thread(e.to_string()))?;
+        Ok(History {
+            tx: Some(tx),
+            overflow: Mutex::new(Overflow::default()),
+            errors,
+            reader: Mutex::new(reader),
+            thread: Some(thread),
+            retention_days,
+            path,
+            overflow_max: OVERFLOW_MAX_EVENTS,
+        })
+    }
+
+    /// [`History::open`] for a plain file path (e.g. a `--history-db` flag).
+    pub fn open_path(path: &Path, retention_days: Option<f64>) -> Result<History, HistoryError> {
+        History::open(&format!("sqlite:///{}", path.display()), retention_days)
+    }
+
+    /// History as luigid.cfg asks: `[scheduler] record_task_history` (default false),
+    /// `[task_history] db_connection` (default [`DEFAULT_DB_CONNECTION`]) and our
+    /// `[luigid_rs] history_retention_days` (default off; 0 also means off).
+    pub fn from_ini(ini: &Ini) -> Result<Option<History>, String> {
+        if !ini
+            .get_bool("scheduler", "record_task_history", false)
+            .map_err(|e| e.to_string())?
+        {
+            return Ok(None);
+        }
+        let url = ini
+            .get("task_history", "db_connection")
+            .unwrap_or(DEFAULT_DB_CONNECTION)
+            .to_string();
+        let days = match ini.get("luigid_rs", "history_retention_days") {
+            None => None,
+            Some(_) => {
+                let d = ini
+                    .get_f64("luigid_rs", "history_retention_days", 0.0)
+                    .map_err(|e| e.to_string())?;
+                if d == 0.0 {
+                    None
+                } else {
+                    Some(d)
+                }
+            }
+        };
+        History::open(&url, days)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn retention_days(&self) -> Option<f64> {
+        self.retention_days
+    }
+
+    /// Hand the status events of one loop iteration to the writer; other events, and
+    /// statuses luigid's history never records (DISABLED, UNKNOWN...), are ignored.
+    /// Never blocks.
+    pub fn record(&self, events: &[Event]) {
+        let ops: Vec<Op> = events
+            .iter()
+            .filter(|e| recorded(e))
+            .filter_map(|e| match e {
+                Event::TaskStatus {
+                    task_id,
+                    family,
+                    params,
+                    status,
+                    host,
+                    now,
+                } => Some(Op {
+                    task_id: task_id.clone(),
+                    family: family.clone(),
+                    params: params.clone(),
+                    status: status.clone(),
+                    host: host.clone(),
+                    now: *now,
+                }),
+                _ => None,
+            })
+            .collect();
+        self.send(ops);
+    }
+
+    /// [`History::record`] taking the drained events by value, which saves copying
+    /// them (0.15 ms instead of 3.2 ms on the loop for a burst of 10,000).
+    pub fn record_owned(&self, events: Vec<Event>) {
+        let ops: Vec<Op> = events
+            .into_iter()
+            .filter(recorded)
+            .filter_map(|e| match e {
+                Event::TaskStatus {
+                    task_id,
+                    family,
+                    params,
+                    status,
+                    host,
+                    now,
+                } => Some(Op {
+                    task_id,
+                    family,
+                    params,
+                    status,
+                    host,
+                    now,
+                }),
+                _ => None,
+            })
+            .collect();
+        self.send(ops);
+    }
+
+    fn send(&self, ops: Vec<Op>) {
+        let mut ov = lock(&self.overflow);
+        if ops.is_empty() && ov.queue.is_empty() {
+            return;
+        }
+        let Some(tx) = &self.tx else {
+            return;
+        };
+        // Keep the order: what waits locally goes first.
+        while let Some(front) = ov.queue.pop_front() {
+            let n = front.len();
+            match tx.try_send(Msg::Write(front)) {
+                Ok(()) => ov.events -= n,
+                Err(TrySendError::Full(Msg::Write(b))) => {
+                    ov.queue.push_front(b);
+                    break;
+                }
+                Err(_) => {
+                    self.writer_gone(&mut ov);
+                    return;
+                }
+            }
+        }
+        if ops.is_empty() {
+            return;
+        }
+        if ov.queue.is_empty() {
+            match tx.try_send(Msg::Write(ops)) {
+                Ok(()) => {}
+                Err(TrySendError::Full(Msg::Write(b))) => self.queue_locally(&mut ov, b),
+                Err(_) => self.writer_gone(&mut ov),
+            }
+        } else {
+            self.queue_locally(&mut ov, ops);
+        }
+    }
+
+    fn queue_locally(&self, ov: &mut Overflow, ops: Vec<Op>) {
+        if ov.events + ops.len() > self.overflow_max {
+            self.errors.fetch_add(1, Ordering::Relaxed);
+            log::warn!(
+                "task history: the database writer is {} events behind; dropping {} event(s)",
+                ov.events,
+                ops.len()
+            );
+            return;
+        }
+        ov.events += ops.len();
+        ov.queue.push_back(ops);
+    }
+
+    fn writer_gone(&self, ov: &mut Overflow) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        log::warn!("task history: the writer thread has stopped; events are not recorded");
+        ov.queue.clear();
+        ov.events = 0;
+    }
+
+    /// Wait (up to `wait`) until everything recorded so far is in the database.
+    fn sync(&self, wait: Duration) -> bool {
+        let Some(tx) = &self.tx else {
+            return false;
+        };
+        {
+            let mut ov = lock(&self.overflow);
+            while let Some(front) = ov.queue.pop_front() {
+                ov.events -= front.len();
+                if tx.send(Msg::Write(front)).is_err() {
+                    self.writer_gone(&mut ov);
+                    return false;
+                }
+            }
+        }
+        let (ack_tx, ack_rx) = sync_channel(1);
+        if tx.send(Msg::Flush(ack_tx)).is_err() {
+            return false;
+        }
+        match ack_rx.recv_timeout(wait) {
+            Ok(()) => true,
+            Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => false,
+        }
+    }
+
+    /// Block until everything recorded so far is written (or failed and was counted).
+    /// For shutdown and tests; false when the writer did not answer within 30 s.
+    pub fn flush(&self) -> bool {
+        self.sync(FLUSH_WAIT)
+    }
+
+    /// Before a page reads: let the writer catch up, briefly. Never blocks on a full
+    /// channel (the writer is far behind then, and the page shows what is written).
+    pub(crate) fn sync_for_read(&self) {
+        let Some(tx) = &self.tx else {
+            return;
+        };
+        if !lock(&self.overflow).queue.is_empty() {
+            return;
+        }
+        let (ack_tx, ack_rx) = sync_channel(1);
+        if tx.try_send(Msg::Flush(ack_tx)).is_ok() {
+            let _ = ack_rx.recv_timeout(PAGE_SYNC_WAIT);
+        }
+    }
+
+    /// Database errors and dropped batches since start.
+    pub fn error_count(&self) -> u64 {
+        self.errors.load(Ordering::Relaxed)
+    }
+
+    /// Queue one retention run (from a timer): deletes up to 20,000 events older than
+    /// the retention period in transactions of 500, then the records left without
+    /// events (except those this process still writes to). No-op when retention is off
+    /// or the writer is busy (the next timer tries again). True when queued.
+    pub fn run_retention(&self, now: f64) -> bool {
+        let (Some(days), Some(tx)) = (self.retention_days, &self.tx) else {
+            return false;
+        };
+        let cutoff = time::local_naive(now - days * 86_400.0);
+        tx.try_send(Msg::Retention {
+            cutoff,
+            batch: RETENTION_BATCH,
+            max_rows: RETENTION_MAX_ROWS,
+        })
+        .is_ok()
+    }
+
+    pub(crate) fn reader(&self) -> MutexGuard<'_, Connection> {
+        lock(&self.reader)
+    }
+}
+
+impl Drop for History {
+    /// Hand over what waits locally, then let the writer finish and stop.
+    fn drop(&mut self) {
+        if let Some(tx) = self.tx.take() {
+            let mut ov = lock(&self.overflow);
+            while let Some(front) = ov.queue.pop_front() {
+                if tx.send(Msg::Write(front)).is_err() {
+                    break;
+                }
+            }
+            drop(tx);
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,327 @@
+//! The write-ahead journal: one file per generation, `<state_path>.journal.<gen>`.
+//!
+//! File layout: an 8-byte magic `LDRSJNL1`, the generation as u64 LE, then records.
+//! Record: `len: u32 LE`, `crc32(payload): u32 LE`, `payload` (`len` bytes of JSON
+//! `{"m": method, "a": {args}, "t": now}`). A crash mid-append leaves a short or
+//! mismatching last record; [`read_journal`] drops it and says so.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+const MAGIC: &[u8; 8] = b"LDRSJNL1";
+const HEADER_LEN: u64 = 16;
+/// A record larger than this is certainly garbage (requests are capped far below it).
+const MAX_RECORD: u32 = 256 * 1024 * 1024;
+
+/// One replayable operation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    pub method: String,
+    pub args: Map<String, Value>,
+    pub now: f64,
+}
+
+impl Record {
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let payload = serde_json::json!({"m": self.method, "a": self.args, "t": self.now});
+        // Serializing a Value into a Vec cannot fail.
+        let bytes = serde_json::to_vec(&payload).unwrap_or_default();
+        out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
+        out.extend_from_slice(&crc32fast::hash(&bytes).to_le_bytes());
+        out.extend_from_slice(&bytes);
+    }
+
+    fn decode(payload: &[u8]) -> Option<Record> {
+        let v: Value = serde_json::from_slice(payload).ok()?;
+        let method = v.get("m")?.as_str()?.to_string();
+        let args = v.get("a")?.as_object()?.clone();
+        let now = v.get("t")?.as_f64()?;
+        Some(Record { method, args, now })
+    }
+}
+
+pub fn journal_path(state_path: &Path, gen: u64) -> PathBuf {
+    let mut s = state_path.as_os_str().to_owned();
+    s.push(format!(".journal.{gen}"));
+    PathBuf::from(s)
+}
+
+/// Generations of the journal files that exist beside `state_path`, ascending.
+pub fn list_generations(state_path: &Path) -> io::Result<Vec<u64>> {
+    let dir = match state_path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let base = match state_path.file_name() {
+        Some(b) => format!("{}.journal.", b.to_string_lossy()),
+        None => return Ok(Vec::new()),
+    };
+    let mut gens = Vec::new();
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(gens),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let name = entry?.file_name();
+        let name = name.to_string_lossy();
+        if let Some(rest) = name.strip_prefix(&base) {
+            if let Ok(g) = rest.parse::<u64>() {
+                gens.push(g);
+            }
+        }
+    }
+    gens.sort_unstable();
+    Ok(gens)
+}
+
+/// What reading one journal file found.
+#[derive(Debug, Default)]
+pub struct JournalRead {
+    pub records: Vec<Record>,
+    /// Byte length of the valid prefix (header + whole records).
+    pub valid_len: u64,
+    /// Set when the file ended in a torn or corrupt record that was dropped.
+    pub dropped_tail: Option<String>,
+}
+
+/// Read every whole record of a journal file. A bad header is an error; a torn or
+/// corrupt record stops the read and is reported in `dropped_tail`.
+pub fn read_journal(path: &Path, expect_gen: u64) -> io::Result<JournalRead> {
+    let mut data = Vec::new();
+    File::open(path)?.read_to_end(&mut data)?;
+    let mut out = JournalRead::default();
+    if data.len() < HEADER_LEN as usize {
+        // A crash right after creating the file: nothing was acknowledged from it.
+        out.dropped_tail = Some(format!("header incomplete ({} bytes)", data.len()));
+        return Ok(out);
+    }
+    if &data[..8] != MAGIC {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("{} is not a luigid-rs journal", path.display()),
+        ));
+    }
+    let mut gen_bytes = [0u8; 8];
+    gen_bytes.copy_from_slice(&data[8..16]);
+    let gen = u64::from_le_bytes(gen_bytes);
+    if gen != expect_gen {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "{} holds generation {gen}, its name says {expect_gen}",
+                path.display()
+            ),
+        ));
+    }
+    let mut pos = HEADER_LEN as usize;
+    out.valid_len = HEADER_LEN;
+    while pos < data.len() {
+        let rest = &data[pos..];
+        if rest.len() < 8 {
+            out.dropped_tail = Some(format!("torn record header at byte {pos}"));
+            break;
+        }
+        let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]);
+        let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
+        if len > MAX_RECORD || rest.len() < 8 + len as usize {
+            out.dropped_tail = Some(format!("torn record at byte {pos} (length {len})"));
+            break;
+        }
+        let payload = &rest[8..8 + len as usize];
+        if crc32fast::hash(payload) != crc {
+            out.dropped_tail = Some(format!("checksum mismatch at byte {pos}"));
+            break;
+        }
+        match Record::decode(payload) {
+            Some(r) => out.records.push(r),
+            None => {
+                out.dropped_tail = Some(format!("undecodable record at byte {pos}"));
+                break;
+            }
+        }
+        pos += 8 + len as usize;
+        out.valid_len = pos as u64;
+    }
+    Ok(out)
+}
+
+/// An open journal file that records are appended to.
+pub struct JournalWriter {
+    file: File,
+    pub gen: u64,
+    pub path: PathBuf,
+    /// Bytes in the file (header included).
+    pub len: u64,
+}
+
+impl JournalWriter {
+    /// Create a fresh journal for `gen` (truncating a leftover file of that generation).
+    pub fn create(state_path: &Path, gen: u64) -> io::Result<JournalWriter> {
+        let path = journal_path(state_path, gen);
+        let mut file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(&path)?;
+        let mut header = Vec::with_capacity(HEADER_LEN as usize);
+        header.extend_from_slice(MAGIC);
+        header.extend_from_slice(&gen.to_le_bytes());
+        file.write_all(&header)?;
+        file.sync_all()?;
+        sync_parent(&path)?;
+        Ok(JournalWriter {
+            file,
+            gen,
+            path,
+            len: HEADER_LEN,
+        })
+    }
+
+    /// Continue an existing journal after its valid prefix (a torn tail is cut off).
+    pub fn reopen(state_path: &Path, gen: u64, valid_len: u64) -> io::Result<JournalWriter> {
+        let path = journal_path(state_path, gen);
+        if valid_len < HEADER_LEN {
+            return JournalWriter::create(state_path, gen);
+        }
+        let file = OpenOptions::new().write(true).open(&path)?;
+        file.set_len(valid_len)?;
+        file.sync_all()?;
+        let mut w = JournalWriter {
+            file,
+            gen,
+            path,
+            len: valid_len,
+        };
+        use std::io::Seek;
+        w.file.seek(io::SeekFrom::Start(valid_len))?;
+        Ok(w)
+    }
+
+    /// Write already-encoded records (one write call for a whole loop iteration).
+    pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.file.write_all(bytes)?;
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    pub fn sync(&mut self) -> io::Result<()> {
+        self.file.sync_data()
+    }
+}
+
+/// fsync the directory holding `path`, so a create or rename in it is durable.
+pub fn sync_parent(path: &Path) -> io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rec(i: u64) -> Record {
+        Record {
+            method: "add_task".into(),
+            args: json!({"task_id": format!("T{i}"), "worker": "w"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+            now: 1000.0 + i as f64,
+        }
+    }
+
+    #[test]
+    fn round_trip_and_torn_tail_at_every_length() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state.json");
+        let mut w = JournalWriter::create(&state, 3).unwrap();
+        let mut buf = Vec::new();
+        for i in 0..5 {
+            rec(i).encode(&mut buf);
+        }
+        w.write(&buf).unwrap();
+        w.sync().unwrap();
+        let full = std::fs::read(journal_path(&state, 3)).unwrap();
+        let r = read_journal(&journal_path(&state, 3), 3).unwrap();
+        assert_eq!(r.records, (0..5).map(rec).collect::<Vec<_>>());
+        assert!(r.dropped_tail.is_none());
+        assert_eq!(r.valid_len, full.len() as u64);
+        // Cut the file at every byte: always a prefix of whole records, never an error.
+        let mut boundaries = vec![HEADER_LEN as usize];
+        let mut pos = HEADER_LEN as usize;
+        for i in 0..5 {
+            let mut one = Vec::new();
+            rec(i).encode(&mut one);
+            pos += one.len();
+            boundaries.push(pos);
+        }
+        for cut in HEADER_LEN as usize..full.len() {
+            std::fs::write(journal_path(&state, 3), &full[..cut]).unwrap();
+            let r = read_journal(&journal_path(&state, 3), 3).unwrap();
+            let whole = boundaries.iter().filter(|&&b| b <= cut).count() - 1;
+            assert_eq!(r.records.len(), whole, "cut at {cut}");
+            assert_eq!(r.dropped_tail.is_some(), !boundaries.contains(&cut));
+        }
+    }
+
+    #[test]
+    fn checksum_mismatch_drops_the_record_and_after() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("s");
+        let mut w = JournalWriter::create(&state, 0).unwrap();
+        let mut buf = Vec::new();
+        for i in 0..3 {
+            rec(i).encode(&mut buf);
+        }
+        w.write(&buf).unwrap();
+        let p = journal_path(&state, 0);
+        let mut data = std::fs::read(&p).unwrap();
+        let last = data.len() - 3;
+        data[last] ^= 0x55;
+        std::fs::write(&p, &data).unwrap();
+        let r = read_journal(&p, 0).unwrap();
+        assert_eq!(r.records.len(), 2);
+        assert!(r.dropped_tail.unwrap().contains("checksum"));
+    }
+
+    #[test]
+    fn reopen_cuts_torn_tail_and_appends() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("s");
+        let mut w = JournalWriter::create(&state, 1).unwrap();
+        let mut buf = Vec::new();
+        rec(0).encode(&mut buf);
+        w.write(&buf).unwrap();
+        w.write(&[1, 2, 3]).unwrap(); // torn garbage
+        drop(w);
+        let r = read_journal(&journal_path(&state, 1), 1).unwrap();
+        assert_eq!(r.records.len(), 1);
+        let mut w = JournalWriter::reopen(&state, 1, r.valid_len).unwrap();
+        let mut buf = Vec::new();
+        rec(1).encode(&mut buf);
+        w.write(&buf).unwrap();
+        let r = read_journal(&journal_path(&state, 1), 1).unwrap();
+        assert_eq!(r.records, vec![rec(0), rec(1)]);
+        assert!(r.dropped_tail.is_none());
+    }
+
+    #[test]
+    fn bad_magic_and_wrong_generation_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("s");
+        std::fs::write(journal_path(&state, 0), b"garbage-garbage-garbage").unwrap();
+        assert!(read_journal(&journal_path(&state, 0), 0).is_err());
+        JournalWriter::create(&state, 4).unwrap();
+        std::fs::rename(journal_path(&state, 4), journal_path(&state, 5)).unwrap();
+        assert!(read_journal(&journal_path(&state, 5), 5).is_err());
+        assert_eq!(list_generations(&state).unwrap(), vec![0, 5]);
+    }
+}
