@@ -193,7 +193,9 @@ def rpc_gzip(s):
 def metrics_and_history(s):
     m = s.http("GET", "/metrics")
     hist = [s.http("GET", p).status for p in ("/tasklist", "/history", "/history/by_id/1")]
-    return [m.status, m.body, hist, s.http("POST", "/metrics", body=b"").status]
+    # the /metrics body is not compared: luigid-rs always exports Prometheus text (src/metrics.rs),
+    # luigid's default collector answers an empty page
+    return [m.status, hist, s.http("POST", "/metrics", body=b"").status]
 
 
 @check()
