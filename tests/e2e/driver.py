@@ -23,7 +23,7 @@ RETCODES = {"already_running": 10, "missing_data": 20, "not_run": 25, "task_fail
             "scheduling_error": 35, "unhandled_exception": 40}
 
 WORKER_CFG = {
-    "core": {"rpc_retry_wait": "1", "rpc_retry_attempts": "5", "rpc_connect_timeout": "10",
+    "core": {"rpc_retry_wait": "1", "rpc_retry_attempts": "2", "rpc_connect_timeout": "10",
              "no_lock": "true", "log_level": "INFO", "autoload_range": "false"},
     "worker": {"ping_interval": "0.2", "wait_interval": "0.1", "wait_jitter": "0.05",
                "keep_alive": "false", "max_reschedules": "1"},
