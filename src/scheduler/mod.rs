@@ -36,6 +36,7 @@
 //! | set order (`deps`, trivial worker candidates, running_tasks) | hash order | sorted deps; rank/bucket order |
 
 pub mod events;
+mod hooks;
 mod ops;
 pub mod pyfmt;
 pub mod types;
@@ -105,20 +106,9 @@ impl SchedulerConfig {
             ini.get_i64(s, key, def as i64).map(|v| v as f64)
         };
         let mut resources = Vec::new();
-        let defaults = ini.sections.get("DEFAULT");
-        if let Some(sec) = ini.sections.get("resources") {
-            for (key, (value, origin)) in sec {
-                // Keys inherited from [DEFAULT] are not resources (luigid's getintdict).
-                if defaults.is_some_and(|dsec| dsec.contains_key(key)) {
-                    continue;
-                }
-                let cap = value.trim().replace('_', "").parse::<i64>().map_err(|_| {
-                    ConfigError(format!(
-                        "{origin}: [resources] {key} = {value:?} is not an integer"
-                    ))
-                })?;
-                resources.push((key.clone(), cap));
-            }
+        // In file order, without keys inherited from [DEFAULT] (luigid's getintdict).
+        for (key, _) in ini.section("resources") {
+            resources.push((key.clone(), ini.get_i64("resources", &key, 0)?));
         }
         Ok(SchedulerConfig {
             retry_delay: ini.get_f64(s, "retry_delay", d.retry_delay)?,
@@ -153,38 +143,6 @@ impl SchedulerConfig {
             disable_hard_timeout: self.disable_hard_timeout,
             disable_window: self.disable_window,
         }
-    }
-
-    pub fn rebuild_indexes(&mut self) {}
-
-    pub fn apply_config(&mut self, _config: SchedulerConfig) {}
-
-    pub fn prune_needed(&self, _now: f64) -> bool {
-        true
-    }
-
-    pub fn worker_has_messages(&self, _worker: &str) -> bool {
-        false
-    }
-
-    pub fn drain_events(&mut self) -> Vec<events::Event> {
-        Vec::new()
-    }
-
-    pub fn status_counts(&self) -> Vec<(String, usize)> {
-        Vec::new()
-    }
-
-    pub fn worker_count(&self) -> usize {
-        0
-    }
-}
-
-impl SchedulerConfig {
-    pub fn from_ini(
-        _ini: &crate::config::Ini,
-    ) -> Result<SchedulerConfig, crate::config::ConfigError> {
-        Ok(SchedulerConfig::default())
     }
 }
 
