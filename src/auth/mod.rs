@@ -368,10 +368,14 @@ impl Auth {
         }
         for t in &auth.tokens {
             if auth.users.iter().any(|u| u.name == t.name) {
-                return Err(ConfigError(format!(
-                    "[{SECTION}] user.{0} and token.{0}: a name is either a user or a token",
-                    t.name
-                )));
+                return Err(key_error(
+                    ini,
+                    &format!("token.{}", t.name),
+                    &format!(
+                        "user.{} exists too; a name is either a user or a token",
+                        t.name
+                    ),
+                ));
             }
         }
         if auth.enabled
@@ -434,6 +438,13 @@ impl Auth {
         value: &str,
     ) -> Result<(), ConfigError> {
         let (role, phc) = Self::role_and_secret(ini, key, name, value, "<$argon2id$... hash>")?;
+        if phc.starts_with("$2") {
+            return Err(key_error(
+                ini,
+                key,
+                "bcrypt hashes are not supported; make an Argon2 hash with `luigid-rs hash-password`",
+            ));
+        }
         let parsed = PasswordHash::new(phc).map_err(|e| {
             key_error(
                 ini,

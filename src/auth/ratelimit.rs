@@ -38,7 +38,7 @@ impl RateLimiter {
     /// Seconds left of a lockout of `key` at `now`, if it is locked out.
     pub fn blocked(&self, key: &str, now: f64) -> Option<f64> {
         let e = self.entries.get(key)?;
-        (now < e.blocked_until).then(|| e.blocked_until - now)
+        (now < e.blocked_until).then_some(e.blocked_until - now)
     }
 
     /// Count one failure; true when this failure starts a lockout. Successes do not reset
