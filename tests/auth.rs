@@ -329,6 +329,10 @@ fn anonymous_role_settings() {
 
     let mut admin = auth_with("anonymous_role = admin\n");
     assert!(admin.check(&post(&[]), &peer(), api("pause"), 0.0).is_ok());
+    // Logging in as a lower role does not take rights away.
+    let vera = post(&[basic("vera", VIEWER_PW)]);
+    let p = worker.check(&vera, &peer(), api("add_task"), 0.0).unwrap();
+    assert_eq!((p.name.as_str(), p.role), ("vera", Role::Worker));
 
     let mut none = auth_with("anonymous_role = none\n");
     for route in [api("task_list"), RouteClass::Page, RouteClass::Metrics] {
@@ -715,5 +719,52 @@ fn secrets_never_reach_the_log() {
             assert!(!l.contains(s), "secret in log line {l:?}");
         }
         assert!(!l.to_ascii_lowercase().contains("authorization:"), "{l:?}");
+    }
+}
+
+/// The headers Luigi 3.8's two fetchers really send (captured from RemoteScheduler with
+/// `http://etl:pa.ss-1@host/`): Basic from the URL, no browser markers.
+#[test]
+fn luigi_worker_requests_pass() {
+    capture_logs();
+    let phc = hash_password("pa.ss-1").unwrap();
+    let text = format!(
+        "[luigid_rs_auth]\nenabled = true\nanonymous_role = none\nuser.etl = worker {phc}\n"
+    );
+    let mut auth = Auth::from_ini(&ini(&text)).unwrap();
+    let h = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
+    };
+    let requests = h(&[
+        ("host", "127.0.0.1:8082"),
+        ("user-agent", "python-requests/2.34.2"),
+        ("accept-encoding", "gzip, deflate"),
+        ("accept", "*/*"),
+        ("connection", "keep-alive"),
+        ("content-type", "application/x-www-form-urlencoded"),
+        ("authorization", "Basic ZXRsOnBhLnNzLTE="),
+    ]);
+    let urllib = h(&[
+        ("accept-encoding", "identity"),
+        ("content-type", "application/x-www-form-urlencoded"),
+        ("host", "127.0.0.1:8082"),
+        ("user-agent", "Python-urllib/3.11"),
+        ("authorization", "Basic ZXRsOnBhLnNzLTE="),
+        ("connection", "close"),
+    ]);
+    for headers in [requests, urllib] {
+        for m in [
+            "add_worker",
+            "add_task",
+            "get_work",
+            "ping",
+            "count_pending",
+        ] {
+            let p = auth.check(&post(&headers), &peer(), api(m), 0.0).unwrap();
+            assert_eq!((p.name.as_str(), p.role), ("etl", Role::Worker));
+        }
     }
 }

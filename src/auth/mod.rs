@@ -556,7 +556,11 @@ impl Auth {
                 via: Via::Public,
             });
         };
-        let who = self.identify(req, peer, now)?;
+        let mut who = self.identify(req, peer, now)?;
+        // Logging in never leaves anyone with fewer rights than not logging in.
+        if let Some(anon) = self.anonymous {
+            who.role = who.role.max(anon);
+        }
         if who.role < need {
             let what = match route {
                 RouteClass::Api { method } => format!("method {method:?}"),
