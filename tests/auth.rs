@@ -660,7 +660,7 @@ fn toml_dotted_keys() {
     let (_, _, a) = hashes();
     let text = format!(
         "[luigid_rs_auth]\nenabled = true\nanonymous_role = \"none\"\n\
-         user.ada = \"admin {a}\"\ntoken.ci = \"worker sha256:{}\"\n",
+         trust_unix_uids = [0, 1000]\nuser.ada = \"admin {a}\"\ntoken.ci = \"worker sha256:{}\"\n",
         token_digest(TOKEN)
     );
     let mut ini = Ini::default();

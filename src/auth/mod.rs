@@ -299,7 +299,9 @@ impl Auth {
             ..Auth::default()
         };
         if let Some(v) = ini.get_checked(SECTION, "trust_unix_uids")? {
-            for part in v.split([',', ' ', '\t', '\n']).filter(|p| !p.is_empty()) {
+            // `[0, 1000]` is how the TOML reader hands over an array.
+            let list = v.trim().trim_start_matches('[').trim_end_matches(']');
+            for part in list.split([',', ' ', '\t', '\n']).filter(|p| !p.is_empty()) {
                 let uid = part.parse::<u32>().map_err(|_| {
                     key_error(
                         ini,
