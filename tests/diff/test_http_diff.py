@@ -264,7 +264,7 @@ BAD_ARGS = [
     ("add_task", json.dumps({"task_id": "t"}), "worker"),
     ("fetch_error", json.dumps({}), "task_id"),
     ("re_enable_task", json.dumps({"task_id": "t", "bogus": 1}), "bogus"),
-    ("add_task", json.dumps({"task_id": "t", "worker": "w", "retry_policy_dict": {"bogus": 1}}), "bogus"),
+    ("add_task", json.dumps({"task_id": "t", "worker": "w", "retry_policy_dict": {"bogus": 1}}), "retry_policy_dict"),
     ("task_list", "{not json", None),
     ("task_list", "[1, 2]", None),
     ("ping", json.dumps({}), "worker"),

@@ -191,18 +191,23 @@ def _fmt(v):
     return s if len(s) < 3000 else s[:3000] + "...(truncated)"
 
 
-def compare(name, a, b):
-    """Return None when the transcripts agree, else a precise description of the first diff."""
-    for i in range(max(len(a.transcript), len(b.transcript))):
+def compare(name, a, b, max_shown=3):
+    """Return None when the transcripts agree, else a precise description of the first
+    differing steps (up to `max_shown`; later ones may be consequences of the first)."""
+    out = []
+    n = max(len(a.transcript), len(b.transcript))
+    for i in range(n):
         ea = a.transcript[i] if i < len(a.transcript) else None
         eb = b.transcript[i] if i < len(b.transcript) else None
         if ea != eb:
             call = (ea or eb)["call"]
-            return (
-                "scenario %s differs at step %d, call %s\n  expected (luigid): %s\n  got (luigid-rs): %s"
-                % (name, i, _fmt(call), _fmt(ea and ea["reply"]), _fmt(eb and eb["reply"]))
-            )
-    return None
+            out.append("step %d, call %s\n  expected (luigid): %s\n  got (luigid-rs): %s"
+                       % (i, _fmt(call), _fmt(ea and ea["reply"]), _fmt(eb and eb["reply"])))
+            if len(out) >= max_shown:
+                break
+    if not out:
+        return None
+    return "scenario %s differs at %s" % (name, "\n".join(out))
 
 
 def _dump(name, sides):
