@@ -1073,3 +1073,149 @@ def prune_keeps_assistant_running(s):
         time.sleep(0.1)
     s.get("worker_list")
     assert a in s.get("task_list", status="RUNNING")
+
+
+# ---------------------------------------------------------------- more edges (batches, resources, lifecycle)
+
+def _batch(s, n=3, res=None, fam="B"):
+    family = s.p + fam
+    s.w.add_task_batcher(worker=W(s), task_family=family, batched_args=["d"])
+    ids = [T(s, fam, str(i)) for i in range(n)]
+    for i, t in enumerate(ids):
+        s.add(t, W(s), family=family, params={"d": str(i)}, batchable=True, resources=res)
+    g = gw(s, W(s))
+    runner = s.p + fam + "_runner"
+    s.w.add_task(task_id=runner, worker=W(s), status="RUNNING", family=family, module="diffmod",
+                 params={"d": ",".join(str(i) for i in range(n))}, batch_id=g["batch_id"])
+    return ids, runner, g
+
+
+@scenario()
+def batch_failure_propagates(s):
+    ids, runner, g = _batch(s)
+    fail(s, runner, W(s), family=s.p + "B", params={"d": "0,1,2"})
+    r = s.tasks(status="FAILED")
+    assert all(t in r for t in ids)
+    for t in ids:
+        s.get("fetch_error", task_id=t)
+    s.get("task_list", status="FAILED", upstream_status="")
+
+
+@scenario()
+def batch_running_resources_shared(s):
+    res = {s.p + "r": 1}
+    s.w.update_resource(s.p + "r", 5)
+    ids, runner, g = _batch(s, res=res)
+    s.get("get_running_task_resources", task_id=runner)
+    s.w.decrease_running_task_resources(runner, {s.p + "r": 1})
+    for t in ids + [runner]:
+        s.get("get_running_task_resources", task_id=t)
+    s.tasks(status="BATCH_RUNNING")  # Q11: members' declared resources shrink too
+    s.get("resource_list")
+
+
+@scenario()
+def batch_tracking_url_and_mark_done(s):
+    ids, runner, g = _batch(s, n=2)
+    s.w.add_task(task_id=runner, worker=W(s), status="RUNNING", tracking_url="http://batch/1")
+    r = s.tasks(status="BATCH_RUNNING")
+    assert all(r[t]["tracking_url"] == "http://batch/1" for t in ids)
+    assert s.get("mark_as_done", task_id=runner) == {"task_id": runner, "status": "DONE"}
+    r = s.tasks(status="DONE")
+    assert all(t in r for t in ids)
+
+
+@scenario()
+def batch_with_priority_and_deps(s):
+    family = s.p + "B"
+    s.w.add_task_batcher(worker=W(s), task_family=family, batched_args=["d"], max_batch_size=10)
+    dep = T(s, "Dep")
+    s.add(dep, W(s))
+    ids = [T(s, "B", str(i)) for i in range(4)]
+    for i, t in enumerate(ids):
+        s.add(t, W(s), family=family, params={"d": str(i)}, batchable=True, priority=[1, 2, 1, 0][i],
+              deps=[dep] if i == 3 else [])
+    g = gw(s, W(s))  # the dependent member is not schedulable yet
+    assert g["batch_task_ids"] == [ids[1], ids[0], ids[2]]
+    s.tasks(status="PENDING")
+
+
+@scenario()
+def new_deps_unlock_running_other_worker(s):
+    a, b = T(s, "A"), T(s, "B")
+    s.add(a, W(s, 1))
+    s.add(a, W(s, 2))
+    gw(s, W(s, 1))
+    s.add(b, W(s, 2))
+    s.add(a, W(s, 2), status="PENDING", deps=None, new_deps=[b])  # new_deps forces the update
+    g = s.get("dep_graph", task_id=a)
+    assert g[a]["status"] == "PENDING"
+    s.w.count_pending(worker=W(s, 1))
+
+
+@scenario()
+def done_to_failed_and_unknown(s):
+    a, b = T(s, "A"), T(s, "B")
+    s.add(a, W(s))
+    done(s, a, W(s))
+    fail(s, a, W(s))
+    assert status_of(s, a) == "FAILED"
+    s.add(b, W(s), status="UNKNOWN", runnable=False, deps=None)
+    s.add(b, W(s))
+    s.add(b, W(s), status="UNKNOWN", runnable=False, deps=None)
+    assert status_of(s, b) == "UNKNOWN"
+    s.get("task_list", status="UNKNOWN", upstream_status="UPSTREAM_MISSING_INPUT")
+
+
+@scenario()
+def failed_repeat_counts_and_placeholders(s):
+    a, b = T(s, "A"), T(s, "B")
+    s.add(a, W(s), deps=[b], priority=4)
+    fail(s, a, W(s))
+    fail(s, a, W(s))
+    s.get("task_list", status="FAILED")
+    s.get("task_list", status="UNKNOWN")
+    s.add(b, W(s), priority=1)  # a placeholder keeps the higher inherited priority
+    assert s.tasks(status="PENDING")[b]["priority"] == 4
+
+
+@scenario()
+def get_work_resources_trivial_vs_not(s):
+    a, b, c = T(s, "A"), T(s, "B"), T(s, "C")
+    r = s.p + "one"
+    s.add(a, W(s, 1), resources={r: 1}, priority=5)
+    s.add(b, W(s, 1), resources={r: 1}, priority=4)
+    s.add(c, W(s, 1), priority=1)
+    assert gw(s, W(s, 1))["task_id"] == a
+    assert gw(s, W(s, 1), current=[a])["task_id"] == c  # b waits for the resource
+    done(s, a, W(s, 1), resources={r: 1})
+    assert gw(s, W(s, 1), current=[c])["task_id"] == b
+    s.get("resource_list")
+
+
+@scenario()
+def worker_list_assistant_and_messages(s):
+    s.w.add_worker(worker=W(s, 1), info={"workers": 2})
+    s.w.get_work(worker=W(s, 1), host="h", assistant=True, current_tasks=[])
+    s.get("send_scheduler_message", worker=W(s, 1), task=s.p + "T", content="c")
+    s.w.set_worker_processes(worker=W(s, 1), n=5)
+    wl = s.get("worker_list")
+    assert wl[0]["assistant"] is True and wl[0]["num_unread_rpc_messages"] == 2
+    p = s.w.ping(worker=W(s, 1))
+    assert [m["name"] for m in p["rpc_messages"]] == ["dispatch_scheduler_message", "set_worker_processes"]
+
+
+@scenario()
+def task_list_status_buckets_after_changes(s):
+    ids = [T(s, "S", str(i)) for i in range(4)]
+    for t in ids:
+        s.add(t, W(s))
+    done(s, ids[2], W(s))
+    done(s, ids[0], W(s))
+    s.add(ids[1], W(s), status="DISABLED")
+    s.get("task_list", status="DONE")
+    s.get("task_list", status="")
+    s.get("task_search", task_str=s.p)
+    s.get("forgive_failures", task_id=ids[1])
+    s.get("mark_as_done", task_id=ids[1])
+    s.get("task_list", status="DONE")
