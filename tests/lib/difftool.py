@@ -48,12 +48,18 @@ def normalize(v, key=None):
     return v
 
 
-class Stop(Exception):
-    pass
+def key_order(v):
+    """Only the order of object keys, recursively (luigid's replies have a defined order)."""
+    if isinstance(v, dict):
+        return [[k, key_order(x)] for k, x in v.items()]
+    if isinstance(v, list):
+        return [key_order(x) for x in v]
+    return 0
 
 
 class Side:
-    def __init__(self, server, prefix, scope=None):
+    def __init__(self, server, prefix, scope=None, strict_order=False):
+        self.strict_order = strict_order
         self.server = server
         self.p = prefix
         self.kind = server.kind
@@ -84,7 +90,10 @@ class Side:
         return reply
 
     def record(self, what, reply):
-        self.transcript.append({"call": normalize(what), "reply": normalize(reply)})
+        entry = {"call": normalize(what), "reply": normalize(reply)}
+        if self.strict_order:
+            entry["key_order"] = key_order(entry["reply"])
+        self.transcript.append(entry)
 
     def note(self, label, value):
         """Record a derived value (e.g. a computed set) for comparison."""
@@ -201,8 +210,11 @@ def compare(name, a, b, max_shown=3):
         eb = b.transcript[i] if i < len(b.transcript) else None
         if ea != eb:
             call = (ea or eb)["call"]
-            out.append("step %d, call %s\n  expected (luigid): %s\n  got (luigid-rs): %s"
-                       % (i, _fmt(call), _fmt(ea and ea["reply"]), _fmt(eb and eb["reply"])))
+            what = "reply"
+            if ea and eb and ea["reply"] == eb["reply"]:
+                what = "key_order"  # same values, keys in another order
+            out.append("step %d, call %s\n  expected (luigid) %s: %s\n  got (luigid-rs) %s: %s"
+                       % (i, _fmt(call), what, _fmt(ea and ea[what]), what, _fmt(eb and eb[what])))
             if len(out) >= max_shown:
                 break
     if not out:
@@ -217,10 +229,11 @@ def _dump(name, sides):
             json.dump(s.transcript, f, indent=1, default=str)
 
 
-def run_scenario(name, scenario, pair, prefix=None, scope=False):
-    """Play `scenario` on every server of `pair` concurrently and compare the transcripts."""
+def run_scenario(name, scenario, pair, prefix=None, scope=False, strict_order=False):
+    """Play `scenario` on every server of `pair` concurrently and compare the transcripts
+    (with `strict_order`, the order of object keys too)."""
     prefix = prefix or name
-    sides = [Side(srv, prefix, scope) for srv in pair]
+    sides = [Side(srv, prefix, scope, strict_order) for srv in pair]
     threads = [threading.Thread(target=_run_side, args=(scenario, s), daemon=True) for s in sides]
     for t in threads:
         t.start()
