@@ -6,6 +6,7 @@ behaviour, with luigid's own reply asserted as the reference describes it."""
 import gzip
 import hashlib
 import json
+import re
 import urllib.parse
 
 import pytest
@@ -207,6 +208,46 @@ def static_etag(s):
     r3 = s.http("HEAD", "/static/visualiser/index.html")
     return [r.status, bool(etag), r.header("content-type"), r2.status, r3.status, r3.body,
             s.http("GET", "/static/visualiser/nosuch.js").status, s.http("GET", "/static/../luigi.cfg").status]
+
+
+@check()
+def static_range_and_cache(s):
+    path = "/static/visualiser/index.html"
+    size = len(s.http("GET", path).body)
+
+    def rel(v):  # byte positions relative to the file size: the files' contents are compared elsewhere
+        return re.sub(r"\d+", lambda m: "size%+d" % (int(m.group()) - size) if int(m.group()) > size // 2
+                      else m.group(), v) if v else v
+
+    out = []
+    for rng in ("bytes=0-9", "bytes=5-", "bytes=-7", "bytes=%d-" % (size + 10), "bytes=0-%d" % (size + 5), "junk"):
+        r = s.http("GET", path, {"Range": rng})
+        out.append([rel(rng), r.status, rel(r.header("content-range")), rel(str(len(r.body)))])
+    r = s.http("GET", path + "?v=abc")
+    out.append(["v", r.status, r.header("cache-control"), bool(r.header("expires"))])
+    r = s.http("GET", path)
+    out.append(["no-v", r.header("cache-control"), r.header("expires"), r.header("accept-ranges")])
+    lm = r.header("last-modified")
+    out.append(["ims", s.http("GET", path, {"If-Modified-Since": lm}).status])
+    out.append(["dir", s.http("GET", "/static/visualiser/").status, s.http("GET", "/static/").status])
+    return out
+
+
+VISUALISER_FILES = ["index.html", "js/visualiserApp.js", "js/graph.js", "js/util.js", "js/luigi.js",
+                    "css/luigi.css", "lib/jquery-1.10.0.min.js", "lib/mustache.js",
+                    "fonts/glyphicons-halflings-regular.woff"]
+
+
+@check()
+def static_visualiser_files(s):
+    """The visualiser's files are served with luigid's content types; third-party assets
+    (lib/, fonts/) byte for byte (Luigi's own html/js/css may carry our fixes)."""
+    out = []
+    for f in VISUALISER_FILES:
+        r = s.http("GET", "/static/visualiser/" + f)
+        same = f.startswith(("lib/", "fonts/"))
+        out.append([f, r.status, r.header("content-type"), hashlib.sha1(r.body).hexdigest() if same else "-"])
+    return out
 
 
 @check()
