@@ -17,6 +17,7 @@ pub use cors::CorsConfig;
 
 use crate::api::ApiError;
 use crate::app::{App, Peer};
+use crate::auth::RouteClass;
 use crate::config::Ini;
 use crate::http::{Request, Response};
 use crate::static_files::StaticRoot;
@@ -208,8 +209,42 @@ pub fn is_rpc_method(name: &str) -> bool {
 }
 
 /// Answer one request: dispatch, then ETag/304, HEAD, Vary and gzip.
-pub fn route(app: &mut App, req: &Request, _peer: &Peer, now: f64) -> Response {
-    let mut resp = dispatch(app, req, now);
+pub fn route(app: &mut App, req: &Request, peer: &Peer, now: f64) -> Response {
+    let decoded_method;
+    let class = match req.path.as_str() {
+        p if p.starts_with("/api/") && req.method != "OPTIONS" => {
+            decoded_method = fallback::percent_decode_path(&p[5..]).unwrap_or_default();
+            if is_rpc_method(&decoded_method) {
+                RouteClass::Api {
+                    method: &decoded_method,
+                }
+            } else {
+                RouteClass::Public
+            }
+        }
+        "/metrics" => RouteClass::Metrics,
+        p if p == "/tasklist"
+            || p.starts_with("/tasklist/")
+            || p == "/history"
+            || p.starts_with("/history/") =>
+        {
+            RouteClass::Page
+        }
+        _ => RouteClass::Public,
+    };
+    let is_api = matches!(class, RouteClass::Api { .. });
+    let mut resp = match app.auth.check(req, peer, class, now) {
+        Ok(principal) => {
+            let mut resp = dispatch(app, req, now);
+            if is_api {
+                if let Some((name, value)) = app.auth.role_header(&principal) {
+                    resp.headers.push((name.to_string(), value.to_string()));
+                }
+            }
+            resp
+        }
+        Err(refusal) => refusal,
+    };
     finish(req, &mut resp);
     resp
 }
