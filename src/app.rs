@@ -70,6 +70,9 @@ impl App {
         for note in &recovery.notes {
             log::info!("{note}");
         }
+        for warning in &recovery.warnings {
+            log::warn!("{warning}");
+        }
         let mut scheduler = match recovery.state {
             Some(state) => {
                 let mut s: Scheduler = serde_json::from_value(state).map_err(|e| {
