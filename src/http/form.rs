@@ -365,3 +365,215 @@ pub fn get_argument(req: &Request, name: &str) -> Result<Option<String>, HttpErr
 pub fn get_arguments(req: &Request, name: &str) -> Result<Vec<String>, HttpError> {
     Arguments::parse(req)?.get_all(name)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(query: &str, content_type: Option<&str>, body: &[u8]) -> Request {
+        let mut headers = Vec::new();
+        if let Some(ct) = content_type {
+            headers.push(("content-type".to_string(), ct.as_bytes().to_vec()));
+        }
+        Request {
+            method: "POST".into(),
+            path: "/api/x".into(),
+            query: query.into(),
+            minor_version: 1,
+            headers,
+            body: body.to_vec(),
+        }
+    }
+
+    const FORM: &str = "application/x-www-form-urlencoded";
+
+    /// `get_argument("data")`, with errors reduced to their status.
+    fn data(query: &str, ct: Option<&str>, body: &[u8]) -> Result<Option<String>, u16> {
+        get_argument(&request(query, ct, body), "data").map_err(|e| e.status)
+    }
+
+    fn some(s: &str) -> Result<Option<String>, u16> {
+        Ok(Some(s.to_string()))
+    }
+
+    // Expected values below were produced by Tornado 6.6.1's get_argument.
+
+    #[test]
+    fn query_and_body_order_last_wins() {
+        assert_eq!(data("data=%7B%7D", None, b""), some("{}"));
+        assert_eq!(data("data=1", Some(FORM), b"data=2"), some("2"));
+        assert_eq!(data("data=1&data=3", None, b""), some("3"));
+        assert_eq!(
+            get_arguments(&request("data=1", Some(FORM), b"data=2"), "data").unwrap(),
+            ["1", "2"]
+        );
+        assert_eq!(data("", None, b""), Ok(None));
+    }
+
+    #[test]
+    fn luigi_client_post_body() {
+        // What RemoteScheduler sends: form-encoded JSON, spaces as '+'.
+        let body = b"data=%7B%22worker%22%3A+%22w1%22%2C+%22host%22%3A+null%7D";
+        assert_eq!(
+            data("", Some(FORM), body),
+            some("{\"worker\": \"w1\", \"host\": null}")
+        );
+        assert_eq!(
+            data(
+                "",
+                Some("application/x-www-form-urlencoded; charset=UTF-8"),
+                b"data=y"
+            ),
+            some("y")
+        );
+    }
+
+    #[test]
+    fn json_and_unknown_bodies_are_ignored() {
+        assert_eq!(
+            data("data=1", Some("application/json"), b"{\"data\": 2}"),
+            some("1")
+        );
+        assert_eq!(
+            data("", Some("Application/x-www-form-urlencoded"), b"data=x"),
+            Ok(None)
+        );
+        assert_eq!(data("", None, b"data=x"), Ok(None));
+    }
+
+    #[test]
+    fn control_chars_and_unicode_strip() {
+        assert_eq!(
+            data("", Some(FORM), b"data=+%20a%00b%1Fc%09+\xc2\xa0"),
+            some("a b c")
+        );
+        assert_eq!(
+            data("", Some(FORM), b"data=%E3%80%80x%E3%80%80%1C"),
+            some("x")
+        );
+        // Tab, LF, VT, FF, CR inside are kept.
+        assert_eq!(
+            data("data=a%09%0A%0B%0C%0Db", None, b""),
+            some("a\t\n\x0b\x0c\rb")
+        );
+    }
+
+    #[test]
+    fn blank_and_odd_fields() {
+        assert_eq!(data("data", None, b""), some(""));
+        assert_eq!(data("data=", None, b""), some(""));
+        assert_eq!(data("&&data=a&&", None, b""), some("a"));
+        assert_eq!(data("d%61ta=x", None, b""), some("x"));
+        assert_eq!(data("data=%zz%4", None, b""), some("%zz%4"));
+        assert_eq!(data("data=a=b", None, b""), some("a=b"));
+    }
+
+    #[test]
+    fn invalid_utf8_only_matters_for_the_asked_name() {
+        assert_eq!(data("data=%FF", Some(FORM), b"data=ok"), Err(400));
+        assert_eq!(data("other=%FF&data=ok", None, b""), some("ok"));
+    }
+
+    #[test]
+    fn tornado_refusals_are_400() {
+        let many = vec!["a=1"; 1001].join("&");
+        assert_eq!(data(&many, None, b""), Err(400));
+        let enough = vec!["a=1"; 1000].join("&");
+        assert_eq!(data(&enough, None, b""), Ok(None));
+        let mut req = request("", Some(FORM), b"data=1");
+        req.headers
+            .push(("content-encoding".into(), b"gzip".to_vec()));
+        assert_eq!(get_argument(&req, "data").map_err(|e| e.status), Err(400));
+    }
+
+    #[test]
+    fn multipart_fields() {
+        let ct = "multipart/form-data; boundary=XyZ";
+        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"data\"\r\n\r\n{\"a\": 1}\r\n--XyZ--\r\n";
+        assert_eq!(data("", Some(ct), body), some("{\"a\": 1}"));
+        // Files are not arguments; quoted boundary; header names case-insensitive.
+        let body = b"--XyZ\r\nContent-Disposition: form-data; name=\"data\"; filename=\"f\"\r\n\r\nfile\r\n--XyZ\r\ncontent-disposition: form-data; name=data\r\nContent-Type: text/plain\r\n\r\nfield\r\n--XyZ--";
+        assert_eq!(
+            data("", Some("multipart/form-data; boundary=\"XyZ\""), body),
+            some("field")
+        );
+        let body = b"--B\r\nContent-Disposition: form-data; name=\"d\\\"x\"\r\n\r\nv\r\n--B\r\nContent-Disposition: form-data; name=\"data\"\r\n\r\nv2\r\n--B--";
+        assert_eq!(
+            data("", Some("multipart/form-data; boundary=B"), body),
+            some("v2")
+        );
+        let parsed = parse_multipart("multipart/form-data; boundary=B", body).unwrap();
+        assert_eq!(parsed[0].0, "d\"x");
+        let body = b"--B\r\nContent-Disposition: form-data; name=\"x;y\"\r\n\r\nv\r\n--B\r\nContent-Disposition: form-data; name=\"data\"\r\n\r\n\x01 v3 \r\n--B--";
+        assert_eq!(
+            data("", Some("multipart/form-data; boundary=B"), body),
+            some("v3")
+        );
+        assert_eq!(
+            parse_multipart("multipart/form-data; boundary=B", body).unwrap()[0],
+            ("x;y".to_string(), "v".to_string())
+        );
+    }
+
+    #[test]
+    fn malformed_multipart_is_400() {
+        let ct = "multipart/form-data; boundary=XyZ";
+        for (ct, body) in [
+            (ct, &b"--XyZ\r\nContent-Disposition: form-data; name=\"data\"\r\n\r\nv\r\n"[..]),
+            (ct, b"--XyZ\r\nContent-Disposition: attachment; name=\"data\"\r\n\r\nv\r\n--XyZ--"),
+            (ct, b"preamble\r\n--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nv\r\n--XyZ--"),
+            (ct, b"--XyZ\r\nContent-Disposition: form-data\r\n\r\nv\r\n--XyZ--"),
+            (ct, b"--XyZ\r\nNo colon\r\n\r\nv\r\n--XyZ--"),
+            (ct, b"--XyZ\r\nContent-Disposition: form-data; name=\"\xff\"\r\n\r\nv\r\n--XyZ--"),
+            ("multipart/form-data", b"--XyZ--"),
+            ("multipart/form-dataxyz; boundary=XyZ", b"--XyZ--"),
+        ] {
+            assert_eq!(data("", Some(ct), body), Err(400), "{:?}", String::from_utf8_lossy(body));
+        }
+        // Tornado counts the empty piece before the first boundary: 99 parts pass, 100 fail.
+        let part = b"--B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nv\r\n";
+        let ok = [part.repeat(99), b"--B--".to_vec()].concat();
+        assert_eq!(data("", Some("multipart/form-data; boundary=B"), &ok), Ok(None));
+        let mut many = Vec::new();
+        for _ in 0..100 {
+            many.extend_from_slice(
+                b"--B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nv\r\n",
+            );
+        }
+        many.extend_from_slice(b"--B--");
+        assert_eq!(
+            data("", Some("multipart/form-data; boundary=B"), &many),
+            Err(400)
+        );
+    }
+
+    #[test]
+    fn parse_urlencoded_strict_utf8() {
+        assert_eq!(
+            parse_urlencoded(b"a=1+2&b=%C3%A9&c&=x&&d=").unwrap(),
+            [
+                ("a", "1 2"),
+                ("b", "\u{e9}"),
+                ("c", ""),
+                ("", "x"),
+                ("d", "")
+            ]
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+        );
+        assert_eq!(parse_urlencoded(b"a=%FF").map_err(|e| e.status), Err(400));
+        assert_eq!(parse_urlencoded(b"%FF=a").map_err(|e| e.status), Err(400));
+        assert!(parse_urlencoded(b"").unwrap().is_empty());
+    }
+
+    #[test]
+    fn path_decoding() {
+        assert_eq!(percent_decode_path("p%69ng").unwrap(), "ping");
+        assert_eq!(percent_decode_path("a+b%2Fc").unwrap(), "a+b/c");
+        assert_eq!(percent_decode_path("%C3%A9%").unwrap(), "\u{e9}%");
+        assert_eq!(percent_decode_path("%ff").map_err(|e| e.status), Err(400));
+        assert_eq!(
+            percent_decode_path("%ED%A0%80").map_err(|e| e.status),
+            Err(400)
+        );
+    }
+}
