@@ -533,7 +533,10 @@ mod tests {
         // Tornado counts the empty piece before the first boundary: 99 parts pass, 100 fail.
         let part = b"--B\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nv\r\n";
         let ok = [part.repeat(99), b"--B--".to_vec()].concat();
-        assert_eq!(data("", Some("multipart/form-data; boundary=B"), &ok), Ok(None));
+        assert_eq!(
+            data("", Some("multipart/form-data; boundary=B"), &ok),
+            Ok(None)
+        );
         let mut many = Vec::new();
         for _ in 0..100 {
             many.extend_from_slice(

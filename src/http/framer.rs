@@ -192,6 +192,11 @@ fn parse_head(
     let mut i = (*scanned).max(start);
     while let Some(off) = buf[i..].iter().position(|&b| b == b'\n') {
         let nl = i + off;
+        // The shortest head ending here still ends at nl + 2. Deciding this before
+        // anything else keeps the verdict independent of how the bytes were split.
+        if nl + 2 > limits.max_head_bytes {
+            return Err(err(431, "request header section too large"));
+        }
         if !*line_checked {
             // Validate the request line as soon as it is complete, so that garbage or
             // an HTTP/2 preface is refused at once instead of after 64 KiB.
