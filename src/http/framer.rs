@@ -812,6 +812,47 @@ mod tests {
         );
     }
 
+    /// Errors, too, must not depend on how the bytes were split (a fuzzer finding: an
+    /// over-long first line used to be 431 when split and 400 when whole).
+    #[test]
+    fn verdicts_do_not_depend_on_splitting() {
+        let small = Limits {
+            max_head_bytes: 40,
+            max_body_bytes: 8,
+            max_headers: 2,
+        };
+        let long_bad_line = format!("GET /{} HTTP/1.x\r\n\r\n", "a".repeat(60));
+        let inputs: [&[u8]; 8] = [
+            long_bad_line.as_bytes(),
+            b"GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: 9\r\n\r\n123456789",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n12345\r\n4\r\n",
+            b"GET / HTTP/1.1\r\n\r\nPRI * HTTP/2.0\r\n\r\n",
+            b"GET / HTTP/1.1\r\n\r\nGET /x HTTP/1.1\r\nBad Name: 1\r\n\r\n",
+            b"\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n",
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nLong-Trailer: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n",
+        ];
+        for input in inputs {
+            let whole = run(&small, &[input]);
+            assert!(
+                whole.error.is_some(),
+                "{:?}",
+                String::from_utf8_lossy(input)
+            );
+            for k in 0..=input.len() {
+                let split = run(&small, &[&input[..k], &input[k..]]);
+                assert_eq!(summary(&split), summary(&whole), "split at {k}");
+                assert_eq!(split.error, whole.error, "split at {k}");
+            }
+        }
+        assert_eq!(
+            run(&small, &[long_bad_line.as_bytes()])
+                .error
+                .map(|e| e.status),
+            Some(431)
+        );
+    }
+
     #[test]
     fn too_many_headers_is_431() {
         let mut head = String::from("GET / HTTP/1.1\r\n");
