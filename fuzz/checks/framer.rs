@@ -7,9 +7,12 @@
 
 use crate::http::{Frame, Framer, Limits};
 
+/// method, path, query, minor version, headers, body.
+type Seen = (String, String, String, u8, Vec<(String, Vec<u8>)>, Vec<u8>);
+
 #[derive(Debug, PartialEq)]
 struct Outcome {
-    requests: Vec<(String, String, String, u8, Vec<(String, Vec<u8>)>, Vec<u8>)>,
+    requests: Vec<Seen>,
     error: Option<u16>,
     leftover: usize,
 }

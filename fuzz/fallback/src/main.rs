@@ -15,6 +15,8 @@ mod framer;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+type Check = fn(&[u8]);
+
 /// xorshift64*: deterministic per run seed, good enough to pick mutations.
 struct Rng(u64);
 impl Rng {
@@ -107,7 +109,7 @@ fn main() {
     let secs: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(60);
     let corpus = args.get(2).map(String::as_str).unwrap_or("corpus");
     let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let checks: [(&str, fn(&[u8])); 2] = [("framer", framer::check), ("forms", forms::check)];
+    let checks: [(&str, Check); 2] = [("framer", framer::check), ("forms", forms::check)];
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ u64::from(std::process::id()));
     for (name, check) in checks {
         let mut seeds = Vec::new();
