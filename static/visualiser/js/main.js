@@ -85,7 +85,7 @@ function init() {
   initFromLocation();
   showTab();
   const afterAction = () => refresh({ force: true });
-  tasks.init(() => refresh());
+  tasks.init();
   graph.init((id) => update({ task: id }, { push: true }));
   details.init(afterAction);
   workers.init(afterAction);

@@ -111,7 +111,7 @@ function toggleStatus(s) {
 }
 
 function familyOf(t) {
-  return t.name || "";
+  return t.name || "(none)";
 }
 
 function renderFamilies() {
@@ -124,7 +124,7 @@ function renderFamilies() {
     list.append(h("li", {}, h("button", {
       class: "fam", "aria-pressed": String(state.family === name), dataset: { family: name },
       onclick: () => update({ family: state.family === name ? "" : name, page: "1" }, { push: true }),
-    }, h("span", { class: "fam-name" }, name || "(none)"),
+    }, h("span", { class: "fam-name" }, name),
     h("span", { class: "fam-count" }, String(counts.get(name) || 0)))));
   }
   if (!names.length) list.append(h("li", { class: "muted" }, "none"));
@@ -199,7 +199,7 @@ function renderTable() {
       h("td", {}, statusBadge(t.status, t.upstream)),
       h("td", { class: "num" }, String(t.priority ?? "")),
       h("td", { title: fmtAgo(t.last_updated) }, fmtTime(t.last_updated)),
-      h("td", { class: "worker" }, workerOf(t)));
+      h("td", { class: "worker", title: workerOf(t) }, workerOf(t)));
     frag.append(tr);
   }
   tbody.append(frag);
@@ -225,18 +225,16 @@ export function render() {
   renderTable();
 }
 
-export function init(onSearch) {
+export function init() {
   const input = document.getElementById("search");
   input.value = state.q;
-  const send = debounce(() => {
-    update({ q: input.value, page: "1" });
-    onSearch();
-  }, 350);
+  // A changed `q` reloads through the state listener; typing waits for a pause.
+  const send = debounce(() => update({ q: input.value, page: "1" }), 400);
   input.addEventListener("input", send);
   input.addEventListener("keydown", (e) => {
     if (e.key === "Enter") {
+      send.cancel();
       update({ q: input.value, page: "1" });
-      onSearch();
     }
   });
   document.getElementById("clear-filters").addEventListener("click", () => {

@@ -56,10 +56,12 @@ export function fmtParams(params) {
 
 export function debounce(fn, ms) {
   let t = null;
-  return (...args) => {
+  const run = (...args) => {
     clearTimeout(t);
     t = setTimeout(() => fn(...args), ms);
   };
+  run.cancel = () => clearTimeout(t);
+  return run;
 }
 
 // A modal yes/no question using the page's <dialog>; resolves true on confirm.
