@@ -107,11 +107,21 @@ def make_handler(upstream, static_root):
     return Handler
 
 
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # The page aborts superseded fetches; a closed client socket is not an error here.
+        import sys
+        if isinstance(sys.exc_info()[1], (BrokenPipeError, ConnectionResetError)):
+            return
+        super().handle_error(request, client_address)
+
+
 class DevServer:
     def __init__(self, upstream, port=0, static_root=STATIC):
-        self.httpd = http.server.ThreadingHTTPServer(
+        self.httpd = _Server(
             ("127.0.0.1", port), make_handler(upstream.rstrip("/"), static_root))
-        self.httpd.daemon_threads = True
         self.url = "http://127.0.0.1:%d" % self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 

@@ -50,16 +50,23 @@ function progress(value) {
     h("span", {}, `${pct}%`));
 }
 
+// The outcome of the last action, shown in the panel until another task is selected.
+let flash = { id: "", text: "" };
+
+function showFlash(id, text) {
+  flash = { id, text };
+  const el = document.getElementById("details-status");
+  if (el && shownId === id) el.textContent = text;
+}
+
 async function act(method, id, message) {
-  const status = document.getElementById("details-status");
   try {
     const reply = await call(method, { task_id: id });
+    const st = reply && reply.status;
+    showFlash(id, message + (st ? ` Status is now ${LABELS[st] || st}.` : ""));
     await afterAction();
-    const now = taskById(id);
-    const st = (reply && reply.status) || (now && now.status);
-    status.textContent = message + (st ? ` Status is now ${LABELS[st] || st}.` : "");
   } catch (e) {
-    status.textContent = `Failed: ${e.message}`;
+    showFlash(id, `Failed: ${e.message}`);
   }
 }
 
@@ -124,7 +131,7 @@ export async function refresh(signal) {
   const body = document.getElementById("details-body");
   const fresh = shownId !== id;
   const openDeps = !fresh && body.querySelector("details.deps")?.open;
-  const statusLine = fresh ? "" : document.getElementById("details-status")?.textContent || "";
+  const statusLine = flash.id === id ? flash.text : "";
   shownId = id;
   panel.hidden = false;
   clear(body);
