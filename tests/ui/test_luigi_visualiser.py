@@ -32,7 +32,7 @@ def luigi_ui(tmp_path_factory):
         try:
             srv = start_luigid_rs(workdir, config=config, extra_args=["--static-dir", luigi_static_dir()])
         except RuntimeError as e:
-            pytest.skip("luigid-rs cannot start with --static-dir yet: %s" % e)
+            pytest.skip("luigid-rs cannot start with --static-dir yet (%s: %s)" % (e, conftest._log_tail(workdir)))
         if not conftest.api_works(srv.url):
             srv.stop()
             pytest.skip("luigid-rs does not serve /api/task_list yet (needs the router in main)")
