@@ -353,3 +353,42 @@ def test_accessibility_basics(browser, target):
     # History links only when the scheduler records history (it does not here).
     assert not browser.find_element(By.ID, "history-links").is_displayed()
     assert browser.find_element(By.ID, "pause-toggle").is_displayed()
+
+
+def test_layout_handles_cycles_fanout_and_missing_root(browser, target):
+    """The layout module on made-up graphs: a cycle, a 3,000-wide fan-out, a dangling dep.
+    Every node must get a distinct, finite position, and parents sit left of children."""
+    open_view(browser, target)
+    result = browser.execute_async_script("""
+      const done = arguments[arguments.length - 1];
+      import('./js/graph.js').then(({ buildGraph, layout }) => {
+        const t = (deps, status) => ({ name: 'T', status: status || 'PENDING', params: {}, deps });
+        const cases = {
+          cycle: [{ a: t(['b']), b: t(['c']), c: t(['a', 'd']), d: t([]) }, 'a'],
+          wide: [Object.fromEntries([['r', t(Array.from({length: 3000}, (_, i) => 'n' + i))]]
+                   .concat(Array.from({length: 3000}, (_, i) => ['n' + i, t([], 'DONE')]))), 'r'],
+          dangling: [{ a: t(['gone']) }, 'a'],
+          noroot: [{ x: t([]) }, 'missing'],
+        };
+        const out = {};
+        for (const [name, [reply, root]] of Object.entries(cases)) {
+          const g = buildGraph(reply, root);
+          const size = layout(g);
+          const pos = [...g.nodes.values()].map(n => [n.id, n.x, n.y, n.status]);
+          const keys = new Set(pos.map(p => p[1] + ',' + p[2]));
+          const finite = pos.every(p => Number.isFinite(p[1]) && Number.isFinite(p[2]));
+          const leftOf = g.edges.filter(([a, b]) => g.nodes.get(a).x < g.nodes.get(b).x).length;
+          out[name] = { n: pos.length, distinct: keys.size, finite, edges: g.edges.length, leftOf,
+                        truncated: g.truncated, w: size.width, h: size.height };
+        }
+        done(out);
+      }).catch(e => done({ error: String(e) }));
+    """)
+    assert "error" not in result, result
+    for name, r in result.items():
+        assert r["finite"] and r["distinct"] == r["n"], (name, r)
+    assert result["cycle"]["n"] == 4 and result["cycle"]["leftOf"] >= 3  # one back edge at most
+    wide = result["wide"]
+    assert wide["n"] == 3001 and wide["leftOf"] == 3000
+    assert wide["h"] < 3000 * 32 / 10, "a 3,000-wide layer must wrap into sub-columns"
+    assert result["dangling"]["truncated"] == 1

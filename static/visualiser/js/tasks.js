@@ -69,11 +69,29 @@ async function loadRows(q, signal) {
   return { byId, refused };
 }
 
+// Above this many rows the table waits for a status filter, a search or a click on
+// "List them anyway": 100k serialised tasks are tens of megabytes per refresh.
+const SOFT_LIMIT = 20000;
+let listAnyway = false;
+
+function expectedRows(counts) {
+  const sel = statuses();
+  const keys = sel.length ? sel : STATUSES;
+  return keys.reduce((sum, k) => sum + Math.max(0, counts[k] || 0), 0);
+}
+
 let generation = 0;
 export async function refresh(signal) {
   const gen = ++generation;
   const q = state.q.trim();
-  const [counts, rows] = await Promise.all([loadCounts(q, signal), loadRows(q, signal)]);
+  const counts = await loadCounts(q, signal);
+  const expected = expectedRows(counts);
+  let rows;
+  if (expected > SOFT_LIMIT && !listAnyway) {
+    rows = { byId: new Map(), refused: [{ n: expected, what: "soft" }] };
+  } else {
+    rows = await loadRows(q, signal);
+  }
   if (gen !== generation) return; // a newer load started meanwhile
   data.counts = counts;
   data.byId = rows.byId;
@@ -165,13 +183,20 @@ export function statusBadge(status, upstream) {
 }
 
 function renderTable() {
-  const note = document.getElementById("table-note");
+  const note = clear(document.getElementById("table-note"));
   const notes = [];
-  if (data.tooMany) {
-    for (const { n, what } of data.tooMany) {
-      notes.push(n >= 0
-        ? `Too many tasks to list for "${what}": ${n} match, more than the scheduler's max_shown_tasks. Pick a status or search to narrow the list.`
-        : `Too many tasks to list for "${what}" (the scheduler did not count them). Search to narrow the list.`);
+  let offerAll = false;
+  for (const { n, what } of data.tooMany || []) {
+    const scope = what === "all" ? "" : ` in “${what}”`;
+    if (what === "soft") {
+      notes.push(`${n} tasks match. Pick a status or search to narrow the list.`);
+      offerAll = true;
+    } else if (n >= 0) {
+      notes.push(`Too many tasks to list${scope}: ${n} match, more than the scheduler's ` +
+        "max_shown_tasks. Pick a status or search to narrow the list.");
+    } else {
+      notes.push(`Too many tasks to list${scope} (more than the scheduler's max_shown_tasks). ` +
+        "Search to narrow the list.");
     }
   }
   const rows = visibleRows();
@@ -179,7 +204,13 @@ function renderTable() {
   const pages = Math.max(1, Math.ceil(rows.length / size));
   const page = Math.min(Math.max(1, Number(state.page) || 1), pages);
   const slice = rows.slice((page - 1) * size, page * size);
-  note.textContent = notes.join(" ");
+  note.append(notes.join(" "));
+  if (offerAll) {
+    note.append(" ", h("button", { class: "btn link", onclick: () => {
+      listAnyway = true;
+      document.getElementById("refresh-now").click();
+    } }, "List them anyway"));
+  }
   note.classList.toggle("warn", notes.length > 0);
 
   for (const th of document.querySelectorAll("#task-table th[data-sort]")) {
