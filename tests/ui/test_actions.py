@@ -130,8 +130,8 @@ def test_truncated_graph_is_shown(browser, target):
 
 
 def test_history_links_follow_has_task_history(browser, target):
-    # This scheduler records no history: the links stay hidden (the positive case needs a
-    # scheduler with record_task_history, which also needs a database; see the report).
+    # This scheduler records no history: the links stay hidden (test_history_links.py
+    # covers a scheduler that records it).
     open_view(browser, target)
     assert target.srv.rpc("has_task_history", {}) is False
     assert not browser.find_element(By.ID, "history-links").is_displayed()

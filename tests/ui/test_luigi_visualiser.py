@@ -14,8 +14,10 @@ import conftest
 
 
 def luigi_static_dir():
-    import luigi
-    return os.path.join(os.path.dirname(luigi.__file__), "static")
+    # find_spec locates the package without importing it (importing luigi warns).
+    import importlib.util
+    spec = importlib.util.find_spec("luigi")
+    return os.path.join(spec.submodule_search_locations[0], "static")
 
 
 @pytest.fixture(scope="module")

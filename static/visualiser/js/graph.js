@@ -12,7 +12,8 @@ const NODE_H = 24;
 const ROW_H = 32;
 const SUBCOL_W = NODE_W + 24;
 const LAYER_GAP = 90;
-const DARK_TEXT = new Set(["PENDING"]);
+// Dark labels on the light fills keep text contrast at 4.5:1 or better.
+const DARK_TEXT = new Set(["PENDING", "DONE", "DISABLED", "TRUNCATED"]);
 
 // ---- layout (pure) ----
 
