@@ -1,10 +1,12 @@
 """Browser tests of the visualiser's actions: each click must change the task (or worker,
 or pause flag) on the scheduler, and the page must show the new state afterwards."""
-from selenium.webdriver.common.by import By
-
-from conftest import SERVER_CONFIG, js_errors, open_view, screenshot, start_target, wait_for
-
 import pytest
+
+pytest.importorskip("selenium", reason="selenium is not installed (pip install -r tests/requirements.txt)")
+
+from selenium.webdriver.common.by import By  # noqa: E402
+
+from conftest import SERVER_CONFIG, js_errors, open_view, screenshot, start_target, wait_for  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -86,11 +88,11 @@ def test_mark_as_done_asks_first(browser, target):
 
 def test_disable_worker(browser, target):
     open_view(browser, target, "tab=workers")
-    name = scenario_w2 = [w["name"] for w in target.srv.rpc("worker_list", {}) if "beta" in w["name"]][0]
+    name = [w["name"] for w in target.srv.rpc("worker_list", {}) if "host=beta" in w["name"]][0]
     row = browser.find_element(By.CSS_SELECTOR, '#worker-table tr[data-worker="%s"]' % name)
     row.find_element(By.CSS_SELECTOR, '[data-action="disable-worker"]').click()
     browser.find_element(By.ID, "confirm-ok").click()
-    wait_for(lambda: [w["state"] for w in target.srv.rpc("worker_list", {}) if w["name"] == scenario_w2] == ["disabled"],
+    wait_for(lambda: [w["state"] for w in target.srv.rpc("worker_list", {}) if w["name"] == name] == ["disabled"],
              10, "worker disabled on the server")
     wait_for(lambda: "disabled" in browser.find_element(
         By.CSS_SELECTOR, '#worker-table tr[data-worker="%s"]' % name).get_attribute("class"), 10, "row greyed")

@@ -3,7 +3,10 @@ import os
 import urllib.request
 
 import pytest
-from selenium.webdriver.common.by import By
+
+pytest.importorskip("selenium", reason="selenium is not installed (pip install -r tests/requirements.txt)")
+
+from selenium.webdriver.common.by import By  # noqa: E402
 
 from conftest import AGAINST, SERVER_CONFIG, js_errors, open_view, start_target
 
