@@ -392,3 +392,16 @@ def test_layout_handles_cycles_fanout_and_missing_root(browser, target):
     assert wide["n"] == 3001 and wide["leftOf"] == 3000
     assert wide["h"] < 3000 * 32 / 10, "a 3,000-wide layer must wrap into sub-columns"
     assert result["dangling"]["truncated"] == 1
+
+
+def test_luigid_style_links_still_work(browser, target):
+    """Bookmarks made with luigid's page (#tab=graph&taskId=...&hideDone=1) open the same view."""
+    root = target.ids["graph_root"]
+    open_view(browser, target, "tab=graph&taskId=%s&hideDone=1" % root)
+    reply = target.srv.rpc("dep_graph", {"task_id": root, "include_done": False})
+    wait_for(lambda: browser.find_element(By.ID, "graph-svg").get_attribute("data-rendered") == str(len(reply)),
+             10, "graph from a luigid-style link")
+    assert not browser.find_element(By.ID, "graph-done").is_selected()
+    open_view(browser, target, "tab=resource")
+    assert browser.find_element(By.ID, "panel-resources").is_displayed()
+    assert js_errors(browser) == []

@@ -25,6 +25,16 @@ export function parseHash(hash = location.hash) {
     const v = p.get(k);
     if (v !== null) s[k] = v;
   }
+  // Links made with luigid's own page keep working: #tab=graph&taskId=X, #tab=resource,
+  // and hideDone / invert for the graph options.
+  if (s.tab === "resource") s.tab = "resources";
+  const legacyId = p.get("taskId");
+  if (legacyId && !p.has("root") && !p.has("task")) {
+    if (s.tab === "graph") s.root = legacyId;
+    else s.task = legacyId;
+  }
+  if (p.get("hideDone") === "1" && !p.has("done")) s.done = "0";
+  if (p.get("invert") === "1" && !p.has("inv")) s.inv = "1";
   return s;
 }
 

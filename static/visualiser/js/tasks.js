@@ -145,7 +145,7 @@ function renderFamilies() {
     }, h("span", { class: "fam-name" }, name),
     h("span", { class: "fam-count" }, String(counts.get(name) || 0)))));
   }
-  if (!names.length) list.append(h("li", { class: "muted" }, "none"));
+  if (!names.length) list.append(h("li", { class: "muted" }, data.tooMany ? "shown once tasks are listed" : "none"));
 }
 
 const SORT_KEYS = {
