@@ -405,3 +405,22 @@ def test_luigid_style_links_still_work(browser, target):
     open_view(browser, target, "tab=resource")
     assert browser.find_element(By.ID, "panel-resources").is_displayed()
     assert js_errors(browser) == []
+
+
+def test_row_limit_asks_before_listing_many(browser, target):
+    """Over the page's own row limit the table asks first; "List them anyway" lists them."""
+    open_view(browser, target)
+    browser.execute_script("localStorage.setItem('luigi-ui-row-limit', '100')")
+    try:
+        open_view(browser, target, "status=PENDING")
+        pending = all_tasks(target.srv, "PENDING")
+        assert 100 < len(pending) <= 1000
+        note = browser.find_element(By.ID, "table-note").text
+        assert "%d tasks match" % len(pending) in note
+        assert table_ids(browser) == []
+        browser.find_element(By.ID, "list-anyway").click()
+        wait_for(lambda: browser.find_element(By.CSS_SELECTOR, "#pager .page-info").text.endswith(
+            "%d tasks" % len(pending)), 10, "all pending tasks listed")
+    finally:
+        browser.execute_script("localStorage.removeItem('luigi-ui-row-limit')")
+    assert js_errors(browser) == []

@@ -71,8 +71,14 @@ async function loadRows(q, signal) {
 
 // Above this many rows the table waits for a status filter, a search or a click on
 // "List them anyway": 100k serialised tasks are tens of megabytes per refresh.
-const SOFT_LIMIT = 20000;
-let listAnyway = false;
+// localStorage "luigi-ui-row-limit" changes it for one browser.
+function softLimit() {
+  const v = Number(localStorage.getItem("luigi-ui-row-limit"));
+  return Number.isInteger(v) && v > 0 ? v : 20000;
+}
+// "List them anyway" holds for the filter it was clicked on, not for later ones.
+let listAnywayFor = null;
+const filterKey = () => `${state.status}|${state.q.trim()}`;
 
 function expectedRows(counts) {
   const sel = statuses();
@@ -87,7 +93,7 @@ export async function refresh(signal) {
   const counts = await loadCounts(q, signal);
   const expected = expectedRows(counts);
   let rows;
-  if (expected > SOFT_LIMIT && !listAnyway) {
+  if (expected > softLimit() && listAnywayFor !== filterKey()) {
     rows = { byId: new Map(), refused: [{ n: expected, what: "soft" }] };
   } else {
     rows = await loadRows(q, signal);
@@ -206,8 +212,8 @@ function renderTable() {
   const slice = rows.slice((page - 1) * size, page * size);
   note.append(notes.join(" "));
   if (offerAll) {
-    note.append(" ", h("button", { class: "btn link", onclick: () => {
-      listAnyway = true;
+    note.append(" ", h("button", { class: "btn link", id: "list-anyway", onclick: () => {
+      listAnywayFor = filterKey();
       document.getElementById("refresh-now").click();
     } }, "List them anyway"));
   }
