@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::api::call;
+use crate::config::Ini;
 use serde_json::{json, Map};
 
 fn c(s: &mut Scheduler, method: &str, args: Value, now: f64) -> Value {
@@ -409,6 +410,93 @@ fn bad_arguments_are_named() {
     assert_eq!(r, json!({"message_id": "m1"}));
     let p = c(&mut s, "ping", json!({"worker": "W"}), 3.0);
     assert_eq!(p["rpc_messages"][0]["kwargs"]["message_id"], "m1");
+}
+
+#[test]
+fn events_follow_luigid_hooks() {
+    let cfg = SchedulerConfig {
+        record_task_history: true,
+        ..SchedulerConfig::default()
+    };
+    let mut s = Scheduler::new(cfg);
+    add(
+        &mut s,
+        "W",
+        "A_1",
+        json!({"params": {"x": 1, "h": "s"}, "param_visibilities": {"h": 1}}),
+        1.0,
+    );
+    add(&mut s, "W", "A_1", json!({}), 2.0);
+    let ev = s.drain_events();
+    // Every PENDING report records, even when nothing changed.
+    assert_eq!(ev.len(), 2);
+    match &ev[0] {
+        events::Event::TaskStatus {
+            task_id,
+            family,
+            params,
+            status,
+            host,
+            ..
+        } => {
+            assert_eq!(task_id, "A_1");
+            assert_eq!(family, "A");
+            assert_eq!(
+                params,
+                &vec![
+                    ("x".to_string(), "1".to_string()),
+                    ("h".to_string(), "s".to_string())
+                ]
+            );
+            assert_eq!(status, "PENDING");
+            assert_eq!(host, &None);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    work(&mut s, "W", 3.0);
+    let ev = s.drain_events();
+    assert!(matches!(&ev[0], events::Event::TaskStarted { family } if family == "A"));
+    assert!(
+        matches!(&ev[1], events::Event::TaskStatus { status, host: Some(h), .. } if status == "RUNNING" && h == "h")
+    );
+    add(&mut s, "W", "A_1", json!({"status": "DONE"}), 5.0);
+    let ev = s.drain_events();
+    assert!(matches!(&ev[0], events::Event::TaskStatus { status, .. } if status == "DONE"));
+    assert!(
+        matches!(&ev[1], events::Event::TaskDone { execution_secs: Some(x), .. } if (*x - 2.0).abs() < 1e-9)
+    );
+    // Without history only the metric hooks fire.
+    let mut s = Scheduler::default();
+    add(&mut s, "W", "B_1", json!({"status": "FAILED"}), 1.0);
+    let ev = s.drain_events();
+    assert_eq!(
+        ev,
+        vec![events::Event::TaskFailed {
+            family: "B".into(),
+            execution_secs: None
+        }]
+    );
+}
+
+#[test]
+fn config_from_ini() {
+    let mut ini = Ini::default();
+    ini.set("scheduler", "retry-delay", "5.5");
+    ini.set("scheduler", "retry_count", " 3");
+    ini.set("scheduler", "record_task_history", "True");
+    ini.set("resources", "gpu", "2");
+    ini.set("resources", "shared", "1");
+    ini.set("DEFAULT", "shared", "1");
+    let c = SchedulerConfig::from_ini(&ini).unwrap();
+    assert_eq!(c.retry_delay, 5.5);
+    assert_eq!(c.retry_count, 3.0);
+    assert!(c.record_task_history);
+    assert_eq!(c.resources, vec![("gpu".to_string(), 2)]);
+    ini.set("scheduler", "disable_window", "5.0");
+    assert!(SchedulerConfig::from_ini(&ini).is_err());
+    ini.set("scheduler", "disable_window", "5");
+    ini.set("scheduler", "pause_enabled", "yes");
+    assert!(SchedulerConfig::from_ini(&ini).is_err());
 }
 
 /// Differential-testing helper: replays `[[method, args, now], ...]` from the file named
