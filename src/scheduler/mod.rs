@@ -425,6 +425,24 @@ impl Scheduler {
         self.tasks.get(slot as usize).and_then(|t| t.as_deref())
     }
 
+    /// Mutable access for fields no index depends on (everything except status,
+    /// status_seq, prio, unready, workers, stakeholders, remove, retry,
+    /// scheduler_disable_time and the emptiness of resources).
+    fn task_mut(&mut self, slot: u32) -> Option<&mut Task> {
+        self.tasks
+            .get_mut(slot as usize)
+            .and_then(|t| t.as_deref_mut())
+    }
+
+    fn add_stakeholder(&mut self, slot: u32, wid: u32) {
+        if self
+            .task(slot)
+            .is_some_and(|t| !t.stakeholders.contains(&wid))
+        {
+            self.with_task(slot, |t| t.stakeholders.push(wid));
+        }
+    }
+
     fn slot_of(&self, id: &str) -> Option<u32> {
         self.ix.by_id.get(id).copied()
     }
@@ -763,9 +781,13 @@ impl Scheduler {
             if let Some(bid) = self.task(slot).and_then(|t| t.batch_id.clone()) {
                 for member in self.batch_running(&bid) {
                     self.set_status(member, new, now);
-                    self.with_task(member, |m| m.batch_id = None);
+                    if let Some(m) = self.task_mut(member) {
+                        m.batch_id = None;
+                    }
                 }
-                self.with_task(slot, |t| t.batch_id = None);
+                if let Some(t) = self.task_mut(slot) {
+                    t.batch_id = None;
+                }
             }
         }
         let mut disabled_now = false;
@@ -910,7 +932,9 @@ impl Scheduler {
         if matches!(t.status, Status::Running | Status::BatchRunning) {
             if let Some(wr) = t.worker_running {
                 if !t.stakeholders.contains(&wr) && !assistants.contains(&wr) {
-                    self.with_task(slot, |t| t.worker_running = None);
+                    if let Some(t) = self.task_mut(slot) {
+                        t.worker_running = None;
+                    }
                     self.set_status(slot, Status::Failed, now);
                     let rd = self.config.retry_delay;
                     self.with_task(slot, |t| t.retry = Some(now + rd));
@@ -957,10 +981,16 @@ impl Scheduler {
             if first || t.prio < pf {
                 first = false;
                 let v = pv.clone();
-                self.with_task(s, |t| {
-                    t.priority = v;
-                    t.prio = pf;
-                });
+                if t.prio == pf {
+                    if let Some(t) = self.task_mut(s) {
+                        t.priority = v;
+                    }
+                } else {
+                    self.with_task(s, |t| {
+                        t.priority = v;
+                        t.prio = pf;
+                    });
+                }
             } else {
                 continue;
             }

@@ -624,6 +624,7 @@ fn scale_run() {
         );
         if handed % 1000 == 0 {
             c(&mut s, "task_list", json!({"status": "RUNNING"}), now);
+            s.drain_events();
         }
     }
     assert_eq!(handed, n + 1);
