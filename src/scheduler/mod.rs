@@ -12,6 +12,17 @@
 //! schedulable sets and pending counters, and the prune indexes (no stakeholders, remove
 //! time, retry time, automatic-disable time).
 //!
+//! Cost per call: add_task O((deps + workers) log n); get_work walks candidates in rank
+//! order and stops at the chosen task (or at the batch limit), so it is O(k log n) for the
+//! k candidates ranked above the chosen one; count_pending is O(running) from per-worker
+//! counters, plus the region upstream of DISABLED tasks when there are any; prune touches
+//! only RUNNING/BATCH_RUNNING tasks and tasks that are due (no stakeholders, removal,
+//! retry or re-enable time reached). Still O(n) by nature: `graph`, `task_search`,
+//! `task_list` without a status (or with a large bucket), and get_work for a non-trivial
+//! worker when many higher-ranked schedulable tasks belong to other workers.
+//!
+//! After deserializing a snapshot call [`Scheduler::rebuild_indexes`].
+//!
 //! # Deviations from luigid (MAY-IMPROVE choices and input validation)
 //! | where | luigid 3.8 | here |
 //! |---|---|---|

@@ -630,3 +630,13 @@ fn scale_run() {
     assert_eq!(handed, n + 1);
     eprintln!("n={n} add {:?} run {:?}", added, t0.elapsed() - added);
 }
+
+#[test]
+fn task_record_stays_small() {
+    // A guard against accidental growth of the per-task record (1M tasks are expected).
+    assert!(
+        std::mem::size_of::<Task>() <= 1300,
+        "{}",
+        std::mem::size_of::<Task>()
+    );
+}
