@@ -527,6 +527,9 @@ fn replay_file() {
                     "stable_done_cooldown_secs" => cfg.stable_done_cooldown_secs = f,
                     "max_shown_tasks" => cfg.max_shown_tasks = f as i64,
                     "max_graph_nodes" => cfg.max_graph_nodes = f as i64,
+                    "send_messages" => cfg.send_messages = v.as_bool().unwrap(),
+                    "pause_enabled" => cfg.pause_enabled = v.as_bool().unwrap(),
+                    "prune_on_get_work" => cfg.prune_on_get_work = v.as_bool().unwrap(),
                     "resources" => {
                         cfg.resources = v
                             .as_object()
