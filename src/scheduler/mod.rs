@@ -675,7 +675,7 @@ impl Scheduler {
             module,
             params: serde_json::Map::new(),
             param_visibilities,
-            public_params: serde_json::Map::new(),
+            public_params: None,
             accepts_messages: Value::Bool(false),
             retry_policy: self.config.retry_policy(),
             failures: Default::default(),

@@ -1022,7 +1022,7 @@ impl Scheduler {
         let mut m = Map::new();
         m.insert(
             "display_name".into(),
-            Value::String(pretty_id(&t.family, &t.public_params)),
+            Value::String(pretty_id(&t.family, t.public_params())),
         );
         m.insert("status".into(), Value::String(t.status.as_str().into()));
         m.insert(
@@ -1043,7 +1043,7 @@ impl Scheduler {
         m.insert("time_running".into(), opt_num(t.time_running));
         m.insert("start_time".into(), num_value(t.time));
         m.insert("last_updated".into(), num_value(t.updated));
-        m.insert("params".into(), Value::Object(t.public_params.clone()));
+        m.insert("params".into(), Value::Object(t.public_params().clone()));
         m.insert("name".into(), Value::String(t.family.clone()));
         m.insert("priority".into(), t.priority.clone());
         m.insert("resources".into(), Value::Object(t.resources.clone()));
@@ -1168,7 +1168,7 @@ impl Scheduler {
             let Some(t) = self.task(s) else { continue };
             if let Some(terms) = &terms {
                 if !terms.is_empty() {
-                    let pid = pretty_id(&t.family, &t.public_params).to_lowercase();
+                    let pid = pretty_id(&t.family, t.public_params()).to_lowercase();
                     if !terms.iter().all(|term| pid.contains(term.as_str())) {
                         continue;
                     }
@@ -1208,7 +1208,7 @@ impl Scheduler {
             Some(t) => json!({
                 "taskId": task_id,
                 "error": t.expl,
-                "displayName": pretty_id(&t.family, &t.public_params),
+                "displayName": pretty_id(&t.family, t.public_params()),
                 "taskParams": t.params,
                 "taskModule": t.module,
                 "taskFamily": t.family,
@@ -1240,7 +1240,7 @@ impl Scheduler {
                 .and_then(|id| self.slot_of(id))
                 .and_then(|s| self.task(s))
             {
-                Some(t) => Value::String(pretty_id(&t.family, &t.public_params)),
+                Some(t) => Value::String(pretty_id(&t.family, t.public_params())),
                 None => first,
             };
             m.insert("first_task_display_name".into(), ftdn);
