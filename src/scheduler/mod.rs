@@ -45,6 +45,8 @@
 //! | announce_scheduling_failure / batch e-mails | queued e-mails | no-op (no e-mail support) |
 //! | send_scheduler_message id | uuid4 | `_message_id` argument when given, else `00000000-0000-4000-8000-<counter>` |
 //! | set order (`deps`, trivial worker candidates, running_tasks) | hash order | sorted deps; rank/bucket order |
+//! | add_task `family: null` | family `None`, shown as `None(...)` | treated as `""` |
+//! | `[resources]` order | file order | the order `Ini` keeps (sorted by name) |
 
 pub mod events;
 mod ops;
