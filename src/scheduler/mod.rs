@@ -967,8 +967,7 @@ impl Scheduler {
     }
 
     /// Raise priorities (reference 3.6.3), iteratively.
-    fn update_priority(&mut self, slot: u32, prio: &Value, now: f64) {
-        let _ = now;
+    fn update_priority(&mut self, slot: u32, prio: &Value) {
         let p = types::py_num(prio).unwrap_or(0.0);
         let Some(t) = self.task(slot) else { return };
         // max(prio, existing): the new value unless the existing one is strictly greater.

@@ -59,6 +59,14 @@ impl Default for AddTask {
     }
 }
 
+/// What the get_work walk chose: a task, and the batch built around it.
+#[derive(Default)]
+struct Choice {
+    best: Option<u32>,
+    batched_params: Option<Map<String, Value>>,
+    batched: Vec<u32>,
+}
+
 const UPSTREAM: [&str; 5] = [
     "",
     "UPSTREAM_RUNNING",
@@ -273,7 +281,7 @@ impl Scheduler {
                 self.add_stakeholder(ds, wid);
             }
         }
-        self.update_priority(slot, &a.priority, now);
+        self.update_priority(slot, &a.priority);
         if let Some(t) = self.task_mut(slot) {
             t.retry_policy = policy;
         }
@@ -515,17 +523,12 @@ impl Scheduler {
 
         let mut batched: Vec<u32> = Vec::new();
         let mut batched_params: Option<Map<String, Value>> = None;
-        let mut unbatched_params: Map<String, Value> = Map::new();
-        let mut max_batch: Option<f64> = Some(1.0);
         if best.is_none() && !self.paused {
-            let (found, bp, ubp, mb, bt) = self.choose(wid, is_assistant, now);
-            best = found;
-            batched_params = bp;
-            unbatched_params = ubp;
-            max_batch = mb;
-            batched = bt;
+            let choice = self.choose(wid, is_assistant, now);
+            best = choice.best;
+            batched_params = choice.batched_params;
+            batched = choice.batched;
         }
-        let _ = (&unbatched_params, max_batch);
 
         let mut reply = match self.count_pending(worker, now) {
             Value::Object(m) => m,
@@ -596,21 +599,9 @@ impl Scheduler {
     }
 
     /// The get_work walk over candidates in rank order (reference 2.3.7 steps 6-8).
-    #[allow(clippy::type_complexity)]
-    fn choose(
-        &self,
-        wid: u32,
-        is_assistant: bool,
-        now: f64,
-    ) -> (
-        Option<u32>,
-        Option<Map<String, Value>>,
-        Map<String, Value>,
-        Option<f64>,
-        Vec<u32>,
-    ) {
+    fn choose(&self, wid: u32, is_assistant: bool, now: f64) -> Choice {
         let Some(wk) = self.worker(wid) else {
-            return (None, None, Map::new(), Some(1.0), Vec::new());
+            return Choice::default();
         };
         let trivial = !wk.assistant() && wk.ix.n_p_res == 0;
         let mut greedy_res: HashMap<String, f64> = HashMap::new();
@@ -731,7 +722,11 @@ impl Scheduler {
                 }
             }
         }
-        (best, batched_params, unbatched, max_batch, batched)
+        Choice {
+            best,
+            batched_params,
+            batched,
+        }
     }
 
     // ----- failures and manual status changes ------------------------------------------
