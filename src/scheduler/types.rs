@@ -257,6 +257,7 @@ pub fn py_num(v: &Value) -> Option<f64> {
     match v {
         Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
         Value::Number(n) => n.as_f64(),
+        Value::String(_) => crate::json::raw_number_value(v),
         _ => None,
     }
 }

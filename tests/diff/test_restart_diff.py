@@ -1,6 +1,8 @@
 """State across a restart (SIGTERM, then start again on the same state path): tasks,
-workers and batchers are kept, the pause flag and runtime resource changes are not
-(protocol reference 5, Q32/Q33). The replies after the reload are compared."""
+workers and batchers are kept (protocol reference 5). The replies after the reload are
+compared. luigid also forgets the pause flag and run-time resource changes (Q33), which
+luigid-rs deliberately keeps (README, "Differences from luigid"; tested in
+tests/durability/test_restart_keeps.py), so this scenario undoes both before stopping."""
 from difftool import run_scenario
 from scenarios import T, W, done, fail, gw
 from servers import start_pair
@@ -24,6 +26,8 @@ def before(s):
     s.post("pause")
     s.get("update_resource", resource="cpu", amount=7)
     s.get("task_list")
+    s.post("unpause")
+    s.get("update_resource", resource="cpu", amount=3)
 
 
 def after(s):
