@@ -251,12 +251,13 @@ fn disable_hard_timeout_disables_on_next_failure() {
         disable_window: 10.0,
         ..SchedulerConfig::default()
     });
-    t.at(0.0);
+    // (Not at t=0: luigid takes a first failure at time 0.0 for "no failure yet".)
+    t.at(1000.0);
     t.set(W, "A", "FAILED");
-    t.at(50.0);
+    t.at(1050.0);
     t.set(W, "A", "FAILED");
     assert_eq!(t.status("A"), "FAILED");
-    t.at(101.0);
+    t.at(1101.0);
     t.set(W, "A", "FAILED");
     assert_eq!(t.status("A"), "DISABLED");
 }

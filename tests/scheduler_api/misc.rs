@@ -254,3 +254,43 @@ fn unpause_and_pause_return_null() {
     assert_eq!(t.c("pause", json!({})), Value::Null);
     assert_eq!(t.c("unpause", json!({})), Value::Null);
 }
+
+#[test]
+fn reserved_message_id_argument_used() {
+    // The App passes a fresh id in `_message_id` so that replaying the journal is exact.
+    let mut t = T::new();
+    let r = t.c(
+        "send_scheduler_message",
+        json!({"worker": W, "task": "A", "content": "c", "_message_id": "fixed-id"}),
+    );
+    assert_eq!(r, json!({"message_id": "fixed-id"}));
+    assert_eq!(
+        t.ping(W)["rpc_messages"][0]["kwargs"]["message_id"],
+        "fixed-id"
+    );
+}
+
+#[test]
+fn mutating_methods_classified() {
+    for m in [
+        "add_task",
+        "get_work",
+        "prune",
+        "pause",
+        "update_resource",
+        "set_worker_processes",
+        "send_scheduler_message",
+        "mark_as_done",
+    ] {
+        assert!(api::is_mutating(m), "{m}");
+    }
+    for m in [
+        "task_list",
+        "graph",
+        "worker_list",
+        "fetch_error",
+        "is_paused",
+    ] {
+        assert!(!api::is_mutating(m), "{m}");
+    }
+}
