@@ -316,3 +316,112 @@ fn all_rpc_methods_known() {
         );
     }
 }
+
+#[test]
+fn add_task_without_task_id() {
+    // luigid would file the task under the id None; we refuse.
+    let mut t = T::new();
+    bad_names(&mut t, "add_task", json!({"worker": W}), "task_id");
+}
+
+#[test]
+fn add_task_with_unknown_status() {
+    let mut t = T::new();
+    bad_names(
+        &mut t,
+        "add_task",
+        json!({"worker": W, "task_id": "A", "status": "BOGUS"}),
+        "status",
+    );
+    assert!(t.ids("", "").is_empty());
+}
+
+#[test]
+fn add_task_with_non_numeric_resources_or_list_params() {
+    let mut t = T::new();
+    bad_names(
+        &mut t,
+        "add_task",
+        json!({"worker": W, "task_id": "A", "resources": {"r": "1"}}),
+        "resources",
+    );
+    bad_names(
+        &mut t,
+        "add_task",
+        json!({"worker": W, "task_id": "A", "params": ["x"]}),
+        "params",
+    );
+}
+
+#[test]
+fn add_task_with_non_numeric_priority() {
+    let mut t = T::new();
+    bad_names(
+        &mut t,
+        "add_task",
+        json!({"worker": W, "task_id": "A", "priority": "5"}),
+        "priority",
+    );
+}
+
+#[test]
+fn get_work_current_tasks_must_be_a_list() {
+    let mut t = T::new();
+    bad_names(
+        &mut t,
+        "get_work",
+        json!({"worker": W, "current_tasks": "A"}),
+        "current_tasks",
+    );
+}
+
+#[test]
+fn task_list_status_must_be_a_string() {
+    let mut t = T::new();
+    bad_names(&mut t, "task_list", json!({"status": 5}), "status");
+    bad_names(&mut t, "task_list", json!({"search": 5}), "search");
+}
+
+#[test]
+fn update_resources_values_must_be_numbers() {
+    let mut t = T::new();
+    bad_names(&mut t, "update_resources", json!({"a": "x"}), "a");
+}
+
+#[test]
+fn null_runnable_means_not_runnable() {
+    // Python tests `if runnable`: None is false, so the worker is not added.
+    let mut t = T::new();
+    t.add(W, "A", json!({"runnable": null}));
+    assert_eq!(t.tl("", "")["A"]["workers"], json!([]));
+    assert_eq!(t.work(W), None);
+}
+
+#[test]
+fn null_accepts_messages_and_family_accepted() {
+    let mut t = T::new();
+    t.add(W, "A", json!({"accepts_messages": null, "family": null}));
+    assert_eq!(t.work(W).as_deref(), Some("A"));
+}
+
+#[test]
+fn fetch_error_with_null_task_id() {
+    let mut t = T::new();
+    assert_eq!(
+        t.c("fetch_error", json!({"task_id": null})),
+        json!({"taskId": null, "error": ""})
+    );
+}
+
+#[test]
+fn worker_argument_null_is_missing() {
+    let mut t = T::new();
+    bad_names(
+        &mut t,
+        "add_task",
+        json!({"worker": null, "task_id": "A"}),
+        "worker",
+    );
+    bad_names(&mut t, "ping", json!({"worker": null}), "worker");
+    bad_names(&mut t, "count_pending", json!({"worker": null}), "worker");
+}
