@@ -568,10 +568,9 @@ impl Scheduler {
     fn count_unready(&self, deps: &BTreeSet<String>) -> u32 {
         deps.iter()
             .filter(|d| {
-                !self
-                    .slot_of(d)
+                self.slot_of(d)
                     .and_then(|s| self.task(s))
-                    .is_some_and(|t| t.status == Status::Done)
+                    .is_none_or(|x| x.status != Status::Done)
             })
             .count() as u32
     }

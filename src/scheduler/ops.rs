@@ -1332,10 +1332,9 @@ impl Scheduler {
                     deps.sort();
                     if !include_done {
                         deps.retain(|d| {
-                            !self
-                                .slot_of(d)
+                            self.slot_of(d)
                                 .and_then(|s| self.task(s))
-                                .is_some_and(|dt| dt.status == Status::Done)
+                                .is_none_or(|x| x.status != Status::Done)
                         });
                     }
                     let mut m = self.serialize(t, Some(deps.clone()));
