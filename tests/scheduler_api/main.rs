@@ -20,3 +20,4 @@ mod lists;
 mod misc;
 mod pruning;
 mod resources;
+mod scale;
