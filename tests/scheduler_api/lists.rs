@@ -454,3 +454,43 @@ fn worker_list_first_task_unknown_shown_raw() {
     let wl = t.c("worker_list", json!({}));
     assert_eq!(wl[0]["first_task_display_name"], "Nope(x=1)");
 }
+
+#[test]
+fn inverse_dep_graph_include_done_false() {
+    let mut t = T::new();
+    t.add(W, "C", json!({"deps": ["B"], "family": "Fc"}));
+    t.add(
+        W,
+        "B",
+        json!({"deps": ["A"], "family": "Fb", "status": "DONE"}),
+    );
+    t.add(W, "A", json!({"family": "Fa"}));
+    let g = t.c(
+        "inverse_dep_graph",
+        json!({"task_id": "A", "include_done": false}),
+    );
+    assert_eq!(keys(&g), set(&["A"]));
+    assert_eq!(g["A"]["deps"], json!([]));
+}
+
+#[test]
+fn graph_prunes_first() {
+    // graph runs a prune, so a failed task past its retry delay shows as PENDING.
+    let mut t = T::new();
+    t.at(0.0);
+    t.add(W, "A", json!({"family": "Fa", "status": "FAILED"}));
+    t.at(101.0);
+    t.ping(W);
+    assert_eq!(t.c("graph", json!({}))["A"]["status"], "PENDING");
+}
+
+#[test]
+fn graph_shows_familyless_task_as_placeholder() {
+    // A task without a family is drawn like an unknown dependency.
+    let mut t = T::new();
+    t.add1(W, "A");
+    let g = t.c("graph", json!({}));
+    assert_eq!(g["A"]["status"], "UNKNOWN");
+    assert_eq!(g["A"]["name"], "UNKNOWN");
+    assert_eq!(g["A"]["start_time"], "UNKNOWN");
+}

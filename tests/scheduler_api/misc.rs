@@ -294,3 +294,60 @@ fn mutating_methods_classified() {
         assert!(!api::is_mutating(m), "{m}");
     }
 }
+
+#[test]
+fn last_scheduled_is_first_adder_order() {
+    // Workers are kept in first-seen order: re-adding does not make W the last one again.
+    let mut t = T::new();
+    t.add1(W, "A");
+    t.add1("o", "A");
+    t.add1(W, "A");
+    assert_num(&t.count_pending(W)["n_pending_last_scheduled"], 0.0);
+    assert_num(&t.count_pending("o")["n_pending_last_scheduled"], 1.0);
+    assert_eq!(t.tl("", "")["A"]["workers"], json!([W, "o"]));
+}
+
+#[test]
+fn status_message_for_unknown_task_creates_nothing() {
+    let mut t = T::new();
+    t.c(
+        "set_task_status_message",
+        json!({"task_id": "Z", "status_message": "x"}),
+    );
+    t.c(
+        "set_task_progress_percentage",
+        json!({"task_id": "Z", "progress_percentage": 5}),
+    );
+    assert_eq!(t.tl("", ""), json!({}));
+}
+
+#[test]
+fn update_resource_accepts_booleans_like_python() {
+    // isinstance(True, int) holds in Python, so luigid stores True as the amount.
+    let mut t = T::new();
+    assert_eq!(
+        t.c("update_resource", json!({"resource": "r", "amount": true})),
+        json!(true)
+    );
+    assert_eq!(t.c("resource_list", json!({}))[0]["num_total"], json!(true));
+}
+
+#[test]
+fn unread_messages_counted_until_ping() {
+    let mut t = T::new();
+    for c in ["x", "y"] {
+        t.c(
+            "send_scheduler_message",
+            json!({"worker": W, "task": "A", "content": c}),
+        );
+    }
+    assert_num(
+        &t.c("worker_list", json!({}))[0]["num_unread_rpc_messages"],
+        2.0,
+    );
+    assert_eq!(t.ping(W)["rpc_messages"].as_array().map(Vec::len), Some(2));
+    assert_num(
+        &t.c("worker_list", json!({}))[0]["num_unread_rpc_messages"],
+        0.0,
+    );
+}

@@ -316,3 +316,34 @@ fn batch_without_runner_of_dead_worker_fails() {
     t.prune();
     assert_eq!(t.ids("FAILED", ""), set(&["A_1", "A_2"]));
 }
+
+#[test]
+fn add_task_keeps_worker_alive() {
+    let mut t = T::new();
+    t.at(0.0);
+    t.add1(W, "A");
+    t.at(5.0);
+    t.add1(W, "B");
+    t.at(12.0);
+    t.prune();
+    let wl = t.c("worker_list", json!({}));
+    assert_eq!(wl[0]["name"], W);
+}
+
+#[test]
+fn disabled_but_pinging_worker_keeps_its_tasks() {
+    // Disabling drops the worker from task.workers but not from the stakeholders.
+    let mut t = T::new();
+    t.at(0.0);
+    t.add1(W, "A");
+    t.disable_worker(W);
+    let mut s = 5.0;
+    while s < 2000.0 {
+        t.at(s);
+        t.ping(W);
+        t.prune();
+        s += 5.0;
+    }
+    assert_eq!(t.ids("", ""), set(&["A"]));
+    assert_eq!(t.c("worker_list", json!({}))[0]["state"], "disabled");
+}
