@@ -12,6 +12,17 @@
 //! schedulable sets and pending counters, and the prune indexes (no stakeholders, remove
 //! time, retry time, automatic-disable time).
 //!
+//! Cost per call: add_task O((deps + workers) log n); get_work walks candidates in rank
+//! order and stops at the chosen task (or at the batch limit), so it is O(k log n) for the
+//! k candidates ranked above the chosen one; count_pending is O(running) from per-worker
+//! counters, plus the region upstream of DISABLED tasks when there are any; prune touches
+//! only RUNNING/BATCH_RUNNING tasks and tasks that are due (no stakeholders, removal,
+//! retry or re-enable time reached). Still O(n) by nature: `graph`, `task_search`,
+//! `task_list` without a status (or with a large bucket), and get_work for a non-trivial
+//! worker when many higher-ranked schedulable tasks belong to other workers.
+//!
+//! After deserializing a snapshot call [`Scheduler::rebuild_indexes`].
+//!
 //! # Deviations from luigid (MAY-IMPROVE choices and input validation)
 //! | where | luigid 3.8 | here |
 //! |---|---|---|
@@ -425,6 +436,24 @@ impl Scheduler {
         self.tasks.get(slot as usize).and_then(|t| t.as_deref())
     }
 
+    /// Mutable access for fields no index depends on (everything except status,
+    /// status_seq, prio, unready, workers, stakeholders, remove, retry,
+    /// scheduler_disable_time and the emptiness of resources).
+    fn task_mut(&mut self, slot: u32) -> Option<&mut Task> {
+        self.tasks
+            .get_mut(slot as usize)
+            .and_then(|t| t.as_deref_mut())
+    }
+
+    fn add_stakeholder(&mut self, slot: u32, wid: u32) {
+        if self
+            .task(slot)
+            .is_some_and(|t| !t.stakeholders.contains(&wid))
+        {
+            self.with_task(slot, |t| t.stakeholders.push(wid));
+        }
+    }
+
     fn slot_of(&self, id: &str) -> Option<u32> {
         self.ix.by_id.get(id).copied()
     }
@@ -763,9 +792,13 @@ impl Scheduler {
             if let Some(bid) = self.task(slot).and_then(|t| t.batch_id.clone()) {
                 for member in self.batch_running(&bid) {
                     self.set_status(member, new, now);
-                    self.with_task(member, |m| m.batch_id = None);
+                    if let Some(m) = self.task_mut(member) {
+                        m.batch_id = None;
+                    }
                 }
-                self.with_task(slot, |t| t.batch_id = None);
+                if let Some(t) = self.task_mut(slot) {
+                    t.batch_id = None;
+                }
             }
         }
         let mut disabled_now = false;
@@ -910,7 +943,9 @@ impl Scheduler {
         if matches!(t.status, Status::Running | Status::BatchRunning) {
             if let Some(wr) = t.worker_running {
                 if !t.stakeholders.contains(&wr) && !assistants.contains(&wr) {
-                    self.with_task(slot, |t| t.worker_running = None);
+                    if let Some(t) = self.task_mut(slot) {
+                        t.worker_running = None;
+                    }
                     self.set_status(slot, Status::Failed, now);
                     let rd = self.config.retry_delay;
                     self.with_task(slot, |t| t.retry = Some(now + rd));
@@ -957,10 +992,16 @@ impl Scheduler {
             if first || t.prio < pf {
                 first = false;
                 let v = pv.clone();
-                self.with_task(s, |t| {
-                    t.priority = v;
-                    t.prio = pf;
-                });
+                if t.prio == pf {
+                    if let Some(t) = self.task_mut(s) {
+                        t.priority = v;
+                    }
+                } else {
+                    self.with_task(s, |t| {
+                        t.priority = v;
+                        t.prio = pf;
+                    });
+                }
             } else {
                 continue;
             }

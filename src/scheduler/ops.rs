@@ -94,6 +94,7 @@ impl Scheduler {
     pub fn add_task(&mut self, a: AddTask, now: f64) {
         let wid = self.touch_worker(&a.worker, now, None);
         let resources = a.resources.clone().unwrap_or_default();
+        let resources_empty = resources.is_empty();
         let mut policy = self.config.retry_policy();
         if let Some(v) = a.retry_policy[0] {
             policy.retry_count = v;
@@ -144,7 +145,11 @@ impl Scheduler {
             _ => None,
         };
         let pre_status = t.status;
-        self.with_task(slot, |t| {
+        if t.remove.is_some() {
+            self.with_task(slot, |t| t.remove = None);
+        }
+        // Only fields no index depends on: change them in place.
+        if let Some(t) = self.task_mut(slot) {
             if t.family.is_empty() {
                 t.family = a.family.clone();
             }
@@ -177,11 +182,10 @@ impl Scheduler {
             if let Some(b) = a.batchable {
                 t.batchable = b;
             }
-            t.remove = None;
             if !a.expl.is_null() {
                 t.expl = a.expl.clone();
             }
-        });
+        }
         // Copy the tracking URL and explanation to the running batch.
         if let Some(bid) = self.task(slot).and_then(|t| t.batch_id.clone()) {
             let copy_url = !a.tracking_url.is_null() || pre_status != Status::Running;
@@ -228,19 +232,24 @@ impl Scheduler {
         }
         // Declared resources are always replaced (Q7); a batch member's running
         // resources keep the old object.
-        self.with_task(slot, |t| {
+        let replace = |t: &mut Task| {
             if t.rr_alias {
                 t.resources_running = Some(std::mem::take(&mut t.resources));
                 t.rr_alias = false;
             }
             t.resources = resources;
-        });
+        };
+        // Only the emptiness of `resources` is indexed (trivial-worker counts).
+        if self
+            .task(slot)
+            .is_some_and(|t| t.resources.is_empty() != resources_empty)
+        {
+            self.with_task(slot, replace);
+        } else if let Some(t) = self.task_mut(slot) {
+            replace(t);
+        }
         if enabled && !a.assistant {
-            self.with_task(slot, |t| {
-                if !t.stakeholders.contains(&wid) {
-                    t.stakeholders.push(wid);
-                }
-            });
+            self.add_stakeholder(slot, wid);
             let deps: Vec<String> = self
                 .task(slot)
                 .map(|t| t.deps.iter().cloned().collect())
@@ -261,22 +270,20 @@ impl Scheduler {
                         now,
                     ),
                 };
-                self.with_task(ds, |dt| {
-                    if !dt.stakeholders.contains(&wid) {
-                        dt.stakeholders.push(wid);
-                    }
-                });
+                self.add_stakeholder(ds, wid);
             }
         }
         self.update_priority(slot, &a.priority, now);
-        self.with_task(slot, |t| t.retry_policy = policy);
+        if let Some(t) = self.task_mut(slot) {
+            t.retry_policy = policy;
+        }
         if a.runnable && a.status != "FAILED" && enabled {
-            self.with_task(slot, |t| {
-                if !t.workers.contains(&wid) {
-                    t.workers.push(wid);
-                }
+            if self.task(slot).is_some_and(|t| !t.workers.contains(&wid)) {
+                self.with_task(slot, |t| t.workers.push(wid));
+            }
+            if let Some(t) = self.task_mut(slot) {
                 t.runnable = true;
-            });
+            }
         }
     }
 
@@ -538,13 +545,13 @@ impl Scheduler {
             for &s in &batched {
                 self.set_status(s, Status::BatchRunning, now);
                 let bid = batch_id.clone();
-                self.with_task(s, |t| {
+                if let Some(t) = self.task_mut(s) {
                     t.batch_id = Some(bid);
                     t.worker_running = Some(wid);
                     t.resources_running = None;
                     t.rr_alias = true;
                     t.time_running = Some(now);
-                });
+                }
             }
             if let Some(bp) = batched_params {
                 for (k, v) in bp {
@@ -564,12 +571,12 @@ impl Scheduler {
             let family = self.task(b).map(|t| t.family.clone()).unwrap_or_default();
             self.events.push(Event::TaskStarted { family });
             self.set_status(b, Status::Running, now);
-            self.with_task(b, |t| {
+            if let Some(t) = self.task_mut(b) {
                 t.worker_running = Some(wid);
                 t.resources_running = Some(t.resources.clone());
                 t.rr_alias = false;
                 t.time_running = Some(now);
-            });
+            }
             let host_s = match &host {
                 Value::Null => None,
                 Value::String(s) => Some(s.clone()),
@@ -794,7 +801,9 @@ impl Scheduler {
             }
         };
         let v2 = value.clone();
-        self.with_task(slot, |t| set(t, v2));
+        if let Some(t) = self.task_mut(slot) {
+            set(t, v2);
+        }
         let batch = self
             .task(slot)
             .filter(|t| t.status == Status::Running)
@@ -802,7 +811,9 @@ impl Scheduler {
         if let Some(bid) = batch {
             for m in self.batch_running(&bid) {
                 let v = value.clone();
-                self.with_task(m, |t| set(t, v));
+                if let Some(t) = self.task_mut(m) {
+                    set(t, v);
+                }
             }
         }
     }

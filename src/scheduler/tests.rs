@@ -624,8 +624,19 @@ fn scale_run() {
         );
         if handed % 1000 == 0 {
             c(&mut s, "task_list", json!({"status": "RUNNING"}), now);
+            s.drain_events();
         }
     }
     assert_eq!(handed, n + 1);
     eprintln!("n={n} add {:?} run {:?}", added, t0.elapsed() - added);
+}
+
+#[test]
+fn task_record_stays_small() {
+    // A guard against accidental growth of the per-task record (1M tasks are expected).
+    assert!(
+        std::mem::size_of::<Task>() <= 1300,
+        "{}",
+        std::mem::size_of::<Task>()
+    );
 }
