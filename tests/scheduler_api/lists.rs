@@ -494,3 +494,23 @@ fn graph_shows_familyless_task_as_placeholder() {
     assert_eq!(g["A"]["name"], "UNKNOWN");
     assert_eq!(g["A"]["start_time"], "UNKNOWN");
 }
+
+/// luigid memoises upstream status across the tasks of one count_pending / task_list call,
+/// and recomputes a memoised non-pending task that has deps when it is met again. So T3
+/// (UNKNOWN, deps T4) counts as '' for T1 (first visit) but as UPSTREAM_DISABLED for B0
+/// (second visit, T4 known by then). Checked against luigid 3.8.
+#[test]
+fn upstream_status_memo_follows_luigid_visit_order() {
+    let mut t = T::new();
+    t.set(W, "T5", "DISABLED");
+    t.add(W, "T4", json!({"deps": ["T5"]}));
+    t.add(W, "T3", json!({"deps": ["T4"], "status": "UNKNOWN"}));
+    t.add(W, "T1", json!({"deps": ["T3"]}));
+    t.add(W, "B0", json!({"deps": ["T3"]}));
+    assert_eq!(
+        t.ids("PENDING", "UPSTREAM_DISABLED"),
+        set(&["T4", "B0"]),
+        "task_list"
+    );
+    assert_num(&t.count_pending(W)["n_pending_tasks"], 1.0);
+}
