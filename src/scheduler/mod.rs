@@ -45,6 +45,8 @@
 //! | announce_scheduling_failure / batch e-mails | queued e-mails | no-op (no e-mail support) |
 //! | send_scheduler_message id | uuid4 | `_message_id` argument when given, else `00000000-0000-4000-8000-<counter>` |
 //! | set order (`deps`, trivial worker candidates, running_tasks) | hash order | sorted deps; rank/bucket order |
+//! | add_task `family: null` | family `None`, shown as `None(...)` | treated as `""` |
+//! | `[resources]` order | file order | the order `Ini` keeps (sorted by name) |
 
 pub mod events;
 mod ops;
@@ -675,7 +677,7 @@ impl Scheduler {
             module,
             params: serde_json::Map::new(),
             param_visibilities,
-            public_params: serde_json::Map::new(),
+            public_params: None,
             accepts_messages: Value::Bool(false),
             retry_policy: self.config.retry_policy(),
             failures: Default::default(),
@@ -975,8 +977,7 @@ impl Scheduler {
     }
 
     /// Raise priorities (reference 3.6.3), iteratively.
-    fn update_priority(&mut self, slot: u32, prio: &Value, now: f64) {
-        let _ = now;
+    fn update_priority(&mut self, slot: u32, prio: &Value) {
         let p = types::py_num(prio).unwrap_or(0.0);
         let Some(t) = self.task(slot) else { return };
         // max(prio, existing): the new value unless the existing one is strictly greater.

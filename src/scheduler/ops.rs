@@ -59,6 +59,14 @@ impl Default for AddTask {
     }
 }
 
+/// What the get_work walk chose: a task, and the batch built around it.
+#[derive(Default)]
+struct Choice {
+    best: Option<u32>,
+    batched_params: Option<Map<String, Value>>,
+    batched: Vec<u32>,
+}
+
 const UPSTREAM: [&str; 5] = [
     "",
     "UPSTREAM_RUNNING",
@@ -273,7 +281,7 @@ impl Scheduler {
                 self.add_stakeholder(ds, wid);
             }
         }
-        self.update_priority(slot, &a.priority, now);
+        self.update_priority(slot, &a.priority);
         if let Some(t) = self.task_mut(slot) {
             t.retry_policy = policy;
         }
@@ -515,17 +523,12 @@ impl Scheduler {
 
         let mut batched: Vec<u32> = Vec::new();
         let mut batched_params: Option<Map<String, Value>> = None;
-        let mut unbatched_params: Map<String, Value> = Map::new();
-        let mut max_batch: Option<f64> = Some(1.0);
         if best.is_none() && !self.paused {
-            let (found, bp, ubp, mb, bt) = self.choose(wid, is_assistant, now);
-            best = found;
-            batched_params = bp;
-            unbatched_params = ubp;
-            max_batch = mb;
-            batched = bt;
+            let choice = self.choose(wid, is_assistant, now);
+            best = choice.best;
+            batched_params = choice.batched_params;
+            batched = choice.batched;
         }
-        let _ = (&unbatched_params, max_batch);
 
         let mut reply = match self.count_pending(worker, now) {
             Value::Object(m) => m,
@@ -596,21 +599,9 @@ impl Scheduler {
     }
 
     /// The get_work walk over candidates in rank order (reference 2.3.7 steps 6-8).
-    #[allow(clippy::type_complexity)]
-    fn choose(
-        &self,
-        wid: u32,
-        is_assistant: bool,
-        now: f64,
-    ) -> (
-        Option<u32>,
-        Option<Map<String, Value>>,
-        Map<String, Value>,
-        Option<f64>,
-        Vec<u32>,
-    ) {
+    fn choose(&self, wid: u32, is_assistant: bool, now: f64) -> Choice {
         let Some(wk) = self.worker(wid) else {
-            return (None, None, Map::new(), Some(1.0), Vec::new());
+            return Choice::default();
         };
         let trivial = !wk.assistant() && wk.ix.n_p_res == 0;
         let mut greedy_res: HashMap<String, f64> = HashMap::new();
@@ -731,7 +722,11 @@ impl Scheduler {
                 }
             }
         }
-        (best, batched_params, unbatched, max_batch, batched)
+        Choice {
+            best,
+            batched_params,
+            batched,
+        }
     }
 
     // ----- failures and manual status changes ------------------------------------------
@@ -1022,7 +1017,7 @@ impl Scheduler {
         let mut m = Map::new();
         m.insert(
             "display_name".into(),
-            Value::String(pretty_id(&t.family, &t.public_params)),
+            Value::String(pretty_id(&t.family, t.public_params())),
         );
         m.insert("status".into(), Value::String(t.status.as_str().into()));
         m.insert(
@@ -1043,7 +1038,7 @@ impl Scheduler {
         m.insert("time_running".into(), opt_num(t.time_running));
         m.insert("start_time".into(), num_value(t.time));
         m.insert("last_updated".into(), num_value(t.updated));
-        m.insert("params".into(), Value::Object(t.public_params.clone()));
+        m.insert("params".into(), Value::Object(t.public_params().clone()));
         m.insert("name".into(), Value::String(t.family.clone()));
         m.insert("priority".into(), t.priority.clone());
         m.insert("resources".into(), Value::Object(t.resources.clone()));
@@ -1168,7 +1163,7 @@ impl Scheduler {
             let Some(t) = self.task(s) else { continue };
             if let Some(terms) = &terms {
                 if !terms.is_empty() {
-                    let pid = pretty_id(&t.family, &t.public_params).to_lowercase();
+                    let pid = pretty_id(&t.family, t.public_params()).to_lowercase();
                     if !terms.iter().all(|term| pid.contains(term.as_str())) {
                         continue;
                     }
@@ -1208,7 +1203,7 @@ impl Scheduler {
             Some(t) => json!({
                 "taskId": task_id,
                 "error": t.expl,
-                "displayName": pretty_id(&t.family, &t.public_params),
+                "displayName": pretty_id(&t.family, t.public_params()),
                 "taskParams": t.params,
                 "taskModule": t.module,
                 "taskFamily": t.family,
@@ -1240,7 +1235,7 @@ impl Scheduler {
                 .and_then(|id| self.slot_of(id))
                 .and_then(|s| self.task(s))
             {
-                Some(t) => Value::String(pretty_id(&t.family, &t.public_params)),
+                Some(t) => Value::String(pretty_id(&t.family, t.public_params())),
                 None => first,
             };
             m.insert("first_task_display_name".into(), ftdn);

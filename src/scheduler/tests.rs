@@ -527,6 +527,9 @@ fn replay_file() {
                     "stable_done_cooldown_secs" => cfg.stable_done_cooldown_secs = f,
                     "max_shown_tasks" => cfg.max_shown_tasks = f as i64,
                     "max_graph_nodes" => cfg.max_graph_nodes = f as i64,
+                    "send_messages" => cfg.send_messages = v.as_bool().unwrap(),
+                    "pause_enabled" => cfg.pause_enabled = v.as_bool().unwrap(),
+                    "prune_on_get_work" => cfg.prune_on_get_work = v.as_bool().unwrap(),
                     "resources" => {
                         cfg.resources = v
                             .as_object()
@@ -638,5 +641,94 @@ fn task_record_stays_small() {
         std::mem::size_of::<Task>() <= 1300,
         "{}",
         std::mem::size_of::<Task>()
+    );
+}
+
+#[test]
+fn no_panic_on_odd_arguments() {
+    let odd = [
+        json!(null),
+        json!(true),
+        json!(0),
+        json!(-1.5),
+        json!(""),
+        json!("A_1"),
+        json!([]),
+        json!(["A_1", 3]),
+        json!({}),
+        json!({"r": "x"}),
+        json!([["k"]]),
+    ];
+    let mut s = Scheduler::default();
+    add(&mut s, "W", "A_1", json!({"deps": ["A_1", "B_1"]}), 1.0);
+    for (method, params, _) in crate::api::METHODS {
+        for v in &odd {
+            let mut args = Map::new();
+            for p in params.iter() {
+                args.insert(p.to_string(), v.clone());
+            }
+            let _ = call(&mut s, method, &args, 2.0);
+            // And with only some of them.
+            if let Some(p) = params.first() {
+                let mut one = Map::new();
+                one.insert(p.to_string(), v.clone());
+                let _ = call(&mut s, method, &one, 3.0);
+            }
+        }
+    }
+    // Self-dependency and cycles terminate everywhere.
+    add(&mut s, "W", "C_1", json!({"deps": ["C_2"]}), 4.0);
+    add(
+        &mut s,
+        "W",
+        "C_2",
+        json!({"deps": ["C_1"], "priority": 9}),
+        4.0,
+    );
+    c(
+        &mut s,
+        "task_list",
+        json!({"upstream_status": "UPSTREAM_FAILED"}),
+        5.0,
+    );
+    c(&mut s, "graph", json!({}), 5.0);
+    c(&mut s, "get_work", json!({"worker": "W"}), 5.0);
+}
+
+#[test]
+fn replaying_state_changing_calls_reproduces_state() {
+    // A journal of every call with `changes_state` must rebuild the same state.
+    let calls = vec![
+        (
+            "add_task",
+            json!({"worker": "W", "task_id": "A_1", "family": "A", "deps": ["B_1"]}),
+            1.0,
+        ),
+        (
+            "add_task",
+            json!({"worker": "W", "task_id": "B_1", "family": "B"}),
+            2.0,
+        ),
+        ("get_work", json!({"worker": "W", "host": "h"}), 3.0),
+        ("task_list", json!({}), 200.0),
+        ("fetch_error", json!({"task_id": "A_1"}), 201.0),
+        ("count_pending", json!({"worker": "V"}), 202.0),
+        ("worker_list", json!({}), 900.0),
+    ];
+    let mut live = Scheduler::default();
+    let mut journal = Vec::new();
+    for (m, a, now) in &calls {
+        c(&mut live, m, a.clone(), *now);
+        if crate::api::changes_state(m) {
+            journal.push((m, a.clone(), *now));
+        }
+    }
+    let mut replayed = Scheduler::default();
+    for (m, a, now) in journal {
+        c(&mut replayed, m, a, now);
+    }
+    assert_eq!(
+        serde_json::to_value(&live).unwrap(),
+        serde_json::to_value(&replayed).unwrap()
     );
 }
