@@ -351,3 +351,37 @@ fn unread_messages_counted_until_ping() {
         0.0,
     );
 }
+
+#[test]
+fn replay_classification_of_methods() {
+    // Reads that change state in luigid: prune-running lists, the popping response read,
+    // ping (drains messages) and count_pending (creates the worker).
+    for m in [
+        "task_list",
+        "graph",
+        "worker_list",
+        "get_scheduler_message_response",
+        "ping",
+        "count_pending",
+    ] {
+        assert!(api::changes_state(m), "{m}");
+    }
+    for m in ["fetch_error", "is_paused", "get_task_status_message"] {
+        assert!(!api::changes_state(m), "{m}");
+    }
+    for m in [
+        "graph",
+        "dep_graph",
+        "task_list",
+        "worker_list",
+        "resource_list",
+        "task_search",
+    ] {
+        assert!(api::runs_prune(m), "{m}");
+    }
+    assert!(!api::runs_prune("add_task"));
+    assert!(
+        !api::runs_prune("get_work"),
+        "prune_on_get_work is off by default"
+    );
+}
