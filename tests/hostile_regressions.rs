@@ -51,7 +51,7 @@ fn rpc_args_every_method_with_every_palette_value() {
     for sel in 0u8..41 {
         for v in 0u8..40 {
             let mut data = vec![sel, 0x7f];
-            data.extend(std::iter::repeat(v).take(20));
+            data.extend(std::iter::repeat_n(v, 20));
             rpc_args::check(&data);
         }
     }

@@ -6,8 +6,15 @@ use luigid_rs::scheduler::{Scheduler, SchedulerConfig};
 use std::path::{Path, PathBuf};
 
 fn state_path() -> PathBuf {
-    let dir = if Path::new("/dev/shm").is_dir() { "/dev/shm" } else { "/tmp" };
-    PathBuf::from(format!("{dir}/luigid-rs-fuzz-journal-{}.json", std::process::id()))
+    let dir = if Path::new("/dev/shm").is_dir() {
+        "/dev/shm"
+    } else {
+        "/tmp"
+    };
+    PathBuf::from(format!(
+        "{dir}/luigid-rs-fuzz-journal-{}.json",
+        std::process::id()
+    ))
 }
 
 /// The header of a valid journal of generation 0, taken from the writer itself.

@@ -58,14 +58,32 @@ pub fn seeded() -> Scheduler {
     let mut s = Scheduler::new(SchedulerConfig::default());
     let seed: &[(&str, Value)] = &[
         ("add_worker", json!({"worker": "w1", "info": {"host": "h"}})),
-        ("add_task_batcher", json!({"worker": "w1", "task_family": "B", "batched_args": ["x"]})),
-        ("add_task", json!({"task_id": "A()", "worker": "w1", "family": "A", "deps": ["B(x=1)"], "resources": {"r": 1}, "priority": 5})),
-        ("add_task", json!({"task_id": "B(x=1)", "worker": "w1", "family": "B", "params": {"x": "1"}, "batchable": true})),
-        ("add_task", json!({"task_id": "C()", "worker": "w2", "family": "C", "status": "FAILED", "expl": "boom"})),
-        ("add_task", json!({"task_id": "D()", "worker": "w2", "family": "D", "status": "DISABLED"})),
+        (
+            "add_task_batcher",
+            json!({"worker": "w1", "task_family": "B", "batched_args": ["x"]}),
+        ),
+        (
+            "add_task",
+            json!({"task_id": "A()", "worker": "w1", "family": "A", "deps": ["B(x=1)"], "resources": {"r": 1}, "priority": 5}),
+        ),
+        (
+            "add_task",
+            json!({"task_id": "B(x=1)", "worker": "w1", "family": "B", "params": {"x": "1"}, "batchable": true}),
+        ),
+        (
+            "add_task",
+            json!({"task_id": "C()", "worker": "w2", "family": "C", "status": "FAILED", "expl": "boom"}),
+        ),
+        (
+            "add_task",
+            json!({"task_id": "D()", "worker": "w2", "family": "D", "status": "DISABLED"}),
+        ),
         ("update_resource", json!({"resource": "r", "amount": 2})),
         ("get_work", json!({"worker": "w1", "host": "h"})),
-        ("send_scheduler_message", json!({"worker": "w1", "task": "B(x=1)", "content": "hi", "_message_id": "m1"})),
+        (
+            "send_scheduler_message",
+            json!({"worker": "w1", "task": "B(x=1)", "content": "hi", "_message_id": "m1"}),
+        ),
     ];
     for (m, a) in seed {
         if let Value::Object(a) = a {
@@ -89,7 +107,10 @@ fn calls(data: &[u8]) -> Vec<(String, Map<String, Value>)> {
             Some((m, _, _)) => m.to_string(),
             None => "no_such_method".to_string(),
         };
-        let params: &[&str] = METHODS.get(sel % (METHODS.len() + 2)).map(|m| m.1).unwrap_or(&[]);
+        let params: &[&str] = METHODS
+            .get(sel % (METHODS.len() + 2))
+            .map(|m| m.1)
+            .unwrap_or(&[]);
         let mut args = Map::new();
         if mode == 0xff {
             // The rest of the input is one raw JSON document.
@@ -129,7 +150,15 @@ fn exercise(s: &mut Scheduler, calls: &[(String, Map<String, Value>)]) {
     }
     // The state stays listable and serializable whatever was accepted.
     let empty = Map::new();
-    for st in ["PENDING", "RUNNING", "DONE", "FAILED", "DISABLED", "BATCH_RUNNING", ""] {
+    for st in [
+        "PENDING",
+        "RUNNING",
+        "DONE",
+        "FAILED",
+        "DISABLED",
+        "BATCH_RUNNING",
+        "",
+    ] {
         let mut a = Map::new();
         a.insert("status".into(), json!(st));
         assert!(call(s, "task_list", &a, now).is_ok());

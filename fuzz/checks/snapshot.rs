@@ -9,8 +9,15 @@ use std::path::PathBuf;
 
 fn scratch() -> PathBuf {
     // One file per fuzzing process; tmpfs when the machine has it.
-    let dir = if std::path::Path::new("/dev/shm").is_dir() { "/dev/shm" } else { "/tmp" };
-    PathBuf::from(format!("{dir}/luigid-rs-fuzz-snapshot-{}.json", std::process::id()))
+    let dir = if std::path::Path::new("/dev/shm").is_dir() {
+        "/dev/shm"
+    } else {
+        "/tmp"
+    };
+    PathBuf::from(format!(
+        "{dir}/luigid-rs-fuzz-snapshot-{}.json",
+        std::process::id()
+    ))
 }
 
 /// Serve a few calls from a recovered state, as the App would after a restart.
@@ -29,7 +36,10 @@ pub fn serve(mut s: Scheduler) {
         ("resource_list", json!({})),
         ("graph", json!({})),
         ("get_work", json!({"worker": "w1", "host": "h"})),
-        ("add_task", json!({"task_id": "A()", "worker": "w1", "status": "DONE"})),
+        (
+            "add_task",
+            json!({"task_id": "A()", "worker": "w1", "status": "DONE"}),
+        ),
         ("prune", json!({})),
     ] {
         if let Value::Object(a) = a {
