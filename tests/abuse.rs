@@ -205,8 +205,14 @@ fn pipelining_without_reading_does_not_grow_memory_without_bound() {
         after < 100 * 1024,
         "server RSS {after} KiB after {sent} pipelined bytes (before: {before} KiB)"
     );
-    // Others are still served while the flooder sits there unread.
-    assert!(health(addr, Duration::from_secs(5)));
+    // Others are still served while the flooders sit there unread. Generous: an
+    // unoptimized build on a loaded machine still works through the requests it read.
+    let t = Instant::now();
+    assert!(
+        health(addr, Duration::from_secs(30)),
+        "no health answer in 30 s"
+    );
+    eprintln!("health answered {:?} after the flood", t.elapsed());
     let mut c = server.connect();
     assert_eq!(c.request("GET", "/api/is_paused").status, 200);
     drop(conns);
