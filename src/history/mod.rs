@@ -154,7 +154,8 @@ pub struct History {
     overflow: Mutex<Overflow>,
     /// Failed transactions (counted by the writer) and dropped batches.
     errors: Arc<AtomicU64>,
-    reader: Mutex<Connection>,
+    /// The pages' connection and the identity of the file it opened.
+    reader: Mutex<(Connection, Option<(u64, u64)>)>,
     thread: Option<JoinHandle<()>>,
     retention_days: Option<f64>,
     path: PathBuf,
@@ -180,6 +181,47 @@ fn open_err(path: &Path, e: impl std::fmt::Display) -> HistoryError {
     }
 }
 
+/// The writer's connection: busy timeout, WAL, and the tables (created when missing).
+pub(crate) fn open_writer_connection(path: &Path) -> Result<Connection, HistoryError> {
+    let mut conn = Connection::open(path).map_err(|e| open_err(path, e))?;
+    conn.busy_timeout(Duration::from_secs(5))
+        .map_err(|e| open_err(path, e))?;
+    match conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0)) {
+        Ok(mode) if mode.eq_ignore_ascii_case("wal") => {}
+        Ok(mode) => log::warn!(
+            "task history {}: SQLite kept journal mode {mode} instead of WAL",
+            path.display()
+        ),
+        Err(e) => return Err(open_err(path, e)),
+    }
+    // WAL with NORMAL survives a process crash; only an OS crash may lose the last
+    // commits, which is acceptable for history.
+    conn.execute_batch("PRAGMA synchronous=NORMAL")
+        .map_err(|e| open_err(path, e))?;
+    schema::ensure(&mut conn).map_err(|e| open_err(path, e))?;
+    Ok(conn)
+}
+
+fn open_reader_connection(path: &Path) -> Result<Connection, HistoryError> {
+    // Never create the file: that is the writer's job (with the tables).
+    let flags = rusqlite::OpenFlags::default() - rusqlite::OpenFlags::SQLITE_OPEN_CREATE;
+    let reader = Connection::open_with_flags(path, flags).map_err(|e| open_err(path, e))?;
+    reader
+        .busy_timeout(Duration::from_secs(2))
+        .map_err(|e| open_err(path, e))?;
+    Ok(reader)
+}
+
+/// The locked reader connection (derefs to [`Connection`]).
+pub(crate) struct ReaderGuard<'a>(MutexGuard<'a, (Connection, Option<(u64, u64)>)>);
+
+impl std::ops::Deref for ReaderGuard<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.0 .0
+    }
+}
+
 impl History {
     /// Open (creating when missing) the database `db_connection` names, create missing
     /// tables, switch to WAL, and start the writer thread. `retention_days`: delete
@@ -193,30 +235,13 @@ impl History {
                 )));
             }
         }
-        let mut conn = Connection::open(&path).map_err(|e| open_err(&path, e))?;
-        conn.busy_timeout(Duration::from_secs(5))
-            .map_err(|e| open_err(&path, e))?;
-        match conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0)) {
-            Ok(mode) if mode.eq_ignore_ascii_case("wal") => {}
-            Ok(mode) => log::warn!(
-                "task history {}: SQLite kept journal mode {mode} instead of WAL",
-                path.display()
-            ),
-            Err(e) => return Err(open_err(&path, e)),
-        }
-        // WAL with NORMAL survives a process crash; only an OS crash may lose the last
-        // commits, which is acceptable for history.
-        conn.execute_batch("PRAGMA synchronous=NORMAL")
-            .map_err(|e| open_err(&path, e))?;
-        schema::ensure(&mut conn).map_err(|e| open_err(&path, e))?;
-        let reader = Connection::open(&path).map_err(|e| open_err(&path, e))?;
-        reader
-            .busy_timeout(Duration::from_secs(2))
-            .map_err(|e| open_err(&path, e))?;
+        let conn = open_writer_connection(&path)?;
+        let reader = open_reader_connection(&path)?;
+        let reader_file = writer::file_id(&path);
 
         let errors = Arc::new(AtomicU64::new(0));
         let (tx, rx) = sync_channel::<Msg>(CHANNEL_CAPACITY);
-        let w = Writer::new(conn, errors.clone());
+        let w = Writer::new(conn, errors.clone()).watch_file(path.clone());
         let thread = std::thread::Builder::new()
             .name("history-writer".to_string())
             .spawn(move || w.run(rx))
@@ -225,7 +250,7 @@ impl History {
             tx: Some(tx),
             overflow: Mutex::new(Overflow::default()),
             errors,
-            reader: Mutex::new(reader),
+            reader: Mutex::new((reader, reader_file)),
             thread: Some(thread),
             retention_days,
             path,
@@ -240,7 +265,8 @@ impl History {
 
     /// History as luigid.cfg asks: `[scheduler] record_task_history` (default false),
     /// `[task_history] db_connection` (default [`DEFAULT_DB_CONNECTION`]) and our
-    /// `[luigid_rs] history_retention_days` (default off; 0 also means off).
+    /// `[luigid_rs] history_retention_days` (default off; 0 also means off). With
+    /// retention on, one retention run is queued at once.
     pub fn from_ini(ini: &Ini) -> Result<Option<History>, String> {
         if !ini
             .get_bool("scheduler", "record_task_history", false)
@@ -265,9 +291,11 @@ impl History {
                 }
             }
         };
-        History::open(&url, days)
-            .map(Some)
-            .map_err(|e| e.to_string())
+        let h = History::open(&url, days).map_err(|e| e.to_string())?;
+        // The first timer run is a prune interval away; a server restarted often would
+        // otherwise never trim, so trim once at startup too.
+        h.run_retention(crate::app::wall_clock());
+        Ok(Some(h))
     }
 
     /// The database file.
@@ -462,8 +490,18 @@ impl History {
         .is_ok()
     }
 
-    pub(crate) fn reader(&self) -> MutexGuard<'_, Connection> {
-        lock(&self.reader)
+    /// The pages' connection, reopened first when the file was deleted or replaced
+    /// (SQLite would go on reading the old, unlinked file).
+    pub(crate) fn reader(&self) -> ReaderGuard<'_> {
+        let mut g = lock(&self.reader);
+        let now_id = writer::file_id(&self.path);
+        if now_id.is_some() && now_id != g.1 {
+            match open_reader_connection(&self.path) {
+                Ok(c) => *g = (c, now_id),
+                Err(e) => log::warn!("task history: {e}"),
+            }
+        }
+        ReaderGuard(g)
     }
 }
 
