@@ -52,7 +52,7 @@ pub mod writer;
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{sync_channel, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -152,6 +152,8 @@ struct Overflow {
 pub struct History {
     tx: Option<SyncSender<Msg>>,
     overflow: Mutex<Overflow>,
+    /// Batches the writer is done with, freed on the loop thread (see [`Writer::run`]).
+    written: Mutex<Receiver<Vec<Op>>>,
     /// Failed transactions (counted by the writer) and dropped batches.
     errors: Arc<AtomicU64>,
     /// The pages' connection and the identity of the file it opened.
@@ -241,14 +243,16 @@ impl History {
 
         let errors = Arc::new(AtomicU64::new(0));
         let (tx, rx) = sync_channel::<Msg>(CHANNEL_CAPACITY);
+        let (back_tx, back_rx) = sync_channel::<Vec<Op>>(CHANNEL_CAPACITY);
         let w = Writer::new(conn, errors.clone()).watch_file(path.clone());
         let thread = std::thread::Builder::new()
             .name("history-writer".to_string())
-            .spawn(move || w.run(rx))
+            .spawn(move || w.run(rx, Some(back_tx)))
             .map_err(|e| HistoryError::Thread(e.to_string()))?;
         Ok(History {
             tx: Some(tx),
             overflow: Mutex::new(Overflow::default()),
+            written: Mutex::new(back_rx),
             errors,
             reader: Mutex::new((reader, reader_file)),
             thread: Some(thread),
@@ -365,6 +369,12 @@ impl History {
     }
 
     fn send(&self, ops: Vec<Op>) {
+        {
+            let back = lock(&self.written);
+            while let Ok(done) = back.try_recv() {
+                drop(done);
+            }
+        }
         let mut ov = lock(&self.overflow);
         if ops.is_empty() && ov.queue.is_empty() {
             return;
