@@ -40,12 +40,12 @@ def run_pipeline(srv, workdir):
 
 
 def db_records(path):
-    """Every record: dict(id, task_id, name, host, events=[(name, ts)], params={})."""
+    """Every record: dict(id, task_id, name, host, events=[(name, ts, event id)], params={})."""
     con = sqlite3.connect(str(path))
     try:
         out = []
         for rid, task_id, name, host in con.execute("SELECT id, task_id, name, host FROM tasks ORDER BY id"):
-            evs = list(con.execute("SELECT event_name, ts FROM task_events WHERE task_id = ? ORDER BY id", (rid,)))
+            evs = list(con.execute("SELECT event_name, ts, id FROM task_events WHERE task_id = ? ORDER BY id", (rid,)))
             params = dict(con.execute("SELECT name, value FROM task_parameters WHERE task_id = ?", (rid,)))
             out.append(dict(id=rid, task_id=task_id, name=name, host=host, events=evs, params=params))
         return out
@@ -59,7 +59,7 @@ def shape(records):
     for r in records:
         key = (r["name"], json.dumps(r["params"], sort_keys=True))
         assert key not in out, "two records for %s in one run" % (key,)
-        out[key] = ([e for e, _ in r["events"]], r["host"] is not None)
+        out[key] = ([e[0] for e in r["events"]], r["host"] is not None)
     return out
 
 
