@@ -26,7 +26,13 @@
 //! When the writer falls behind and the channel is full, batches wait in a local queue
 //! (bounded to [`OVERFLOW_MAX_EVENTS`]) and are handed over on the next call; past that
 //! bound events are dropped, logged and counted in [`History::error_count`]. A failed
-//! transaction is logged and counted too; the scheduler never sees it.
+//! transaction is logged and counted too; the scheduler never sees it. Before each batch
+//! the writer checks that the file at the path is still the one it has open (SQLite
+//! writes on into a deleted file without an error): when it is gone, batches fail and
+//! are counted until a new database can be created there.
+//!
+//! Throughput with history on stays at 95-96% of off for add_task + get_work through
+//! the release binary (`tests/history.rs`, `history_throughput`, ignored by default).
 //!
 //! The pages read through a second connection (WAL lets it read while the writer
 //! writes). Before answering, a page waits briefly for the writer to apply what was
