@@ -351,3 +351,222 @@ fn our_database_opened_and_extended_by_luigid() {
     assert_eq!(h.error_count(), 0);
     assert_eq!(records(&db).len(), 3);
 }
+
+// ---------------------------------------------------------------------------------------
+// Throughput with history on and off (issue 6: on must stay at or above 80% of off).
+//
+//   cargo build --release && cargo test --release --test history -- --ignored \
+//       --nocapture history_throughput
+//
+// Starts the release binary (or $LUIGID_RS_BIN) without and with --history-db, in
+// alternating rounds on fresh servers; CLIENTS threads each send add_task (a new task)
+// then get_work (which hands it out: PENDING and RUNNING events), over keep-alive.
+// Bounded: PAIRS per client per round, ROUNDS rounds each, and a 120 s deadline.
+
+const TP_CLIENTS: usize = 4;
+const TP_PAIRS: usize = 1000;
+const TP_ROUNDS: usize = 3;
+
+struct RsServer {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for RsServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn rs_binary() -> PathBuf {
+    std::env::var_os("LUIGID_RS_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target/release/luigid-rs"))
+}
+
+fn start_rs(dir: &Path, history: bool) -> RsServer {
+    let port = free_port();
+    std::fs::write(dir.join("luigi.cfg"), "").expect("write luigi.cfg");
+    let mut cmd = Command::new(rs_binary());
+    cmd.args(["--port", &port.to_string(), "--address", "127.0.0.1"])
+        .arg("--state-path")
+        .arg(dir.join("state.json"))
+        .env("LUIGI_CONFIG_PATH", dir.join("luigi.cfg"))
+        .env("RUST_LOG", "warn")
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if history {
+        cmd.arg("--history-db").arg(dir.join("h.db"));
+    }
+    let child = cmd
+        .spawn()
+        .expect("start luigid-rs (cargo build --release)");
+    let srv = RsServer { child, port };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() && http(port, "HEAD", "/", "").0 == 204 {
+            return srv;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("luigid-rs did not start");
+}
+
+/// "name=utime+stime" for each thread of `pid` (diagnostics).
+fn thread_cpu(pid: u32) -> String {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in rd.flatten() {
+            let stat = std::fs::read_to_string(t.path().join("stat")).unwrap_or_default();
+            let Some((head, rest)) = stat.rsplit_once(')') else {
+                continue;
+            };
+            let name = head.split_once('(').map(|x| x.1).unwrap_or("");
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            out.push(format!("{name}={}", ticks(11) + ticks(12)));
+        }
+    }
+    out.join(" ")
+}
+
+/// SIGTERM (a clean stop: the history writer drains) and wait, bounded.
+fn stop(mut srv: RsServer) {
+    // SAFETY: kill(2) with our own child's pid.
+    unsafe { libc::kill(srv.child.id() as i32, libc::SIGTERM) };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = srv.child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// One keep-alive request; reads exactly one response (Content-Length framed).
+fn keepalive_post(s: &mut TcpStream, buf: &mut Vec<u8>, path: &str, body: &str) -> u16 {
+    let req = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).expect("write");
+    buf.clear();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = s.read(&mut chunk).expect("read");
+        assert!(n > 0, "server closed the connection");
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + len {
+                return head
+                    .split(' ')
+                    .nth(1)
+                    .and_then(|c| c.parse().ok())
+                    .unwrap_or(0);
+            }
+        }
+    }
+}
+
+fn form(data: serde_json::Value) -> String {
+    format!(
+        "data={}",
+        percent_encoding::utf8_percent_encode(
+            &data.to_string(),
+            percent_encoding::NON_ALPHANUMERIC
+        )
+    )
+}
+
+/// add_task + get_work pairs per second for one fresh server.
+fn pairs_per_sec(history: bool, deadline: Instant) -> f64 {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let srv = start_rs(dir.path(), history);
+    let port = srv.port;
+    let started = Instant::now();
+    let threads: Vec<_> = (0..TP_CLIENTS)
+        .map(|c| {
+            std::thread::spawn(move || {
+                let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+                s.set_nodelay(true).ok();
+                s.set_read_timeout(Some(Duration::from_secs(30))).ok();
+                let mut buf = Vec::new();
+                let worker = format!("w{c}");
+                let get_work = form(serde_json::json!({"worker": worker, "host": "bench-host"}));
+                let mut done = 0;
+                for i in 0..TP_PAIRS {
+                    if Instant::now() > deadline {
+                        break;
+                    }
+                    let tid = format!("B_{c}_{i}");
+                    let add = form(serde_json::json!({
+                        "worker": worker, "task_id": tid, "family": "B",
+                        "status": "PENDING", "params": {"c": c.to_string(), "i": i.to_string()}
+                    }));
+                    assert_eq!(keepalive_post(&mut s, &mut buf, "/api/add_task", &add), 200);
+                    assert_eq!(
+                        keepalive_post(&mut s, &mut buf, "/api/get_work", &get_work),
+                        200
+                    );
+                    done += 1;
+                }
+                done
+            })
+        })
+        .collect();
+    let total: usize = threads.into_iter().map(|t| t.join().expect("client")).sum();
+    let secs = started.elapsed().as_secs_f64();
+    eprintln!("  cpu per thread (ticks): {}", thread_cpu(srv.child.id()));
+    eprintln!(
+        "  history {}: {total} pairs in {secs:.2} s",
+        if history { "on " } else { "off" }
+    );
+    if history {
+        // The history really was written (after the writer caught up at shutdown).
+        stop(srv);
+        let n: i64 = Connection::open(dir.path().join("h.db"))
+            .and_then(|c| c.query_row("SELECT count(*) FROM task_events", [], |r| r.get(0)))
+            .expect("count events");
+        assert_eq!(
+            n as usize,
+            2 * total,
+            "every PENDING and RUNNING event recorded"
+        );
+    }
+    total as f64 / secs
+}
+
+#[test]
+#[ignore]
+fn history_throughput() {
+    if !rs_binary().exists() {
+        eprintln!("SKIPPED: no release binary at {}", rs_binary().display());
+        return;
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let (mut off, mut on) = (Vec::new(), Vec::new());
+    for _ in 0..TP_ROUNDS {
+        off.push(pairs_per_sec(false, deadline));
+        on.push(pairs_per_sec(true, deadline));
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (off_m, on_m) = (median(&mut off), median(&mut on));
+    eprintln!(
+        "add_task+get_work pairs/s, {TP_CLIENTS} clients: history off {off:.0?} (median {off_m:.0}), \
+         on {on:.0?} (median {on_m:.0}); ratio on/off = {:.3}",
+        on_m / off_m
+    );
+    assert!(on_m >= 0.8 * off_m, "history on is below 80% of off");
+}

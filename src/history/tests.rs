@@ -720,3 +720,51 @@ fn odd_paths_and_queries_never_panic() {
         }
     }
 }
+
+#[test]
+fn deleted_database_directory_is_counted_then_recreated() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("db");
+    std::fs::create_dir(&dir).unwrap();
+    let path = dir.join("h.db");
+    let h = History::open_path(&path, None).unwrap();
+    h.record(&[status("A_1", "A", "PENDING", None, T0)]);
+    assert!(h.flush());
+    assert_eq!(h.error_count(), 0);
+
+    // SQLite alone would keep writing into the unlinked file without an error.
+    std::fs::remove_dir_all(&dir).unwrap();
+    h.record(&[status("A_1", "A", "RUNNING", Some("h"), T0 + 1.0)]);
+    h.record(&[status("A_1", "A", "DONE", None, T0 + 2.0)]);
+    assert!(h.flush());
+    assert_eq!(h.error_count(), 2);
+    assert!(
+        !dir.exists(),
+        "the writer must not recreate a deleted directory"
+    );
+
+    // Once the directory is back, recording resumes into a new database there, and the
+    // pages read the new file.
+    std::fs::create_dir(&dir).unwrap();
+    h.record(&[status("B_1", "B", "PENDING", None, T0 + 3.0)]);
+    h.record(&[status("A_1", "A", "FAILED", None, T0 + 4.0)]);
+    assert!(h.flush());
+    assert_eq!(h.error_count(), 2);
+    let c = Connection::open(&path).unwrap();
+    let got: Vec<(String, String)> = c
+        .prepare("SELECT t.task_id, e.event_name FROM task_events e JOIN tasks t ON t.id = e.task_id ORDER BY e.id")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(
+        got,
+        vec![
+            ("B_1".to_string(), "PENDING".to_string()),
+            ("A_1".to_string(), "FAILED".to_string())
+        ]
+    );
+    let v = jget(&h, "/history/by_name/B", "", T0 + 5.0);
+    assert_eq!(v["records"].as_array().map(Vec::len), Some(1), "{v}");
+}

@@ -105,27 +105,47 @@ def _rs_binary():
 
 
 def test_live_metrics_after_a_run(tmp_path):
+    """A known sequence of calls through the real binary, then /metrics parsed by
+    prometheus_client with every affected value checked."""
     _rs_binary()
     from servers import start_luigid_rs
+    srv = start_luigid_rs(tmp_path, extra_args=["--history-db", str(tmp_path / "h.db")])
     try:
-        srv = start_luigid_rs(tmp_path)
-    except RuntimeError as e:
-        pytest.skip("luigid-rs does not start in this build: %s" % e)
-    try:
-        params = {"p": "1"}
-        srv.rpc("add_task", {"worker": "w1", "task_id": "M_1", "family": "M", "status": "PENDING", "params": params})
-        work = srv.rpc("get_work", {"worker": "w1", "host": "h"})
-        assert work["task_id"] == "M_1"
-        srv.rpc("add_task", {"worker": "w1", "task_id": "M_1", "family": "M", "status": "DONE", "params": params})
+        def add(tid, fam, status, worker="w1"):
+            srv.rpc("add_task", {"worker": worker, "task_id": tid, "family": fam, "status": status,
+                                 "params": {"p": tid}})
+        add("M_1", "M", "PENDING")
+        add("F_1", 'F"\\', "PENDING")
+        add("X_1", "X", "PENDING", worker="w2")
+        got_ids = set()
+        for _ in range(2):
+            work = srv.rpc("get_work", {"worker": "w1", "host": "h"})
+            got_ids.add(work["task_id"])
+        assert got_ids == {"M_1", "F_1"}
+        add("M_1", "M", "DONE")
+        add("F_1", 'F"\\', "FAILED")
         with urllib.request.urlopen(srv.url + "/metrics", timeout=10) as resp:
             ctype = resp.headers.get("Content-Type", "")
             text = resp.read().decode()
-        if "version=0.0.4" not in ctype:
-            pytest.skip("/metrics not wired in this build (Content-Type %r)" % ctype)
-        got, _ = samples(text)
+        assert ctype.startswith("text/plain") and "version=0.0.4" in ctype, ctype
+        got, types = samples(text)
+        fam_f = 'F"\\'
         assert got[("luigi_task_started_total", (("family", "M"),))] == 1.0
+        assert got[("luigi_task_started_total", (("family", fam_f),))] == 1.0
+        assert ("luigi_task_started_total", (("family", "X"),)) not in got
         assert got[("luigi_task_done_total", (("family", "M"),))] == 1.0
+        assert got[("luigi_task_failed_total", (("family", fam_f),))] == 1.0
+        assert ("luigi_task_done_total", (("family", fam_f),)) not in got
+        assert got[("luigi_task_execution_time_seconds", (("family", "M"),))] >= 0.0
         assert got[("luigid_tasks", (("status", "DONE"),))] == 1.0
-        assert got[("luigid_http_requests_total", (("code", "200"), ("method", "add_task")))] >= 2.0
+        assert got[("luigid_tasks", (("status", "FAILED"),))] == 1.0
+        assert got[("luigid_tasks", (("status", "PENDING"),))] == 1.0
+        assert got[("luigid_workers_active", ())] == 2.0
+        assert got[("luigid_http_requests_total", (("code", "200"), ("method", "add_task")))] == 5.0
+        assert got[("luigid_http_requests_total", (("code", "200"), ("method", "get_work")))] == 2.0
+        assert got[("luigid_http_request_duration_seconds_count", (("method", "add_task"),))] == 5.0
+        assert got[("luigid_history_write_errors_total", ())] == 0.0
+        assert types["luigi_task_started"] == "counter"
+        assert types["luigid_http_request_duration_seconds"] == "histogram"
     finally:
         srv.stop()
