@@ -8,6 +8,7 @@
 //! loadgen run --addr 127.0.0.1:8082 --pid PID --server NAME --workload W [--conns 32]
 //!             [--duration 10] [--max-requests N] [--tasks N] [--out results.jsonl]
 //! loadgen startup --addr 127.0.0.1:8082 --server NAME [--runs 5] [--out F] -- CMD ARGS...
+//! loadgen wait --addr 127.0.0.1:8082 [--limit 60]
 //! loadgen table results.jsonl
 //! ```
 //! Workloads: head, ping, add_task, get_work (needs --tasks), task_list (--tasks), fill
@@ -1095,6 +1096,29 @@ fn cmd_startup(a: &Args) -> Result<(), String> {
     Ok(())
 }
 
+/// Wait (bounded) until the server at --addr answers HEAD / with any HTTP status.
+fn cmd_wait(a: &Args) -> Result<(), String> {
+    let addr_text = a.get("addr").unwrap_or("127.0.0.1:8082").to_string();
+    let addr: SocketAddr = addr_text
+        .parse()
+        .map_err(|e| format!("--addr {addr_text:?}: {e}"))?;
+    let limit = Duration::from_secs_f64(a.num("limit", 60.0)?);
+    let mut head = Vec::new();
+    wl::head_root(&addr_text, &mut head);
+    let t0 = Instant::now();
+    while t0.elapsed() < limit {
+        if let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+            let mut buf = [0u8; 64];
+            if s.write_all(&head).is_ok() && matches!(s.read(&mut buf), Ok(n) if buf[..n].starts_with(b"HTTP/1.")) {
+                return Ok(());
+            }
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    Err(format!("no HTTP reply from {addr} within {limit:?}"))
+}
+
 // ---------------------------------------------------------------------------------
 // The table.
 
@@ -1412,6 +1436,7 @@ fn main() {
         None => self_check(),
         Some("run") => cmd_run(&parse_args(&args[1..])),
         Some("startup") => cmd_startup(&parse_args(&args[1..])),
+        Some("wait") => cmd_wait(&parse_args(&args[1..])),
         Some("table") => match args.get(1) {
             Some(p) => cmd_table(p),
             None => Err("table needs a results file".into()),
