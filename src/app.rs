@@ -48,6 +48,8 @@ pub struct App {
     pub metrics: Metrics,
     /// None in tests that build an App without a state file.
     pub persistence: Option<Persistence>,
+    /// Access control (off by default, as luigid).
+    pub auth: crate::auth::Auth,
     /// When each worker's heartbeat was last journaled (pings are journaled sparingly).
     ping_journaled: HashMap<String, f64>,
     rng: XorShift,
@@ -59,6 +61,7 @@ impl App {
     /// errors a user can act on.
     pub fn from_ini(ini: Ini) -> Result<App, String> {
         let router = crate::router::RouterState::from_ini(&ini)?;
+        let auth = crate::auth::Auth::from_ini(&ini).map_err(|e| e.to_string())?;
         let scheduler_config = SchedulerConfig::from_ini(&ini).map_err(|e| e.to_string())?;
         let history = History::from_ini(&ini)?;
         let persist_config = PersistConfig::from_ini(&ini).map_err(|e| e.to_string())?;
@@ -66,6 +69,9 @@ impl App {
         let (persistence, recovery) = Persistence::open(persist_config, now)?;
         for note in &recovery.notes {
             log::info!("{note}");
+        }
+        for warning in &recovery.warnings {
+            log::warn!("{warning}");
         }
         let mut scheduler = match recovery.state {
             Some(state) => {
@@ -93,6 +99,7 @@ impl App {
         }
         Ok(App {
             router,
+            auth,
             scheduler,
             scheduler_config,
             history,
@@ -109,6 +116,7 @@ impl App {
         let scheduler_config = SchedulerConfig::from_ini(&ini).unwrap_or_default();
         App {
             router: crate::router::RouterState::from_ini_lenient(&ini),
+            auth: crate::auth::Auth::from_ini(&ini).unwrap_or_default(),
             scheduler: Scheduler::new(scheduler_config.clone()),
             scheduler_config,
             history: None,

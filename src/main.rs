@@ -127,6 +127,12 @@ fn fail(msg: impl std::fmt::Display) -> ! {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    // Subcommands; everything else is luigid's command line.
+    match args.first().map(String::as_str) {
+        Some("hash-password") => exit(luigid_rs::auth::hash_password_main(&args[1..])),
+        Some("import-luigi-state") => exit(luigid_rs::migrate::import_main(&args[1..])),
+        _ => {}
+    }
     let opts = match parse_args(&args) {
         Ok(Parsed::Run(o)) => *o,
         Ok(Parsed::Help) => {

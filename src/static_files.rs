@@ -9,8 +9,8 @@
 //! absolute paths are refused with 403 even when they would normalise inside the root,
 //! and (for a directory root) symlinks that resolve outside the root are refused too.
 
+use crate::http::{http_date, parse_http_date};
 use crate::http::{Request, Response};
-use crate::router::fallback::{http_date, parse_http_date};
 use crate::router::{error_page, if_none_match_matches};
 use sha2::{Digest, Sha512};
 use std::borrow::Cow;
@@ -87,7 +87,7 @@ fn safe_relative(raw: &str) -> Result<String, u16> {
     if lower.contains("%2f") || lower.contains("%5c") || lower.contains("%00") {
         return Err(403);
     }
-    let decoded = crate::router::fallback::percent_decode_path(raw).map_err(|e| e.status)?;
+    let decoded = crate::http::percent_decode_path(raw).map_err(|e| e.status)?;
     if decoded.is_empty()
         || decoded.starts_with('/')
         || decoded.contains('\\')

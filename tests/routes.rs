@@ -183,14 +183,14 @@ fn api_get_reply_shape_and_etag() {
 #[test]
 fn api_post_has_no_etag() {
     let mut a = app();
-    let r = send(&mut a, "POST", "/api/ping", &FORM, b"data=%7B%7D");
+    let r = send(&mut a, "POST", "/api/is_paused", &FORM, b"data=%7B%7D");
     assert_eq!(r.status, 200);
     assert!(r.header("Etag").is_none());
     let etag = sha1_etag(&r.body);
     let r = send(
         &mut a,
         "POST",
-        "/api/ping",
+        "/api/is_paused",
         &[("If-None-Match", &etag)],
         b"",
     );
@@ -200,14 +200,23 @@ fn api_post_has_no_etag() {
 #[test]
 fn api_if_none_match_gives_304() {
     let mut a = app();
-    let etag = get(&mut a, "/api/ping").header("Etag").unwrap().to_string();
+    let etag = get(&mut a, "/api/is_paused")
+        .header("Etag")
+        .unwrap()
+        .to_string();
     for inm in [
         etag.clone(),
         format!("W/{etag}"),
         format!("\"nope\", {etag}"),
         "*".to_string(),
     ] {
-        let r = send(&mut a, "GET", "/api/ping", &[("If-None-Match", &inm)], b"");
+        let r = send(
+            &mut a,
+            "GET",
+            "/api/is_paused",
+            &[("If-None-Match", &inm)],
+            b"",
+        );
         assert_eq!(r.status, 304, "{inm}");
         assert!(r.body.is_empty());
         assert!(r.header("Content-Type").is_none());
@@ -215,7 +224,13 @@ fn api_if_none_match_gives_304() {
         assert_eq!(r.header("Vary"), Some("Accept-Encoding"));
     }
     for inm in ["\"nope\"", "\"nope\", *", "", "junk"] {
-        let r = send(&mut a, "GET", "/api/ping", &[("If-None-Match", inm)], b"");
+        let r = send(
+            &mut a,
+            "GET",
+            "/api/is_paused",
+            &[("If-None-Match", inm)],
+            b"",
+        );
         assert_eq!(r.status, 200, "{inm:?}");
     }
 }
@@ -224,16 +239,16 @@ fn api_if_none_match_gives_304() {
 fn api_methods_and_paths() {
     let mut a = app();
     for m in ["HEAD", "PUT", "DELETE", "PATCH", "TRACE"] {
-        let r = send(&mut a, m, "/api/ping", &[], b"");
+        let r = send(&mut a, m, "/api/is_paused", &[], b"");
         assert_eq!(r.status, 405, "{m}");
         assert_eq!(r.header("Allow"), Some("GET, POST, OPTIONS"));
     }
     assert_eq!(get(&mut a, "/api/").status, 404);
-    assert_eq!(get(&mut a, "/api/ping/x").status, 404);
-    assert_eq!(get(&mut a, "/api/p%69ng").status, 200);
-    assert_eq!(get(&mut a, "/api/ping+").status, 404, "+ stays a +");
+    assert_eq!(get(&mut a, "/api/is_paused/x").status, 404);
+    assert_eq!(get(&mut a, "/api/is_p%61used").status, 200);
+    assert_eq!(get(&mut a, "/api/is_paused+").status, 404, "+ stays a +");
     assert_eq!(get(&mut a, "/api/%ff").status, 400);
-    assert_eq!(send(&mut a, "POST", "/api/ping", &[], b"").status, 200);
+    assert_eq!(send(&mut a, "POST", "/api/is_paused", &[], b"").status, 200);
 }
 
 #[test]
@@ -252,7 +267,7 @@ fn ping_with(a: &mut App, query: &str, headers: &[(&str, &str)], body: &[u8]) ->
     send(
         a,
         if body.is_empty() { "GET" } else { "POST" },
-        &format!("/api/ping{query}"),
+        &format!("/api/worker_list{query}"),
         headers,
         body,
     )
@@ -325,8 +340,14 @@ fn data_last_value_wins_query_then_body() {
         400
     );
     // Within the query, the last one wins.
-    assert_eq!(get(&mut a, "/api/ping?data=bad&data=%7B%7D").status, 200);
-    assert_eq!(get(&mut a, "/api/ping?data=%7B%7D&data=bad").status, 400);
+    assert_eq!(
+        get(&mut a, "/api/is_paused?data=bad&data=%7B%7D").status,
+        200
+    );
+    assert_eq!(
+        get(&mut a, "/api/is_paused?data=%7B%7D&data=bad").status,
+        400
+    );
     // Multipart form fields count; file parts do not.
     let mp = [("Content-Type", "multipart/form-data; boundary=B")];
     let body = b"--B\r\nContent-Disposition: form-data; name=\"data\"\r\n\r\nbad\r\n--B--\r\n";
@@ -443,7 +464,7 @@ fn cors_preflight_matrix() {
     for (cfg, origin, want) in cases {
         let mut a = cors_app(&cfg);
         let hdrs: Vec<(&str, &str)> = origin.map(|o| ("Origin", o)).into_iter().collect();
-        for path in ["/api/ping", "/api/no_such_method", "/api/"] {
+        for path in ["/api/is_paused", "/api/no_such_method", "/api/"] {
             let r = send(&mut a, "OPTIONS", path, &hdrs, b"");
             assert_eq!(r.status, 204);
             assert!(r.body.is_empty());
@@ -463,7 +484,7 @@ fn cors_preflight_matrix() {
     let r = send(
         &mut a,
         "OPTIONS",
-        "/api/ping",
+        "/api/is_paused",
         &[("Origin", "https://x")],
         b"",
     );
@@ -494,7 +515,7 @@ fn cors_actual_requests() {
     let r = send(
         &mut a,
         "GET",
-        "/api/ping",
+        "/api/is_paused",
         &[("Origin", "https://ok.example")],
         b"",
     );
@@ -505,7 +526,7 @@ fn cors_actual_requests() {
             ("Vary", "Origin, Accept-Encoding"),
         ])
     );
-    let r = send(&mut a, "POST", "/api/ping", &[("Origin", "null")], b"");
+    let r = send(&mut a, "POST", "/api/is_paused", &[("Origin", "null")], b"");
     assert_eq!(
         cors_headers(&r),
         h(&[
@@ -516,7 +537,7 @@ fn cors_actual_requests() {
     let r = send(
         &mut a,
         "GET",
-        "/api/ping",
+        "/api/is_paused",
         &[("Origin", "https://evil")],
         b"",
     );
@@ -524,8 +545,8 @@ fn cors_actual_requests() {
     // Errors and non-API routes never carry CORS headers.
     for (m, p) in [
         ("GET", "/api/nope"),
-        ("GET", "/api/ping?data=x"),
-        ("PUT", "/api/ping"),
+        ("GET", "/api/is_paused?data=x"),
+        ("PUT", "/api/is_paused"),
         ("GET", "/metrics"),
         ("GET", "/"),
     ] {
@@ -533,7 +554,13 @@ fn cors_actual_requests() {
         assert!(r.header("Access-Control-Allow-Origin").is_none(), "{m} {p}");
     }
     let mut a = cors_app(&[("enabled", "true"), ("allow_any_origin", "true")]);
-    let r = send(&mut a, "GET", "/api/ping", &[("Origin", "https://x")], b"");
+    let r = send(
+        &mut a,
+        "GET",
+        "/api/is_paused",
+        &[("Origin", "https://x")],
+        b"",
+    );
     assert_eq!(
         cors_headers(&r),
         h(&[
@@ -556,7 +583,7 @@ fn bad_settings_are_startup_errors() {
         assert!(App::from_ini(ini.clone()).is_err(), "[{s}] {k}={v}");
         // App::new falls back to the defaults instead of failing.
         let mut a = App::new(ini);
-        assert_eq!(get(&mut a, "/api/ping").status, 200);
+        assert_eq!(get(&mut a, "/api/is_paused").status, 200);
     }
 }
 

@@ -19,7 +19,7 @@ fn head_root_and_ping_over_tcp() {
     let mut c = s.connect();
     let r = c.request("HEAD", "/");
     assert_eq!(r.status, 204);
-    let r = c.request("GET", "/api/ping");
+    let r = c.request("GET", "/api/is_paused");
     assert_eq!(r.status, 200);
     let body = String::from_utf8_lossy(&r.body);
     assert!(body.starts_with("{\"response\":"), "{body}");
@@ -33,7 +33,7 @@ fn keep_alive_thousand_requests_on_one_connection() {
         let (m, p) = if i % 2 == 0 {
             ("HEAD", "/")
         } else {
-            ("GET", "/api/ping")
+            ("GET", "/api/is_paused")
         };
         let r = c.request(m, p);
         assert_eq!(r.status, if i % 2 == 0 { 204 } else { 200 }, "request {i}");
@@ -47,9 +47,9 @@ fn pipelined(s: &Server, n: usize) {
     for i in 0..n {
         match i % 3 {
             0 => batch.extend_from_slice(b"HEAD / HTTP/1.1\r\nHost: t\r\n\r\n"),
-            1 => batch.extend_from_slice(b"GET /api/ping HTTP/1.1\r\nHost: t\r\n\r\n"),
+            1 => batch.extend_from_slice(b"GET /api/is_paused HTTP/1.1\r\nHost: t\r\n\r\n"),
             _ => batch.extend_from_slice(
-                b"POST /api/ping HTTP/1.1\r\nHost: t\r\nContent-Length: 7\r\n\r\ndata={}",
+                b"POST /api/is_paused HTTP/1.1\r\nHost: t\r\nContent-Length: 7\r\n\r\ndata={}",
             ),
         }
     }
@@ -79,7 +79,7 @@ fn two_hundred_concurrent_connections() {
     let s = Server::start(NO_CFG, &["--port", "0"]);
     let mut conns: Vec<Conn> = (0..200).map(|_| s.connect()).collect();
     for c in conns.iter_mut() {
-        c.send(b"GET /api/ping HTTP/1.1\r\nHost: t\r\n\r\n");
+        c.send(b"GET /api/is_paused HTTP/1.1\r\nHost: t\r\n\r\n");
     }
     for (i, c) in conns.iter_mut().enumerate() {
         assert_eq!(c.read_reply(false).expect("reply").status, 200, "conn {i}");
@@ -94,11 +94,11 @@ fn two_hundred_concurrent_connections() {
 fn http10_and_connection_close_are_closed_after_reply() {
     let s = Server::start(NO_CFG, &["--port", "0"]);
     let mut c = s.connect();
-    c.send(b"GET /api/ping HTTP/1.0\r\n\r\n");
+    c.send(b"GET /api/is_paused HTTP/1.0\r\n\r\n");
     assert_eq!(c.read_reply(false).unwrap().status, 200);
     assert!(c.closed_by_server());
     let mut c = s.connect();
-    c.send(b"GET /api/ping HTTP/1.1\r\nConnection: close\r\n\r\nHEAD / HTTP/1.1\r\n\r\n");
+    c.send(b"GET /api/is_paused HTTP/1.1\r\nConnection: close\r\n\r\nHEAD / HTTP/1.1\r\n\r\n");
     let r = c.read_reply(false).unwrap();
     assert_eq!(r.header("connection"), Some("close"));
     assert!(
@@ -112,7 +112,7 @@ fn expect_100_continue_then_body() {
     let s = Server::start(NO_CFG, &["--port", "0"]);
     let mut c = s.connect();
     c.send(
-        b"POST /api/ping HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n\
+        b"POST /api/is_paused HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n\
           Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 7\r\n\r\n",
     );
     // The interim reply comes from the framer (the placeholder framer does not send it);
@@ -145,7 +145,7 @@ fn silent_and_slow_clients_are_timed_out_while_others_are_served() {
     let s = Server::start("[luigid_rs]\nheader_timeout = 1\n", &["--port", "0"]);
     let started = Instant::now();
     let mut silent = s.connect();
-    silent.send(b"GET /api/ping HTTP/1.1\r\n");
+    silent.send(b"GET /api/is_paused HTTP/1.1\r\n");
     let mut slow = s.connect();
     slow.set_read_timeout(Duration::from_millis(200));
     let mut other = s.connect();
@@ -155,7 +155,7 @@ fn silent_and_slow_clients_are_timed_out_while_others_are_served() {
     }
     // The slow client trickles one byte at a time; it must be cut off although it is
     // never idle.
-    let req = b"GET /api/ping HTTP/1.1\r\nHost: t\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+    let req = b"GET /api/is_paused HTTP/1.1\r\nHost: t\r\nX-Pad: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
     let mut cut = false;
     for b in req.iter() {
         if slow.w.write_all(&[*b]).is_err() || slow.closed_by_server() {
@@ -170,7 +170,7 @@ fn silent_and_slow_clients_are_timed_out_while_others_are_served() {
     silent.set_read_timeout(Duration::from_secs(5));
     assert!(silent.closed_by_server(), "silent client was not closed");
     assert!(started.elapsed() < Duration::from_secs(8));
-    assert_eq!(other.request("GET", "/api/ping").status, 200);
+    assert_eq!(other.request("GET", "/api/is_paused").status, 200);
 }
 
 #[test]
@@ -199,7 +199,7 @@ fn connection_cap_leaves_new_clients_in_the_backlog() {
         "third connection served over the cap"
     );
     // Existing clients keep working.
-    assert_eq!(a.request("GET", "/api/ping").status, 200);
+    assert_eq!(a.request("GET", "/api/is_paused").status, 200);
     drop(b);
     c.set_read_timeout(Duration::from_secs(5));
     assert_eq!(
@@ -246,7 +246,7 @@ fn stop_does_not_wait_forever_for_a_client_that_never_reads() {
     };
     let mut hog = std::net::TcpStream::connect(a).unwrap();
     hog.set_nonblocking(true).unwrap();
-    let batch = b"GET /api/ping HTTP/1.1\r\nHost: t\r\n\r\n".repeat(1000);
+    let batch = b"GET /api/is_paused HTTP/1.1\r\nHost: t\r\n\r\n".repeat(1000);
     // Send until the server stops reading (its output is capped and we never read).
     let until = Instant::now() + Duration::from_secs(5);
     let mut stalled = 0;
@@ -305,7 +305,10 @@ fn unix_socket_serves_and_replaces_only_stale_files() {
         "[luigid_rs]\nsocket_mode = 0660\n",
         &["--unix-socket", &sock_s],
     );
-    assert_eq!(second.connect().request("GET", "/api/ping").status, 200);
+    assert_eq!(
+        second.connect().request("GET", "/api/is_paused").status,
+        200
+    );
     let mode = std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o660);
     // A clean stop removes the socket file.

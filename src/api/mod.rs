@@ -2,9 +2,15 @@
 //! typed arguments with luigid's defaults, calls the scheduler, returns the `response` value.
 //!
 //! Owner: the scheduler work item (it knows every method's arguments).
+//!
+//! Argument rules: a missing required argument, a wrong type, or an unknown key for a
+//! method without `**kwargs` is `ApiError::BadArgument` naming the argument (luigid: 500).
+//! An explicit JSON `null` means "the default" wherever Python's default is `None`.
+//! The reserved key `_message_id` (a string) is accepted by every method: the App injects a
+//! fresh uuid4 there so that `send_scheduler_message` stays deterministic under replay.
 
-use crate::scheduler::Scheduler;
-use serde_json::Value;
+use crate::scheduler::{AddTask, Scheduler};
+use serde_json::{Map, Value};
 
 /// Why a call failed; the router turns it into a status code and a JSON message.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,6 +29,123 @@ impl std::fmt::Display for ApiError {
         }
     }
 }
+
+/// Reserved argument carrying a message id for `send_scheduler_message`.
+pub const MESSAGE_ID_ARG: &str = "_message_id";
+
+/// All 39 RPC methods of luigid 3.8: (name, parameter names, takes **kwargs).
+pub const METHODS: &[(&str, &[&str], bool)] = &[
+    (
+        "add_task",
+        &[
+            "task_id",
+            "status",
+            "runnable",
+            "deps",
+            "new_deps",
+            "expl",
+            "resources",
+            "priority",
+            "family",
+            "module",
+            "params",
+            "param_visibilities",
+            "accepts_messages",
+            "assistant",
+            "tracking_url",
+            "worker",
+            "batchable",
+            "batch_id",
+            "retry_policy_dict",
+            "owners",
+        ],
+        true,
+    ),
+    (
+        "add_task_batcher",
+        &["worker", "task_family", "batched_args", "max_batch_size"],
+        false,
+    ),
+    ("add_worker", &["worker", "info"], true),
+    (
+        "announce_scheduling_failure",
+        &["task_name", "family", "params", "expl", "owners"],
+        true,
+    ),
+    ("count_pending", &["worker"], false),
+    (
+        "get_work",
+        &["host", "assistant", "current_tasks", "worker"],
+        true,
+    ),
+    ("ping", &[], true),
+    (
+        "set_task_status_message",
+        &["task_id", "status_message"],
+        false,
+    ),
+    ("get_task_status_message", &["task_id"], false),
+    (
+        "set_task_progress_percentage",
+        &["task_id", "progress_percentage"],
+        false,
+    ),
+    ("get_task_progress_percentage", &["task_id"], false),
+    (
+        "decrease_running_task_resources",
+        &["task_id", "decrease_resources"],
+        false,
+    ),
+    ("get_running_task_resources", &["task_id"], false),
+    ("report_task_statistics", &["task_id", "statistics"], false),
+    (
+        "send_scheduler_message",
+        &["worker", "task", "content"],
+        false,
+    ),
+    (
+        "add_scheduler_message_response",
+        &["task_id", "message_id", "response"],
+        false,
+    ),
+    (
+        "get_scheduler_message_response",
+        &["task_id", "message_id"],
+        false,
+    ),
+    ("graph", &[], true),
+    ("dep_graph", &["task_id", "include_done"], true),
+    ("inverse_dep_graph", &["task_id", "include_done"], true),
+    (
+        "task_list",
+        &[
+            "status",
+            "upstream_status",
+            "limit",
+            "search",
+            "max_shown_tasks",
+        ],
+        true,
+    ),
+    ("worker_list", &["include_running"], true),
+    ("resource_list", &[], false),
+    ("task_search", &["task_str"], true),
+    ("re_enable_task", &["task_id"], false),
+    ("fetch_error", &["task_id"], true),
+    ("forgive_failures", &["task_id"], false),
+    ("mark_as_done", &["task_id"], false),
+    ("disable_worker", &["worker"], false),
+    ("set_worker_processes", &["worker", "n"], false),
+    ("is_pause_enabled", &[], false),
+    ("is_paused", &[], false),
+    ("pause", &[], false),
+    ("unpause", &[], false),
+    ("has_task_history", &[], false),
+    ("update_resource", &["resource", "amount"], false),
+    ("update_resources", &[], true),
+    ("prune", &[], false),
+    ("update_metrics_task_started", &["task"], false),
+];
 
 /// True for the methods that can change scheduler state (journaled, access-controlled).
 pub fn is_mutating(method: &str) -> bool {
@@ -48,15 +171,427 @@ pub fn is_mutating(method: &str) -> bool {
     )
 }
 
+fn bad(method: &str, msg: String) -> ApiError {
+    ApiError::BadArgument(format!("{method}: {msg}"))
+}
+
+/// Typed access to one call's arguments.
+struct Args<'a> {
+    method: &'a str,
+    map: &'a Map<String, Value>,
+}
+
+impl<'a> Args<'a> {
+    /// Present and not null.
+    fn opt(&self, name: &str) -> Option<&'a Value> {
+        self.map.get(name).filter(|v| !v.is_null())
+    }
+
+    /// As sent (null included); None when absent.
+    fn raw(&self, name: &str) -> Option<&'a Value> {
+        self.map.get(name)
+    }
+
+    fn req(&self, name: &str) -> Result<&'a Value, ApiError> {
+        self.map
+            .get(name)
+            .ok_or_else(|| bad(self.method, format!("missing required argument {name:?}")))
+    }
+
+    fn wrong(&self, name: &str, want: &str) -> ApiError {
+        bad(self.method, format!("argument {name:?} must be {want}"))
+    }
+
+    fn req_str(&self, name: &str) -> Result<&'a str, ApiError> {
+        self.req(name)?
+            .as_str()
+            .ok_or_else(|| self.wrong(name, "a string"))
+    }
+
+    fn opt_str(&self, name: &str) -> Result<Option<&'a str>, ApiError> {
+        match self.opt(name) {
+            None => Ok(None),
+            Some(v) => v
+                .as_str()
+                .map(Some)
+                .ok_or_else(|| self.wrong(name, "a string or null")),
+        }
+    }
+
+    fn opt_obj(&self, name: &str) -> Result<Option<&'a Map<String, Value>>, ApiError> {
+        match self.opt(name) {
+            None => Ok(None),
+            Some(v) => v
+                .as_object()
+                .map(Some)
+                .ok_or_else(|| self.wrong(name, "an object or null")),
+        }
+    }
+
+    fn opt_str_list(&self, name: &str) -> Result<Option<Vec<String>>, ApiError> {
+        match self.opt(name) {
+            None => Ok(None),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|x| {
+                    x.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| self.wrong(name, "a list of strings"))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(_) => Err(self.wrong(name, "a list of strings or null")),
+        }
+    }
+
+    /// Python truthiness with a default for an absent key.
+    fn truthy_or(&self, name: &str, default: bool) -> bool {
+        match self.raw(name) {
+            None => default,
+            Some(v) => crate::scheduler::types::truthy(v),
+        }
+    }
+
+    /// A task id argument: any JSON value is echoed; only strings can match a task.
+    fn task_id(&self, name: &str) -> Result<&'a Value, ApiError> {
+        let v = self.req(name)?;
+        match v {
+            Value::Array(_) | Value::Object(_) => Err(self.wrong(name, "a string")),
+            _ => Ok(v),
+        }
+    }
+}
+
+fn check_keys(method: &str, map: &Map<String, Value>, known: &[&str]) -> Result<(), ApiError> {
+    for k in map.keys() {
+        if k != MESSAGE_ID_ARG && !known.contains(&k.as_str()) {
+            return Err(bad(method, format!("unexpected argument {k:?}")));
+        }
+    }
+    Ok(())
+}
+
+fn numeric_map(a: &Args, name: &str) -> Result<Option<Map<String, Value>>, ApiError> {
+    let Some(m) = a.opt_obj(name)? else {
+        return Ok(None);
+    };
+    for (k, v) in m {
+        if !matches!(v, Value::Number(_) | Value::Bool(_)) {
+            return Err(a.wrong(name, &format!("an object of numbers (key {k:?})")));
+        }
+    }
+    Ok(Some(m.clone()))
+}
+
+fn decode_add_task(a: &Args) -> Result<AddTask, ApiError> {
+    let mut t = AddTask {
+        task_id: match a.opt("task_id") {
+            Some(Value::String(s)) => s.clone(),
+            Some(_) => return Err(a.wrong("task_id", "a string")),
+            None => {
+                return Err(bad(
+                    a.method,
+                    "missing required argument \"task_id\"".into(),
+                ));
+            }
+        },
+        worker: match a.opt("worker") {
+            Some(Value::String(s)) => s.clone(),
+            Some(_) => return Err(a.wrong("worker", "a string")),
+            None => return Err(bad(a.method, "missing required argument \"worker\"".into())),
+        },
+        ..AddTask::default()
+    };
+    if let Some(v) = a.raw("status") {
+        let s = v
+            .as_str()
+            .ok_or_else(|| a.wrong("status", "a status string"))?;
+        if s != "SUSPENDED" && crate::scheduler::Status::parse(s).is_none() {
+            return Err(a.wrong("status", "one of PENDING, RUNNING, DONE, FAILED, DISABLED, UNKNOWN, BATCH_RUNNING, SUSPENDED"));
+        }
+        t.status = s.to_string();
+    }
+    t.runnable = a.truthy_or("runnable", true);
+    t.deps = a.opt_str_list("deps")?;
+    t.new_deps = a.opt_str_list("new_deps")?;
+    t.expl = a.raw("expl").cloned().unwrap_or(Value::Null);
+    t.resources = numeric_map(a, "resources")?;
+    if let Some(p) = a.raw("priority") {
+        if !matches!(p, Value::Number(_) | Value::Bool(_)) {
+            return Err(a.wrong("priority", "a number"));
+        }
+        t.priority = p.clone();
+    }
+    t.family = a.opt_str("family")?.unwrap_or("").to_string();
+    t.module = a.raw("module").cloned().unwrap_or(Value::Null);
+    t.params = a.opt_obj("params")?.cloned();
+    t.param_visibilities = a.opt_obj("param_visibilities")?.cloned();
+    t.accepts_messages = a
+        .raw("accepts_messages")
+        .cloned()
+        .unwrap_or(Value::Bool(false));
+    t.assistant = a.truthy_or("assistant", false);
+    t.tracking_url = a.raw("tracking_url").cloned().unwrap_or(Value::Null);
+    t.batchable = a.opt("batchable").map(crate::scheduler::types::truthy);
+    t.batch_id = a.opt_str("batch_id")?.map(str::to_string);
+    if let Some(rp) = a.opt_obj("retry_policy_dict")? {
+        for (k, v) in rp {
+            let i = match k.as_str() {
+                "retry_count" => 0,
+                "disable_hard_timeout" => 1,
+                "disable_window" => 2,
+                _ => {
+                    return Err(a.wrong(
+                        "retry_policy_dict",
+                        "an object with retry_count, disable_hard_timeout, disable_window",
+                    ))
+                }
+            };
+            if v.is_null() {
+                continue;
+            }
+            t.retry_policy[i] = Some(
+                crate::scheduler::types::py_num(v)
+                    .ok_or_else(|| a.wrong("retry_policy_dict", "an object of numbers"))?,
+            );
+        }
+    }
+    Ok(t)
+}
+
 /// Call `method` with the decoded `data` object at time `now`.
 pub fn call(
-    _scheduler: &mut Scheduler,
+    s: &mut Scheduler,
     method: &str,
-    _args: &serde_json::Map<String, Value>,
-    _now: f64,
+    args: &Map<String, Value>,
+    now: f64,
 ) -> Result<Value, ApiError> {
-    match method {
-        "ping" => Ok(serde_json::json!({"rpc_messages": []})),
-        _ => Err(ApiError::UnknownMethod(method.to_string())),
+    let Some(&(_, known, kwargs)) = METHODS.iter().find(|(m, _, _)| *m == method) else {
+        return Err(ApiError::UnknownMethod(method.to_string()));
+    };
+    if !kwargs {
+        check_keys(method, args, known)?;
     }
+    let a = Args { method, map: args };
+    let null = Value::Null;
+    Ok(match method {
+        "add_task" => {
+            let t = decode_add_task(&a)?;
+            s.add_task(t, now);
+            Value::Null
+        }
+        "add_task_batcher" => {
+            let worker = a.req_str("worker")?;
+            let family = a.req_str("task_family")?;
+            let names = match a.req("batched_args")? {
+                Value::Array(v) => v
+                    .iter()
+                    .map(|x| {
+                        x.as_str()
+                            .map(str::to_string)
+                            .ok_or_else(|| a.wrong("batched_args", "a list of strings"))
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+                _ => return Err(a.wrong("batched_args", "a list of strings")),
+            };
+            // Infinity may arrive as a huge number, a string, or null, depending on the
+            // JSON reader: all mean "no limit".
+            let max = match a.raw("max_batch_size") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(x))
+                    if matches!(x.as_str(), "Infinity" | "inf" | "Inf" | "infinity") =>
+                {
+                    None
+                }
+                Some(v) => match crate::scheduler::types::py_num(v) {
+                    Some(f) if f.is_finite() && f < f64::MAX => Some(f),
+                    Some(_) => None,
+                    None => return Err(a.wrong("max_batch_size", "a number")),
+                },
+            };
+            s.add_task_batcher(worker, family, names, max);
+            Value::Null
+        }
+        "add_worker" => {
+            let worker = a.req_str("worker")?;
+            let info = match a.req("info")? {
+                Value::Object(m) => m.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                Value::Array(pairs) => {
+                    let mut out = Vec::with_capacity(pairs.len());
+                    for p in pairs {
+                        match p.as_array().map(|x| x.as_slice()) {
+                            Some([Value::String(k), v]) => out.push((k.clone(), v.clone())),
+                            _ => {
+                                return Err(
+                                    a.wrong("info", "an object or a list of [key, value] pairs")
+                                )
+                            }
+                        }
+                    }
+                    out
+                }
+                _ => return Err(a.wrong("info", "an object or a list of [key, value] pairs")),
+            };
+            s.add_worker(worker, info, now);
+            Value::Null
+        }
+        "announce_scheduling_failure" => {
+            for k in ["task_name", "family", "params", "expl", "owners"] {
+                a.req(k)?;
+            }
+            if s.config.batch_emails {
+                a.req_str("worker")?;
+            }
+            Value::Null
+        }
+        "count_pending" => s.count_pending(a.req_str("worker")?, now),
+        "get_work" => {
+            let worker = match a.opt("worker") {
+                Some(Value::String(w)) => w.as_str(),
+                Some(_) => return Err(a.wrong("worker", "a string")),
+                None => return Err(bad(method, "missing required argument \"worker\"".into())),
+            };
+            let host = a.raw("host").cloned().unwrap_or(Value::Null);
+            let assistant = a.raw("assistant").cloned().unwrap_or(Value::Bool(false));
+            let current = a.opt_str_list("current_tasks")?;
+            s.get_work(host, assistant, current, worker, now)
+        }
+        "ping" => {
+            let worker = match a.opt("worker") {
+                Some(Value::String(w)) => w.as_str(),
+                Some(_) => return Err(a.wrong("worker", "a string")),
+                None => return Err(bad(method, "missing required argument \"worker\"".into())),
+            };
+            s.ping(worker, now)
+        }
+        "set_task_status_message" => {
+            let id = a.task_id("task_id")?;
+            s.set_task_field(id, a.req("status_message")?.clone(), false);
+            Value::Null
+        }
+        "get_task_status_message" => s.get_task_status_message(a.task_id("task_id")?),
+        "set_task_progress_percentage" => {
+            let id = a.task_id("task_id")?;
+            s.set_task_field(id, a.req("progress_percentage")?.clone(), true);
+            Value::Null
+        }
+        "get_task_progress_percentage" => s.get_task_progress_percentage(a.task_id("task_id")?),
+        "decrease_running_task_resources" => {
+            let id = a.task_id("task_id")?;
+            a.req("decrease_resources")?;
+            let dec = numeric_map(&a, "decrease_resources")?.unwrap_or_default();
+            s.decrease_running_task_resources(id, &dec);
+            Value::Null
+        }
+        "get_running_task_resources" => s.get_running_task_resources(a.task_id("task_id")?),
+        "report_task_statistics" => {
+            a.task_id("task_id")?;
+            a.req("statistics")?;
+            Value::Null
+        }
+        "send_scheduler_message" => {
+            let worker = a.req_str("worker")?;
+            let task = a.req("task")?.clone();
+            let content = a.req("content")?.clone();
+            let mid = match args.get(MESSAGE_ID_ARG) {
+                None | Some(Value::Null) => None,
+                Some(Value::String(m)) => Some(m.clone()),
+                Some(_) => return Err(a.wrong(MESSAGE_ID_ARG, "a string")),
+            };
+            s.send_scheduler_message(worker, task, content, mid, now)
+        }
+        "add_scheduler_message_response" => {
+            let id = a.task_id("task_id")?;
+            let mid = a.req_str("message_id")?;
+            s.add_scheduler_message_response(id, mid, a.req("response")?.clone());
+            Value::Null
+        }
+        "get_scheduler_message_response" => {
+            let id = a.task_id("task_id")?;
+            let mid = a.req_str("message_id")?;
+            s.get_scheduler_message_response(id, mid)
+        }
+        "graph" => s.graph(now),
+        "dep_graph" | "inverse_dep_graph" => {
+            let id = a.task_id("task_id")?;
+            let include_done = a.truthy_or("include_done", true);
+            s.dep_graph(id, include_done, method == "inverse_dep_graph", now)
+        }
+        "task_list" => {
+            let status = a.opt_str("status")?.unwrap_or("");
+            let upstream = a.opt_str("upstream_status")?.unwrap_or("");
+            let limit = a.truthy_or("limit", true);
+            let search = a.opt_str("search")?;
+            let max_shown = match a.opt("max_shown_tasks") {
+                None => None,
+                Some(Value::Bool(b)) => Some(*b as i64),
+                Some(v) => Some(
+                    v.as_f64()
+                        .map(|f| f as i64)
+                        .ok_or_else(|| a.wrong("max_shown_tasks", "a number or null"))?,
+                ),
+            };
+            s.task_list(status, upstream, limit, search, max_shown, now)
+        }
+        "worker_list" => s.worker_list(a.truthy_or("include_running", true), now),
+        "resource_list" => s.resource_list(now),
+        "task_search" => s.task_search(a.req_str("task_str")?, now),
+        "re_enable_task" => s.re_enable_task(a.task_id("task_id")?, now),
+        "fetch_error" => s.fetch_error(a.task_id("task_id")?),
+        "forgive_failures" => {
+            let id = a.raw("task_id").unwrap_or(&null);
+            s.forgive_failures(id, now)
+        }
+        "mark_as_done" => {
+            let id = a.raw("task_id").unwrap_or(&null);
+            s.mark_as_done(id, now)
+        }
+        "disable_worker" => {
+            s.disable_worker(a.req_str("worker")?, now);
+            Value::Null
+        }
+        "set_worker_processes" => {
+            let worker = a.req_str("worker")?;
+            s.set_worker_processes(worker, a.req("n")?.clone(), now);
+            Value::Null
+        }
+        "is_pause_enabled" => s.is_pause_enabled(),
+        "is_paused" => s.is_paused(),
+        "pause" => {
+            s.set_paused(true);
+            Value::Null
+        }
+        "unpause" => {
+            s.set_paused(false);
+            Value::Null
+        }
+        "has_task_history" => s.has_task_history(),
+        "update_resource" => {
+            let r = a.req_str("resource")?;
+            s.update_resource(r, a.req("amount")?)
+        }
+        "update_resources" => {
+            let mut updates = Vec::new();
+            for (k, v) in args {
+                if k == MESSAGE_ID_ARG {
+                    continue;
+                }
+                if !matches!(v, Value::Number(_) | Value::Bool(_)) {
+                    return Err(a.wrong(k, "a number"));
+                }
+                updates.push((k.clone(), v.clone()));
+            }
+            s.update_resources(updates);
+            Value::Null
+        }
+        "prune" => {
+            s.prune(now);
+            Value::Null
+        }
+        "update_metrics_task_started" => {
+            a.req("task")?;
+            Value::Null
+        }
+        _ => return Err(ApiError::UnknownMethod(method.to_string())),
+    })
 }

@@ -2,7 +2,31 @@
 //! [`Response`]s into bytes. Nothing here touches a socket, so every byte boundary
 //! can be unit-tested and fuzzed.
 //!
-//! Owner: the HTTP work item. The types below are the contract with `server` and `router`.
+//! Layout:
+//! - [`framer`]: request heads (httparse) and bodies (Content-Length, chunked), limits.
+//! - [`encode`]: status line, headers, Date, Server, Content-Length, Connection.
+//! - [`date`]: IMF-fixdate formatting and parsing (Date, If-Modified-Since).
+//! - [`gzip`]: luigid's response compression rule.
+//! - [`form`]: query/form decoding and Tornado's `get_argument`.
+//!
+//! This module refers to nothing else in the crate (only `httparse` and `flate2`), so
+//! the fuzz crate can compile it on its own.
+
+pub mod date;
+pub mod encode;
+pub mod form;
+pub mod framer;
+pub mod gzip;
+
+pub use date::{http_date, parse_http_date};
+pub use encode::{encode_response, write_response, CONTINUE, SERVER};
+pub use form::{
+    get_argument, get_arguments, parse_multipart, parse_urlencoded, percent_decode_path, Arguments,
+};
+pub use framer::{Frame, Framer};
+pub use gzip::gzip_response;
+
+use std::fmt;
 
 /// One complete request, owned (the connection's buffer is reused right after).
 #[derive(Debug, Clone, Default)]
@@ -10,12 +34,13 @@ pub struct Request {
     /// Method as sent, e.g. "GET".
     pub method: String,
     /// Raw path, still percent-encoded, without the query, e.g. "/api/p%69ng".
+    /// httparse only admits visible ASCII and valid UTF-8 here.
     pub path: String,
     /// Raw query string without the '?', "" when absent.
     pub query: String,
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     pub minor_version: u8,
-    /// Header names lower-cased, values as sent.
+    /// Header names lower-cased, values as sent (surrounding whitespace trimmed).
     pub headers: Vec<(String, Vec<u8>)>,
     /// The body, de-chunked.
     pub body: Vec<u8>,
@@ -37,7 +62,7 @@ impl Request {
 }
 
 /// A reply before encoding. `server` adds nothing; the encoder adds Date, Server,
-/// Content-Length (or chunked) and Connection.
+/// Content-Length and Connection.
 #[derive(Debug, Clone, Default)]
 pub struct Response {
     pub status: u16,
@@ -76,12 +101,18 @@ impl Response {
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
+
+    /// Replace every header of this name (case-insensitive) by one with `value`.
+    pub fn set_header(&mut self, name: &str, value: impl Into<String>) {
+        self.headers.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.headers.push((name.to_string(), value.into()));
+    }
 }
 
 /// Limits the framer enforces.
 #[derive(Debug, Clone)]
 pub struct Limits {
-    /// Request line + headers; over it -> 431.
+    /// Request line + headers; over it -> 431. Also bounds a chunked body's trailers.
     pub max_head_bytes: usize,
     /// Body (after de-chunking); over it -> 413.
     pub max_body_bytes: usize,
@@ -106,128 +137,84 @@ pub struct HttpError {
     pub message: String,
 }
 
-/// What the framer found at the front of the buffer.
-#[derive(Debug)]
-pub enum Frame {
-    /// A whole request; `consumed` bytes of the buffer belong to it.
-    Request { request: Request, consumed: usize },
-    /// The head asked `Expect: 100-continue` and the body has not arrived: write
-    /// `HTTP/1.1 100 Continue\r\n\r\n` once, then keep reading. Nothing consumed.
-    Continue,
-}
-
-/// Incremental request framer for one connection. Feed it the connection's whole unread
-/// buffer each time more bytes arrive; it remembers how far it got so a large body is
-/// not re-parsed from the start.
-#[derive(Debug, Default)]
-pub struct Framer {
-    pub limits: Limits,
-    continue_sent: bool,
-}
-
-impl Framer {
-    pub fn new(limits: Limits) -> Framer {
-        Framer {
-            limits,
-            continue_sent: false,
+impl HttpError {
+    pub fn new(status: u16, message: impl Into<String>) -> HttpError {
+        HttpError {
+            status,
+            message: message.into(),
         }
     }
 
-    /// `Ok(None)`: need more bytes. `Err`: answer the error and close the connection.
-    pub fn next_frame(&mut self, buf: &[u8]) -> Result<Option<Frame>, HttpError> {
-        // Minimal placeholder: head only, Content-Length bodies. Replaced by the HTTP item.
-        let mut headers = [httparse::EMPTY_HEADER; 64];
-        let mut req = httparse::Request::new(&mut headers);
-        let head_len = match req.parse(buf) {
-            Ok(httparse::Status::Complete(n)) => n,
-            Ok(httparse::Status::Partial) => return Ok(None),
-            Err(e) => {
-                return Err(HttpError {
-                    status: 400,
-                    message: e.to_string(),
-                })
-            }
-        };
-        let target = req.path.unwrap_or("/");
-        let (path, query) = match target.split_once('?') {
-            Some((p, q)) => (p.to_string(), q.to_string()),
-            None => (target.to_string(), String::new()),
-        };
-        let hdrs: Vec<(String, Vec<u8>)> = req
-            .headers
-            .iter()
-            .map(|h| (h.name.to_ascii_lowercase(), h.value.to_vec()))
-            .collect();
-        let len = hdrs
-            .iter()
-            .find(|(n, _)| n == "content-length")
-            .and_then(|(_, v)| std::str::from_utf8(v).ok())
-            .and_then(|v| v.trim().parse::<usize>().ok())
-            .unwrap_or(0);
-        if buf.len() < head_len + len {
-            if !self.continue_sent {
-                self.continue_sent = true;
-            }
-            return Ok(None);
-        }
-        self.continue_sent = false;
-        Ok(Some(Frame::Request {
-            request: Request {
-                method: req.method.unwrap_or("GET").to_string(),
-                path,
-                query,
-                minor_version: req.version.unwrap_or(1),
-                headers: hdrs,
-                body: buf[head_len..head_len + len].to_vec(),
-            },
-            consumed: head_len + len,
-        }))
+    /// 400 Bad Request with this message.
+    pub fn bad_request(message: impl Into<String>) -> HttpError {
+        HttpError::new(400, message)
     }
+
+    /// The reply for this error: luigid's HTML error page (protocol reference 1.3),
+    /// marked to close the connection, since the framer cannot resynchronise.
+    pub fn to_response(&self) -> Response {
+        let mut resp = error_page(self.status);
+        resp.close = true;
+        resp
+    }
+}
+
+impl fmt::Display for HttpError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {}: {}",
+            self.status,
+            reason(self.status),
+            self.message
+        )
+    }
+}
+
+impl std::error::Error for HttpError {}
+
+/// luigid's error page for `status`: `<html><title>{code}: {reason}</title>...`, as
+/// `text/html; charset=UTF-8`.
+pub fn error_page(status: u16) -> Response {
+    let r = reason(status);
+    let body = format!("<html><title>{status}: {r}</title><body>{status}: {r}</body></html>");
+    Response::new(status).with_body("text/html; charset=UTF-8", body)
 }
 
 /// Whether the connection stays open after answering `req` (HTTP/1.0 needs
 /// `Connection: keep-alive`; HTTP/1.1 stays open unless `Connection: close`).
+/// The header is a comma-separated token list, compared case-insensitively.
 pub fn keep_alive(req: &Request) -> bool {
-    let conn = req
-        .header_str("connection")
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let has = |token: &str| {
+        req.headers
+            .iter()
+            .filter(|(n, _)| n == "connection")
+            .flat_map(|(_, v)| v.split(|&b| b == b','))
+            .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+    };
     if req.minor_version == 0 {
-        conn.contains("keep-alive")
+        has("keep-alive")
     } else {
-        !conn.contains("close")
+        !has("close")
     }
 }
 
-/// Append the encoded response to `out`: status line, the response's headers, then
-/// `Date`, `Server`, `Content-Length`, `Connection: close` when `!keep_alive`, body.
-pub fn write_response(resp: &Response, keep_alive: bool, out: &mut Vec<u8>) {
-    use std::io::Write;
-    let _ = write!(out, "HTTP/1.1 {} {}\r\n", resp.status, reason(resp.status));
-    for (n, v) in &resp.headers {
-        let _ = write!(out, "{n}: {v}\r\n");
-    }
-    if resp.status != 204 && resp.status != 304 {
-        let _ = write!(out, "Content-Length: {}\r\n", resp.body.len());
-    }
-    if !keep_alive || resp.close {
-        out.extend_from_slice(b"Connection: close\r\n");
-    }
-    out.extend_from_slice(b"\r\n");
-    if !resp.head_only {
-        out.extend_from_slice(&resp.body);
-    }
-}
-
-/// Standard reason phrase.
+/// Standard reason phrase ("Unknown" for codes without one).
 pub fn reason(status: u16) -> &'static str {
     match status {
         100 => "Continue",
+        101 => "Switching Protocols",
         200 => "OK",
+        201 => "Created",
+        202 => "Accepted",
         204 => "No Content",
         206 => "Partial Content",
+        301 => "Moved Permanently",
         302 => "Found",
+        303 => "See Other",
         304 => "Not Modified",
+        307 => "Temporary Redirect",
+        308 => "Permanent Redirect",
         400 => "Bad Request",
         401 => "Unauthorized",
         403 => "Forbidden",
@@ -237,13 +224,71 @@ pub fn reason(status: u16) -> &'static str {
         411 => "Length Required",
         413 => "Content Too Large",
         414 => "URI Too Long",
+        415 => "Unsupported Media Type",
         416 => "Range Not Satisfiable",
+        417 => "Expectation Failed",
         429 => "Too Many Requests",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
         501 => "Not Implemented",
+        502 => "Bad Gateway",
         503 => "Service Unavailable",
+        504 => "Gateway Timeout",
         505 => "HTTP Version Not Supported",
         _ => "Unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(minor: u8, conn: Option<&str>) -> Request {
+        let mut r = Request {
+            minor_version: minor,
+            ..Request::default()
+        };
+        if let Some(c) = conn {
+            r.headers.push(("connection".into(), c.as_bytes().to_vec()));
+        }
+        r
+    }
+
+    #[test]
+    fn keep_alive_rules() {
+        assert!(keep_alive(&req(1, None)));
+        assert!(!keep_alive(&req(1, Some("close"))));
+        assert!(!keep_alive(&req(1, Some("Upgrade, CLOSE"))));
+        // A token that merely contains "close" is not "close".
+        assert!(keep_alive(&req(1, Some("closed"))));
+        assert!(!keep_alive(&req(0, None)));
+        assert!(keep_alive(&req(0, Some("Keep-Alive"))));
+        assert!(!keep_alive(&req(0, Some("close"))));
+    }
+
+    #[test]
+    fn error_response_is_luigid_page_and_closes() {
+        let r = HttpError::bad_request("x").to_response();
+        assert_eq!(r.status, 400);
+        assert!(r.close);
+        assert_eq!(
+            r.body,
+            b"<html><title>400: Bad Request</title><body>400: Bad Request</body></html>"
+        );
+        assert_eq!(r.header("content-type"), Some("text/html; charset=UTF-8"));
+        assert_eq!(
+            HttpError::new(431, "big").to_string(),
+            "431 Request Header Fields Too Large: big"
+        );
+    }
+
+    #[test]
+    fn set_header_replaces() {
+        let mut r = Response::new(200).with_header("Vary", "Origin");
+        r.set_header("vary", "Accept-Encoding");
+        assert_eq!(
+            r.headers,
+            vec![("vary".to_string(), "Accept-Encoding".to_string())]
+        );
     }
 }

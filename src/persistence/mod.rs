@@ -96,8 +96,10 @@ pub struct Recovery {
     pub state: Option<Value>,
     /// Journal records to replay on top of it, in order.
     pub records: Vec<Record>,
-    /// What happened, for the log (torn tails dropped, files moved aside...).
+    /// What happened, for the log: routine notes, and `warnings` for what lost or moved
+    /// something (torn tails dropped, files moved aside, no state directory).
     pub notes: Vec<String>,
+    pub warnings: Vec<String>,
 }
 
 /// Counters for /metrics and the benchmark.
@@ -167,7 +169,7 @@ impl Persistence {
         if !dir_of(&path).is_dir() {
             // luigid does not create the directory either; it only fails to save at
             // shutdown. Keep running, without durability, and say so.
-            rec.notes.push(format!(
+            rec.warnings.push(format!(
                 "state directory {} does not exist: state will not be saved (create it to \
                  enable snapshots and the journal)",
                 dir_of(&path).display()
@@ -205,7 +207,7 @@ impl Persistence {
                 }
                 let moved = snapshot::move_aside(&path, now)
                     .map_err(|e| format!("cannot move {} aside: {e}", path.display()))?;
-                rec.notes.push(format!(
+                rec.warnings.push(format!(
                     "state file unusable ({why}); moved to {} and starting empty",
                     moved.display()
                 ));
@@ -236,7 +238,7 @@ impl Persistence {
                 )
             })?;
             if let Some(why) = &read.dropped_tail {
-                rec.notes.push(format!(
+                rec.warnings.push(format!(
                     "journal {}: dropped an incomplete last record ({why}); it was never \
                      acknowledged",
                     jp.display()
@@ -634,7 +636,7 @@ mod tests {
         let c = cfg(&dir.path().join("nope"), Durability::Always);
         let (mut p, rec) = Persistence::open(c, 1.0).unwrap();
         assert!(!p.journaling());
-        assert!(rec.notes[0].contains("does not exist"));
+        assert!(rec.warnings[0].contains("does not exist"));
         p.shutdown(2.0, &json!({}));
     }
 }

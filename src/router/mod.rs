@@ -11,12 +11,12 @@
 //! Owner: the router work item.
 
 mod cors;
-pub(crate) mod fallback;
 
 pub use cors::CorsConfig;
 
 use crate::api::ApiError;
 use crate::app::{App, Peer};
+use crate::auth::RouteClass;
 use crate::config::Ini;
 use crate::http::{Request, Response};
 use crate::static_files::StaticRoot;
@@ -208,8 +208,42 @@ pub fn is_rpc_method(name: &str) -> bool {
 }
 
 /// Answer one request: dispatch, then ETag/304, HEAD, Vary and gzip.
-pub fn route(app: &mut App, req: &Request, _peer: &Peer, now: f64) -> Response {
-    let mut resp = dispatch(app, req, now);
+pub fn route(app: &mut App, req: &Request, peer: &Peer, now: f64) -> Response {
+    let decoded_method;
+    let class = match req.path.as_str() {
+        p if p.starts_with("/api/") && req.method != "OPTIONS" => {
+            decoded_method = crate::http::percent_decode_path(&p[5..]).unwrap_or_default();
+            if is_rpc_method(&decoded_method) {
+                RouteClass::Api {
+                    method: &decoded_method,
+                }
+            } else {
+                RouteClass::Public
+            }
+        }
+        "/metrics" => RouteClass::Metrics,
+        p if p == "/tasklist"
+            || p.starts_with("/tasklist/")
+            || p == "/history"
+            || p.starts_with("/history/") =>
+        {
+            RouteClass::Page
+        }
+        _ => RouteClass::Public,
+    };
+    let is_api = matches!(class, RouteClass::Api { .. });
+    let mut resp = match app.auth.check(req, peer, class, now) {
+        Ok(principal) => {
+            let mut resp = dispatch(app, req, now);
+            if is_api {
+                if let Some((name, value)) = app.auth.role_header(&principal) {
+                    resp.headers.push((name.to_string(), value.to_string()));
+                }
+            }
+            resp
+        }
+        Err(refusal) => refusal,
+    };
     finish(req, &mut resp);
     resp
 }
@@ -246,8 +280,13 @@ fn finish(req: &Request, resp: &mut Response) {
     if req.method == "HEAD" {
         resp.head_only = true;
     }
-    // TODO(http): replace with http::gzip_response
-    fallback::gzip_response(req.header_str("accept-encoding"), resp);
+    // HEAD replies describe the plain body (its Content-Length), so they stay uncompressed.
+    let accept = if req.method == "HEAD" {
+        None
+    } else {
+        req.header_str("accept-encoding")
+    };
+    crate::http::gzip_response(accept, resp);
 }
 
 fn dispatch(app: &mut App, req: &Request, now: f64) -> Response {
@@ -283,7 +322,7 @@ fn dispatch(app: &mut App, req: &Request, now: f64) -> Response {
     ];
     for (prefix, make) in prefixed {
         if let Some(rest) = path.strip_prefix(prefix) {
-            let route = fallback::percent_decode_path(rest).map(make);
+            let route = crate::http::percent_decode_path(rest).map(make);
             return history(app, req, route);
         }
     }
@@ -339,7 +378,7 @@ fn api(app: &mut App, raw_method: &str, req: &Request, now: f64) -> Response {
     if !matches!(req.method.as_str(), "GET" | "POST" | "OPTIONS") {
         return method_not_allowed("GET, POST, OPTIONS");
     }
-    let method = match fallback::percent_decode_path(raw_method) {
+    let method = match crate::http::percent_decode_path(raw_method) {
         Ok(m) => m,
         Err(e) => return json_error(e.status, &e.message),
     };
@@ -353,8 +392,7 @@ fn api(app: &mut App, raw_method: &str, req: &Request, now: f64) -> Response {
     if !is_rpc_method(&method) {
         return json_error(404, &format!("unknown RPC method {method:?}"));
     }
-    // TODO(http): replace with http::get_argument
-    let data = match fallback::get_argument(req, "data") {
+    let data = match crate::http::get_argument(req, "data") {
         Ok(d) => d.map(|d| clean_argument(&d)),
         Err(e) => return json_error(e.status, &e.message),
     };

@@ -2,11 +2,54 @@
 //! Luigi 3.8's scheduler with luigid's semantics. Pure: no IO, no clock; every method
 //! takes `now` (seconds since the epoch, as a float).
 //!
-//! Owner: the scheduler work item.
+//! # Structure for scale
+//! Tasks live in slots (`Vec<Option<Box<Task>>>`), appended in creation order, so slot
+//! order is luigid's task-table order. Derived indexes (`Index`, `WorkerIndex`) are kept in
+//! step by detaching a task before a change of an indexed field and attaching it after
+//! (`with_task`): status buckets (ordered by entry into the status, as luigid's dicts),
+//! reverse dependency edges, a per-task count of deps that are missing or not DONE, the
+//! get_work candidate order (RUNNING + schedulable PENDING, keyed by rank), per-worker
+//! schedulable sets and pending counters, and the prune indexes (no stakeholders, remove
+//! time, retry time, automatic-disable time).
+//!
+//! # Deviations from luigid (MAY-IMPROVE choices and input validation)
+//! | where | luigid 3.8 | here |
+//! |---|---|---|
+//! | any method, missing/wrong-typed/unknown argument | 500 | `ApiError::BadArgument` naming it |
+//! | add_task `task_id` null (Q: null id) | creates a task keyed `None` | BadArgument (`task_id` required string) |
+//! | add_task unknown status string (Q46) | stored verbatim | BadArgument |
+//! | add_task non-numeric priority / resources | 500 after partial update (Q12) | BadArgument before any change |
+//! | add_task unknown retry_policy_dict key | 500 after the worker touch | BadArgument before any change |
+//! | add_task(RUNNING, batch_id) with no batch (Q13) | IndexError 500 | `resources_running` left as it was |
+//! | add_task FAILED with batch_emails (Q30) | e-mails; 500 on null expl | no e-mails are sent at all |
+//! | priority propagation (Q50) | recursive, 500 past ~1000 levels | iterative |
+//! | count_pending running task without worker_running (Q41) | 500 | entry with `"worker": null` |
+//! | decrease_running_task_resources w/o resources_running (Q14) | 500 | no-op for that task |
+//! | pruned task kept in `Worker.tasks` (Q15) | may KeyError in get_work | a worker's tasks are exactly those whose `workers` contain it |
+//! | worker_list info key among the six fixed keys (Q29) | 500 | the fixed value wins |
+//! | upstream status in cycles / shared sub-graphs (3.11 NONDET) | hash-order dependent | count_pending uses reachability through PENDING tasks; task_list runs luigid's walk over sorted deps |
+//! | `info.workers` not a number | 500 in get_work | counted as 1 |
+//! | update_resources non-numeric value | stored, 500 later | BadArgument |
+//! | update_metrics_task_started | calls the collector with a non-task | no-op |
+//! | announce_scheduling_failure / batch e-mails | queued e-mails | no-op (no e-mail support) |
+//! | send_scheduler_message id | uuid4 | `_message_id` argument when given, else `00000000-0000-4000-8000-<counter>` |
+//! | set order (`deps`, trivial worker candidates, running_tasks) | hash order | sorted deps; rank/bucket order |
 
 pub mod events;
+mod hooks;
+mod ops;
+pub mod pyfmt;
+pub mod types;
 
+pub use ops::AddTask;
+pub use types::{Status, Task, Worker};
+
+use crate::config::{ConfigError, Ini};
+use events::Event;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use types::{CandKey, OrdF64, RetryPolicy, WorkerIndex};
 
 /// `[scheduler]` settings with luigid's defaults (protocol reference 4.2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -53,44 +96,876 @@ impl Default for SchedulerConfig {
     }
 }
 
-/// All scheduler state. Serializable as a whole for snapshots.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub struct Scheduler {}
+impl SchedulerConfig {
+    /// Read `[scheduler]` and `[resources]` with luigid's types: floats for the delays,
+    /// Python `int()` for the counts (as luigid's IntParameter), strict bools.
+    pub fn from_ini(ini: &Ini) -> Result<SchedulerConfig, ConfigError> {
+        let d = SchedulerConfig::default();
+        let s = "scheduler";
+        let int = |key: &str, def: f64| -> Result<f64, ConfigError> {
+            ini.get_i64(s, key, def as i64).map(|v| v as f64)
+        };
+        let mut resources = Vec::new();
+        // In file order, without keys inherited from [DEFAULT] (luigid's getintdict).
+        for (key, _) in ini.section("resources") {
+            resources.push((key.clone(), ini.get_i64("resources", &key, 0)?));
+        }
+        Ok(SchedulerConfig {
+            retry_delay: ini.get_f64(s, "retry_delay", d.retry_delay)?,
+            remove_delay: ini.get_f64(s, "remove_delay", d.remove_delay)?,
+            worker_disconnect_delay: ini.get_f64(
+                s,
+                "worker_disconnect_delay",
+                d.worker_disconnect_delay,
+            )?,
+            disable_window: int("disable_window", d.disable_window)?,
+            retry_count: int("retry_count", d.retry_count)?,
+            disable_hard_timeout: int("disable_hard_timeout", d.disable_hard_timeout)?,
+            disable_persist: int("disable_persist", d.disable_persist)?,
+            max_shown_tasks: ini.get_i64(s, "max_shown_tasks", d.max_shown_tasks)?,
+            max_graph_nodes: ini.get_i64(s, "max_graph_nodes", d.max_graph_nodes)?,
+            record_task_history: ini.get_bool(s, "record_task_history", false)?,
+            prune_on_get_work: ini.get_bool(s, "prune_on_get_work", false)?,
+            pause_enabled: ini.get_bool(s, "pause_enabled", true)?,
+            send_messages: ini.get_bool(s, "send_messages", true)?,
+            stable_done_cooldown_secs: int(
+                "stable_done_cooldown_secs",
+                d.stable_done_cooldown_secs,
+            )?,
+            batch_emails: ini.get_bool(s, "batch_emails", false)?,
+            resources,
+        })
+    }
+
+    fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy {
+            retry_count: self.retry_count,
+            disable_hard_timeout: self.disable_hard_timeout,
+            disable_window: self.disable_window,
+        }
+    }
+}
+
+/// A worker's batcher for one family: the batched parameter names and the max size.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Batcher {
+    pub args: Vec<String>,
+    /// `None` means unlimited (luigid's default `float("inf")`).
+    pub max_batch_size: Option<f64>,
+}
+
+/// Derived indexes; rebuilt by `rebuild_indexes`.
+#[derive(Debug, Default)]
+struct Index {
+    by_id: HashMap<String, u32>,
+    /// status -> status_seq -> slot (luigid's per-status dicts, in entry order).
+    buckets: [BTreeMap<u64, u32>; 7],
+    /// dependency id -> slots of the tasks that list it.
+    rdeps: HashMap<String, HashSet<u32>>,
+    /// RUNNING tasks and schedulable PENDING tasks, in get_work rank order.
+    cand: BTreeSet<CandKey>,
+    /// Tasks with no stakeholders and no removal time (prune marks them).
+    no_stake: BTreeSet<u32>,
+    remove_at: BTreeSet<(OrdF64, u32)>,
+    /// FAILED tasks by retry time.
+    retry_at: BTreeSet<(OrdF64, u32)>,
+    /// Automatically DISABLED tasks by disable time.
+    auto_disabled: BTreeSet<(OrdF64, u32)>,
+    worker_ids: HashMap<String, u32>,
+}
+
+/// All scheduler state. Serializable as a whole for snapshots; call
+/// [`Scheduler::rebuild_indexes`] after deserializing.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Scheduler {
+    pub config: SchedulerConfig,
+    tasks: Vec<Option<Box<Task>>>,
+    status_counter: u64,
+    /// Interned worker ids; a worker's number never changes.
+    worker_names: Vec<String>,
+    /// Indexed by interned id; `None` when not (or no longer) in the worker table.
+    workers: Vec<Option<Worker>>,
+    worker_counter: u64,
+    batchers: BTreeMap<String, BTreeMap<String, Batcher>>,
+    /// The resource table, in luigid's dict order.
+    resources: Vec<(String, Value)>,
+    paused: bool,
+    message_counter: u64,
+    #[serde(skip)]
+    ix: Index,
+    #[serde(skip)]
+    events: Vec<Event>,
+}
+
+impl Default for Scheduler {
+    fn default() -> Self {
+        Scheduler::new(SchedulerConfig::default())
+    }
+}
+
+fn adj(counter: &mut usize, add: bool) {
+    if add {
+        *counter += 1;
+    } else {
+        *counter = counter.saturating_sub(1);
+    }
+}
+
+fn cand_key(t: &Task, slot: u32) -> CandKey {
+    CandKey {
+        neg_prio: OrdF64(-t.prio + 0.0),
+        time: OrdF64(t.time),
+        group: if t.status == Status::Running { 1 } else { 0 },
+        status_seq: t.status_seq,
+        slot,
+    }
+}
+
+fn is_ready(t: &Task) -> bool {
+    t.status == Status::Pending && t.unready == 0
+}
+
+/// Add (`add`) or remove a task's contributions to every derived index.
+fn index_task(t: &Task, slot: u32, ix: &mut Index, workers: &mut [Option<Worker>], add: bool) {
+    let bucket = &mut ix.buckets[t.status.index()];
+    if add {
+        bucket.insert(t.status_seq, slot);
+    } else {
+        bucket.remove(&t.status_seq);
+    }
+    let ready = is_ready(t);
+    let key = cand_key(t, slot);
+    if t.status == Status::Running || ready {
+        if add {
+            ix.cand.insert(key);
+        } else {
+            ix.cand.remove(&key);
+        }
+    }
+    let pending = t.status == Status::Pending;
+    let pf = pending || t.status == Status::Failed;
+    let unique = t.workers.len() == 1;
+    let last = t.workers.last().copied();
+    for &w in &t.workers {
+        let Some(Some(worker)) = workers.get_mut(w as usize) else {
+            continue;
+        };
+        let wi = &mut worker.ix;
+        if add {
+            wi.tasks.insert(slot);
+        } else {
+            wi.tasks.remove(&slot);
+        }
+        if pf {
+            adj(&mut wi.n_pf, add);
+            if unique {
+                adj(&mut wi.n_pf_unique, add);
+            }
+            if last == Some(w) {
+                adj(&mut wi.n_pf_last, add);
+            }
+        }
+        if pending {
+            adj(&mut wi.n_p, add);
+            if unique {
+                adj(&mut wi.n_p_unique, add);
+            }
+            if !t.resources.is_empty() {
+                adj(&mut wi.n_p_res, add);
+            }
+            if ready {
+                if add {
+                    wi.ready.insert(key);
+                } else {
+                    wi.ready.remove(&key);
+                }
+            }
+        }
+    }
+    for &w in &t.stakeholders {
+        if let Some(Some(worker)) = workers.get_mut(w as usize) {
+            if add {
+                worker.ix.stake.insert(slot);
+            } else {
+                worker.ix.stake.remove(&slot);
+            }
+        }
+    }
+    if t.stakeholders.is_empty() && t.remove.is_none() {
+        if add {
+            ix.no_stake.insert(slot);
+        } else {
+            ix.no_stake.remove(&slot);
+        }
+    }
+    let timed = |set: &mut BTreeSet<(OrdF64, u32)>, at: Option<f64>| {
+        if let Some(at) = at {
+            if add {
+                set.insert((OrdF64(at), slot));
+            } else {
+                set.remove(&(OrdF64(at), slot));
+            }
+        }
+    };
+    timed(&mut ix.remove_at, t.remove);
+    if t.status == Status::Failed {
+        timed(&mut ix.retry_at, t.retry);
+    }
+    if t.status == Status::Disabled {
+        timed(&mut ix.auto_disabled, t.scheduler_disable_time);
+    }
+}
 
 impl Scheduler {
-    pub fn new(_config: SchedulerConfig) -> Scheduler {
-        Scheduler {}
+    pub fn new(config: SchedulerConfig) -> Scheduler {
+        let resources = config
+            .resources
+            .iter()
+            .map(|(k, v)| (k.clone(), Value::from(*v)))
+            .collect();
+        Scheduler {
+            config,
+            tasks: Vec::new(),
+            status_counter: 0,
+            worker_names: Vec::new(),
+            workers: Vec::new(),
+            worker_counter: 0,
+            batchers: BTreeMap::new(),
+            resources,
+            paused: false,
+            message_counter: 0,
+            ix: Index::default(),
+            events: Vec::new(),
+        }
     }
 
-    pub fn rebuild_indexes(&mut self) {}
-
-    pub fn apply_config(&mut self, _config: SchedulerConfig) {}
-
-    pub fn prune_needed(&self, _now: f64) -> bool {
-        true
+    /// Replace the configuration (e.g. after loading a snapshot written under another
+    /// luigi.cfg). The resource table is kept.
+    pub fn set_config(&mut self, config: SchedulerConfig) {
+        self.config = config;
     }
 
-    pub fn worker_has_messages(&self, _worker: &str) -> bool {
-        false
+    /// Take the events emitted since the last call.
+    pub fn drain_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
     }
 
-    pub fn drain_events(&mut self) -> Vec<events::Event> {
-        Vec::new()
-    }
-
+    /// Number of tasks per status, for /metrics gauges.
     pub fn status_counts(&self) -> Vec<(String, usize)> {
-        Vec::new()
+        types::ALL_STATUSES
+            .iter()
+            .map(|s| (s.as_str().to_string(), self.ix.buckets[s.index()].len()))
+            .collect()
     }
 
+    /// Number of workers in the worker table.
     pub fn worker_count(&self) -> usize {
-        0
+        self.workers.iter().filter(|w| w.is_some()).count()
+    }
+
+    /// Number of tasks in the task table.
+    pub fn task_count(&self) -> usize {
+        self.ix.by_id.len()
+    }
+
+    /// Recompute every derived index from the persistent fields (after deserializing).
+    pub fn rebuild_indexes(&mut self) {
+        let mut ix = Index::default();
+        for (i, name) in self.worker_names.iter().enumerate() {
+            ix.worker_ids.insert(name.clone(), i as u32);
+        }
+        if self.workers.len() < self.worker_names.len() {
+            self.workers.resize_with(self.worker_names.len(), || None);
+        }
+        for w in self.workers.iter_mut().flatten() {
+            w.ix = WorkerIndex::default();
+        }
+        for (slot, t) in self.tasks.iter().enumerate() {
+            if let Some(t) = t {
+                ix.by_id.insert(t.id.clone(), slot as u32);
+                for d in &t.deps {
+                    ix.rdeps.entry(d.clone()).or_default().insert(slot as u32);
+                }
+            }
+        }
+        let done: Vec<bool> = self
+            .tasks
+            .iter()
+            .map(|t| t.as_ref().is_some_and(|t| t.status == Status::Done))
+            .collect();
+        for t in self.tasks.iter_mut().flatten() {
+            t.unready = t
+                .deps
+                .iter()
+                .filter(|d| !ix.by_id.get(*d).is_some_and(|&s| done[s as usize]))
+                .count() as u32;
+            self.status_counter = self.status_counter.max(t.status_seq + 1);
+        }
+        for (slot, t) in self.tasks.iter().enumerate() {
+            if let Some(t) = t {
+                index_task(t, slot as u32, &mut ix, &mut self.workers, true);
+            }
+        }
+        self.ix = ix;
+    }
+
+    // ----- small accessors -------------------------------------------------------------
+
+    fn task(&self, slot: u32) -> Option<&Task> {
+        self.tasks.get(slot as usize).and_then(|t| t.as_deref())
+    }
+
+    fn slot_of(&self, id: &str) -> Option<u32> {
+        self.ix.by_id.get(id).copied()
+    }
+
+    fn worker(&self, wid: u32) -> Option<&Worker> {
+        self.workers.get(wid as usize).and_then(|w| w.as_ref())
+    }
+
+    fn worker_mut(&mut self, wid: u32) -> Option<&mut Worker> {
+        self.workers.get_mut(wid as usize).and_then(|w| w.as_mut())
+    }
+
+    fn worker_name(&self, wid: u32) -> &str {
+        self.worker_names
+            .get(wid as usize)
+            .map(|s| s.as_str())
+            .unwrap_or("")
+    }
+
+    fn lookup_worker(&self, name: &str) -> Option<u32> {
+        self.ix
+            .worker_ids
+            .get(name)
+            .copied()
+            .filter(|&w| self.worker(w).is_some())
+    }
+
+    fn intern_worker(&mut self, name: &str) -> u32 {
+        if let Some(&w) = self.ix.worker_ids.get(name) {
+            return w;
+        }
+        let w = self.worker_names.len() as u32;
+        self.worker_names.push(name.to_string());
+        self.workers.push(None);
+        self.ix.worker_ids.insert(name.to_string(), w);
+        w
+    }
+
+    /// luigid's `get_worker`: get-or-create (creation sets `last_active = started = now`).
+    fn get_worker(&mut self, name: &str, now: f64) -> u32 {
+        let w = self.intern_worker(name);
+        if self.worker(w).is_none() {
+            let seq = self.worker_counter;
+            self.worker_counter += 1;
+            self.workers[w as usize] = Some(Worker {
+                id: w,
+                reference: None,
+                last_active: now,
+                last_get_work: None,
+                started: now,
+                info: serde_json::Map::new(),
+                disabled: false,
+                rpc_messages: Vec::new(),
+                seq,
+                ix: WorkerIndex::default(),
+            });
+        }
+        w
+    }
+
+    /// Get-or-create and mark active (add_task, get_work, ping).
+    fn touch_worker(&mut self, name: &str, now: f64, host: Option<Option<Value>>) -> u32 {
+        let w = self.get_worker(name, now);
+        if let Some(worker) = self.worker_mut(w) {
+            if let Some(host) = host {
+                worker.reference = Some(serde_json::json!({ "host": host }));
+                worker.last_get_work = Some(now);
+            }
+            worker.last_active = now;
+        }
+        w
+    }
+
+    /// Live workers in table order.
+    fn worker_order(&self) -> Vec<u32> {
+        let mut ws: Vec<(u64, u32)> = self
+            .workers
+            .iter()
+            .flatten()
+            .map(|w| (w.seq, w.id))
+            .collect();
+        ws.sort_unstable();
+        ws.into_iter().map(|(_, w)| w).collect()
+    }
+
+    fn bucket(&self, status: Status) -> impl Iterator<Item = u32> + '_ {
+        self.ix.buckets[status.index()].values().copied()
+    }
+
+    fn batch_running(&self, batch_id: &str) -> Vec<u32> {
+        self.bucket(Status::BatchRunning)
+            .filter(|&s| {
+                self.task(s)
+                    .is_some_and(|t| t.batch_id.as_deref() == Some(batch_id))
+            })
+            .collect()
+    }
+
+    // ----- mutation with index upkeep -------------------------------------------------
+
+    /// Change a task with its derived indexes kept in step.
+    fn with_task<R>(&mut self, slot: u32, f: impl FnOnce(&mut Task) -> R) -> Option<R> {
+        let t = self.tasks.get_mut(slot as usize)?.as_deref_mut()?;
+        index_task(t, slot, &mut self.ix, &mut self.workers, false);
+        let was_done = t.status == Status::Done;
+        let r = f(t);
+        let is_done = t.status == Status::Done;
+        index_task(t, slot, &mut self.ix, &mut self.workers, true);
+        if was_done != is_done {
+            let id = t.id.clone();
+            self.propagate_done(&id, is_done);
+        }
+        Some(r)
+    }
+
+    /// A task became DONE (or stopped being DONE, or vanished): adjust its dependents'
+    /// count of unfinished deps.
+    fn propagate_done(&mut self, id: &str, done: bool) {
+        let Some(dependents) = self.ix.rdeps.get(id) else {
+            return;
+        };
+        let dependents: Vec<u32> = dependents.iter().copied().collect();
+        for d in dependents {
+            let Some(t) = self
+                .tasks
+                .get_mut(d as usize)
+                .and_then(|t| t.as_deref_mut())
+            else {
+                continue;
+            };
+            index_task(t, d, &mut self.ix, &mut self.workers, false);
+            if done {
+                t.unready = t.unready.saturating_sub(1);
+            } else {
+                t.unready += 1;
+            }
+            index_task(t, d, &mut self.ix, &mut self.workers, true);
+        }
+    }
+
+    fn count_unready(&self, deps: &BTreeSet<String>) -> u32 {
+        deps.iter()
+            .filter(|d| {
+                !self
+                    .slot_of(d)
+                    .and_then(|s| self.task(s))
+                    .is_some_and(|t| t.status == Status::Done)
+            })
+            .count() as u32
+    }
+
+    /// Replace a task's dependency set, keeping reverse edges and readiness in step.
+    fn set_deps(&mut self, slot: u32, deps: BTreeSet<String>) {
+        let Some(t) = self.task(slot) else { return };
+        if t.deps == deps {
+            return;
+        }
+        let old: Vec<String> = t.deps.difference(&deps).cloned().collect();
+        let new: Vec<String> = deps.difference(&t.deps).cloned().collect();
+        for d in old {
+            if let Some(set) = self.ix.rdeps.get_mut(&d) {
+                set.remove(&slot);
+                if set.is_empty() {
+                    self.ix.rdeps.remove(&d);
+                }
+            }
+        }
+        for d in new {
+            self.ix.rdeps.entry(d).or_default().insert(slot);
+        }
+        let unready = self.count_unready(&deps);
+        self.with_task(slot, |t| {
+            t.deps = deps;
+            t.unready = unready;
+        });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn create_task(
+        &mut self,
+        id: &str,
+        status: Status,
+        deps: BTreeSet<String>,
+        resources: serde_json::Map<String, Value>,
+        priority: Value,
+        family: String,
+        module: Value,
+        params: serde_json::Map<String, Value>,
+        param_visibilities: serde_json::Map<String, Value>,
+        now: f64,
+    ) -> u32 {
+        let slot = self.tasks.len() as u32;
+        let prio = types::py_num(&priority).unwrap_or(0.0);
+        let seq = self.status_counter;
+        self.status_counter += 1;
+        let unready = self.count_unready(&deps);
+        for d in &deps {
+            self.ix.rdeps.entry(d.clone()).or_default().insert(slot);
+        }
+        let mut t = Task {
+            id: id.to_string(),
+            stakeholders: Vec::new(),
+            workers: Vec::new(),
+            deps,
+            status,
+            status_seq: seq,
+            time: now,
+            updated: now,
+            retry: None,
+            remove: None,
+            worker_running: None,
+            time_running: None,
+            expl: Value::Null,
+            priority,
+            prio,
+            resources,
+            resources_running: None,
+            rr_alias: false,
+            family,
+            module,
+            params: serde_json::Map::new(),
+            param_visibilities,
+            public_params: serde_json::Map::new(),
+            accepts_messages: Value::Bool(false),
+            retry_policy: self.config.retry_policy(),
+            failures: Default::default(),
+            first_failure_time: None,
+            tracking_url: Value::Null,
+            status_message: Value::Null,
+            progress_percentage: Value::Null,
+            scheduler_message_responses: serde_json::Map::new(),
+            scheduler_disable_time: None,
+            runnable: false,
+            batchable: false,
+            batch_id: None,
+            unready,
+        };
+        t.set_params(params);
+        index_task(&t, slot, &mut self.ix, &mut self.workers, true);
+        self.ix.by_id.insert(id.to_string(), slot);
+        self.tasks.push(Some(Box::new(t)));
+        slot
+    }
+
+    fn delete_task(&mut self, slot: u32) {
+        let Some(t) = self.tasks.get_mut(slot as usize).and_then(|t| t.take()) else {
+            return;
+        };
+        index_task(&t, slot, &mut self.ix, &mut self.workers, false);
+        self.ix.by_id.remove(&t.id);
+        for d in &t.deps {
+            if let Some(set) = self.ix.rdeps.get_mut(d) {
+                set.remove(&slot);
+                if set.is_empty() {
+                    self.ix.rdeps.remove(d);
+                }
+            }
+        }
+        if t.status == Status::Done {
+            self.propagate_done(&t.id, false);
+        }
+    }
+
+    /// Drop tombstones once they outnumber live tasks (keeps slot order = table order).
+    fn maybe_compact(&mut self) {
+        let live = self.ix.by_id.len();
+        let dead = self.tasks.len() - live;
+        if dead > 1024 && dead > live {
+            self.tasks.retain(|t| t.is_some());
+            self.rebuild_indexes();
+        }
+    }
+
+    fn push_metric(&mut self, slot: u32) {
+        let Some(t) = self.task(slot) else { return };
+        let family = t.family.clone();
+        let exec = t.time_running.map(|tr| t.updated - tr);
+        let ev = match t.status {
+            Status::Done => Event::TaskDone {
+                family,
+                execution_secs: exec,
+            },
+            Status::Failed => Event::TaskFailed {
+                family,
+                execution_secs: exec,
+            },
+            Status::Disabled => Event::TaskDisabled { family },
+            _ => return,
+        };
+        self.events.push(ev);
+    }
+
+    /// luigid's `_update_task_history`: only PENDING, RUNNING, DONE and FAILED record.
+    fn history(&mut self, slot: u32, status: &str, host: Option<String>, now: f64) {
+        if !self.config.record_task_history {
+            return;
+        }
+        if !matches!(status, "PENDING" | "RUNNING" | "DONE" | "FAILED") {
+            return;
+        }
+        let Some(t) = self.task(slot) else { return };
+        let ev = Event::TaskStatus {
+            task_id: t.id.clone(),
+            family: t.family.clone(),
+            params: t
+                .params
+                .iter()
+                .map(|(k, v)| (k.clone(), pyfmt::py_str(v)))
+                .collect(),
+            status: status.to_string(),
+            host,
+            now,
+        };
+        self.events.push(ev);
+    }
+
+    /// luigid's `set_status`, the single transition function (reference 3.6).
+    fn set_status(&mut self, slot: u32, new: Status, now: f64) {
+        let Some(t) = self.task(slot) else { return };
+        let mut new = new;
+        let cur = t.status;
+        if new == Status::Disabled && matches!(cur, Status::Running | Status::BatchRunning) {
+            return;
+        }
+        let remove_on_failure = t.batch_id.is_some() && !t.batchable;
+        if cur == Status::Disabled {
+            if new == Status::Done {
+                self.with_task(slot, |t| {
+                    t.scheduler_disable_time = None;
+                    t.clear_failures();
+                });
+            } else if t.scheduler_disable_time.is_some() && new != Status::Disabled {
+                return;
+            }
+        }
+        if cur == Status::Running && new != Status::Running {
+            if let Some(bid) = self.task(slot).and_then(|t| t.batch_id.clone()) {
+                for member in self.batch_running(&bid) {
+                    self.set_status(member, new, now);
+                    self.with_task(member, |m| m.batch_id = None);
+                }
+                self.with_task(slot, |t| t.batch_id = None);
+            }
+        }
+        let mut disabled_now = false;
+        if new == Status::Failed && cur != Status::Disabled {
+            disabled_now = self
+                .with_task(slot, |t| {
+                    if t.first_failure_time.is_none() {
+                        t.first_failure_time = Some(now);
+                    }
+                    t.failures.push_back(now);
+                    if t.has_excessive_failures(now) {
+                        t.scheduler_disable_time = Some(now);
+                        true
+                    } else {
+                        false
+                    }
+                })
+                .unwrap_or(false);
+        } else if new == Status::Disabled {
+            self.with_task(slot, |t| t.scheduler_disable_time = None);
+        }
+        if disabled_now {
+            new = Status::Disabled;
+        }
+        if new != cur {
+            let seq = self.status_counter;
+            self.status_counter += 1;
+            self.with_task(slot, |t| {
+                t.status = new;
+                t.status_seq = seq;
+                t.updated = now;
+            });
+            self.push_metric(slot);
+        }
+        if new == Status::Failed {
+            let retry_delay = self.config.retry_delay;
+            self.with_task(slot, |t| {
+                t.retry = Some(now + retry_delay);
+                if remove_on_failure {
+                    t.remove = Some(now);
+                }
+            });
+        }
+    }
+
+    /// Re-enable (reference 3.6.2); `to_failed` is luigid's "with config" variant.
+    fn re_enable(&mut self, slot: u32, now: f64) {
+        self.with_task(slot, |t| {
+            t.scheduler_disable_time = None;
+            t.clear_failures();
+        });
+        self.set_status(slot, Status::Failed, now);
+        self.with_task(slot, |t| t.clear_failures());
+    }
+
+    /// luigid's `prune` (reference 3.7), without scanning tasks that cannot change.
+    pub fn prune(&mut self, now: f64) {
+        // 1. Workers that have been silent too long.
+        let delay = self.config.worker_disconnect_delay;
+        let dead: Vec<u32> = self
+            .worker_order()
+            .into_iter()
+            .filter(|&w| self.worker(w).is_some_and(|w| w.last_active + delay < now))
+            .collect();
+        for &w in &dead {
+            let Some(worker) = self.worker(w) else {
+                continue;
+            };
+            let mut slots: Vec<u32> = worker
+                .ix
+                .tasks
+                .iter()
+                .chain(worker.ix.stake.iter())
+                .copied()
+                .collect();
+            slots.sort_unstable();
+            slots.dedup();
+            for s in slots {
+                self.with_task(s, |t| {
+                    t.stakeholders.retain(|&x| x != w);
+                    t.workers.retain(|&x| x != w);
+                });
+            }
+            self.workers[w as usize] = None;
+        }
+        // 2. Assistants among the remaining workers.
+        let assistants: HashSet<u32> = self
+            .workers
+            .iter()
+            .flatten()
+            .filter(|w| w.assistant())
+            .map(|w| w.id)
+            .collect();
+        // 3. The tasks any step can touch, in table order.
+        let mut affected: BTreeSet<u32> = BTreeSet::new();
+        affected.extend(self.bucket(Status::Running));
+        affected.extend(self.bucket(Status::BatchRunning));
+        affected.extend(self.ix.no_stake.iter().copied());
+        let persist = self.config.disable_persist;
+        for &(at, s) in &self.ix.auto_disabled {
+            if now - at.0 > persist {
+                affected.insert(s);
+            } else {
+                break;
+            }
+        }
+        if self.config.retry_delay >= 0.0 {
+            for &(at, s) in &self.ix.retry_at {
+                if at.0 < now {
+                    affected.insert(s);
+                } else {
+                    break;
+                }
+            }
+        }
+        for &(at, s) in &self.ix.remove_at {
+            if now >= at.0 {
+                affected.insert(s);
+            } else {
+                break;
+            }
+        }
+        let mut remove = Vec::new();
+        for slot in affected {
+            self.prune_task(slot, &assistants, now);
+            if self
+                .task(slot)
+                .is_some_and(|t| t.remove.is_some_and(|r| r != 0.0 && now >= r))
+            {
+                remove.push(slot);
+            }
+        }
+        for slot in remove {
+            self.delete_task(slot);
+        }
+        self.maybe_compact();
+    }
+
+    fn prune_task(&mut self, slot: u32, assistants: &HashSet<u32>, now: f64) {
+        let Some(t) = self.task(slot) else { return };
+        // Dead worker: fail its running task.
+        if matches!(t.status, Status::Running | Status::BatchRunning) {
+            if let Some(wr) = t.worker_running {
+                if !t.stakeholders.contains(&wr) && !assistants.contains(&wr) {
+                    self.with_task(slot, |t| t.worker_running = None);
+                    self.set_status(slot, Status::Failed, now);
+                    let rd = self.config.retry_delay;
+                    self.with_task(slot, |t| t.retry = Some(now + rd));
+                }
+            }
+        }
+        let Some(t) = self.task(slot) else { return };
+        if t.stakeholders.is_empty() && t.remove.is_none() && t.status != Status::Running {
+            let rd = self.config.remove_delay;
+            self.with_task(slot, |t| t.remove = Some(now + rd));
+        }
+        let Some(t) = self.task(slot) else { return };
+        if t.status == Status::Disabled {
+            if let Some(sdt) = t.scheduler_disable_time {
+                if now - sdt > self.config.disable_persist {
+                    self.re_enable(slot, now);
+                }
+            }
+        }
+        let Some(t) = self.task(slot) else { return };
+        if t.status == Status::Failed
+            && self.config.retry_delay >= 0.0
+            && t.retry.is_some_and(|r| r < now)
+        {
+            self.set_status(slot, Status::Pending, now);
+        }
+    }
+
+    /// Raise priorities (reference 3.6.3), iteratively.
+    fn update_priority(&mut self, slot: u32, prio: &Value, now: f64) {
+        let _ = now;
+        let p = types::py_num(prio).unwrap_or(0.0);
+        let Some(t) = self.task(slot) else { return };
+        // max(prio, existing): the new value unless the existing one is strictly greater.
+        let (pv, pf) = if t.prio > p {
+            (t.priority.clone(), t.prio)
+        } else {
+            (prio.clone(), p)
+        };
+        let mut stack = vec![slot];
+        let mut first = true;
+        while let Some(s) = stack.pop() {
+            let Some(t) = self.task(s) else { continue };
+            if first || t.prio < pf {
+                first = false;
+                let v = pv.clone();
+                self.with_task(s, |t| {
+                    t.priority = v;
+                    t.prio = pf;
+                });
+            } else {
+                continue;
+            }
+            let Some(t) = self.task(s) else { continue };
+            for d in &t.deps {
+                if let Some(ds) = self.slot_of(d) {
+                    if self.task(ds).is_some_and(|dt| pf > dt.prio) {
+                        stack.push(ds);
+                    }
+                }
+            }
+        }
     }
 }
 
-impl SchedulerConfig {
-    pub fn from_ini(
-        _ini: &crate::config::Ini,
-    ) -> Result<SchedulerConfig, crate::config::ConfigError> {
-        Ok(SchedulerConfig::default())
-    }
-}
+#[cfg(test)]
+mod tests;

@@ -650,7 +650,13 @@ impl Server<'_> {
                             resp.status
                         );
                         let keep = http::keep_alive(&request) && !resp.close && !shutting_down;
-                        http::write_response(&resp, keep, &mut c.wbuf);
+                        http::encode_response(
+                            &resp,
+                            keep,
+                            request.minor_version,
+                            now as u64,
+                            &mut c.wbuf,
+                        );
                         c.head_started = (!c.unread().is_empty()).then_some(mono);
                         c.head_done = false;
                         if !keep {

@@ -1,0 +1,146 @@
+//! luigid's response compression (Tornado's GZipContentEncoding; protocol reference 1.3).
+
+use super::Response;
+use flate2::write::GzEncoder;
+use flate2::Compression;
+use std::io::Write;
+
+/// Smallest body worth compressing.
+pub const MIN_LENGTH: usize = 1024;
+
+/// Content types compressed besides `text/*`.
+const TYPES: [&str; 7] = [
+    "application/javascript",
+    "application/x-javascript",
+    "application/xml",
+    "application/atom+xml",
+    "application/json",
+    "application/xhtml+xml",
+    "image/svg+xml",
+];
+
+fn compressible(content_type: &str) -> bool {
+    let base = content_type.split(';').next().unwrap_or("");
+    base.starts_with("text/") || TYPES.contains(&base)
+}
+
+/// Apply luigid's gzip rule to a finished reply: always add `Vary: Accept-Encoding`
+/// (appended to an existing Vary as `Origin, Accept-Encoding`); gzip the body at level 6
+/// and set `Content-Encoding: gzip` when `accept_encoding` contains `gzip`, the content
+/// type (parameters aside) is `text/*` or one of luigid's list, no Content-Encoding is
+/// set, and the body has at least 1024 bytes. Compute the ETag before calling this.
+/// Like Tornado, the checks are case-sensitive substring/prefix tests.
+pub fn gzip_response(accept_encoding: Option<&str>, resp: &mut Response) {
+    match resp
+        .headers
+        .iter_mut()
+        .find(|(n, _)| n.eq_ignore_ascii_case("vary"))
+    {
+        Some((_, v)) => v.push_str(", Accept-Encoding"),
+        None => resp
+            .headers
+            .push(("Vary".to_string(), "Accept-Encoding".to_string())),
+    }
+    let wanted = accept_encoding.is_some_and(|a| a.contains("gzip"))
+        && resp.header("content-type").is_some_and(compressible)
+        && resp.header("content-encoding").is_none()
+        && resp.body.len() >= MIN_LENGTH;
+    if !wanted {
+        return;
+    }
+    let mut enc = GzEncoder::new(
+        Vec::with_capacity(resp.body.len() / 4 + 64),
+        Compression::new(6),
+    );
+    // Writing into a Vec cannot fail, but should it, the reply simply stays plain.
+    if enc.write_all(&resp.body).is_err() {
+        return;
+    }
+    if let Ok(gz) = enc.finish() {
+        resp.body = gz;
+        resp.headers
+            .push(("Content-Encoding".to_string(), "gzip".to_string()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::read::GzDecoder;
+    use std::io::Read;
+
+    fn reply(ct: &str, len: usize) -> Response {
+        Response::new(200).with_body(ct, "x".repeat(len))
+    }
+
+    fn gunzip(b: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        GzDecoder::new(b).read_to_end(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn compresses_large_json_and_round_trips() {
+        let mut r = reply("application/json; charset=UTF-8", 5000);
+        gzip_response(Some("gzip, deflate"), &mut r);
+        assert_eq!(r.header("Content-Encoding"), Some("gzip"));
+        assert_eq!(r.header("Vary"), Some("Accept-Encoding"));
+        assert!(r.body.len() < 200);
+        assert_eq!(gunzip(&r.body), "x".repeat(5000).into_bytes());
+    }
+
+    #[test]
+    fn threshold_is_1024_bytes() {
+        let mut small = reply("text/html; charset=UTF-8", 1023);
+        gzip_response(Some("gzip"), &mut small);
+        assert_eq!(small.header("Content-Encoding"), None);
+        assert_eq!(small.body.len(), 1023);
+        let mut big = reply("text/html; charset=UTF-8", 1024);
+        gzip_response(Some("gzip"), &mut big);
+        assert_eq!(big.header("Content-Encoding"), Some("gzip"));
+    }
+
+    #[test]
+    fn vary_is_always_added_or_appended() {
+        let mut r = Response::new(404);
+        gzip_response(None, &mut r);
+        assert_eq!(r.header("Vary"), Some("Accept-Encoding"));
+        let mut r = reply("text/plain", 10).with_header("Vary", "Origin");
+        gzip_response(Some("gzip"), &mut r);
+        assert_eq!(r.header("Vary"), Some("Origin, Accept-Encoding"));
+        assert_eq!(r.headers.iter().filter(|(n, _)| n == "Vary").count(), 1);
+    }
+
+    #[test]
+    fn not_compressed_when_rule_fails() {
+        for (ae, ct) in [
+            (None, "application/json"),
+            (Some("deflate"), "application/json"),
+            (Some("GZIP"), "application/json"),
+            (Some("gzip"), "image/png"),
+            (Some("gzip"), "application/octet-stream"),
+        ] {
+            let mut r = reply(ct, 4096);
+            gzip_response(ae, &mut r);
+            assert_eq!(r.header("Content-Encoding"), None, "{ae:?} {ct}");
+            assert_eq!(r.body.len(), 4096);
+        }
+        let mut r = reply("text/css", 4096).with_header("Content-Encoding", "br");
+        gzip_response(Some("gzip"), &mut r);
+        assert_eq!(r.header("Content-Encoding"), Some("br"));
+        assert_eq!(r.body.len(), 4096);
+        let mut r = Response::new(200);
+        r.body = vec![b'a'; 4096];
+        gzip_response(Some("gzip"), &mut r);
+        assert_eq!(r.header("Content-Encoding"), None, "no Content-Type");
+    }
+
+    #[test]
+    fn listed_types_compress() {
+        for ct in TYPES.iter().chain(["text/css", "text/javascript"].iter()) {
+            let mut r = reply(ct, 2048);
+            gzip_response(Some("br, gzip"), &mut r);
+            assert_eq!(r.header("Content-Encoding"), Some("gzip"), "{ct}");
+        }
+    }
+}

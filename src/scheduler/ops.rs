@@ -1,0 +1,1388 @@
+//! The RPC methods, with arguments already decoded by `crate::api`.
+
+use super::events::Event;
+use super::pyfmt::{guess_family, md5_hex, pretty_id};
+use super::types::{map_eq, num_value, opt_num, py_eq, py_num, truthy, NumAcc, Status, Task};
+use super::{is_ready, Batcher, Scheduler};
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+
+/// Decoded `add_task` arguments (luigid's defaults applied; `Value::Null` = None).
+#[derive(Debug, Clone)]
+pub struct AddTask {
+    pub task_id: String,
+    /// The reported status string, already validated (a real status or SUSPENDED).
+    pub status: String,
+    pub runnable: bool,
+    pub deps: Option<Vec<String>>,
+    pub new_deps: Option<Vec<String>>,
+    pub expl: Value,
+    pub resources: Option<Map<String, Value>>,
+    pub priority: Value,
+    pub family: String,
+    pub module: Value,
+    pub params: Option<Map<String, Value>>,
+    pub param_visibilities: Option<Map<String, Value>>,
+    pub accepts_messages: Value,
+    pub assistant: bool,
+    pub tracking_url: Value,
+    pub worker: String,
+    pub batchable: Option<bool>,
+    pub batch_id: Option<String>,
+    /// retry_policy_dict entries: retry_count, disable_hard_timeout, disable_window.
+    pub retry_policy: [Option<f64>; 3],
+}
+
+impl Default for AddTask {
+    fn default() -> Self {
+        AddTask {
+            task_id: String::new(),
+            status: "PENDING".into(),
+            runnable: true,
+            deps: None,
+            new_deps: None,
+            expl: Value::Null,
+            resources: None,
+            priority: Value::from(0),
+            family: String::new(),
+            module: Value::Null,
+            params: None,
+            param_visibilities: None,
+            accepts_messages: Value::Bool(false),
+            assistant: false,
+            tracking_url: Value::Null,
+            worker: String::new(),
+            batchable: None,
+            batch_id: None,
+            retry_policy: [None; 3],
+        }
+    }
+}
+
+const UPSTREAM: [&str; 5] = [
+    "",
+    "UPSTREAM_RUNNING",
+    "UPSTREAM_MISSING_INPUT",
+    "UPSTREAM_FAILED",
+    "UPSTREAM_DISABLED",
+];
+
+/// Severity index of an upstream-status string, if it is one.
+pub fn upstream_severity(s: &str) -> Option<u8> {
+    UPSTREAM.iter().position(|u| *u == s).map(|i| i as u8)
+}
+
+fn own_upstream(status: Status) -> u8 {
+    match status {
+        Status::Failed => 3,
+        Status::Running | Status::BatchRunning => 1,
+        Status::Pending => 2,
+        Status::Disabled => 4,
+        _ => 0,
+    }
+}
+
+fn add_amounts(acc: &mut HashMap<String, f64>, res: &Map<String, Value>) {
+    for (r, a) in res {
+        *acc.entry(r.clone()).or_insert(0.0) += py_num(a).unwrap_or(0.0);
+    }
+}
+
+impl Scheduler {
+    // ----- add_task --------------------------------------------------------------------
+
+    pub fn add_task(&mut self, a: AddTask, now: f64) {
+        let wid = self.touch_worker(&a.worker, now, None);
+        let resources = a.resources.clone().unwrap_or_default();
+        let mut policy = self.config.retry_policy();
+        if let Some(v) = a.retry_policy[0] {
+            policy.retry_count = v;
+        }
+        if let Some(v) = a.retry_policy[1] {
+            policy.disable_hard_timeout = v;
+        }
+        if let Some(v) = a.retry_policy[2] {
+            policy.disable_window = v;
+        }
+        let enabled = self.worker(wid).is_some_and(|w| !w.disabled);
+        let slot = match self.slot_of(&a.task_id) {
+            Some(s) => s,
+            None if enabled => self.create_task(
+                &a.task_id,
+                Status::Pending,
+                a.deps.iter().flatten().cloned().collect(),
+                resources.clone(),
+                a.priority.clone(),
+                a.family.clone(),
+                a.module.clone(),
+                a.params.clone().unwrap_or_default(),
+                a.param_visibilities.clone().unwrap_or_default(),
+                now,
+            ),
+            None => return,
+        };
+        let Some(t) = self.task(slot) else { return };
+        if t.status != Status::Running && !enabled {
+            return;
+        }
+        // DONE cooldown: a stale PENDING report cannot undo a fresh completion.
+        if a.status == "PENDING"
+            && t.status == Status::Done
+            && now - t.updated < self.config.stable_done_cooldown_secs
+        {
+            return;
+        }
+        let first_batch_rr = match (
+            &a.batch_id,
+            a.status == "RUNNING" && t.worker_running.is_none(),
+        ) {
+            (Some(bid), true) if !bid.is_empty() => self
+                .batch_running(bid)
+                .first()
+                .and_then(|&m| self.task(m))
+                .and_then(|m| m.resources_running().cloned()),
+            _ => None,
+        };
+        let pre_status = t.status;
+        self.with_task(slot, |t| {
+            if t.family.is_empty() {
+                t.family = a.family.clone();
+            }
+            if !truthy(&t.module) {
+                t.module = a.module.clone();
+            }
+            if t.param_visibilities.is_empty() {
+                t.param_visibilities = a.param_visibilities.clone().unwrap_or_default();
+            }
+            if t.params.is_empty() {
+                t.set_params(a.params.clone().unwrap_or_default());
+            }
+            if let Some(bid) = &a.batch_id {
+                t.batch_id = Some(bid.clone());
+            }
+            if a.status == "RUNNING" && t.worker_running.is_none() {
+                t.worker_running = Some(wid);
+                if let Some(rr) = first_batch_rr {
+                    t.resources_running = Some(rr);
+                    t.rr_alias = false;
+                }
+                t.time_running = Some(now);
+            }
+            if !a.accepts_messages.is_null() {
+                t.accepts_messages = a.accepts_messages.clone();
+            }
+            if !a.tracking_url.is_null() || pre_status != Status::Running {
+                t.tracking_url = a.tracking_url.clone();
+            }
+            if let Some(b) = a.batchable {
+                t.batchable = b;
+            }
+            t.remove = None;
+            if !a.expl.is_null() {
+                t.expl = a.expl.clone();
+            }
+        });
+        // Copy the tracking URL and explanation to the running batch.
+        if let Some(bid) = self.task(slot).and_then(|t| t.batch_id.clone()) {
+            let copy_url = !a.tracking_url.is_null() || pre_status != Status::Running;
+            if copy_url || !a.expl.is_null() {
+                for m in self.batch_running(&bid) {
+                    self.with_task(m, |mt| {
+                        if copy_url {
+                            mt.tracking_url = a.tracking_url.clone();
+                        }
+                        if !a.expl.is_null() {
+                            mt.expl = a.expl.clone();
+                        }
+                    });
+                }
+            }
+        }
+        // The status block: only the runner may change a running task's status.
+        let Some(t) = self.task(slot) else { return };
+        let not_running = !matches!(t.status, Status::Running | Status::BatchRunning);
+        let started_run = matches!(a.status.as_str(), "DONE" | "FAILED" | "RUNNING");
+        let on_this_worker = t.worker_running == Some(wid);
+        let has_new_deps = a.new_deps.as_ref().is_some_and(|d| !d.is_empty());
+        if not_running || (started_run && on_this_worker) || has_new_deps {
+            if a.status != t.status.as_str() || a.status == "PENDING" {
+                self.history(slot, &a.status, None, now);
+            }
+            let new = if a.status == "SUSPENDED" {
+                Status::Pending
+            } else {
+                Status::parse(&a.status).unwrap_or(Status::Pending)
+            };
+            self.set_status(slot, new, now);
+        }
+        // Dependencies.
+        if a.deps.is_some() || a.new_deps.is_some() {
+            let mut deps: BTreeSet<String> = match &a.deps {
+                Some(d) => d.iter().cloned().collect(),
+                None => self.task(slot).map(|t| t.deps.clone()).unwrap_or_default(),
+            };
+            if let Some(nd) = &a.new_deps {
+                deps.extend(nd.iter().cloned());
+            }
+            self.set_deps(slot, deps);
+        }
+        // Declared resources are always replaced (Q7); a batch member's running
+        // resources keep the old object.
+        self.with_task(slot, |t| {
+            if t.rr_alias {
+                t.resources_running = Some(std::mem::take(&mut t.resources));
+                t.rr_alias = false;
+            }
+            t.resources = resources;
+        });
+        if enabled && !a.assistant {
+            self.with_task(slot, |t| {
+                if !t.stakeholders.contains(&wid) {
+                    t.stakeholders.push(wid);
+                }
+            });
+            let deps: Vec<String> = self
+                .task(slot)
+                .map(|t| t.deps.iter().cloned().collect())
+                .unwrap_or_default();
+            for d in deps {
+                let ds = match self.slot_of(&d) {
+                    Some(ds) => ds,
+                    None => self.create_task(
+                        &d,
+                        Status::Unknown,
+                        BTreeSet::new(),
+                        Map::new(),
+                        a.priority.clone(),
+                        String::new(),
+                        Value::Null,
+                        Map::new(),
+                        Map::new(),
+                        now,
+                    ),
+                };
+                self.with_task(ds, |dt| {
+                    if !dt.stakeholders.contains(&wid) {
+                        dt.stakeholders.push(wid);
+                    }
+                });
+            }
+        }
+        self.update_priority(slot, &a.priority, now);
+        self.with_task(slot, |t| t.retry_policy = policy);
+        if a.runnable && a.status != "FAILED" && enabled {
+            self.with_task(slot, |t| {
+                if !t.workers.contains(&wid) {
+                    t.workers.push(wid);
+                }
+                t.runnable = true;
+            });
+        }
+    }
+
+    // ----- workers ---------------------------------------------------------------------
+
+    pub fn add_task_batcher(
+        &mut self,
+        worker: &str,
+        family: &str,
+        args: Vec<String>,
+        max_batch_size: Option<f64>,
+    ) {
+        self.batchers.entry(worker.to_string()).or_default().insert(
+            family.to_string(),
+            Batcher {
+                args,
+                max_batch_size,
+            },
+        );
+    }
+
+    pub fn add_worker(&mut self, worker: &str, info: Vec<(String, Value)>, now: f64) {
+        let w = self.get_worker(worker, now);
+        if let Some(worker) = self.worker_mut(w) {
+            for (k, v) in info {
+                worker.info.insert(k, v);
+            }
+        }
+    }
+
+    pub fn disable_worker(&mut self, worker: &str, now: f64) {
+        if let Some(w) = self.lookup_worker(worker) {
+            let mut slots: Vec<u32> = self
+                .worker(w)
+                .map(|wk| wk.ix.tasks.iter().copied().collect())
+                .unwrap_or_default();
+            slots.sort_unstable();
+            for s in slots {
+                self.with_task(s, |t| t.workers.retain(|&x| x != w));
+            }
+        }
+        let w = self.get_worker(worker, now);
+        if let Some(wk) = self.worker_mut(w) {
+            wk.disabled = true;
+        }
+    }
+
+    pub fn set_worker_processes(&mut self, worker: &str, n: Value, now: f64) {
+        let w = self.get_worker(worker, now);
+        if let Some(wk) = self.worker_mut(w) {
+            wk.rpc_messages
+                .push(json!({"name": "set_worker_processes", "kwargs": {"n": n}}));
+        }
+    }
+
+    pub fn ping(&mut self, worker: &str, now: f64) -> Value {
+        let w = self.touch_worker(worker, now, None);
+        let msgs = self
+            .worker_mut(w)
+            .map(|wk| std::mem::take(&mut wk.rpc_messages))
+            .unwrap_or_default();
+        json!({ "rpc_messages": msgs })
+    }
+
+    // ----- count_pending / get_work ----------------------------------------------------
+
+    /// PENDING tasks whose upstream status is UPSTREAM_DISABLED: those that reach a
+    /// DISABLED task through PENDING tasks only.
+    fn disabled_blocked(&self) -> HashSet<u32> {
+        let mut blocked = HashSet::new();
+        let mut queue: VecDeque<u32> = self.bucket(Status::Disabled).collect();
+        while let Some(s) = queue.pop_front() {
+            let Some(t) = self.task(s) else { continue };
+            let Some(deps) = self.ix.rdeps.get(&t.id) else {
+                continue;
+            };
+            for &d in deps {
+                if self.task(d).is_some_and(|dt| dt.status == Status::Pending) && blocked.insert(d)
+                {
+                    queue.push_back(d);
+                }
+            }
+        }
+        blocked
+    }
+
+    pub fn count_pending(&mut self, worker: &str, now: f64) -> Value {
+        let wid = self.get_worker(worker, now);
+        let running: Vec<(String, Option<u32>)> = self
+            .bucket(Status::Running)
+            .filter_map(|s| self.task(s))
+            .filter(|t| t.workers.contains(&wid))
+            .map(|t| (t.id.clone(), t.worker_running))
+            .collect();
+        let mut running_tasks = Vec::with_capacity(running.len());
+        for (id, wr) in running {
+            let mut info = Map::new();
+            info.insert("task_id".into(), Value::String(id));
+            match wr {
+                Some(wr) => {
+                    let name = self.worker_name(wr).to_string();
+                    let other = self.get_worker(&name, now);
+                    info.insert("worker".into(), Value::String(name));
+                    if let Some(ow) = self.worker(other) {
+                        for (k, v) in &ow.info {
+                            info.insert(k.clone(), v.clone());
+                        }
+                    }
+                }
+                None => {
+                    info.insert("worker".into(), Value::Null);
+                }
+            }
+            running_tasks.push(Value::Object(info));
+        }
+        let Some(wk) = self.worker(wid) else {
+            return Value::Null;
+        };
+        let (mut n, mut nu, mut nl) = (wk.ix.n_pf, wk.ix.n_pf_unique, wk.ix.n_pf_last);
+        if !self.ix.buckets[Status::Disabled.index()].is_empty() {
+            for s in self.disabled_blocked() {
+                if let Some(t) = self.task(s) {
+                    if t.workers.contains(&wid) {
+                        n = n.saturating_sub(1);
+                        if t.workers.len() == 1 {
+                            nu = nu.saturating_sub(1);
+                        }
+                        if t.workers.last() == Some(&wid) {
+                            nl = nl.saturating_sub(1);
+                        }
+                    }
+                }
+            }
+        }
+        let state = if wk.disabled { "disabled" } else { "active" };
+        json!({
+            "n_pending_tasks": n,
+            "n_unique_pending": nu,
+            "n_pending_last_scheduled": nl,
+            "worker_state": state,
+            "running_tasks": running_tasks,
+        })
+    }
+
+    fn capacity(&self, r: &str) -> f64 {
+        self.resources
+            .iter()
+            .find(|(k, _)| k == r)
+            .map(|(_, v)| py_num(v).unwrap_or(0.0))
+            .unwrap_or(1.0)
+    }
+
+    fn has_resources(&self, needed: &Map<String, Value>, used: &HashMap<String, f64>) -> bool {
+        needed.iter().all(|(r, a)| {
+            py_num(a).unwrap_or(0.0) + used.get(r).copied().unwrap_or(0.0) <= self.capacity(r)
+        })
+    }
+
+    fn used_resources(&self) -> HashMap<String, f64> {
+        let mut used = HashMap::new();
+        for s in self.bucket(Status::Running) {
+            if let Some(t) = self.task(s) {
+                add_amounts(&mut used, t.resources_running().unwrap_or(&t.resources));
+            }
+        }
+        used
+    }
+
+    pub fn get_work(
+        &mut self,
+        host: Value,
+        assistant: Value,
+        current_tasks: Option<Vec<String>>,
+        worker: &str,
+        now: f64,
+    ) -> Value {
+        if self.config.prune_on_get_work {
+            self.prune(now);
+        }
+        let wid = self.touch_worker(worker, now, Some(Some(host.clone())));
+        if self.worker(wid).is_some_and(|w| w.disabled) {
+            return json!({
+                "n_pending_tasks": 0,
+                "running_tasks": [],
+                "task_id": null,
+                "n_unique_pending": 0,
+                "worker_state": "disabled",
+            });
+        }
+        let is_assistant = truthy(&assistant);
+        if is_assistant {
+            if let Some(wk) = self.worker_mut(wid) {
+                wk.info.insert("assistant".into(), assistant.clone());
+            }
+        }
+        let mut best: Option<u32> = None;
+        if let Some(ct) = &current_tasks {
+            let ct: HashSet<&str> = ct.iter().map(|s| s.as_str()).collect();
+            let mut best_rank: Option<(f64, f64)> = None;
+            for s in self.bucket(Status::Running) {
+                let Some(t) = self.task(s) else { continue };
+                if t.worker_running == Some(wid) && !ct.contains(t.id.as_str()) {
+                    let rank = (t.prio, -t.time);
+                    // Ascending stable sort, last match wins: ties go to the later one.
+                    if best_rank.is_none_or(|b| rank.partial_cmp(&b).is_some_and(|o| o.is_ge())) {
+                        best_rank = Some(rank);
+                        best = Some(s);
+                    }
+                }
+            }
+            let running_batches: HashSet<Option<String>> = self
+                .bucket(Status::Running)
+                .filter_map(|s| self.task(s))
+                .filter(|t| t.worker_running == Some(wid))
+                .map(|t| t.batch_id.clone())
+                .collect();
+            let orphans: Vec<u32> = self
+                .bucket(Status::BatchRunning)
+                .filter(|&s| {
+                    self.task(s).is_some_and(|t| {
+                        t.worker_running == Some(wid) && !running_batches.contains(&t.batch_id)
+                    })
+                })
+                .collect();
+            for s in orphans {
+                self.set_status(s, Status::Pending, now);
+            }
+        }
+
+        let mut batched: Vec<u32> = Vec::new();
+        let mut batched_params: Option<Map<String, Value>> = None;
+        let mut unbatched_params: Map<String, Value> = Map::new();
+        let mut max_batch: Option<f64> = Some(1.0);
+        if best.is_none() && !self.paused {
+            let (found, bp, ubp, mb, bt) = self.choose(wid, is_assistant, now);
+            best = found;
+            batched_params = bp;
+            unbatched_params = ubp;
+            max_batch = mb;
+            batched = bt;
+        }
+        let _ = (&unbatched_params, max_batch);
+
+        let mut reply = match self.count_pending(worker, now) {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        if batched.len() > 1 {
+            let Some(bt) = best.and_then(|b| self.task(b)) else {
+                return Value::Object(reply);
+            };
+            let (family, module, mut params) =
+                (bt.family.clone(), bt.module.clone(), bt.params.clone());
+            let ids: Vec<String> = batched
+                .iter()
+                .filter_map(|&s| self.task(s).map(|t| t.id.clone()))
+                .collect();
+            let batch_id = md5_hex(ids.join("|").as_bytes());
+            for &s in &batched {
+                self.set_status(s, Status::BatchRunning, now);
+                let bid = batch_id.clone();
+                self.with_task(s, |t| {
+                    t.batch_id = Some(bid);
+                    t.worker_running = Some(wid);
+                    t.resources_running = None;
+                    t.rr_alias = true;
+                    t.time_running = Some(now);
+                });
+            }
+            if let Some(bp) = batched_params {
+                for (k, v) in bp {
+                    params.insert(k, v);
+                }
+            }
+            reply.insert("task_id".into(), Value::Null);
+            reply.insert("task_family".into(), Value::String(family));
+            reply.insert("task_module".into(), module);
+            reply.insert("task_params".into(), Value::Object(params));
+            reply.insert("batch_id".into(), Value::String(batch_id));
+            reply.insert(
+                "batch_task_ids".into(),
+                Value::Array(ids.into_iter().map(Value::String).collect()),
+            );
+        } else if let Some(b) = best {
+            let family = self.task(b).map(|t| t.family.clone()).unwrap_or_default();
+            self.events.push(Event::TaskStarted { family });
+            self.set_status(b, Status::Running, now);
+            self.with_task(b, |t| {
+                t.worker_running = Some(wid);
+                t.resources_running = Some(t.resources.clone());
+                t.rr_alias = false;
+                t.time_running = Some(now);
+            });
+            let host_s = match &host {
+                Value::Null => None,
+                Value::String(s) => Some(s.clone()),
+                other => Some(other.to_string()),
+            };
+            self.history(b, "RUNNING", host_s, now);
+            if let Some(t) = self.task(b) {
+                reply.insert("task_id".into(), Value::String(t.id.clone()));
+                reply.insert("task_family".into(), Value::String(t.family.clone()));
+                reply.insert("task_module".into(), t.module.clone());
+                reply.insert("task_params".into(), Value::Object(t.params.clone()));
+            }
+        } else {
+            reply.insert("task_id".into(), Value::Null);
+        }
+        Value::Object(reply)
+    }
+
+    /// The get_work walk over candidates in rank order (reference 2.3.7 steps 6-8).
+    #[allow(clippy::type_complexity)]
+    fn choose(
+        &self,
+        wid: u32,
+        is_assistant: bool,
+        now: f64,
+    ) -> (
+        Option<u32>,
+        Option<Map<String, Value>>,
+        Map<String, Value>,
+        Option<f64>,
+        Vec<u32>,
+    ) {
+        let Some(wk) = self.worker(wid) else {
+            return (None, None, Map::new(), Some(1.0), Vec::new());
+        };
+        let trivial = !wk.assistant() && wk.ix.n_p_res == 0;
+        let mut greedy_res: HashMap<String, f64> = HashMap::new();
+        let (used, mut greedy_workers) = if trivial {
+            (HashMap::new(), HashMap::new())
+        } else {
+            let limit = now - self.config.worker_disconnect_delay;
+            let gw: HashMap<u32, f64> = self
+                .workers
+                .iter()
+                .flatten()
+                .filter(|w| w.last_get_work.is_some_and(|l| l > limit))
+                .map(|w| {
+                    let n = w.info.get("workers").and_then(py_num).unwrap_or(1.0);
+                    (w.id, n)
+                })
+                .collect();
+            (self.used_resources(), gw)
+        };
+        let keys: Box<dyn Iterator<Item = &super::CandKey>> = if trivial {
+            Box::new(wk.ix.ready.iter())
+        } else {
+            Box::new(self.ix.cand.iter())
+        };
+        let mut best: Option<u32> = None;
+        let mut batched: Vec<u32> = Vec::new();
+        let mut batched_params: Option<Map<String, Value>> = None;
+        let mut unbatched: Map<String, Value> = Map::new();
+        let mut max_batch: Option<f64> = Some(1.0);
+        let below_max = |n: usize, m: Option<f64>| m.is_none_or(|m| (n as f64) < m);
+        for key in keys {
+            let slot = key.slot;
+            let Some(t) = self.task(slot) else { continue };
+            if let Some(b) = best {
+                let Some(bt) = self.task(b) else { break };
+                if let Some(bp) = batched_params.as_mut() {
+                    if t.family == bt.family
+                        && below_max(batched.len(), max_batch)
+                        && t.batchable
+                        && unbatched
+                            .iter()
+                            .all(|(k, v)| py_eq(t.params.get(k).unwrap_or(&Value::Null), v))
+                        && map_eq(&t.resources, &bt.resources)
+                        && is_ready(t)
+                    {
+                        for (name, vals) in bp.iter_mut() {
+                            if let Value::Array(a) = vals {
+                                a.push(t.params.get(name).cloned().unwrap_or(Value::Null));
+                            }
+                        }
+                        batched.push(slot);
+                    }
+                }
+                if batched_params.is_none() || !below_max(batched.len(), max_batch) {
+                    break;
+                }
+                continue;
+            }
+            if t.status == Status::Running {
+                if let Some(g) = t.worker_running.and_then(|wr| greedy_workers.get_mut(&wr)) {
+                    *g -= 1.0;
+                    add_amounts(
+                        &mut greedy_res,
+                        t.resources_running().unwrap_or(&t.resources),
+                    );
+                }
+            }
+            if is_ready(t) && self.has_resources(&t.resources, &greedy_res) {
+                let in_workers = (is_assistant && t.runnable) || t.workers.contains(&wid);
+                if in_workers && self.has_resources(&t.resources, &used) {
+                    best = Some(slot);
+                    let batcher = self
+                        .batchers
+                        .get(self.worker_name(wid))
+                        .and_then(|m| m.get(&t.family));
+                    max_batch = batcher.map(|b| b.max_batch_size).unwrap_or(Some(1.0));
+                    if let Some(b) = batcher {
+                        if !b.args.is_empty() && t.batchable {
+                            let mut bp = Map::new();
+                            let mut ok = true;
+                            for name in &b.args {
+                                match t.params.get(name) {
+                                    Some(v) => {
+                                        bp.insert(name.clone(), Value::Array(vec![v.clone()]));
+                                    }
+                                    None => {
+                                        ok = false;
+                                        break;
+                                    }
+                                }
+                            }
+                            if ok {
+                                unbatched = t
+                                    .params
+                                    .iter()
+                                    .filter(|(k, _)| !bp.contains_key(*k))
+                                    .map(|(k, v)| (k.clone(), v.clone()))
+                                    .collect();
+                                batched_params = Some(bp);
+                                batched.push(slot);
+                            }
+                        }
+                    }
+                    if batched_params.is_none() || !below_max(batched.len(), max_batch) {
+                        break;
+                    }
+                } else {
+                    let extra = if is_assistant { Some(wid) } else { None };
+                    for tw in t.workers.iter().copied().chain(extra) {
+                        if let Some(g) = greedy_workers.get_mut(&tw) {
+                            if *g > 0.0 {
+                                *g -= 1.0;
+                                add_amounts(&mut greedy_res, &t.resources);
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        (best, batched_params, unbatched, max_batch, batched)
+    }
+
+    // ----- failures and manual status changes ------------------------------------------
+
+    pub fn forgive_failures(&mut self, task_id: &Value, now: f64) -> Value {
+        let Some(slot) = task_id.as_str().and_then(|id| self.slot_of(id)) else {
+            return json!({"task_id": task_id, "status": null});
+        };
+        if self.task(slot).is_some_and(|t| t.status == Status::Failed) {
+            self.history(slot, "PENDING", None, now);
+            self.set_status(slot, Status::Pending, now);
+        }
+        let st = self.task(slot).map(|t| t.status.as_str()).unwrap_or("");
+        json!({"task_id": task_id, "status": st})
+    }
+
+    pub fn mark_as_done(&mut self, task_id: &Value, now: f64) -> Value {
+        let Some(slot) = task_id.as_str().and_then(|id| self.slot_of(id)) else {
+            return json!({"task_id": task_id, "status": null});
+        };
+        if self.task(slot).is_some_and(|t| {
+            matches!(
+                t.status,
+                Status::Running | Status::Failed | Status::Disabled
+            )
+        }) {
+            self.history(slot, "DONE", None, now);
+            self.set_status(slot, Status::Done, now);
+        }
+        let st = self.task(slot).map(|t| t.status.as_str()).unwrap_or("");
+        json!({"task_id": task_id, "status": st})
+    }
+
+    pub fn re_enable_task(&mut self, task_id: &Value, now: f64) -> Value {
+        let Some(slot) = task_id.as_str().and_then(|id| self.slot_of(id)) else {
+            return json!({});
+        };
+        let ok = self.task(slot).is_some_and(|t| {
+            t.status == Status::Disabled && t.scheduler_disable_time.is_some_and(|x| x != 0.0)
+        });
+        if !ok {
+            return json!({});
+        }
+        self.re_enable(slot, now);
+        match self.task(slot) {
+            Some(t) => Value::Object(self.serialize(t, Some(t.deps.iter().cloned().collect()))),
+            None => json!({}),
+        }
+    }
+
+    // ----- per-task values -------------------------------------------------------------
+
+    fn slot_for(&self, task_id: &Value) -> Option<u32> {
+        task_id.as_str().and_then(|id| self.slot_of(id))
+    }
+
+    /// set_task_status_message / set_task_progress_percentage.
+    pub fn set_task_field(&mut self, task_id: &Value, value: Value, progress: bool) {
+        let Some(slot) = self.slot_for(task_id) else {
+            return;
+        };
+        let set = |t: &mut Task, v: Value| {
+            if progress {
+                t.progress_percentage = v;
+            } else {
+                t.status_message = v;
+            }
+        };
+        let v2 = value.clone();
+        self.with_task(slot, |t| set(t, v2));
+        let batch = self
+            .task(slot)
+            .filter(|t| t.status == Status::Running)
+            .and_then(|t| t.batch_id.clone());
+        if let Some(bid) = batch {
+            for m in self.batch_running(&bid) {
+                let v = value.clone();
+                self.with_task(m, |t| set(t, v));
+            }
+        }
+    }
+
+    pub fn get_task_status_message(&self, task_id: &Value) -> Value {
+        match self.slot_for(task_id).and_then(|s| self.task(s)) {
+            Some(t) => json!({"taskId": task_id, "statusMessage": t.status_message}),
+            None => json!({"taskId": task_id, "statusMessage": ""}),
+        }
+    }
+
+    pub fn get_task_progress_percentage(&self, task_id: &Value) -> Value {
+        match self.slot_for(task_id).and_then(|s| self.task(s)) {
+            Some(t) => json!({"taskId": task_id, "progressPercentage": t.progress_percentage}),
+            None => json!({"taskId": task_id, "progressPercentage": null}),
+        }
+    }
+
+    pub fn get_running_task_resources(&self, task_id: &Value) -> Value {
+        match self.slot_for(task_id).and_then(|s| self.task(s)) {
+            Some(t) => json!({"taskId": task_id, "resources": t.resources_running()}),
+            None => json!({"taskId": task_id, "resources": null}),
+        }
+    }
+
+    pub fn decrease_running_task_resources(&mut self, task_id: &Value, dec: &Map<String, Value>) {
+        let Some(slot) = self.slot_for(task_id) else {
+            return;
+        };
+        let Some(t) = self.task(slot) else { return };
+        if t.status != Status::Running {
+            return;
+        }
+        let batch = t.batch_id.clone();
+        let decrease = |t: &mut Task| {
+            let res = if t.rr_alias {
+                Some(&mut t.resources)
+            } else {
+                t.resources_running.as_mut()
+            };
+            let Some(res) = res else { return };
+            for (r, amount) in dec {
+                let Some(a) = py_num(amount) else { continue };
+                if a > 0.0 {
+                    if let Some(cur) = res.get_mut(r) {
+                        let both_int = cur.is_i64() && amount.is_i64();
+                        let v = py_num(cur).unwrap_or(0.0) - a;
+                        *cur = if v > 0.0 {
+                            if both_int {
+                                Value::from(
+                                    cur.as_i64().unwrap_or(0) - amount.as_i64().unwrap_or(0),
+                                )
+                            } else {
+                                num_value(v)
+                            }
+                        } else {
+                            Value::from(0)
+                        };
+                    }
+                }
+            }
+        };
+        self.with_task(slot, decrease);
+        if let Some(bid) = batch {
+            for m in self.batch_running(&bid) {
+                self.with_task(m, decrease);
+            }
+        }
+    }
+
+    // ----- scheduler messages ----------------------------------------------------------
+
+    pub fn send_scheduler_message(
+        &mut self,
+        worker: &str,
+        task: Value,
+        content: Value,
+        message_id: Option<String>,
+        now: f64,
+    ) -> Value {
+        if !self.config.send_messages {
+            return json!({"message_id": null});
+        }
+        let id = message_id.unwrap_or_else(|| {
+            self.message_counter += 1;
+            format!("00000000-0000-4000-8000-{:012x}", self.message_counter)
+        });
+        let w = self.get_worker(worker, now);
+        if let Some(wk) = self.worker_mut(w) {
+            wk.rpc_messages.push(json!({
+                "name": "dispatch_scheduler_message",
+                "kwargs": {"task_id": task, "message_id": id, "content": content},
+            }));
+        }
+        json!({ "message_id": id })
+    }
+
+    pub fn add_scheduler_message_response(
+        &mut self,
+        task_id: &Value,
+        message_id: &str,
+        response: Value,
+    ) {
+        if let Some(slot) = self.slot_for(task_id) {
+            self.with_task(slot, |t| {
+                t.scheduler_message_responses
+                    .insert(message_id.to_string(), response);
+            });
+        }
+    }
+
+    pub fn get_scheduler_message_response(&mut self, task_id: &Value, message_id: &str) -> Value {
+        let mut response = Value::Null;
+        if let Some(slot) = self.slot_for(task_id) {
+            if let Some(Some(v)) =
+                self.with_task(slot, |t| t.scheduler_message_responses.remove(message_id))
+            {
+                response = v;
+            }
+        }
+        json!({ "response": response })
+    }
+
+    // ----- pause and resources ---------------------------------------------------------
+
+    pub fn is_pause_enabled(&self) -> Value {
+        json!({"enabled": self.config.pause_enabled})
+    }
+
+    pub fn is_paused(&self) -> Value {
+        json!({"paused": self.paused})
+    }
+
+    pub fn set_paused(&mut self, paused: bool) {
+        if self.config.pause_enabled {
+            self.paused = paused;
+        }
+    }
+
+    pub fn has_task_history(&self) -> Value {
+        Value::Bool(self.config.record_task_history)
+    }
+
+    pub fn update_resources(&mut self, updates: Vec<(String, Value)>) {
+        for (k, v) in updates {
+            match self.resources.iter_mut().find(|(name, _)| *name == k) {
+                Some(entry) => entry.1 = v,
+                None => self.resources.push((k, v)),
+            }
+        }
+    }
+
+    /// `update_resource`: only non-negative integers (and JSON booleans, as Python ints).
+    pub fn update_resource(&mut self, resource: &str, amount: &Value) -> Value {
+        let ok = match amount {
+            Value::Bool(_) => true,
+            Value::Number(n) => n.as_i64().is_some_and(|i| i >= 0) || n.as_u64().is_some(),
+            _ => false,
+        };
+        if !ok {
+            return Value::Bool(false);
+        }
+        self.update_resources(vec![(resource.to_string(), amount.clone())]);
+        Value::Bool(true)
+    }
+
+    pub fn resource_list(&mut self, now: f64) -> Value {
+        self.prune(now);
+        let mut used: HashMap<&str, NumAcc> = HashMap::new();
+        for s in self.bucket(Status::Running) {
+            if let Some(t) = self.task(s) {
+                for (r, a) in t.resources_running().unwrap_or(&t.resources) {
+                    used.entry(r.as_str()).or_default().add(a);
+                }
+            }
+        }
+        let mut out = Vec::new();
+        for (name, total) in &self.resources {
+            let mut running = Map::new();
+            for s in self.bucket(Status::Running) {
+                if let Some(t) = self.task(s) {
+                    if t.resources.contains_key(name) {
+                        running.insert(t.id.clone(), Value::Object(self.serialize_nodeps(t)));
+                    }
+                }
+            }
+            let num_used = used
+                .get(name.as_str())
+                .map(|a| a.to_value())
+                .unwrap_or(json!(0));
+            out.push(json!({
+                "name": name,
+                "num_total": total,
+                "num_used": num_used,
+                "num_consumer": running.len(),
+                "running": running,
+            }));
+        }
+        Value::Array(out)
+    }
+
+    // ----- read APIs ---------------------------------------------------------------------
+
+    /// luigid's task serialization (reference 3.10); `deps` adds the `deps` key.
+    pub(crate) fn serialize(&self, t: &Task, deps: Option<Vec<String>>) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert(
+            "display_name".into(),
+            Value::String(pretty_id(&t.family, &t.public_params)),
+        );
+        m.insert("status".into(), Value::String(t.status.as_str().into()));
+        m.insert(
+            "workers".into(),
+            Value::Array(
+                t.workers
+                    .iter()
+                    .map(|&w| Value::String(self.worker_name(w).into()))
+                    .collect(),
+            ),
+        );
+        m.insert(
+            "worker_running".into(),
+            t.worker_running
+                .map(|w| Value::String(self.worker_name(w).into()))
+                .unwrap_or(Value::Null),
+        );
+        m.insert("time_running".into(), opt_num(t.time_running));
+        m.insert("start_time".into(), num_value(t.time));
+        m.insert("last_updated".into(), num_value(t.updated));
+        m.insert("params".into(), Value::Object(t.public_params.clone()));
+        m.insert("name".into(), Value::String(t.family.clone()));
+        m.insert("priority".into(), t.priority.clone());
+        m.insert("resources".into(), Value::Object(t.resources.clone()));
+        m.insert(
+            "resources_running".into(),
+            t.resources_running()
+                .map(|r| Value::Object(r.clone()))
+                .unwrap_or(Value::Null),
+        );
+        m.insert("tracking_url".into(), t.tracking_url.clone());
+        m.insert("status_message".into(), t.status_message.clone());
+        m.insert("progress_percentage".into(), t.progress_percentage.clone());
+        if t.status == Status::Disabled {
+            m.insert(
+                "re_enable_able".into(),
+                Value::Bool(t.scheduler_disable_time.is_some()),
+            );
+        }
+        if let Some(deps) = deps {
+            m.insert(
+                "deps".into(),
+                Value::Array(deps.into_iter().map(Value::String).collect()),
+            );
+        }
+        if self.config.send_messages && t.status == Status::Running {
+            m.insert("accepts_messages".into(), t.accepts_messages.clone());
+        }
+        m
+    }
+
+    fn serialize_nodeps(&self, t: &Task) -> Map<String, Value> {
+        self.serialize(t, None)
+    }
+
+    /// luigid's memoised upstream-status walk (reference 3.11) as a severity index.
+    fn upstream_status(&self, root: u32, memo: &mut HashMap<u32, u8>) -> u8 {
+        if let Some(&v) = memo.get(&root) {
+            return v;
+        }
+        let mut stack = vec![root];
+        while let Some(s) = stack.pop() {
+            let Some(t) = self.task(s) else { continue };
+            if t.status == Status::Done {
+                continue;
+            }
+            match memo.get(&s) {
+                None => {
+                    if t.status == Status::Pending && !t.deps.is_empty() {
+                        stack.push(s);
+                        stack.extend(t.deps.iter().filter_map(|d| self.slot_of(d)));
+                        memo.insert(s, 0);
+                    } else {
+                        memo.insert(s, own_upstream(t.status));
+                    }
+                }
+                Some(0) if !t.deps.is_empty() => {
+                    let v = t
+                        .deps
+                        .iter()
+                        .map(|d| {
+                            self.slot_of(d)
+                                .and_then(|ds| memo.get(&ds).copied())
+                                .unwrap_or(0)
+                        })
+                        .max()
+                        .unwrap_or(0);
+                    memo.insert(s, v);
+                }
+                _ => {}
+            }
+        }
+        memo.get(&root).copied().unwrap_or(0)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn task_list(
+        &mut self,
+        status: &str,
+        upstream_status: &str,
+        limit: bool,
+        search: Option<&str>,
+        max_shown_tasks: Option<i64>,
+        now: f64,
+    ) -> Value {
+        let cap = max_shown_tasks
+            .filter(|&m| m != 0)
+            .unwrap_or(self.config.max_shown_tasks);
+        let st = if status.is_empty() {
+            None
+        } else {
+            Some(Status::parse(status))
+        };
+        if search.is_none_or(|s| s.is_empty()) {
+            let pre_count = match st {
+                None => self.ix.by_id.len(),
+                Some(None) => 0,
+                Some(Some(s)) => self.ix.buckets[s.index()].len(),
+            };
+            if limit && pre_count as i64 > cap {
+                let n = if upstream_status.is_empty() {
+                    pre_count as i64
+                } else {
+                    -1
+                };
+                return json!({ "num_tasks": n });
+            }
+        }
+        self.prune(now);
+        let terms: Option<Vec<String>> =
+            search.map(|s| s.split_whitespace().map(|t| t.to_lowercase()).collect());
+        let want_up = upstream_severity(upstream_status);
+        let slots: Vec<u32> = match st {
+            None => (0..self.tasks.len() as u32)
+                .filter(|&s| self.task(s).is_some())
+                .collect(),
+            Some(None) => Vec::new(),
+            Some(Some(s)) => self.bucket(s).collect(),
+        };
+        let mut memo = HashMap::new();
+        let mut result = Map::new();
+        for s in slots {
+            let Some(t) = self.task(s) else { continue };
+            if let Some(terms) = &terms {
+                if !terms.is_empty() {
+                    let pid = pretty_id(&t.family, &t.public_params).to_lowercase();
+                    if !terms.iter().all(|term| pid.contains(term.as_str())) {
+                        continue;
+                    }
+                }
+            }
+            let include = t.status != Status::Pending
+                || upstream_status.is_empty()
+                || want_up.is_some_and(|w| w == self.upstream_status(s, &mut memo));
+            if include {
+                result.insert(t.id.clone(), Value::Object(self.serialize_nodeps(t)));
+            }
+        }
+        if limit && result.len() as i64 > cap {
+            return json!({ "num_tasks": result.len() });
+        }
+        Value::Object(result)
+    }
+
+    pub fn task_search(&mut self, task_str: &str, now: f64) -> Value {
+        self.prune(now);
+        let mut result = Map::new();
+        for t in self.tasks.iter().flatten() {
+            if t.id.contains(task_str) {
+                let entry = result
+                    .entry(t.status.as_str().to_string())
+                    .or_insert_with(|| Value::Object(Map::new()));
+                if let Value::Object(m) = entry {
+                    m.insert(t.id.clone(), Value::Object(self.serialize_nodeps(t)));
+                }
+            }
+        }
+        Value::Object(result)
+    }
+
+    pub fn fetch_error(&self, task_id: &Value) -> Value {
+        match self.slot_for(task_id).and_then(|s| self.task(s)) {
+            Some(t) => json!({
+                "taskId": task_id,
+                "error": t.expl,
+                "displayName": pretty_id(&t.family, &t.public_params),
+                "taskParams": t.params,
+                "taskModule": t.module,
+                "taskFamily": t.family,
+            }),
+            None => json!({"taskId": task_id, "error": ""}),
+        }
+    }
+
+    pub fn worker_list(&mut self, include_running: bool, now: f64) -> Value {
+        self.prune(now);
+        let mut entries: Vec<(f64, u32, Map<String, Value>)> = Vec::new();
+        for w in self.worker_order() {
+            let Some(wk) = self.worker(w) else { continue };
+            let mut m = Map::new();
+            m.insert("name".into(), Value::String(self.worker_name(w).into()));
+            m.insert("last_active".into(), num_value(wk.last_active));
+            m.insert("started".into(), num_value(wk.started));
+            m.insert(
+                "state".into(),
+                Value::String(if wk.disabled { "disabled" } else { "active" }.into()),
+            );
+            let first = wk
+                .info
+                .get("first_task")
+                .cloned()
+                .unwrap_or(Value::String(String::new()));
+            let ftdn = match first
+                .as_str()
+                .and_then(|id| self.slot_of(id))
+                .and_then(|s| self.task(s))
+            {
+                Some(t) => Value::String(pretty_id(&t.family, &t.public_params)),
+                None => first,
+            };
+            m.insert("first_task_display_name".into(), ftdn);
+            m.insert(
+                "num_unread_rpc_messages".into(),
+                Value::from(wk.rpc_messages.len()),
+            );
+            for (k, v) in &wk.info {
+                if !m.contains_key(k) {
+                    m.insert(k.clone(), v.clone());
+                }
+            }
+            entries.push((wk.started, w, m));
+        }
+        // sorted by `started` descending, stable.
+        entries.sort_by(|a, b| b.0.total_cmp(&a.0));
+        if include_running {
+            let mut running: HashMap<u32, Map<String, Value>> = HashMap::new();
+            for s in self.bucket(Status::Running) {
+                if let Some(t) = self.task(s) {
+                    if let Some(wr) = t.worker_running {
+                        running
+                            .entry(wr)
+                            .or_default()
+                            .insert(t.id.clone(), Value::Object(self.serialize_nodeps(t)));
+                    }
+                }
+            }
+            for (_, w, m) in entries.iter_mut() {
+                let tasks = running.remove(w).unwrap_or_default();
+                let (np, nu) = self
+                    .worker(*w)
+                    .map(|wk| (wk.ix.n_p, wk.ix.n_p_unique))
+                    .unwrap_or((0, 0));
+                m.insert("num_running".into(), Value::from(tasks.len()));
+                m.insert("num_pending".into(), Value::from(np));
+                m.insert("num_uniques".into(), Value::from(nu));
+                m.insert("running".into(), Value::Object(tasks));
+            }
+        }
+        Value::Array(
+            entries
+                .into_iter()
+                .map(|(_, _, m)| Value::Object(m))
+                .collect(),
+        )
+    }
+
+    // ----- graphs ------------------------------------------------------------------------
+
+    fn traverse(
+        &self,
+        root: &str,
+        seen: &mut HashSet<String>,
+        inverse: bool,
+        include_done: bool,
+        out: &mut Map<String, Value>,
+    ) {
+        if seen.contains(root) {
+            return;
+        }
+        seen.insert(root.to_string());
+        let mut queue: VecDeque<String> = VecDeque::from([root.to_string()]);
+        let mut emitted = 0i64;
+        while let Some(id) = queue.pop_front() {
+            let is_root = id == root;
+            match self
+                .slot_of(&id)
+                .and_then(|s| self.task(s))
+                .filter(|t| !t.family.is_empty())
+            {
+                None => {
+                    let mut m = Map::new();
+                    m.insert("deps".into(), json!([]));
+                    m.insert("status".into(), json!("UNKNOWN"));
+                    m.insert("workers".into(), json!([]));
+                    m.insert("start_time".into(), json!("UNKNOWN"));
+                    m.insert("params".into(), json!({ "task_id": id }));
+                    m.insert("name".into(), json!(guess_family(&id)));
+                    if is_root {
+                        m.insert("display_name".into(), json!(id));
+                    }
+                    m.insert("priority".into(), json!(0));
+                    out.insert(id, Value::Object(m));
+                }
+                Some(t) => {
+                    let mut deps: Vec<String> = if inverse {
+                        self.ix
+                            .rdeps
+                            .get(&t.id)
+                            .map(|set| {
+                                set.iter()
+                                    .filter_map(|&s| self.task(s).map(|d| d.id.clone()))
+                                    .collect()
+                            })
+                            .unwrap_or_default()
+                    } else {
+                        t.deps.iter().cloned().collect()
+                    };
+                    deps.sort();
+                    if !include_done {
+                        deps.retain(|d| {
+                            !self
+                                .slot_of(d)
+                                .and_then(|s| self.task(s))
+                                .is_some_and(|dt| dt.status == Status::Done)
+                        });
+                    }
+                    let mut m = self.serialize(t, Some(deps.clone()));
+                    if !is_root {
+                        m.shift_remove("display_name");
+                    }
+                    out.insert(id, Value::Object(m));
+                    for d in deps {
+                        if !seen.contains(&d) {
+                            seen.insert(d.clone());
+                            queue.push_back(d);
+                        }
+                    }
+                }
+            }
+            emitted += 1;
+            if emitted >= self.config.max_graph_nodes {
+                break;
+            }
+        }
+    }
+
+    pub fn graph(&mut self, now: f64) -> Value {
+        self.prune(now);
+        let mut out = Map::new();
+        let mut seen = HashSet::new();
+        let ids: Vec<String> = self.tasks.iter().flatten().map(|t| t.id.clone()).collect();
+        for id in ids {
+            self.traverse(&id, &mut seen, false, true, &mut out);
+        }
+        Value::Object(out)
+    }
+
+    pub fn dep_graph(
+        &mut self,
+        task_id: &Value,
+        include_done: bool,
+        inverse: bool,
+        now: f64,
+    ) -> Value {
+        self.prune(now);
+        let Some(id) = task_id.as_str().filter(|id| self.slot_of(id).is_some()) else {
+            return json!({});
+        };
+        let mut out = Map::new();
+        let mut seen = HashSet::new();
+        self.traverse(id, &mut seen, inverse, include_done, &mut out);
+        Value::Object(out)
+    }
+}

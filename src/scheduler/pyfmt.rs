@@ -1,0 +1,282 @@
+//! Python's `str()`/`repr()` of JSON-decoded values (for `pretty_id` and history
+//! parameters), the task-family guess of placeholder nodes, and MD5 (batch ids).
+
+use serde_json::{Map, Value};
+
+/// Python `str(value)` of a JSON-decoded value.
+pub fn py_str(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => {
+            let mut out = String::new();
+            py_repr(other, &mut out);
+            out
+        }
+    }
+}
+
+/// Python `repr(value)`.
+pub fn py_repr(v: &Value, out: &mut String) {
+    match v {
+        Value::Null => out.push_str("None"),
+        Value::Bool(true) => out.push_str("True"),
+        Value::Bool(false) => out.push_str("False"),
+        Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                out.push_str(&i.to_string());
+            } else if let Some(u) = n.as_u64() {
+                out.push_str(&u.to_string());
+            } else {
+                out.push_str(&py_float_repr(n.as_f64().unwrap_or(0.0)));
+            }
+        }
+        Value::String(s) => py_str_repr(s, out),
+        Value::Array(a) => {
+            out.push('[');
+            for (i, x) in a.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                py_repr(x, out);
+            }
+            out.push(']');
+        }
+        Value::Object(m) => {
+            out.push('{');
+            for (i, (k, x)) in m.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                py_str_repr(k, out);
+                out.push_str(": ");
+                py_repr(x, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn py_str_repr(s: &str, out: &mut String) {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c if (0x80..0xa0).contains(&(c as u32)) => {
+                out.push_str(&format!("\\x{:02x}", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+}
+
+/// Python `repr(float)`: shortest round-trip digits, scientific outside [1e-4, 1e16).
+pub fn py_float_repr(f: f64) -> String {
+    if f.is_nan() {
+        return "nan".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if f == 0.0 {
+        return if f.is_sign_negative() {
+            "-0.0".into()
+        } else {
+            "0.0".into()
+        };
+    }
+    // Rust's `{:e}` gives the shortest round-trip digits: "1.2345e-5".
+    let sci = format!("{:e}", f);
+    let (mant, exp) = match sci.split_once('e') {
+        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
+        None => (sci.as_str(), 0),
+    };
+    let neg = mant.starts_with('-');
+    let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
+    let mut out = String::new();
+    if neg {
+        out.push('-');
+    }
+    if (-4..16).contains(&exp) {
+        if exp < 0 {
+            out.push_str("0.");
+            for _ in 0..(-exp - 1) {
+                out.push('0');
+            }
+            out.push_str(&digits);
+        } else {
+            let int_len = exp as usize + 1;
+            if digits.len() <= int_len {
+                out.push_str(&digits);
+                for _ in digits.len()..int_len {
+                    out.push('0');
+                }
+                out.push_str(".0");
+            } else {
+                out.push_str(&digits[..int_len]);
+                out.push('.');
+                out.push_str(&digits[int_len..]);
+            }
+        }
+    } else {
+        out.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            out.push('.');
+            out.push_str(&digits[1..]);
+        }
+        out.push('e');
+        out.push(if exp < 0 { '-' } else { '+' });
+        out.push_str(&format!("{:02}", exp.abs()));
+    }
+    out
+}
+
+/// `family(k1=v1, k2=v2)` over the public params sorted by key.
+pub fn pretty_id(family: &str, public_params: &Map<String, Value>) -> String {
+    let mut keys: Vec<&String> = public_params.keys().collect();
+    keys.sort();
+    let mut out = String::with_capacity(family.len() + 2 + 16 * keys.len());
+    out.push_str(family);
+    out.push('(');
+    for (i, k) in keys.iter().enumerate() {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        out.push_str(k);
+        out.push('=');
+        if let Some(v) = public_params.get(k.as_str()) {
+            match v {
+                Value::String(s) => out.push_str(s),
+                other => py_repr(other, &mut out),
+            }
+        }
+    }
+    out.push(')');
+    out
+}
+
+/// The family luigid guesses from an id with `([^(_]+)[(_]` (anchored at the start).
+pub fn guess_family(task_id: &str) -> &str {
+    match task_id.find(['(', '_']) {
+        Some(i) if i > 0 => &task_id[..i],
+        _ => "UNKNOWN",
+    }
+}
+
+/// MD5 hex digest (RFC 1321), for luigid's batch ids.
+pub fn md5_hex(data: &[u8]) -> String {
+    const S: [u32; 64] = [
+        7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5,
+        9, 14, 20, 5, 9, 14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10,
+        15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21,
+    ];
+    let k: Vec<u32> = (0..64)
+        .map(|i| ((i as f64 + 1.0).sin().abs() * 4294967296.0) as u32)
+        .collect();
+    let mut h: [u32; 4] = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476];
+    let mut msg = data.to_vec();
+    let bit_len = (data.len() as u64).wrapping_mul(8);
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend_from_slice(&bit_len.to_le_bytes());
+    for chunk in msg.chunks_exact(64) {
+        let mut m = [0u32; 16];
+        for (i, w) in chunk.chunks_exact(4).enumerate() {
+            m[i] = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+        }
+        let (mut a, mut b, mut c, mut d) = (h[0], h[1], h[2], h[3]);
+        for i in 0..64 {
+            let (f, g) = match i / 16 {
+                0 => ((b & c) | (!b & d), i),
+                1 => ((d & b) | (!d & c), (5 * i + 1) % 16),
+                2 => (b ^ c ^ d, (3 * i + 5) % 16),
+                _ => (c ^ (b | !d), (7 * i) % 16),
+            };
+            let f2 = f.wrapping_add(a).wrapping_add(k[i]).wrapping_add(m[g]);
+            a = d;
+            d = c;
+            c = b;
+            b = b.wrapping_add(f2.rotate_left(S[i]));
+        }
+        h[0] = h[0].wrapping_add(a);
+        h[1] = h[1].wrapping_add(b);
+        h[2] = h[2].wrapping_add(c);
+        h[3] = h[3].wrapping_add(d);
+    }
+    let mut out = String::with_capacity(32);
+    for word in h {
+        for byte in word.to_le_bytes() {
+            out.push_str(&format!("{:02x}", byte));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn md5_vectors() {
+        assert_eq!(md5_hex(b""), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(
+            md5_hex(b"The quick brown fox jumps over the lazy dog"),
+            "9e107d9d372bb6826bd81d3542a419d6"
+        );
+        assert_eq!(md5_hex(b"A_1|A_2"), "3b223319e1962bb9a54501812900d0da");
+    }
+
+    #[test]
+    fn float_repr_like_python() {
+        assert_eq!(py_float_repr(1.5), "1.5");
+        assert_eq!(py_float_repr(1.0), "1.0");
+        assert_eq!(py_float_repr(1e16), "1e+16");
+        assert_eq!(py_float_repr(1234567890123456.0), "1234567890123456.0");
+        assert_eq!(py_float_repr(0.0001), "0.0001");
+        assert_eq!(py_float_repr(0.00001), "1e-05");
+        assert_eq!(py_float_repr(-2.5e-7), "-2.5e-07");
+        assert_eq!(py_float_repr(0.1), "0.1");
+    }
+
+    #[test]
+    fn pretty_ids() {
+        let p = json!({"num": 5, "day": "2016-02-01"});
+        assert_eq!(
+            pretty_id("A", p.as_object().unwrap()),
+            "A(day=2016-02-01, num=5)"
+        );
+        let p = json!({"a": [1, "x"], "b": 1.0, "c": null, "d": {"k": "it's"}, "e": true});
+        assert_eq!(
+            pretty_id("T", p.as_object().unwrap()),
+            "T(a=[1, 'x'], b=1.0, c=None, d={'k': \"it's\"}, e=True)"
+        );
+        assert_eq!(pretty_id("", &Map::new()), "()");
+    }
+
+    #[test]
+    fn family_guess() {
+        assert_eq!(guess_family("Foo_bar_123abc"), "Foo");
+        assert_eq!(guess_family("Foo(a=1)"), "Foo");
+        assert_eq!(guess_family("pkg.Mod_x"), "pkg.Mod");
+        assert_eq!(guess_family("NoSeparator"), "UNKNOWN");
+        assert_eq!(guess_family("_x"), "UNKNOWN");
+    }
+}
