@@ -276,7 +276,7 @@ impl Script for Mix {
             w.scheduled += 1;
             w.to_schedule -= 1;
             // Each burst is a chain: every task needs the one before it.
-            let deps = if i % burst > 0 {
+            let deps = if !i.is_multiple_of(burst) {
                 vec![wl::task_id(&w.family, i - 1)]
             } else {
                 Vec::new()
@@ -1110,7 +1110,9 @@ fn cmd_wait(a: &Args) -> Result<(), String> {
         if let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
             let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
             let mut buf = [0u8; 64];
-            if s.write_all(&head).is_ok() && matches!(s.read(&mut buf), Ok(n) if buf[..n].starts_with(b"HTTP/1.")) {
+            if s.write_all(&head).is_ok()
+                && matches!(s.read(&mut buf), Ok(n) if buf[..n].starts_with(b"HTTP/1."))
+            {
                 return Ok(());
             }
         }
