@@ -32,8 +32,10 @@ $(VENV)/.complete: tests/requirements.txt
 
 # Debian's Chromium for the browser tests (never a downloaded browser build).
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  (apt-get update -qq || true) && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then \
+	  (apt-get update -qq || true) && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -42,7 +44,7 @@ lint:
 test-rust:
 	$(CARGO) test --all-targets
 
-test-py: venv build
+test-py: venv build browser
 	LUIGID_RS_BIN=$(CURDIR)/target/release/luigid-rs $(PY) -m pytest -q tests
 
 test: lint test-rust test-py

@@ -1,0 +1,83 @@
+// Small DOM and formatting helpers shared by the views.
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "class") el.className = v;
+    else if (k === "text") el.textContent = v;
+    else if (k.startsWith("on") && typeof v === "function") el.addEventListener(k.slice(2), v);
+    else if (k === "dataset") Object.assign(el.dataset, v);
+    else el.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+export function clear(el) {
+  while (el.firstChild) el.removeChild(el.firstChild);
+  return el;
+}
+
+const ESC = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+export function esc(s) {
+  return String(s).replace(/[&<>"']/g, (c) => ESC[c]);
+}
+
+// Scheduler times are float seconds since the epoch.
+export function fmtTime(t) {
+  if (typeof t !== "number" || !isFinite(t)) return "";
+  const d = new Date(t * 1000);
+  const pad = (n) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
+    `${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+export function fmtAgo(t, now = Date.now() / 1000) {
+  if (typeof t !== "number" || !isFinite(t)) return "";
+  let s = Math.max(0, Math.round(now - t));
+  if (s < 60) return `${s}s ago`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ago`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m ago`;
+  return `${Math.floor(s / 86400)}d ago`;
+}
+
+export function fmtValue(v) {
+  if (v === null || v === undefined) return "";
+  return typeof v === "string" ? v : JSON.stringify(v);
+}
+
+export function fmtParams(params) {
+  if (!params || typeof params !== "object") return "";
+  return Object.keys(params).map((k) => `${k}=${fmtValue(params[k])}`).join(", ");
+}
+
+export function debounce(fn, ms) {
+  let t = null;
+  const run = (...args) => {
+    clearTimeout(t);
+    t = setTimeout(() => fn(...args), ms);
+  };
+  run.cancel = () => clearTimeout(t);
+  return run;
+}
+
+// A modal yes/no question using the page's <dialog>; resolves true on confirm.
+export function confirmDialog(message, okLabel = "Confirm") {
+  const dlg = document.getElementById("confirm");
+  document.getElementById("confirm-text").textContent = message;
+  const ok = document.getElementById("confirm-ok");
+  ok.textContent = okLabel;
+  return new Promise((resolve) => {
+    const done = () => {
+      dlg.removeEventListener("close", done);
+      resolve(dlg.returnValue === "ok");
+    };
+    dlg.returnValue = "";
+    dlg.addEventListener("close", done);
+    dlg.showModal();
+    document.getElementById("confirm-cancel").focus();
+  });
+}
