@@ -92,6 +92,40 @@ impl Script for AddTasks {
     }
 }
 
+/// get_work by one worker; each task it hands out is reported DONE on the same
+/// connection before the next get_work, as a worker does after running it. Without that
+/// the worker's RUNNING tasks pile up and every get_work reply (which lists them) grows.
+struct GetWorkCycle {
+    host: String,
+    get_work: Vec<u8>,
+    worker: String,
+    done: Vec<Option<String>>,
+}
+
+impl Script for GetWorkCycle {
+    fn next(&mut self, c: usize, out: &mut Vec<u8>) -> Step {
+        if let Some(t) = self.done[c].take() {
+            wl::post_rpc(
+                "add_task",
+                &wl::done_args(&self.worker, &t),
+                &self.host,
+                out,
+            );
+            return Step::Send("add_task_done");
+        }
+        out.extend_from_slice(&self.get_work);
+        Step::Send("get_work")
+    }
+    fn reply(&mut self, c: usize, kind: &'static str, _status: u16, body: &[u8]) {
+        if kind == "get_work" {
+            self.done[c] = reply_task_id(body);
+        }
+    }
+    fn wants_body(&self, kind: &'static str) -> bool {
+        kind == "get_work"
+    }
+}
+
 /// Read `response.task_id` from a JSON reply (gzip-decoded by the driver).
 fn reply_task_id(body: &[u8]) -> Option<String> {
     let v: Value = serde_json::from_slice(body).ok()?;
@@ -868,7 +902,22 @@ fn cmd_run(a: &Args) -> Result<(), String> {
             Ok(())
         };
     let result = match workload.as_str() {
-        "head" | "ping" | "get_work" | "task_list" => {
+        "get_work" => {
+            preload(tasks, false, &mut extra)?;
+            let mut bytes = Vec::new();
+            wl::post_rpc("get_work", &wl::get_work_args(&worker), &host, &mut bytes);
+            let mut s = GetWorkCycle {
+                host: host.clone(),
+                get_work: bytes,
+                worker: worker.clone(),
+                done: vec![None; conns],
+            };
+            // Each cycle hands out one task: keep at least half the preload pending.
+            let max = max_requests.min(2 * (tasks / 2).max(1) as u64);
+            extra.insert("primary_kind".into(), json!("get_work"));
+            drive(&opts(conns, duration, max), &mut s)?
+        }
+        "head" | "ping" | "task_list" => {
             let mut bytes = Vec::new();
             let kind: &'static str = match workload.as_str() {
                 "head" => {
@@ -878,11 +927,6 @@ fn cmd_run(a: &Args) -> Result<(), String> {
                 "ping" => {
                     wl::post_rpc("ping", &wl::ping_args(&worker), &host, &mut bytes);
                     "ping"
-                }
-                "get_work" => {
-                    preload(tasks, false, &mut extra)?;
-                    wl::post_rpc("get_work", &wl::get_work_args(&worker), &host, &mut bytes);
-                    "get_work"
                 }
                 _ => {
                     preload(tasks, false, &mut extra)?;
@@ -895,14 +939,8 @@ fn cmd_run(a: &Args) -> Result<(), String> {
                     "task_list"
                 }
             };
-            // get_work hands a task out each time: keep at least half the preload pending.
-            let max = if kind == "get_work" {
-                max_requests.min((tasks / 2).max(1) as u64)
-            } else {
-                max_requests
-            };
             let mut s = Fixed { kind, bytes };
-            drive(&opts(conns, duration, max), &mut s)?
+            drive(&opts(conns, duration, max_requests), &mut s)?
         }
         "add_task" => {
             let mut s = AddTasks {
@@ -1003,6 +1041,21 @@ fn cmd_run(a: &Args) -> Result<(), String> {
         other => return Err(format!("unknown workload {other:?}")),
     };
     let mut v = result_json(&result);
+    if let (Some(Value::String(k)), Value::Object(m)) = (extra.get("primary_kind"), &mut v) {
+        // Headline figures for the primary request kind; CPU is per cycle (all kinds).
+        let n = result.lat_us.get(k.as_str()).map_or(0, |l| l.len());
+        if n > 0 && result.elapsed > 0.0 {
+            m.insert("req_per_s_all".into(), m["req_per_s"].clone());
+            m.insert("cpu_us_per_req_all".into(), m["cpu_us_per_req"].clone());
+            m.insert("lat_us_all".into(), m["lat_us"].clone());
+            m.insert("req_per_s".into(), json!(n as f64 / result.elapsed));
+            m.insert("lat_us".into(), m["lat_us_by_kind"][k.as_str()].clone());
+            m.insert(
+                "cpu_us_per_req".into(),
+                json!(result.cpu_ns.map(|c| c as f64 / 1000.0 / n as f64)),
+            );
+        }
+    }
     if let Value::Object(m) = &mut v {
         m.insert("server".into(), json!(server));
         m.insert("workload".into(), json!(a.get("name").unwrap_or(&workload)));
