@@ -1333,25 +1333,44 @@ fn targets(rows: &[Value]) -> Vec<(String, Option<bool>, String)> {
             format!("{} vs {} us", fmt_num(rs), fmt_num(tr)),
         ));
     }
-    let rs = g("luigid-rs", "add_task", "req_per_s");
-    let py = g("luigid", "add_task", "req_per_s");
+    // "N x luigid" is judged on server CPU per request (the figure the issue compares:
+    // throughput on this shared machine moves with the neighbours); throughput is shown.
+    let cpu_x = |w: &str, pyw: &str| {
+        ratio(
+            g("luigid", pyw, "cpu_us_per_req"),
+            g("luigid-rs", w, "cpu_us_per_req"),
+        )
+    };
+    let thr_x = |w: &str, pyw: &str| {
+        ratio(
+            g("luigid-rs", w, "req_per_s"),
+            g("luigid", pyw, "req_per_s"),
+        )
+    };
     let cpu = g("luigid-rs", "add_task", "cpu_us_per_req");
+    let x = cpu_x("add_task", "add_task");
     t.push((
-        "add_task: >= 40x luigid throughput, <= 11 us CPU/request".into(),
-        cmp(rs, py, &|a, b| {
-            a >= 40.0 * b && cpu.is_some_and(|c| c <= 11.0) && errs("luigid-rs", "add_task") == 0.0
+        "add_task: >= 40x luigid, <= 11 us CPU/request".into(),
+        x.map(|x| {
+            x >= 40.0 && cpu.is_some_and(|c| c <= 11.0) && errs("luigid-rs", "add_task") == 0.0
         }),
-        format!("{}x, {} us", fmt_num(ratio(rs, py)), fmt_num(cpu)),
+        format!(
+            "{}x by CPU ({}x by req/s), {} us",
+            fmt_num(x),
+            fmt_num(thr_x("add_task", "add_task")),
+            fmt_num(cpu)
+        ),
     ));
-    let py10 = g("luigid", "get_work_10k", "req_per_s");
     for w in ["get_work_10k", "get_work_100k"] {
-        let rs = g("luigid-rs", w, "req_per_s");
+        let x = cpu_x(w, "get_work_10k");
         t.push((
             format!("{w}: >= 1000x luigid at 10k"),
-            cmp(rs, py10, &|a, b| {
-                a >= 1000.0 * b && errs("luigid-rs", w) == 0.0
-            }),
-            format!("{}x", fmt_num(ratio(rs, py10))),
+            x.map(|x| x >= 1000.0 && errs("luigid-rs", w) == 0.0),
+            format!(
+                "{}x by CPU ({}x by req/s)",
+                fmt_num(x),
+                fmt_num(thr_x(w, "get_work_10k"))
+            ),
         ));
     }
     let a = p99("luigid-rs", "get_work_100k");
@@ -1361,14 +1380,15 @@ fn targets(rows: &[Value]) -> Vec<(String, Option<bool>, String)> {
         cmp(a, b, &|a, b| a <= 2.0 * b),
         format!("{} vs {} us", fmt_num(a), fmt_num(b)),
     ));
-    let rs = g("luigid-rs", "task_list_10k", "req_per_s");
-    let py = g("luigid", "task_list_10k", "req_per_s");
+    let x = cpu_x("task_list_10k", "task_list_10k");
     t.push((
         "task_list 10k: >= 20x luigid".into(),
-        cmp(rs, py, &|a, b| {
-            a >= 20.0 * b && errs("luigid-rs", "task_list_10k") == 0.0
-        }),
-        format!("{}x", fmt_num(ratio(rs, py))),
+        x.map(|x| x >= 20.0 && errs("luigid-rs", "task_list_10k") == 0.0),
+        format!(
+            "{}x by CPU ({}x by req/s)",
+            fmt_num(x),
+            fmt_num(thr_x("task_list_10k", "task_list_10k"))
+        ),
     ));
     for w in ["upstream_get_work_speed", "upstream_quadratic"] {
         let v = find(rows, "luigid-rs", w);
