@@ -15,8 +15,19 @@ use std::time::{Duration, Instant};
 
 const NOW: f64 = 1_764_000_000.0;
 
+static FAILED_CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 fn call(s: &mut Scheduler, method: &str, args: &Map<String, Value>, now: f64) -> Value {
-    api::call(s, method, args, now).unwrap_or(Value::Null)
+    match api::call(s, method, args, now) {
+        Ok(v) => v,
+        Err(e) => {
+            // Counted and reported once: a failing call times an error path, not the work.
+            if FAILED_CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0 {
+                eprintln!("scheduler bench: {method} failed: {e}");
+            }
+            Value::Null
+        }
+    }
 }
 
 /// Which of the benchmarked methods the scheduler answers without error; a failing
@@ -74,24 +85,12 @@ fn bench_size(c: &mut Criterion, n: usize, ok: &[&str]) {
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(if big { 3 } else { 2 }));
 
-    // A new task with two parameters and one dependency, into a scheduler of n tasks.
-    let mut next = n;
     let on = |m: &str| ok.contains(&m);
-    g.bench_function(BenchmarkId::new("add_task", n), |b| {
-        b.iter_batched(
-            || {
-                next += 1;
-                let dep = vec![wl::task_id("BenchTask", next % n.max(1))];
-                wl::add_task_args(&worker, "BenchTask", next, "PENDING", &dep)
-            },
-            |args| black_box(call(&mut s, "add_task", &args, NOW)),
-            BatchSize::SmallInput,
-        )
-    });
 
     // get_work alone is timed; the task it hands out is then marked DONE and a fresh
     // leaf task added (untimed), so the pending count stays at n however long it runs.
     let gw = wl::get_work_args(&worker);
+    let (mut calls, mut handed) = (0u64, 0u64);
     let mut fresh = 10 * n + 1_000_000;
     if on("get_work") {
         g.bench_function(BenchmarkId::new("get_work", n), |b| {
@@ -101,7 +100,9 @@ fn bench_size(c: &mut Criterion, n: usize, ok: &[&str]) {
                     let t = Instant::now();
                     let r = black_box(call(&mut s, "get_work", &gw, NOW));
                     spent += t.elapsed();
+                    calls += 1;
                     if let Some(id) = r.get("task_id").and_then(|v| v.as_str()) {
+                        handed += 1;
                         call(&mut s, "add_task", &wl::done_args(&worker, id), NOW);
                     }
                     fresh += 1;
@@ -113,7 +114,22 @@ fn bench_size(c: &mut Criterion, n: usize, ok: &[&str]) {
         });
     }
 
+    if calls > 0 {
+        eprintln!("get_work at {n}: {handed} of {calls} calls handed out a task");
+    }
     let tl = wl::task_list_args("PENDING");
+    // What task_list answers here: the listed tasks, or a count past max_shown_tasks.
+    let shown = call(&mut s, "task_list", &tl, NOW);
+    eprintln!(
+        "task_list PENDING at {n}: {}",
+        shown
+            .as_object()
+            .map_or("?".to_string(), |m| if m.contains_key("num_tasks") {
+                format!("{} (count only)", m["num_tasks"])
+            } else {
+                format!("{} tasks listed", m.len())
+            })
+    );
     if on("task_list") {
         g.bench_function(BenchmarkId::new("task_list", n), |b| {
             b.iter(|| black_box(call(&mut s, "task_list", &tl, NOW)))
@@ -136,6 +152,21 @@ fn bench_size(c: &mut Criterion, n: usize, ok: &[&str]) {
             b.iter(|| black_box(call(&mut s, "prune", &empty, NOW + 1.0)))
         });
     }
+    // A new task with two parameters and one dependency, into a scheduler of n tasks.
+    // Last: every iteration adds a task, so the scheduler grows past n from here on.
+    let mut next = n;
+    g.bench_function(BenchmarkId::new("add_task", n), |b| {
+        b.iter_batched(
+            || {
+                next += 1;
+                let dep = vec![wl::task_id("BenchTask", next % n.max(1))];
+                wl::add_task_args(&worker, "BenchTask", next, "PENDING", &dep)
+            },
+            |args| black_box(call(&mut s, "add_task", &args, NOW)),
+            BatchSize::SmallInput,
+        )
+    });
+
     g.finish();
 }
 
@@ -154,4 +185,8 @@ fn main() {
         bench_size(&mut c, n, &ok);
     }
     c.final_summary();
+    let failed = FAILED_CALLS.load(std::sync::atomic::Ordering::Relaxed);
+    if failed > 0 {
+        eprintln!("scheduler bench: {failed} calls failed (see the first above)");
+    }
 }
