@@ -27,17 +27,6 @@ pub struct Peer {
     pub uid: Option<u32>,
 }
 
-/// Read methods that run a full prune before their work, as luigid's do.
-const PRUNING_READS: &[&str] = &[
-    "graph",
-    "dep_graph",
-    "inverse_dep_graph",
-    "task_list",
-    "worker_list",
-    "resource_list",
-    "task_search",
-];
-
 pub struct App {
     pub ini: Ini,
     pub scheduler: Scheduler,
@@ -151,11 +140,6 @@ impl App {
             // Chosen here, not in the scheduler, so that a replay uses the same id.
             args.insert("_message_id".into(), Value::String(self.rng.uuid4()));
         }
-        if PRUNING_READS.contains(&method)
-            || (method == "get_work" && self.scheduler_config.prune_on_get_work)
-        {
-            self.prune(now);
-        }
         if self.needs_journal(method, &args, now) {
             if let Some(p) = self.persistence.as_mut() {
                 p.record(method, &args, now);
@@ -196,8 +180,13 @@ impl App {
                     false
                 }
             }
-            // Creates unknown workers as a side effect (luigid quirk Q10).
-            "count_pending" => true,
+            // Creates unknown workers as a side effect (luigid quirk Q10); hands out and
+            // forgets a message response.
+            "count_pending" | "get_scheduler_message_response" => true,
+            // Reads that prune first: journaled (verbatim, so that task_list's early
+            // "too many" reply, which skips its prune, replays exactly) only when the
+            // prune would change something; otherwise they never touch the journal.
+            m if crate::api::runs_prune(m) && m != "prune" => self.scheduler.prune_needed(now),
             m => crate::api::is_mutating(m),
         }
     }

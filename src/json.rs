@@ -3,10 +3,10 @@
 //! repr and Tornado's `</` escaping, so that replies match luigid's byte for byte.
 //!
 //! Input differences from Python that `serde_json::Value` forces on us:
-//! - `Infinity` (and numbers too large for an f64, which Python reads as `inf`) become
-//!   `f64::MAX`, `-Infinity` becomes `f64::MIN`, and `NaN` becomes `null`: a `Value`
-//!   cannot hold non-finite numbers. The scheduler treats `f64::MAX` as "no limit", which
-//!   is what the worker means by `"max_batch_size": Infinity`.
+//! - `NaN`, `Infinity`, `-Infinity` (and numbers too large for an f64, which Python reads
+//!   as `inf`) and integers beyond 64 bits cannot live in a `serde_json::Value` number:
+//!   they are carried as marked strings ([`RAW_NUMBER`]) that the writer puts back bare,
+//!   so luigid's echo of them round-trips, and [`raw_number_value`] gives their value.
 //! - Integers beyond the u64/i64 range become floats (Python keeps them exact).
 //! - A lone surrogate escape such as `\ud800` becomes U+FFFD (a Rust string cannot hold it).
 //!
@@ -85,15 +85,15 @@ impl Parser<'_> {
             }
             Some(b'N') if self.starts_with(b"NaN") => {
                 self.pos += 3;
-                Ok(Value::Null)
+                Ok(raw_number("NaN"))
             }
             Some(b'I') if self.starts_with(b"Infinity") => {
                 self.pos += 8;
-                Ok(Value::from(f64::MAX))
+                Ok(raw_number("Infinity"))
             }
             Some(b'-') if self.starts_with(b"-Infinity") => {
                 self.pos += 9;
-                Ok(Value::from(f64::MIN))
+                Ok(raw_number("-Infinity"))
             }
             Some(b'-' | b'0'..=b'9') => self.number(),
             _ => Err(self.err("Expecting value")),
@@ -222,9 +222,15 @@ impl Parser<'_> {
             if let Ok(u) = text.parse::<u64>() {
                 return Ok(Value::Number(Number::from(u)));
             }
+            // Python keeps big integers exact: carry the digits.
+            return Ok(raw_number(text));
         }
         let f: f64 = text.parse().map_err(|_| self.err("bad number"))?;
-        Ok(Value::from(finite(f)))
+        if f.is_infinite() {
+            // Python reads 1e400 as inf.
+            return Ok(raw_number(if f > 0.0 { "Infinity" } else { "-Infinity" }));
+        }
+        Ok(Value::from(f))
     }
 
     fn hex4(&mut self) -> Result<u32, String> {
@@ -305,14 +311,42 @@ impl Parser<'_> {
     }
 }
 
-/// Python reads `1e400` as `inf`; we store infinities as the largest finite values.
-fn finite(f: f64) -> f64 {
-    if f == f64::INFINITY {
-        f64::MAX
-    } else if f == f64::NEG_INFINITY {
-        f64::MIN
-    } else {
-        f
+/// Marks a string `Value` that stands for a number JSON-in-`Value` cannot hold: `NaN`,
+/// `Infinity`, `-Infinity` and integers beyond 64 bits. Python keeps these, and luigid
+/// echoes them back, so they travel as `"\u{FDD0}<literal>"` (a Unicode noncharacter, never
+/// sent by a real client) and are written back bare. [`raw_number_value`] reads them.
+pub const RAW_NUMBER: char = '\u{FDD0}';
+
+/// A raw-number `Value` for `literal` (see [`RAW_NUMBER`]).
+pub fn raw_number(literal: &str) -> Value {
+    let mut s = String::with_capacity(literal.len() + 3);
+    s.push(RAW_NUMBER);
+    s.push_str(literal);
+    Value::String(s)
+}
+
+/// The literal of a raw-number string, if `s` is one.
+fn raw_literal(s: &str) -> Option<&str> {
+    let lit = s.strip_prefix(RAW_NUMBER)?;
+    let ok = matches!(lit, "NaN" | "Infinity" | "-Infinity")
+        || (!lit.is_empty()
+            && lit
+                .strip_prefix('-')
+                .unwrap_or(lit)
+                .bytes()
+                .all(|b| b.is_ascii_digit())
+            && lit != "-");
+    ok.then_some(lit)
+}
+
+/// The float value of a raw-number `Value` (`NaN`, `inf`, a big integer), else `None`.
+pub fn raw_number_value(v: &Value) -> Option<f64> {
+    let lit = raw_literal(v.as_str()?)?;
+    match lit {
+        "NaN" => Some(f64::NAN),
+        "Infinity" => Some(f64::INFINITY),
+        "-Infinity" => Some(f64::NEG_INFINITY),
+        digits => digits.parse::<f64>().ok(),
     }
 }
 
@@ -323,7 +357,7 @@ pub fn to_py_json(value: &Value, out: &mut Vec<u8>) {
 
 /// [`to_py_json`] for any serializable value, so callers can skip building a `Value`.
 pub fn write_py_json<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
-    let mut ser = serde_json::Serializer::with_formatter(&mut *out, PyFormatter);
+    let mut ser = serde_json::Serializer::with_formatter(&mut *out, PyFormatter::default());
     // Writing into a Vec cannot fail, and our types have no failing Serialize impls;
     // on a (theoretical) error the caller gets whatever was written.
     if let Err(e) = value.serialize(&mut ser) {
@@ -334,10 +368,43 @@ pub fn write_py_json<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) {
 /// `serde_json` formatter reproducing Python's `json.dumps` defaults plus Tornado's
 /// `</` escaping.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct PyFormatter;
+pub struct PyFormatter {
+    /// Inside an object key (raw numbers are only values).
+    in_key: bool,
+    /// A string began; its quote is written with its first fragment (unless raw).
+    pending_quote: bool,
+    /// The current string is a raw number, written bare.
+    raw: bool,
+}
+
+impl PyFormatter {
+    fn open_quote<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        if self.pending_quote {
+            self.pending_quote = false;
+            w.write_all(b"\"")?;
+        }
+        Ok(())
+    }
+}
 
 impl Formatter for PyFormatter {
-    fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+    fn begin_string<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
+        self.pending_quote = true;
+        self.raw = false;
+        Ok(())
+    }
+
+    fn end_string<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        if self.raw {
+            self.raw = false;
+            return Ok(());
+        }
+        self.open_quote(w)?;
+        w.write_all(b"\"")
+    }
+
+    fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        self.in_key = true;
         if first {
             Ok(())
         } else {
@@ -345,7 +412,12 @@ impl Formatter for PyFormatter {
         }
     }
 
-    fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+    fn end_object_key<W: ?Sized + Write>(&mut self, _w: &mut W) -> io::Result<()> {
+        self.in_key = false;
+        Ok(())
+    }
+
+    fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
         if first {
             Ok(())
         } else {
@@ -370,6 +442,14 @@ impl Formatter for PyFormatter {
         w: &mut W,
         fragment: &str,
     ) -> io::Result<()> {
+        if self.pending_quote && !self.in_key {
+            if let Some(lit) = raw_literal(fragment) {
+                self.pending_quote = false;
+                self.raw = true;
+                return w.write_all(lit.as_bytes());
+            }
+        }
+        self.open_quote(w)?;
         let b = fragment.as_bytes();
         let mut start = 0;
         let mut i = 0;
@@ -402,6 +482,7 @@ impl Formatter for PyFormatter {
         w: &mut W,
         char_escape: CharEscape,
     ) -> io::Result<()> {
+        self.open_quote(w)?;
         let s: &[u8] = match char_escape {
             CharEscape::Quote => b"\\\"",
             CharEscape::ReverseSolidus => b"\\\\",
@@ -650,13 +731,23 @@ mod tests {
     fn parses_python_literals() {
         let v =
             parse_py_json(r#"{"a": NaN, "b": Infinity, "c": -Infinity, "d": [ 1e400 ]}"#).unwrap();
-        assert_eq!(v["a"], Value::Null);
-        assert_eq!(v["b"].as_f64(), Some(f64::MAX));
-        assert_eq!(v["c"].as_f64(), Some(f64::MIN));
-        assert_eq!(v["d"][0].as_f64(), Some(f64::MAX));
-        assert_eq!(parse_py_json("-1e400").unwrap().as_f64(), Some(f64::MIN));
+        assert!(raw_number_value(&v["a"]).is_some_and(f64::is_nan));
+        assert_eq!(raw_number_value(&v["b"]), Some(f64::INFINITY));
+        assert_eq!(raw_number_value(&v["c"]), Some(f64::NEG_INFINITY));
+        assert_eq!(raw_number_value(&v["d"][0]), Some(f64::INFINITY));
+        let neg = parse_py_json("-1e400").unwrap();
+        assert_eq!(raw_number_value(&neg), Some(f64::NEG_INFINITY));
+        // Written back bare, as Python does; as keys they stay strings.
+        assert_eq!(
+            dump(&v),
+            r#"{"a": NaN, "b": Infinity, "c": -Infinity, "d": [Infinity]}"#
+        );
+        let mut keyed = serde_json::Map::new();
+        keyed.insert(RAW_NUMBER.to_string() + "NaN", json!(1));
+        assert!(dump(&Value::Object(keyed)).starts_with("{\"\\ufdd0NaN\": 1"));
         // Inside a string they are just text.
         assert_eq!(parse_py_json(r#""NaN""#).unwrap(), json!("NaN"));
+        assert_eq!(dump(&json!(["", "a\"b", "x"])), r#"["", "a\"b", "x"]"#);
     }
 
     #[test]
@@ -681,11 +772,10 @@ mod tests {
             dump(&parse_py_json("-9223372036854775808").unwrap()),
             "-9223372036854775808"
         );
-        // Beyond u64: a float (Python would keep the int exactly).
-        assert_eq!(
-            dump(&parse_py_json("100000000000000000000000").unwrap()),
-            "1e+23"
-        );
+        // Beyond 64 bits: kept exactly, as Python does.
+        let big = parse_py_json("-100000000000000000000000").unwrap();
+        assert_eq!(dump(&big), "-100000000000000000000000");
+        assert_eq!(raw_number_value(&big), Some(-1e23));
         assert_eq!(dump(&parse_py_json("1E16").unwrap()), "1e+16");
     }
 

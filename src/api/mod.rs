@@ -359,6 +359,43 @@ fn decode_add_task(a: &Args) -> Result<AddTask, ApiError> {
     Ok(t)
 }
 
+/// Methods that run a full prune before their work (luigid does so for the UI's reads).
+/// A journal that skips read-only calls must still record a prune at their `now`,
+/// otherwise replay diverges (prune removes tasks and workers, fails dead runners).
+pub fn runs_prune(method: &str) -> bool {
+    matches!(
+        method,
+        "graph"
+            | "dep_graph"
+            | "inverse_dep_graph"
+            | "task_list"
+            | "worker_list"
+            | "resource_list"
+            | "task_search"
+            | "prune"
+    )
+}
+
+/// Precise version of [`is_mutating`] for replay: true when a call can change any
+/// persistent state. Besides the writes, this includes `ping` (touches the worker, drains
+/// its messages), `count_pending` (creates unknown workers), `get_scheduler_message_response`
+/// (removes the response it returns) and every method that [`runs_prune`]. Only a few
+/// pure reads are false. Journal such calls verbatim rather than as a bare prune:
+/// `task_list` skips its prune when it answers `{"num_tasks": N}` early, and replaying
+/// the call itself reproduces that exactly.
+pub fn changes_state(method: &str) -> bool {
+    !matches!(
+        method,
+        "fetch_error"
+            | "get_task_status_message"
+            | "get_task_progress_percentage"
+            | "get_running_task_resources"
+            | "is_pause_enabled"
+            | "is_paused"
+            | "has_task_history"
+    )
+}
+
 /// Call `method` with the decoded `data` object at time `now`.
 pub fn call(
     s: &mut Scheduler,

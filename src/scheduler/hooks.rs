@@ -230,7 +230,7 @@ impl Scheduler {
                 module: get("module"),
                 params: serde_json::Map::new(),
                 param_visibilities: obj(&get("param_visibilities")),
-                public_params: serde_json::Map::new(),
+                public_params: None,
                 accepts_messages: Value::Bool(
                     t.get("accepts_messages")
                         .and_then(Value::as_bool)

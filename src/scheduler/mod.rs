@@ -12,6 +12,17 @@
 //! schedulable sets and pending counters, and the prune indexes (no stakeholders, remove
 //! time, retry time, automatic-disable time).
 //!
+//! Cost per call: add_task O((deps + workers) log n); get_work walks candidates in rank
+//! order and stops at the chosen task (or at the batch limit), so it is O(k log n) for the
+//! k candidates ranked above the chosen one; count_pending is O(running) from per-worker
+//! counters, plus the region upstream of DISABLED tasks when there are any; prune touches
+//! only RUNNING/BATCH_RUNNING tasks and tasks that are due (no stakeholders, removal,
+//! retry or re-enable time reached). Still O(n) by nature: `graph`, `task_search`,
+//! `task_list` without a status (or with a large bucket), and get_work for a non-trivial
+//! worker when many higher-ranked schedulable tasks belong to other workers.
+//!
+//! After deserializing a snapshot call [`Scheduler::rebuild_indexes`].
+//!
 //! # Deviations from luigid (MAY-IMPROVE choices and input validation)
 //! | where | luigid 3.8 | here |
 //! |---|---|---|
@@ -34,6 +45,8 @@
 //! | announce_scheduling_failure / batch e-mails | queued e-mails | no-op (no e-mail support) |
 //! | send_scheduler_message id | uuid4 | `_message_id` argument when given, else `00000000-0000-4000-8000-<counter>` |
 //! | set order (`deps`, trivial worker candidates, running_tasks) | hash order | sorted deps; rank/bucket order |
+//! | add_task `family: null` | family `None`, shown as `None(...)` | treated as `""` |
+//! | `[resources]` order | file order | the order `Ini` keeps (sorted by name) |
 
 pub mod events;
 mod hooks;
@@ -415,6 +428,24 @@ impl Scheduler {
         self.tasks.get(slot as usize).and_then(|t| t.as_deref())
     }
 
+    /// Mutable access for fields no index depends on (everything except status,
+    /// status_seq, prio, unready, workers, stakeholders, remove, retry,
+    /// scheduler_disable_time and the emptiness of resources).
+    fn task_mut(&mut self, slot: u32) -> Option<&mut Task> {
+        self.tasks
+            .get_mut(slot as usize)
+            .and_then(|t| t.as_deref_mut())
+    }
+
+    fn add_stakeholder(&mut self, slot: u32, wid: u32) {
+        if self
+            .task(slot)
+            .is_some_and(|t| !t.stakeholders.contains(&wid))
+        {
+            self.with_task(slot, |t| t.stakeholders.push(wid));
+        }
+    }
+
     fn slot_of(&self, id: &str) -> Option<u32> {
         self.ix.by_id.get(id).copied()
     }
@@ -558,10 +589,9 @@ impl Scheduler {
     fn count_unready(&self, deps: &BTreeSet<String>) -> u32 {
         deps.iter()
             .filter(|d| {
-                !self
-                    .slot_of(d)
+                self.slot_of(d)
                     .and_then(|s| self.task(s))
-                    .is_some_and(|t| t.status == Status::Done)
+                    .is_none_or(|x| x.status != Status::Done)
             })
             .count() as u32
     }
@@ -637,7 +667,7 @@ impl Scheduler {
             module,
             params: serde_json::Map::new(),
             param_visibilities,
-            public_params: serde_json::Map::new(),
+            public_params: None,
             accepts_messages: Value::Bool(false),
             retry_policy: self.config.retry_policy(),
             failures: Default::default(),
@@ -754,9 +784,13 @@ impl Scheduler {
             if let Some(bid) = self.task(slot).and_then(|t| t.batch_id.clone()) {
                 for member in self.batch_running(&bid) {
                     self.set_status(member, new, now);
-                    self.with_task(member, |m| m.batch_id = None);
+                    if let Some(m) = self.task_mut(member) {
+                        m.batch_id = None;
+                    }
                 }
-                self.with_task(slot, |t| t.batch_id = None);
+                if let Some(t) = self.task_mut(slot) {
+                    t.batch_id = None;
+                }
             }
         }
         let mut disabled_now = false;
@@ -901,7 +935,9 @@ impl Scheduler {
         if matches!(t.status, Status::Running | Status::BatchRunning) {
             if let Some(wr) = t.worker_running {
                 if !t.stakeholders.contains(&wr) && !assistants.contains(&wr) {
-                    self.with_task(slot, |t| t.worker_running = None);
+                    if let Some(t) = self.task_mut(slot) {
+                        t.worker_running = None;
+                    }
                     self.set_status(slot, Status::Failed, now);
                     let rd = self.config.retry_delay;
                     self.with_task(slot, |t| t.retry = Some(now + rd));
@@ -931,8 +967,7 @@ impl Scheduler {
     }
 
     /// Raise priorities (reference 3.6.3), iteratively.
-    fn update_priority(&mut self, slot: u32, prio: &Value, now: f64) {
-        let _ = now;
+    fn update_priority(&mut self, slot: u32, prio: &Value) {
         let p = types::py_num(prio).unwrap_or(0.0);
         let Some(t) = self.task(slot) else { return };
         // max(prio, existing): the new value unless the existing one is strictly greater.
@@ -948,10 +983,16 @@ impl Scheduler {
             if first || t.prio < pf {
                 first = false;
                 let v = pv.clone();
-                self.with_task(s, |t| {
-                    t.priority = v;
-                    t.prio = pf;
-                });
+                if t.prio == pf {
+                    if let Some(t) = self.task_mut(s) {
+                        t.priority = v;
+                    }
+                } else {
+                    self.with_task(s, |t| {
+                        t.priority = v;
+                        t.prio = pf;
+                    });
+                }
             } else {
                 continue;
             }

@@ -59,6 +59,14 @@ impl Default for AddTask {
     }
 }
 
+/// What the get_work walk chose: a task, and the batch built around it.
+#[derive(Default)]
+struct Choice {
+    best: Option<u32>,
+    batched_params: Option<Map<String, Value>>,
+    batched: Vec<u32>,
+}
+
 const UPSTREAM: [&str; 5] = [
     "",
     "UPSTREAM_RUNNING",
@@ -94,6 +102,7 @@ impl Scheduler {
     pub fn add_task(&mut self, a: AddTask, now: f64) {
         let wid = self.touch_worker(&a.worker, now, None);
         let resources = a.resources.clone().unwrap_or_default();
+        let resources_empty = resources.is_empty();
         let mut policy = self.config.retry_policy();
         if let Some(v) = a.retry_policy[0] {
             policy.retry_count = v;
@@ -144,7 +153,11 @@ impl Scheduler {
             _ => None,
         };
         let pre_status = t.status;
-        self.with_task(slot, |t| {
+        if t.remove.is_some() {
+            self.with_task(slot, |t| t.remove = None);
+        }
+        // Only fields no index depends on: change them in place.
+        if let Some(t) = self.task_mut(slot) {
             if t.family.is_empty() {
                 t.family = a.family.clone();
             }
@@ -177,11 +190,10 @@ impl Scheduler {
             if let Some(b) = a.batchable {
                 t.batchable = b;
             }
-            t.remove = None;
             if !a.expl.is_null() {
                 t.expl = a.expl.clone();
             }
-        });
+        }
         // Copy the tracking URL and explanation to the running batch.
         if let Some(bid) = self.task(slot).and_then(|t| t.batch_id.clone()) {
             let copy_url = !a.tracking_url.is_null() || pre_status != Status::Running;
@@ -228,19 +240,24 @@ impl Scheduler {
         }
         // Declared resources are always replaced (Q7); a batch member's running
         // resources keep the old object.
-        self.with_task(slot, |t| {
+        let replace = |t: &mut Task| {
             if t.rr_alias {
                 t.resources_running = Some(std::mem::take(&mut t.resources));
                 t.rr_alias = false;
             }
             t.resources = resources;
-        });
+        };
+        // Only the emptiness of `resources` is indexed (trivial-worker counts).
+        if self
+            .task(slot)
+            .is_some_and(|t| t.resources.is_empty() != resources_empty)
+        {
+            self.with_task(slot, replace);
+        } else if let Some(t) = self.task_mut(slot) {
+            replace(t);
+        }
         if enabled && !a.assistant {
-            self.with_task(slot, |t| {
-                if !t.stakeholders.contains(&wid) {
-                    t.stakeholders.push(wid);
-                }
-            });
+            self.add_stakeholder(slot, wid);
             let deps: Vec<String> = self
                 .task(slot)
                 .map(|t| t.deps.iter().cloned().collect())
@@ -261,22 +278,20 @@ impl Scheduler {
                         now,
                     ),
                 };
-                self.with_task(ds, |dt| {
-                    if !dt.stakeholders.contains(&wid) {
-                        dt.stakeholders.push(wid);
-                    }
-                });
+                self.add_stakeholder(ds, wid);
             }
         }
-        self.update_priority(slot, &a.priority, now);
-        self.with_task(slot, |t| t.retry_policy = policy);
+        self.update_priority(slot, &a.priority);
+        if let Some(t) = self.task_mut(slot) {
+            t.retry_policy = policy;
+        }
         if a.runnable && a.status != "FAILED" && enabled {
-            self.with_task(slot, |t| {
-                if !t.workers.contains(&wid) {
-                    t.workers.push(wid);
-                }
+            if self.task(slot).is_some_and(|t| !t.workers.contains(&wid)) {
+                self.with_task(slot, |t| t.workers.push(wid));
+            }
+            if let Some(t) = self.task_mut(slot) {
                 t.runnable = true;
-            });
+            }
         }
     }
 
@@ -508,17 +523,12 @@ impl Scheduler {
 
         let mut batched: Vec<u32> = Vec::new();
         let mut batched_params: Option<Map<String, Value>> = None;
-        let mut unbatched_params: Map<String, Value> = Map::new();
-        let mut max_batch: Option<f64> = Some(1.0);
         if best.is_none() && !self.paused {
-            let (found, bp, ubp, mb, bt) = self.choose(wid, is_assistant, now);
-            best = found;
-            batched_params = bp;
-            unbatched_params = ubp;
-            max_batch = mb;
-            batched = bt;
+            let choice = self.choose(wid, is_assistant, now);
+            best = choice.best;
+            batched_params = choice.batched_params;
+            batched = choice.batched;
         }
-        let _ = (&unbatched_params, max_batch);
 
         let mut reply = match self.count_pending(worker, now) {
             Value::Object(m) => m,
@@ -538,13 +548,13 @@ impl Scheduler {
             for &s in &batched {
                 self.set_status(s, Status::BatchRunning, now);
                 let bid = batch_id.clone();
-                self.with_task(s, |t| {
+                if let Some(t) = self.task_mut(s) {
                     t.batch_id = Some(bid);
                     t.worker_running = Some(wid);
                     t.resources_running = None;
                     t.rr_alias = true;
                     t.time_running = Some(now);
-                });
+                }
             }
             if let Some(bp) = batched_params {
                 for (k, v) in bp {
@@ -564,12 +574,12 @@ impl Scheduler {
             let family = self.task(b).map(|t| t.family.clone()).unwrap_or_default();
             self.events.push(Event::TaskStarted { family });
             self.set_status(b, Status::Running, now);
-            self.with_task(b, |t| {
+            if let Some(t) = self.task_mut(b) {
                 t.worker_running = Some(wid);
                 t.resources_running = Some(t.resources.clone());
                 t.rr_alias = false;
                 t.time_running = Some(now);
-            });
+            }
             let host_s = match &host {
                 Value::Null => None,
                 Value::String(s) => Some(s.clone()),
@@ -589,21 +599,9 @@ impl Scheduler {
     }
 
     /// The get_work walk over candidates in rank order (reference 2.3.7 steps 6-8).
-    #[allow(clippy::type_complexity)]
-    fn choose(
-        &self,
-        wid: u32,
-        is_assistant: bool,
-        now: f64,
-    ) -> (
-        Option<u32>,
-        Option<Map<String, Value>>,
-        Map<String, Value>,
-        Option<f64>,
-        Vec<u32>,
-    ) {
+    fn choose(&self, wid: u32, is_assistant: bool, now: f64) -> Choice {
         let Some(wk) = self.worker(wid) else {
-            return (None, None, Map::new(), Some(1.0), Vec::new());
+            return Choice::default();
         };
         let trivial = !wk.assistant() && wk.ix.n_p_res == 0;
         let mut greedy_res: HashMap<String, f64> = HashMap::new();
@@ -724,7 +722,11 @@ impl Scheduler {
                 }
             }
         }
-        (best, batched_params, unbatched, max_batch, batched)
+        Choice {
+            best,
+            batched_params,
+            batched,
+        }
     }
 
     // ----- failures and manual status changes ------------------------------------------
@@ -794,7 +796,9 @@ impl Scheduler {
             }
         };
         let v2 = value.clone();
-        self.with_task(slot, |t| set(t, v2));
+        if let Some(t) = self.task_mut(slot) {
+            set(t, v2);
+        }
         let batch = self
             .task(slot)
             .filter(|t| t.status == Status::Running)
@@ -802,7 +806,9 @@ impl Scheduler {
         if let Some(bid) = batch {
             for m in self.batch_running(&bid) {
                 let v = value.clone();
-                self.with_task(m, |t| set(t, v));
+                if let Some(t) = self.task_mut(m) {
+                    set(t, v);
+                }
             }
         }
     }
@@ -1011,7 +1017,7 @@ impl Scheduler {
         let mut m = Map::new();
         m.insert(
             "display_name".into(),
-            Value::String(pretty_id(&t.family, &t.public_params)),
+            Value::String(pretty_id(&t.family, t.public_params())),
         );
         m.insert("status".into(), Value::String(t.status.as_str().into()));
         m.insert(
@@ -1032,7 +1038,7 @@ impl Scheduler {
         m.insert("time_running".into(), opt_num(t.time_running));
         m.insert("start_time".into(), num_value(t.time));
         m.insert("last_updated".into(), num_value(t.updated));
-        m.insert("params".into(), Value::Object(t.public_params.clone()));
+        m.insert("params".into(), Value::Object(t.public_params().clone()));
         m.insert("name".into(), Value::String(t.family.clone()));
         m.insert("priority".into(), t.priority.clone());
         m.insert("resources".into(), Value::Object(t.resources.clone()));
@@ -1157,7 +1163,7 @@ impl Scheduler {
             let Some(t) = self.task(s) else { continue };
             if let Some(terms) = &terms {
                 if !terms.is_empty() {
-                    let pid = pretty_id(&t.family, &t.public_params).to_lowercase();
+                    let pid = pretty_id(&t.family, t.public_params()).to_lowercase();
                     if !terms.iter().all(|term| pid.contains(term.as_str())) {
                         continue;
                     }
@@ -1197,7 +1203,7 @@ impl Scheduler {
             Some(t) => json!({
                 "taskId": task_id,
                 "error": t.expl,
-                "displayName": pretty_id(&t.family, &t.public_params),
+                "displayName": pretty_id(&t.family, t.public_params()),
                 "taskParams": t.params,
                 "taskModule": t.module,
                 "taskFamily": t.family,
@@ -1229,7 +1235,7 @@ impl Scheduler {
                 .and_then(|id| self.slot_of(id))
                 .and_then(|s| self.task(s))
             {
-                Some(t) => Value::String(pretty_id(&t.family, &t.public_params)),
+                Some(t) => Value::String(pretty_id(&t.family, t.public_params())),
                 None => first,
             };
             m.insert("first_task_display_name".into(), ftdn);
@@ -1332,10 +1338,9 @@ impl Scheduler {
                     deps.sort();
                     if !include_done {
                         deps.retain(|d| {
-                            !self
-                                .slot_of(d)
+                            self.slot_of(d)
                                 .and_then(|s| self.task(s))
-                                .is_some_and(|dt| dt.status == Status::Done)
+                                .is_none_or(|x| x.status != Status::Done)
                         });
                     }
                     let mut m = self.serialize(t, Some(deps.clone()));

@@ -2,7 +2,8 @@
 
 use super::*;
 use crate::api::call;
-use serde_json::json;
+use crate::config::Ini;
+use serde_json::{json, Map};
 
 fn c(s: &mut Scheduler, method: &str, args: Value, now: f64) -> Value {
     match args {
@@ -23,6 +24,479 @@ fn add_and_get_work_basic() {
     let r = c(&mut s, "get_work", json!({"worker": "W", "host": "h"}), 2.0);
     assert_eq!(r["task_id"], "A");
     assert_eq!(r["n_pending_tasks"], 1);
+}
+
+fn add(s: &mut Scheduler, w: &str, id: &str, extra: Value, now: f64) {
+    let mut args = json!({"worker": w, "task_id": id, "family": id.split('_').next().unwrap_or(id), "params": {"id": id}});
+    if let (Value::Object(a), Value::Object(e)) = (&mut args, extra) {
+        for (k, v) in e {
+            a.insert(k, v);
+        }
+    }
+    c(s, "add_task", args, now);
+}
+
+fn work(s: &mut Scheduler, w: &str, now: f64) -> Value {
+    c(s, "get_work", json!({"worker": w, "host": "h"}), now)
+}
+
+#[test]
+fn ranking_priority_then_age_then_bucket_order() {
+    let mut s = Scheduler::default();
+    add(&mut s, "W", "A_1", json!({}), 1.0);
+    add(&mut s, "W", "B_1", json!({"priority": 5}), 2.0);
+    add(&mut s, "W", "C_1", json!({"priority": 5}), 3.0);
+    // Same priority: the older task first.
+    assert_eq!(work(&mut s, "W", 4.0)["task_id"], "B_1");
+    assert_eq!(work(&mut s, "W", 5.0)["task_id"], "C_1");
+    assert_eq!(work(&mut s, "W", 6.0)["task_id"], "A_1");
+    // Equal priority and equal creation time: placeholders created in one call keep
+    // PENDING-bucket order (the order they entered PENDING).
+    let mut s = Scheduler::default();
+    c(
+        &mut s,
+        "add_task",
+        json!({"worker": "X", "task_id": "R", "deps": ["P_1", "P_2"], "family": "R"}),
+        1.0,
+    );
+    add(&mut s, "W", "P_2", json!({}), 2.0);
+    add(&mut s, "W", "P_1", json!({}), 3.0);
+    assert_eq!(work(&mut s, "W", 4.0)["task_id"], "P_2");
+}
+
+#[test]
+fn priority_propagates_to_deps_and_echoes_value() {
+    let mut s = Scheduler::default();
+    add(&mut s, "W", "D_1", json!({"priority": 1}), 1.0);
+    add(
+        &mut s,
+        "W",
+        "R_1",
+        json!({"priority": 7.0, "deps": ["D_1", "N_1"]}),
+        2.0,
+    );
+    let l = c(&mut s, "task_list", json!({}), 3.0);
+    assert_eq!(l["D_1"]["priority"], json!(7.0));
+    assert!(l["D_1"]["priority"].is_f64());
+    assert_eq!(l["N_1"]["status"], "UNKNOWN");
+    assert!(l["N_1"]["priority"].is_f64());
+    // Priority never decreases.
+    add(&mut s, "W", "R_1", json!({"priority": 1}), 4.0);
+    let l = c(&mut s, "task_list", json!({}), 5.0);
+    assert_eq!(l["R_1"]["priority"], json!(7.0));
+}
+
+#[test]
+fn deep_chain_priority_is_iterative() {
+    let mut s = Scheduler::default();
+    for i in 0..5000 {
+        add(
+            &mut s,
+            "W",
+            &format!("C_{i}"),
+            json!({"deps": [format!("C_{}", i + 1)]}),
+            1.0,
+        );
+    }
+    add(&mut s, "W", "C_0", json!({"priority": 3}), 2.0);
+    let l = c(&mut s, "task_list", json!({"status": "PENDING"}), 3.0);
+    assert_eq!(l["C_4999"]["priority"], json!(3));
+}
+
+#[test]
+fn upstream_status_filters() {
+    let mut s = Scheduler::default();
+    add(&mut s, "W", "A_1", json!({"deps": ["B_1"]}), 1.0);
+    add(&mut s, "W", "B_1", json!({"deps": ["C_1"]}), 1.0);
+    add(&mut s, "W", "C_1", json!({"status": "FAILED"}), 1.0);
+    add(&mut s, "W", "E_1", json!({}), 1.0);
+    let l = c(
+        &mut s,
+        "task_list",
+        json!({"status": "PENDING", "upstream_status": "UPSTREAM_FAILED"}),
+        2.0,
+    );
+    let mut keys: Vec<&String> = l.as_object().unwrap().keys().collect();
+    keys.sort();
+    assert_eq!(keys, vec!["A_1", "B_1"]);
+    let l = c(
+        &mut s,
+        "task_list",
+        json!({"status": "PENDING", "upstream_status": "UPSTREAM_MISSING_INPUT"}),
+        2.0,
+    );
+    assert_eq!(
+        l.as_object().unwrap().keys().collect::<Vec<_>>(),
+        vec!["E_1"]
+    );
+    // A DISABLED dependency outranks and hides the tasks from count_pending.
+    add(&mut s, "W", "C_1", json!({"status": "DISABLED"}), 3.0);
+    let l = c(
+        &mut s,
+        "task_list",
+        json!({"status": "PENDING", "upstream_status": "UPSTREAM_DISABLED"}),
+        4.0,
+    );
+    assert_eq!(l.as_object().unwrap().len(), 2);
+    let cp = c(&mut s, "count_pending", json!({"worker": "W"}), 4.0);
+    assert_eq!(cp["n_pending_tasks"], 1);
+}
+
+#[test]
+fn too_many_tasks_shape() {
+    let mut s = Scheduler::default();
+    for i in 0..5 {
+        add(&mut s, "W", &format!("T_{i}"), json!({}), 1.0);
+    }
+    let l = c(&mut s, "task_list", json!({"max_shown_tasks": 3}), 2.0);
+    assert_eq!(l, json!({"num_tasks": 5}));
+    let l = c(
+        &mut s,
+        "task_list",
+        json!({"max_shown_tasks": 3, "upstream_status": "UPSTREAM_FAILED"}),
+        2.0,
+    );
+    assert_eq!(l, json!({"num_tasks": -1}));
+    let l = c(
+        &mut s,
+        "task_list",
+        json!({"max_shown_tasks": 3, "search": "T"}),
+        2.0,
+    );
+    assert_eq!(l, json!({"num_tasks": 5}));
+}
+
+#[test]
+fn disable_after_retry_count_and_reenable() {
+    let cfg = SchedulerConfig {
+        retry_count: 2.0,
+        disable_window: 100.0,
+        disable_persist: 50.0,
+        retry_delay: 10.0,
+        ..SchedulerConfig::default()
+    };
+    let mut s = Scheduler::new(cfg);
+    add(&mut s, "W", "A_1", json!({"status": "FAILED"}), 1.0);
+    let l = c(&mut s, "task_list", json!({}), 2.0);
+    assert_eq!(l["A_1"]["status"], "FAILED");
+    add(&mut s, "W", "A_1", json!({"status": "FAILED"}), 3.0);
+    let l = c(&mut s, "task_list", json!({}), 4.0);
+    assert_eq!(l["A_1"]["status"], "DISABLED");
+    assert_eq!(l["A_1"]["re_enable_able"], true);
+    // Workers cannot override an automatic disable except with DONE.
+    add(&mut s, "W", "A_1", json!({"status": "PENDING"}), 5.0);
+    assert_eq!(
+        c(&mut s, "task_list", json!({}), 5.0)["A_1"]["status"],
+        "DISABLED"
+    );
+    // After disable_persist, prune re-enables to FAILED, then retry makes it PENDING.
+    c(&mut s, "ping", json!({"worker": "W"}), 50.0);
+    c(&mut s, "prune", json!({}), 54.0);
+    assert_eq!(
+        c(&mut s, "task_list", json!({}), 54.0)["A_1"]["status"],
+        "FAILED"
+    );
+    c(&mut s, "ping", json!({"worker": "W"}), 60.0);
+    c(&mut s, "prune", json!({}), 65.0);
+    assert_eq!(
+        c(&mut s, "task_list", json!({}), 65.0)["A_1"]["status"],
+        "PENDING"
+    );
+    // Failures within the window were cleared by the re-enable: one more failure is fine.
+    add(&mut s, "W", "A_1", json!({"status": "FAILED"}), 66.0);
+    assert_eq!(
+        c(&mut s, "task_list", json!({}), 66.0)["A_1"]["status"],
+        "FAILED"
+    );
+}
+
+#[test]
+fn manual_reenable_and_hard_timeout() {
+    let cfg = SchedulerConfig {
+        disable_hard_timeout: 100.0,
+        ..SchedulerConfig::default()
+    };
+    let mut s = Scheduler::new(cfg);
+    add(&mut s, "W", "A_1", json!({"status": "FAILED"}), 1.0);
+    add(&mut s, "W", "A_1", json!({"status": "DONE"}), 2.0);
+    // Q16: the first failure is remembered across a success.
+    add(&mut s, "W", "A_1", json!({"status": "FAILED"}), 200.0);
+    let l = c(&mut s, "task_list", json!({}), 201.0);
+    assert_eq!(l["A_1"]["status"], "DISABLED");
+    let r = c(&mut s, "re_enable_task", json!({"task_id": "A_1"}), 202.0);
+    assert_eq!(r["status"], "FAILED");
+    assert!(r["deps"].is_array());
+    // A manual disable cannot be re-enabled through re_enable_task.
+    add(&mut s, "W", "B_1", json!({"status": "DISABLED"}), 203.0);
+    assert_eq!(
+        c(&mut s, "re_enable_task", json!({"task_id": "B_1"}), 204.0),
+        json!({})
+    );
+}
+
+#[test]
+fn done_cooldown_and_running_elsewhere() {
+    let mut s = Scheduler::default();
+    add(&mut s, "W", "A_1", json!({}), 1.0);
+    assert_eq!(work(&mut s, "W", 2.0)["task_id"], "A_1");
+    // Another worker cannot reset a running task.
+    add(&mut s, "V", "A_1", json!({"status": "PENDING"}), 3.0);
+    assert_eq!(
+        c(&mut s, "task_list", json!({}), 3.0)["A_1"]["status"],
+        "RUNNING"
+    );
+    add(&mut s, "W", "A_1", json!({"status": "DONE"}), 4.0);
+    add(&mut s, "V", "A_1", json!({"status": "PENDING"}), 5.0);
+    assert_eq!(
+        c(&mut s, "task_list", json!({}), 5.0)["A_1"]["status"],
+        "DONE"
+    );
+    add(&mut s, "V", "A_1", json!({"status": "PENDING"}), 20.0);
+    assert_eq!(
+        c(&mut s, "task_list", json!({}), 20.0)["A_1"]["status"],
+        "PENDING"
+    );
+}
+
+#[test]
+fn resources_and_greedy_reservation() {
+    let cfg = SchedulerConfig {
+        resources: vec![("r".into(), 1)],
+        ..SchedulerConfig::default()
+    };
+    let mut s = Scheduler::new(cfg);
+    // V asked for work recently and can run the high-priority task needing r.
+    add(
+        &mut s,
+        "V",
+        "H_1",
+        json!({"priority": 10, "resources": {"r": 1}, "deps": ["Z_1"]}),
+        1.0,
+    );
+    add(&mut s, "V", "Z_1", json!({"status": "DONE"}), 1.0);
+    work(&mut s, "V", 1.5);
+    add(
+        &mut s,
+        "W",
+        "L_1",
+        json!({"priority": 1, "resources": {"r": 1}}),
+        2.0,
+    );
+    // H_1 was handed to V at 1.5? No: Z_1 was DONE, so V got H_1.
+    let l = c(&mut s, "task_list", json!({}), 2.0);
+    assert_eq!(l["H_1"]["status"], "RUNNING");
+    // r is used by H_1: W gets nothing.
+    assert_eq!(work(&mut s, "W", 3.0)["task_id"], Value::Null);
+    add(&mut s, "V", "H_1", json!({"status": "DONE"}), 4.0);
+    assert_eq!(work(&mut s, "W", 5.0)["task_id"], "L_1");
+}
+
+#[test]
+fn batching_and_batch_completion() {
+    let mut s = Scheduler::default();
+    c(
+        &mut s,
+        "add_task_batcher",
+        json!({"worker": "W", "task_family": "A", "batched_args": ["a"], "max_batch_size": 2}),
+        0.5,
+    );
+    for (i, p) in [(1, 0), (2, 5), (3, 5)] {
+        c(
+            &mut s,
+            "add_task",
+            json!({"worker": "W", "task_id": format!("A_{i}"), "family": "A",
+            "params": {"a": i.to_string(), "b": "x"}, "batchable": true, "priority": p}),
+            1.0 + i as f64,
+        );
+    }
+    let r = work(&mut s, "W", 5.0);
+    assert_eq!(r["task_id"], Value::Null);
+    assert_eq!(r["batch_task_ids"], json!(["A_2", "A_3"]));
+    assert_eq!(r["task_params"], json!({"a": ["2", "3"], "b": "x"}));
+    let bid = r["batch_id"].as_str().unwrap().to_string();
+    assert_eq!(bid, pyfmt::md5_hex(b"A_2|A_3"));
+    // The batch runner reports RUNNING then DONE; members follow.
+    c(
+        &mut s,
+        "add_task",
+        json!({"worker": "W", "task_id": "A_2_3", "family": "A", "status": "RUNNING",
+        "batch_id": bid, "params": {"a": "2,3", "b": "x"}}),
+        6.0,
+    );
+    c(
+        &mut s,
+        "add_task",
+        json!({"worker": "W", "task_id": "A_2_3", "status": "DONE"}),
+        7.0,
+    );
+    let l = c(&mut s, "task_list", json!({"status": "DONE"}), 8.0);
+    let mut keys: Vec<&String> = l.as_object().unwrap().keys().collect();
+    keys.sort();
+    assert_eq!(keys, vec!["A_2", "A_2_3", "A_3"]);
+}
+
+#[test]
+fn dead_worker_running_task_fails_and_prune_removes() {
+    let mut s = Scheduler::default();
+    add(&mut s, "W", "A_1", json!({}), 1.0);
+    work(&mut s, "W", 2.0);
+    c(&mut s, "prune", json!({}), 100.0);
+    let l = c(&mut s, "task_list", json!({}), 100.0);
+    assert_eq!(l["A_1"]["status"], "FAILED");
+    assert_eq!(c(&mut s, "worker_list", json!({}), 100.0), json!([]));
+    c(&mut s, "prune", json!({}), 800.0);
+    assert_eq!(c(&mut s, "task_list", json!({}), 800.0), json!({}));
+}
+
+#[test]
+fn snapshot_roundtrip_keeps_behaviour() {
+    let mut s = Scheduler::default();
+    add(
+        &mut s,
+        "W",
+        "A_1",
+        json!({"deps": ["B_1"], "priority": 2}),
+        1.0,
+    );
+    add(&mut s, "W", "B_1", json!({}), 2.0);
+    let text = serde_json::to_string(&s).unwrap();
+    let mut t: Scheduler = serde_json::from_str(&text).unwrap();
+    t.rebuild_indexes();
+    assert_eq!(work(&mut t, "W", 3.0)["task_id"], "B_1");
+    add(&mut t, "W", "B_1", json!({"status": "DONE"}), 4.0);
+    assert_eq!(work(&mut t, "W", 5.0)["task_id"], "A_1");
+}
+
+#[test]
+fn bad_arguments_are_named() {
+    let mut s = Scheduler::default();
+    let m = |v: Value| v.as_object().unwrap().clone();
+    let e = call(&mut s, "add_task", &m(json!({"task_id": "A"})), 1.0).unwrap_err();
+    assert!(e.to_string().contains("worker"), "{e}");
+    let e = call(
+        &mut s,
+        "add_task",
+        &m(json!({"task_id": "A", "worker": "W", "priority": "x"})),
+        1.0,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("priority"), "{e}");
+    let e = call(
+        &mut s,
+        "count_pending",
+        &m(json!({"worker": "W", "bogus": 1})),
+        1.0,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("bogus"), "{e}");
+    assert!(matches!(
+        call(&mut s, "nope", &Map::new(), 1.0),
+        Err(crate::api::ApiError::UnknownMethod(_))
+    ));
+    // add_task tolerates unknown keys (**kwargs) and explicit nulls.
+    c(
+        &mut s,
+        "add_task",
+        json!({"task_id": "A", "worker": "W", "task_family": "x", "deps": null,
+        "resources": null, "params": null, "module": null, "batchable": null}),
+        1.0,
+    );
+    let r = c(
+        &mut s,
+        "send_scheduler_message",
+        json!({"worker": "W", "task": "A", "content": "hi", "_message_id": "m1"}),
+        2.0,
+    );
+    assert_eq!(r, json!({"message_id": "m1"}));
+    let p = c(&mut s, "ping", json!({"worker": "W"}), 3.0);
+    assert_eq!(p["rpc_messages"][0]["kwargs"]["message_id"], "m1");
+}
+
+#[test]
+fn events_follow_luigid_hooks() {
+    let cfg = SchedulerConfig {
+        record_task_history: true,
+        ..SchedulerConfig::default()
+    };
+    let mut s = Scheduler::new(cfg);
+    add(
+        &mut s,
+        "W",
+        "A_1",
+        json!({"params": {"x": 1, "h": "s"}, "param_visibilities": {"h": 1}}),
+        1.0,
+    );
+    add(&mut s, "W", "A_1", json!({}), 2.0);
+    let ev = s.drain_events();
+    // Every PENDING report records, even when nothing changed.
+    assert_eq!(ev.len(), 2);
+    match &ev[0] {
+        events::Event::TaskStatus {
+            task_id,
+            family,
+            params,
+            status,
+            host,
+            ..
+        } => {
+            assert_eq!(task_id, "A_1");
+            assert_eq!(family, "A");
+            assert_eq!(
+                params,
+                &vec![
+                    ("x".to_string(), "1".to_string()),
+                    ("h".to_string(), "s".to_string())
+                ]
+            );
+            assert_eq!(status, "PENDING");
+            assert_eq!(host, &None);
+        }
+        other => panic!("unexpected {other:?}"),
+    }
+    work(&mut s, "W", 3.0);
+    let ev = s.drain_events();
+    assert!(matches!(&ev[0], events::Event::TaskStarted { family } if family == "A"));
+    assert!(
+        matches!(&ev[1], events::Event::TaskStatus { status, host: Some(h), .. } if status == "RUNNING" && h == "h")
+    );
+    add(&mut s, "W", "A_1", json!({"status": "DONE"}), 5.0);
+    let ev = s.drain_events();
+    assert!(matches!(&ev[0], events::Event::TaskStatus { status, .. } if status == "DONE"));
+    assert!(
+        matches!(&ev[1], events::Event::TaskDone { execution_secs: Some(x), .. } if (*x - 2.0).abs() < 1e-9)
+    );
+    // Without history only the metric hooks fire.
+    let mut s = Scheduler::default();
+    add(&mut s, "W", "B_1", json!({"status": "FAILED"}), 1.0);
+    let ev = s.drain_events();
+    assert_eq!(
+        ev,
+        vec![events::Event::TaskFailed {
+            family: "B".into(),
+            execution_secs: None
+        }]
+    );
+}
+
+#[test]
+fn config_from_ini() {
+    let mut ini = Ini::default();
+    ini.set("scheduler", "retry-delay", "5.5");
+    ini.set("scheduler", "retry_count", " 3");
+    ini.set("scheduler", "record_task_history", "True");
+    ini.set("resources", "gpu", "2");
+    ini.set("resources", "shared", "1");
+    ini.set("DEFAULT", "shared", "1");
+    let c = SchedulerConfig::from_ini(&ini).unwrap();
+    assert_eq!(c.retry_delay, 5.5);
+    assert_eq!(c.retry_count, 3.0);
+    assert!(c.record_task_history);
+    assert_eq!(c.resources, vec![("gpu".to_string(), 2)]);
+    ini.set("scheduler", "disable_window", "5.0");
+    assert!(SchedulerConfig::from_ini(&ini).is_err());
+    ini.set("scheduler", "disable_window", "5");
+    ini.set("scheduler", "pause_enabled", "yes");
+    assert!(SchedulerConfig::from_ini(&ini).is_err());
 }
 
 /// Differential-testing helper: replays `[[method, args, now], ...]` from the file named
@@ -53,6 +527,9 @@ fn replay_file() {
                     "stable_done_cooldown_secs" => cfg.stable_done_cooldown_secs = f,
                     "max_shown_tasks" => cfg.max_shown_tasks = f as i64,
                     "max_graph_nodes" => cfg.max_graph_nodes = f as i64,
+                    "send_messages" => cfg.send_messages = v.as_bool().unwrap(),
+                    "pause_enabled" => cfg.pause_enabled = v.as_bool().unwrap(),
+                    "prune_on_get_work" => cfg.prune_on_get_work = v.as_bool().unwrap(),
                     "resources" => {
                         cfg.resources = v
                             .as_object()
@@ -90,4 +567,168 @@ fn replay_file() {
         serde_json::to_string(&out).unwrap(),
     )
     .unwrap();
+}
+
+/// Rough scale check: `LUIGID_RS_SCALE=100000 cargo test --release --lib scale_run -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn scale_run() {
+    let n: usize = std::env::var("LUIGID_RS_SCALE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20000);
+    let mut s = Scheduler::default();
+    let t0 = std::time::Instant::now();
+    let mut now = 1000.0;
+    let deps: Vec<String> = (0..n).map(|i| format!("L_{i}")).collect();
+    c(
+        &mut s,
+        "add_task",
+        json!({"worker": "W", "task_id": "R", "family": "R", "deps": deps, "params": {}}),
+        now,
+    );
+    for i in 0..n {
+        now += 0.001;
+        c(
+            &mut s,
+            "add_task",
+            json!({"worker": "W", "task_id": format!("L_{i}"), "family": "L",
+            "params": {"i": i.to_string()}, "deps": [format!("M_{}", i % 100)], "priority": (i % 3)}),
+            now,
+        );
+    }
+    for i in 0..100 {
+        c(
+            &mut s,
+            "add_task",
+            json!({"worker": "W", "task_id": format!("M_{i}"), "family": "M", "params": {}, "status": "DONE"}),
+            now,
+        );
+    }
+    let added = t0.elapsed();
+    let mut handed = 0;
+    loop {
+        now += 0.001;
+        let r = c(
+            &mut s,
+            "get_work",
+            json!({"worker": "W", "host": "h", "current_tasks": []}),
+            now,
+        );
+        let Some(id) = r["task_id"].as_str().map(str::to_string) else {
+            break;
+        };
+        handed += 1;
+        c(
+            &mut s,
+            "add_task",
+            json!({"worker": "W", "task_id": id, "status": "DONE", "runnable": null}),
+            now,
+        );
+        if handed % 1000 == 0 {
+            c(&mut s, "task_list", json!({"status": "RUNNING"}), now);
+            s.drain_events();
+        }
+    }
+    assert_eq!(handed, n + 1);
+    eprintln!("n={n} add {:?} run {:?}", added, t0.elapsed() - added);
+}
+
+#[test]
+fn task_record_stays_small() {
+    // A guard against accidental growth of the per-task record (1M tasks are expected).
+    assert!(
+        std::mem::size_of::<Task>() <= 1300,
+        "{}",
+        std::mem::size_of::<Task>()
+    );
+}
+
+#[test]
+fn no_panic_on_odd_arguments() {
+    let odd = [
+        json!(null),
+        json!(true),
+        json!(0),
+        json!(-1.5),
+        json!(""),
+        json!("A_1"),
+        json!([]),
+        json!(["A_1", 3]),
+        json!({}),
+        json!({"r": "x"}),
+        json!([["k"]]),
+    ];
+    let mut s = Scheduler::default();
+    add(&mut s, "W", "A_1", json!({"deps": ["A_1", "B_1"]}), 1.0);
+    for (method, params, _) in crate::api::METHODS {
+        for v in &odd {
+            let mut args = Map::new();
+            for p in params.iter() {
+                args.insert(p.to_string(), v.clone());
+            }
+            let _ = call(&mut s, method, &args, 2.0);
+            // And with only some of them.
+            if let Some(p) = params.first() {
+                let mut one = Map::new();
+                one.insert(p.to_string(), v.clone());
+                let _ = call(&mut s, method, &one, 3.0);
+            }
+        }
+    }
+    // Self-dependency and cycles terminate everywhere.
+    add(&mut s, "W", "C_1", json!({"deps": ["C_2"]}), 4.0);
+    add(
+        &mut s,
+        "W",
+        "C_2",
+        json!({"deps": ["C_1"], "priority": 9}),
+        4.0,
+    );
+    c(
+        &mut s,
+        "task_list",
+        json!({"upstream_status": "UPSTREAM_FAILED"}),
+        5.0,
+    );
+    c(&mut s, "graph", json!({}), 5.0);
+    c(&mut s, "get_work", json!({"worker": "W"}), 5.0);
+}
+
+#[test]
+fn replaying_state_changing_calls_reproduces_state() {
+    // A journal of every call with `changes_state` must rebuild the same state.
+    let calls = vec![
+        (
+            "add_task",
+            json!({"worker": "W", "task_id": "A_1", "family": "A", "deps": ["B_1"]}),
+            1.0,
+        ),
+        (
+            "add_task",
+            json!({"worker": "W", "task_id": "B_1", "family": "B"}),
+            2.0,
+        ),
+        ("get_work", json!({"worker": "W", "host": "h"}), 3.0),
+        ("task_list", json!({}), 200.0),
+        ("fetch_error", json!({"task_id": "A_1"}), 201.0),
+        ("count_pending", json!({"worker": "V"}), 202.0),
+        ("worker_list", json!({}), 900.0),
+    ];
+    let mut live = Scheduler::default();
+    let mut journal = Vec::new();
+    for (m, a, now) in &calls {
+        c(&mut live, m, a.clone(), *now);
+        if crate::api::changes_state(m) {
+            journal.push((m, a.clone(), *now));
+        }
+    }
+    let mut replayed = Scheduler::default();
+    for (m, a, now) in journal {
+        c(&mut replayed, m, a, now);
+    }
+    assert_eq!(
+        serde_json::to_value(&live).unwrap(),
+        serde_json::to_value(&replayed).unwrap()
+    );
 }

@@ -122,7 +122,8 @@ pub struct Task {
     pub module: Value,
     pub params: Map<String, Value>,
     pub param_visibilities: Map<String, Value>,
-    pub public_params: Map<String, Value>,
+    /// `None` when every param is public (the common case), to avoid a copy.
+    pub public_params: Option<Map<String, Value>>,
     pub accepts_messages: Value,
     pub retry_policy: RetryPolicy,
     pub failures: VecDeque<f64>,
@@ -151,6 +152,10 @@ impl Task {
 
     /// luigid's `set_params`: public = visibility absent or 0; hidden ones are kept
     /// only in `params`.
+    pub fn public_params(&self) -> &Map<String, Value> {
+        self.public_params.as_ref().unwrap_or(&self.params)
+    }
+
     pub fn set_params(&mut self, params: Map<String, Value>) {
         let mut public = Map::new();
         for (k, v) in &params {
@@ -162,8 +167,12 @@ impl Task {
                 public.insert(k.clone(), v.clone());
             }
         }
+        self.public_params = if public.len() == params.len() {
+            None
+        } else {
+            Some(public)
+        };
         self.params = params;
-        self.public_params = public;
     }
 
     pub fn num_failures(&mut self, now: f64) -> usize {
@@ -248,6 +257,7 @@ pub fn py_num(v: &Value) -> Option<f64> {
     match v {
         Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
         Value::Number(n) => n.as_f64(),
+        Value::String(_) => crate::json::raw_number_value(v),
         _ => None,
     }
 }
