@@ -5,7 +5,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import (USERS, assert_json_error, auth_config, basic, call, json_response, start,
+from sechelp import (USERS, assert_json_error, auth_config, basic, call, json_response, start,
                       state_of)
 
 CSRF = {"X-Luigid-Rs-Request": "1"}

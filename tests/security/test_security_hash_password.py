@@ -2,7 +2,7 @@
 import re
 import subprocess
 
-from conftest import assert_json_error, basic, bearer, call, start
+from sechelp import assert_json_error, basic, bearer, call, start
 from servers import rs_binary
 
 

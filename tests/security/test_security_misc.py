@@ -4,7 +4,7 @@ import json
 import os
 import urllib.parse
 
-from conftest import (TOKENS, USERS, assert_json_error, auth_config, basic, call, start,
+from sechelp import (TOKENS, USERS, assert_json_error, auth_config, basic, call, start,
                       token_digest, users_section)
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}

@@ -3,7 +3,7 @@ metrics_public = true, and the health check, the visualiser's files and CORS pre
 always open (and never look at credentials)."""
 import pytest
 
-from conftest import (TOKENS, assert_json_error, auth_config, basic, bearer, call, get,
+from sechelp import (TOKENS, assert_json_error, auth_config, basic, bearer, call, get,
                       start)
 
 # (path, status for a viewer on an empty history)

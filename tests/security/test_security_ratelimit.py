@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from conftest import (TOKENS, USERS, assert_json_error, auth_config, basic, bearer, call, raw_exchange,
+from sechelp import (TOKENS, USERS, assert_json_error, auth_config, basic, bearer, call, raw_exchange,
                       start)
 
 MAX = 3

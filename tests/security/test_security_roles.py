@@ -9,7 +9,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import USERS, assert_json_error, auth_config, basic, call, start, state_of
+from sechelp import USERS, assert_json_error, auth_config, basic, call, start, state_of
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SNIPPET = os.path.join(HERE, "..", "..", "src", "auth", "README-snippet.md")

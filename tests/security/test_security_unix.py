@@ -6,7 +6,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import (USERS, assert_json_error, auth_config, basic, call, json_response, run_worker,
+from sechelp import (USERS, assert_json_error, auth_config, basic, call, json_response, run_worker,
                       start, state_of)
 from servers import short_tempdir
 

@@ -1,4 +1,4 @@
-"""Fixtures of the security suite: luigid-rs (the release binary) with access control on.
+"""Helpers of the security suite: luigid-rs (the release binary) with access control on.
 
 Passwords are hashed by the binary itself (`luigid-rs hash-password`), tokens are random per
 run, and every secret is distinctive so the server log can be searched for it."""
