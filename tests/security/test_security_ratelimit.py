@@ -1,7 +1,7 @@
 """Failed logins are rate-limited per client address, and no secret ever reaches the log.
 
-The server runs with RUST_LOG=info so every login line (accepted and refused) is written to
-workdir/server.log, which is then searched for every secret the test sent."""
+The server runs with RUST_LOG=info (and again with trace) so every login line, accepted and
+refused, is written to workdir/server.log, which is then searched for every secret sent."""
 import base64
 import os
 
@@ -63,7 +63,17 @@ def test_failures_below_the_limit_do_not_lock(srv):
     assert r.status == 200, r
 
 
-def test_log_never_contains_secrets(srv):
+@pytest.mark.parametrize("level", ["info", "trace"])
+def test_log_never_contains_secrets(tmp_path, level):
+    srv = start(tmp_path, auth_config(anonymous_role="viewer", max_failures=MAX, failure_window=60,
+                                      lockout=LOCKOUT), env={"RUST_LOG": level})
+    try:
+        _log_secrets_scenario(srv)
+    finally:
+        srv.stop()
+
+
+def _log_secrets_scenario(srv):
     used = []
     # Successful logins of every kind.
     for name in USERS:
