@@ -119,3 +119,22 @@ def test_remote_scheduler_in_process_with_token_url(srv):
         assert work["task_id"] == "RsTask_1"
     finally:
         rs.close()
+
+
+def test_luigis_urllib_fallback_sends_the_url_credentials_too(srv):
+    # Without requests installed, Luigi uses URLLibFetcher, which builds the Basic header
+    # itself from the URL's (undecoded) user part.
+    import json
+    from urllib.error import HTTPError
+
+    import luigi.rpc
+
+    fetcher = luigi.rpc.URLLibFetcher()
+    url = with_credentials(srv.url, "ci", TOKENS["ci"][1]) + "/api/add_task"
+    body = {"data": json.dumps({"task_id": "UrllibTask_1", "worker": "urllib-w"})}
+    assert json.loads(fetcher.fetch(url, body, 10)) == {"response": None}
+    url = with_credentials(srv.url, "work1", USERS["work1"][1]) + "/api/ping"
+    assert json.loads(fetcher.fetch(url, {"data": json.dumps({"worker": "urllib-w"})}, 10))
+    with pytest.raises(HTTPError) as e:
+        fetcher.fetch(srv.url + "/api/add_task", body, 10)
+    assert e.value.code == 401
