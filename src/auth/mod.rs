@@ -9,8 +9,9 @@
 //! credentials), `HEAD /`, `GET /` and `/static/*` as [`RouteClass::Public`], and pass the
 //! *percent-decoded* method name it dispatches in [`RouteClass::Api`].
 //!
-//! Nothing secret is ever logged: failures log the client address, the user name (escaped
-//! and truncated) and the reason, never a password, token or `Authorization` value.
+//! Nothing secret is ever logged: failures log the client address, the reason and, only when
+//! it names a configured user or token, the name (escaped, truncated); never a password, a
+//! token, an unknown user name (often a secret in the wrong field) or `Authorization`.
 //!
 //! The configuration reference follows (also `src/auth/README-snippet.md`).
 //!
@@ -234,6 +235,18 @@ pub fn client_key(peer: &Peer) -> String {
 fn shown(name: &str) -> String {
     let cut: String = name.chars().take(64).collect();
     format!("{cut:?}")
+}
+
+/// The log line of a refused login. `user` is given only for configured user and token
+/// names; anything else the client sent may be a secret and is left out.
+fn refusal_line(key: &str, user: Option<&str>, why: &str) -> String {
+    match user {
+        Some(u) => format!(
+            "auth: refused credentials for user {} from {key}: {why}",
+            shown(u)
+        ),
+        None => format!("auth: refused credentials from {key}: {why}"),
+    }
 }
 
 fn json_error(status: u16, msg: &str) -> Response {
@@ -652,18 +665,18 @@ impl Auth {
             }
         }
         let Some(text) = std::str::from_utf8(authz).ok().map(str::trim) else {
-            return Err(self.fail(&key, "", "Authorization header is not text", now));
+            return Err(self.fail(&key, None, "Authorization header is not text", now));
         };
         let (scheme, rest) = text.split_once(' ').unwrap_or((text, ""));
         let rest = rest.trim();
         if scheme.eq_ignore_ascii_case("bearer") {
             return match self.match_token(None, rest.as_bytes()) {
                 Some(p) => Ok(p),
-                None => Err(self.fail(&key, "", "unknown bearer token", now)),
+                None => Err(self.fail(&key, None, "unknown bearer token", now)),
             };
         }
         if !scheme.eq_ignore_ascii_case("basic") {
-            return Err(self.fail(&key, "", "unsupported Authorization scheme", now));
+            return Err(self.fail(&key, None, "unsupported Authorization scheme", now));
         }
         let Some((user, password)) = base64_decode(rest)
             .and_then(|b| String::from_utf8(b).ok())
@@ -672,7 +685,7 @@ impl Auth {
                     .map(|(u, p)| (u.to_string(), p.to_string()))
             })
         else {
-            return Err(self.fail(&key, "", "malformed Basic credentials", now));
+            return Err(self.fail(&key, None, "malformed Basic credentials", now));
         };
         if let Some(i) = self.users.iter().position(|u| u.name == user) {
             if self.verify_password(i, &password) {
@@ -692,20 +705,22 @@ impl Auth {
                     via: Via::Password,
                 });
             }
-            return Err(self.fail(&key, &user, "wrong password", now));
+            return Err(self.fail(&key, Some(&user), "wrong password", now));
         }
         if let Some(p) = self.match_token(Some(&user), password.as_bytes()) {
             return Ok(p);
         }
         if self.tokens.iter().any(|t| t.name == user) {
-            return Err(self.fail(&key, &user, "wrong token", now));
+            return Err(self.fail(&key, Some(&user), "wrong token", now));
         }
         // Spend the same time as for a real user, so response times do not tell which
         // user names exist.
         if !self.users.is_empty() {
             let _ = self.verify_password(0, &password);
         }
-        Err(self.fail(&key, &user, "unknown user", now))
+        // The name is not logged: an unknown "name" is often a secret in the wrong place (a
+        // token as the URL's user part, a password typed into the user field).
+        Err(self.fail(&key, None, "unknown user name", now))
     }
 
     fn verify_password(&self, i: usize, password: &str) -> bool {
@@ -741,13 +756,10 @@ impl Auth {
         found
     }
 
-    /// Log a refused login (address, user name, reason; never the secret), count it, and
-    /// build the 401.
-    fn fail(&mut self, key: &str, user: &str, why: &str, now: f64) -> Response {
-        log::warn!(
-            "auth: refused credentials for user {} from {key}: {why}",
-            shown(user)
-        );
+    /// Log a refused login (address, configured user name, reason; never the secret), count
+    /// it, and build the 401.
+    fn fail(&mut self, key: &str, user: Option<&str>, why: &str, now: f64) -> Response {
+        log::warn!("{}", refusal_line(key, user, why));
         if self.limiter.record_failure(key, now) {
             log::warn!(
                 "auth: {} failed logins from {key} within {} s; refusing its credentials for {} s",
@@ -806,6 +818,18 @@ mod tests {
         assert!(!valid_name("a b"));
         assert!(!valid_name("a:b"));
         assert!(!valid_name("é"));
+    }
+
+    #[test]
+    fn refusals_name_only_configured_users() {
+        assert_eq!(
+            refusal_line("10.0.0.1", Some("alice"), "wrong password"),
+            "auth: refused credentials for user \"alice\" from 10.0.0.1: wrong password"
+        );
+        assert_eq!(
+            refusal_line("10.0.0.1", None, "unknown user name"),
+            "auth: refused credentials from 10.0.0.1: unknown user name"
+        );
     }
 
     #[test]
