@@ -109,7 +109,26 @@ class Target:
         self.srv.stop()
 
 
-def start_target(workdir, big_fanout=0, config=None, extra_args=()):
+class AuthedServer:
+    """`srv` whose rpc() sends `headers` (credentials for a server with access control on);
+    everything else is the server itself."""
+
+    def __init__(self, srv, headers):
+        self._srv = srv
+        self._headers = dict(headers)
+
+    def __getattr__(self, name):
+        return getattr(self._srv, name)
+
+    def rpc(self, method, data=None, via="post"):
+        r = self._srv.rpc_raw(method, data, via, headers=self._headers)
+        if r.status != 200:
+            raise RuntimeError("%s -> HTTP %d: %r" % (method, r.status, r.body[:300]))
+        return r.json()["response"]
+
+
+def start_target(workdir, big_fanout=0, config=None, extra_args=(), rpc_headers=None):
+    """`rpc_headers`: sent with the test's own RPC calls (not the browser's)."""
     config = config or SERVER_CONFIG
     if AGAINST == "luigid":
         srv = start_luigid(workdir, config=config)
@@ -129,6 +148,8 @@ def start_target(workdir, big_fanout=0, config=None, extra_args=()):
             srv.stop()
             pytest.skip("luigid-rs does not serve /api/task_list yet; "
                         "run with UI_TEST_AGAINST=luigid to test the page against luigid")
+    if rpc_headers:
+        srv = AuthedServer(srv, rpc_headers)
     try:
         ids = scenario.build(srv, big_fanout=big_fanout)
     except Exception:

@@ -17,9 +17,9 @@ export const MUTATING = new Set([
 
 // The caller's role, from the X-Luigid-Rs-Role reply header; null when the server has no
 // access control (luigid, or luigid-rs with it off): then every control is offered. All
-// the page's controls need admin (src/auth/role.rs).
+// the page's controls need admin (src/auth/role.rs); CSS hides `.needs-admin` for the rest.
 const RANK = { viewer: 1, worker: 2, admin: 3 };
-export let role = null;
+let role = null;
 function setRole(r) {
   const v = r && RANK[r] ? r : null;
   if (v === role) return;
@@ -32,7 +32,6 @@ function setRole(r) {
     note.textContent = v === "admin" ? "Role: admin" : v ? `Role: ${v} (read-only)` : "";
   }
 }
-export const isAdmin = () => role === null || role === "admin";
 
 export class ApiError extends Error {
   constructor(method, detail) {

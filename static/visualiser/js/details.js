@@ -217,9 +217,9 @@ function live(id) {
       if (liveId !== id) return;
       const md = document.getElementById("live-message");
       const pd = document.getElementById("live-progress");
-      const text = fmtValue(m && m.status_message);
+      const text = fmtValue(m && m.statusMessage);
       if (md && md.textContent !== text) md.textContent = text;
-      const pct = p ? p.progress_percentage : null;
+      const pct = p ? p.progressPercentage : null;
       if (pd && pd.dataset.value !== String(pct)) {
         pd.dataset.value = String(pct);
         clear(pd).append(progress(pct) || "");

@@ -91,6 +91,7 @@ export function stepper({ value, min = 0, label, action, set }) {
   const go = async (n) => {
     if (busy || !Number.isInteger(n) || n < min) return;
     busy = true;
+    input.blur(); // lets the refresh after the change redraw (it skips a box being typed in)
     form.querySelectorAll("button,input").forEach((b) => { b.disabled = true; });
     try { await set(n); } finally {
       busy = false;
