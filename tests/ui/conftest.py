@@ -208,3 +208,25 @@ def screenshot(driver, name):
     path = os.path.join(ARTIFACTS, name + ".png")
     driver.save_screenshot(path)
     return path
+
+
+def press(find, action):
+    """Click the `action` control inside what `find()` returns; retried, as a refresh may
+    redraw the row between finding and clicking."""
+    def go():
+        find().find_element("css selector", '[data-action="%s"]' % action).click()
+        return True
+    wait_for(go, 10, "clicking " + action)
+
+
+def type_value(find, action, text):
+    """Type `text` + Enter into the number box; once it has focus the page stops redrawing it."""
+    from selenium.webdriver.common.keys import Keys
+
+    def go():
+        box = find().find_element("css selector", '[data-action="%s-value"]' % action)
+        box.click()
+        box.send_keys(Keys.CONTROL, "a")
+        box.send_keys(text, Keys.ENTER)
+        return True
+    wait_for(go, 10, "typing into " + action)

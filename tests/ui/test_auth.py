@@ -12,7 +12,7 @@ pytest.importorskip("selenium", reason="selenium is not installed (pip install -
 from selenium.webdriver.common.by import By  # noqa: E402
 
 import scenario  # noqa: E402
-from conftest import AGAINST, SERVER_CONFIG, js_errors, open_view, screenshot, start_target, wait_for  # noqa: E402
+from conftest import AGAINST, SERVER_CONFIG, js_errors, open_view, press, screenshot, start_target, wait_for  # noqa: E402
 
 pytestmark = pytest.mark.skipif(AGAINST == "luigid", reason="access control is luigid-rs's own")
 
@@ -118,13 +118,13 @@ def test_admin_controls_work_and_csrf_rule_holds(browser, admin_target):
     wait_for(lambda: t.srv.rpc("is_paused", {})["paused"] is True, 10, "paused on the server")
 
     open_view(browser, t, "tab=resources")
-    browser.find_element(By.CSS_SELECTOR, '#resources [data-resource="db"] [data-action="resource-inc"]').click()
+    press(lambda: browser.find_element(By.CSS_SELECTOR, '#resources [data-resource="db"]'), "resource-inc")
     wait_for(lambda: [r["num_total"] for r in t.srv.rpc("resource_list", {}) if r["name"] == "db"] == [4], 10,
              "db = 4 on the server")
 
     open_view(browser, t, "tab=workers")
-    row = browser.find_element(By.CSS_SELECTOR, '#worker-table tr[data-worker="%s"]' % scenario.W1)
-    row.find_element(By.CSS_SELECTOR, '[data-action="procs-inc"]').click()
+    press(lambda: browser.find_element(By.CSS_SELECTOR, '#worker-table tr[data-worker="%s"]' % scenario.W1),
+          "procs-inc")
     wait_for(lambda: {"name": "set_worker_processes", "kwargs": {"n": 3}} in
              t.srv.rpc("ping", {"worker": scenario.W1})["rpc_messages"], 10, "n=3 queued")
 

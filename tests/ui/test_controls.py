@@ -9,7 +9,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
 import scenario  # noqa: E402
-from conftest import js_errors, open_view, screenshot, start_target, wait_for  # noqa: E402
+from conftest import js_errors, open_view, press, screenshot, start_target, type_value, wait_for  # noqa: E402
 
 CHAT = "Chat_run"
 
@@ -47,23 +47,18 @@ def test_worker_process_count(browser, target):
     open_view(browser, target, "tab=workers")
     row = worker_row(browser, scenario.W1)
     assert row.find_element(By.CSS_SELECTOR, '[data-action="procs-value"]').get_attribute("value") == "2"
-    row.find_element(By.CSS_SELECTOR, '[data-action="procs-inc"]').click()
+    press(lambda: worker_row(browser, scenario.W1), "procs-inc")
     inbox.wait(lambda m: m == {"name": "set_worker_processes", "kwargs": {"n": 3}}, "n=3 queued for the worker")
     # The worker reports its new count only when it registers again; the page shows the request.
     wait_for(lambda: "asked 3" in worker_row(browser, scenario.W1).text, 10, "the request shown")
     assert "Asked" in browser.find_element(By.ID, "workers-status").text
     screenshot(browser, "workers-processes")
-    worker_row(browser, scenario.W1).find_element(By.CSS_SELECTOR, '[data-action="procs-dec"]').click()
+    press(lambda: worker_row(browser, scenario.W1), "procs-dec")
     inbox.wait(lambda m: m["kwargs"] == {"n": 2} and m["name"] == "set_worker_processes", "n=2 queued")
-    box = worker_row(browser, scenario.W1).find_element(By.CSS_SELECTOR, '[data-action="procs-value"]')
-    box.clear()
-    box.send_keys("5", Keys.ENTER)
+    type_value(lambda: worker_row(browser, scenario.W1), "procs", "5")
     inbox.wait(lambda m: m["kwargs"] == {"n": 5} and m["name"] == "set_worker_processes", "n=5 queued")
     # Below one process is not offered.
-    box = worker_row(browser, scenario.W1).find_element(By.CSS_SELECTOR, '[data-action="procs-value"]')
-    box.clear()
-    box.send_keys("0", Keys.ENTER)
-    wait_for(lambda: worker_row(browser, scenario.W1), 5, "row")
+    type_value(lambda: worker_row(browser, scenario.W1), "procs", "0")
     assert [m for m in inbox.poll() if m["kwargs"].get("n") == 0] == []
     # Once the worker re-registers with the new count, the note goes.
     target.srv.rpc("add_worker", {"worker": scenario.W1, "info": {"workers": 5}})
@@ -83,15 +78,13 @@ def card(driver, name):
 def test_resource_amount(browser, target):
     assert resource_total(target.srv, "db") == [3]
     open_view(browser, target, "tab=resources")
-    card(browser, "db").find_element(By.CSS_SELECTOR, '[data-action="resource-inc"]').click()
+    press(lambda: card(browser, "db"), "resource-inc")
     wait_for(lambda: resource_total(target.srv, "db") == [4], 10, "db = 4 on the server")
     wait_for(lambda: card(browser, "db").find_element(By.CSS_SELECTOR, ".total").text == "4", 10, "card shows 4")
-    card(browser, "db").find_element(By.CSS_SELECTOR, '[data-action="resource-dec"]').click()
+    press(lambda: card(browser, "db"), "resource-dec")
     wait_for(lambda: resource_total(target.srv, "db") == [3], 10, "db = 3 on the server")
     wait_for(lambda: card(browser, "db").find_element(By.CSS_SELECTOR, ".total").text == "3", 10, "card shows 3")
-    box = card(browser, "db").find_element(By.CSS_SELECTOR, '[data-action="resource-value"]')
-    box.clear()
-    box.send_keys("7", Keys.ENTER)
+    type_value(lambda: card(browser, "db"), "resource", "7")
     wait_for(lambda: resource_total(target.srv, "db") == [7], 10, "db = 7 on the server")
     wait_for(lambda: "db set to 7" in browser.find_element(By.ID, "resources-status").text, 10, "confirmation")
     screenshot(browser, "resources-amount")
