@@ -165,6 +165,16 @@ def target(tmp_path_factory):
     t.stop()
 
 
+@pytest.fixture
+def leave_page(browser):
+    """Leave the page after the test, before its server stops: the page polls (auto-refresh,
+    a running task's status, a message reply) and would log the dead server's errors into
+    the next test's console."""
+    yield
+    browser.get("about:blank")
+    js_errors(browser)
+
+
 def wait_for(predicate, timeout=10.0, what="condition"):
     """Poll `predicate` until it returns a truthy value, bounded by `timeout` seconds."""
     deadline = time.monotonic() + timeout

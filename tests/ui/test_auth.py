@@ -14,7 +14,8 @@ from selenium.webdriver.common.by import By  # noqa: E402
 import scenario  # noqa: E402
 from conftest import AGAINST, SERVER_CONFIG, js_errors, open_view, press, screenshot, start_target, wait_for  # noqa: E402
 
-pytestmark = pytest.mark.skipif(AGAINST == "luigid", reason="access control is luigid-rs's own")
+pytestmark = [pytest.mark.skipif(AGAINST == "luigid", reason="access control is luigid-rs's own"),
+              pytest.mark.usefixtures("leave_page")]
 
 TOKEN = "ui-test-admin-token-7f3a"
 ADMIN = {"Authorization": "Bearer " + TOKEN}

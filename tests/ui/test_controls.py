@@ -12,6 +12,7 @@ import scenario  # noqa: E402
 from conftest import js_errors, open_view, press, screenshot, start_target, type_value, wait_for  # noqa: E402
 
 CHAT = "Chat_run"
+pytestmark = pytest.mark.usefixtures("leave_page")
 
 
 @pytest.fixture(scope="module")
