@@ -109,7 +109,26 @@ class Target:
         self.srv.stop()
 
 
-def start_target(workdir, big_fanout=0, config=None, extra_args=()):
+class AuthedServer:
+    """`srv` whose rpc() sends `headers` (credentials for a server with access control on);
+    everything else is the server itself."""
+
+    def __init__(self, srv, headers):
+        self._srv = srv
+        self._headers = dict(headers)
+
+    def __getattr__(self, name):
+        return getattr(self._srv, name)
+
+    def rpc(self, method, data=None, via="post"):
+        r = self._srv.rpc_raw(method, data, via, headers=self._headers)
+        if r.status != 200:
+            raise RuntimeError("%s -> HTTP %d: %r" % (method, r.status, r.body[:300]))
+        return r.json()["response"]
+
+
+def start_target(workdir, big_fanout=0, config=None, extra_args=(), rpc_headers=None):
+    """`rpc_headers`: sent with the test's own RPC calls (not the browser's)."""
     config = config or SERVER_CONFIG
     if AGAINST == "luigid":
         srv = start_luigid(workdir, config=config)
@@ -129,6 +148,8 @@ def start_target(workdir, big_fanout=0, config=None, extra_args=()):
             srv.stop()
             pytest.skip("luigid-rs does not serve /api/task_list yet; "
                         "run with UI_TEST_AGAINST=luigid to test the page against luigid")
+    if rpc_headers:
+        srv = AuthedServer(srv, rpc_headers)
     try:
         ids = scenario.build(srv, big_fanout=big_fanout)
     except Exception:
@@ -142,6 +163,16 @@ def target(tmp_path_factory):
     t = start_target(tmp_path_factory.mktemp("ui"), big_fanout=40)
     yield t
     t.stop()
+
+
+@pytest.fixture
+def leave_page(browser):
+    """Leave the page after the test, before its server stops: the page polls (auto-refresh,
+    a running task's status, a message reply) and would log the dead server's errors into
+    the next test's console."""
+    yield
+    browser.get("about:blank")
+    js_errors(browser)
 
 
 def wait_for(predicate, timeout=10.0, what="condition"):
@@ -187,3 +218,25 @@ def screenshot(driver, name):
     path = os.path.join(ARTIFACTS, name + ".png")
     driver.save_screenshot(path)
     return path
+
+
+def press(find, action):
+    """Click the `action` control inside what `find()` returns; retried, as a refresh may
+    redraw the row between finding and clicking."""
+    def go():
+        find().find_element("css selector", '[data-action="%s"]' % action).click()
+        return True
+    wait_for(go, 10, "clicking " + action)
+
+
+def type_value(find, action, text):
+    """Type `text` + Enter into the number box; once it has focus the page stops redrawing it."""
+    from selenium.webdriver.common.keys import Keys
+
+    def go():
+        box = find().find_element("css selector", '[data-action="%s-value"]' % action)
+        box.click()
+        box.send_keys(Keys.CONTROL, "a")
+        box.send_keys(text, Keys.ENTER)
+        return True
+    wait_for(go, 10, "typing into " + action)

@@ -1,13 +1,37 @@
 // Calls to the scheduler's RPC endpoint. Reads go as GET ?data=<json> (as luigid's own page
 // does); calls that change state go as a POST form with a `data` field, which both luigid
 // and luigid-rs accept and which keeps them out of caches, logs of query strings and
-// prefetchers.
+// prefetchers. Every POST carries X-Luigid-Rs-Request: luigid-rs (with access control on)
+// refuses a browser's state-changing POST without it, which a cross-site form cannot add.
 const API_ROOT = new URL("../../api/", document.baseURI);
+// fetch() refuses URLs with credentials; the browser sends saved ones by itself.
+API_ROOT.username = "";
+API_ROOT.password = "";
 
+// Reading a message response removes it, so it goes as POST like the operator actions.
 export const MUTATING = new Set([
   "re_enable_task", "forgive_failures", "mark_as_done", "disable_worker",
   "pause", "unpause", "update_resource", "set_worker_processes",
+  "send_scheduler_message", "get_scheduler_message_response",
 ]);
+
+// The caller's role, from the X-Luigid-Rs-Role reply header; null when the server has no
+// access control (luigid, or luigid-rs with it off): then every control is offered. All
+// the page's controls need admin (src/auth/role.rs); CSS hides `.needs-admin` for the rest.
+const RANK = { viewer: 1, worker: 2, admin: 3 };
+let role = null;
+function setRole(r) {
+  const v = r && RANK[r] ? r : null;
+  if (v === role) return;
+  role = v;
+  if (v) document.body.dataset.role = v;
+  else delete document.body.dataset.role;
+  const note = document.getElementById("role-note");
+  if (note) {
+    note.hidden = !v;
+    note.textContent = v === "admin" ? "Role: admin" : v ? `Role: ${v} (read-only)` : "";
+  }
+}
 
 export class ApiError extends Error {
   constructor(method, detail) {
@@ -23,7 +47,7 @@ export async function call(method, params = {}, { signal } = {}) {
   if (MUTATING.has(method)) {
     init = {
       method: "POST",
-      headers: { "Content-Type": "application/x-www-form-urlencoded" },
+      headers: { "Content-Type": "application/x-www-form-urlencoded", "X-Luigid-Rs-Request": "1" },
       body: new URLSearchParams({ data }).toString(),
       signal,
     };
@@ -38,6 +62,8 @@ export async function call(method, params = {}, { signal } = {}) {
     if (e.name === "AbortError") throw e;
     throw new ApiError(method, "scheduler unreachable");
   }
+  setRole(resp.headers.get("X-Luigid-Rs-Role"));
+  if (resp.status === 401 || resp.status === 403) throw new ApiError(method, `not allowed (HTTP ${resp.status})`);
   if (!resp.ok) throw new ApiError(method, `HTTP ${resp.status}`);
   let body;
   try {

@@ -74,15 +74,15 @@ function actions(t) {
   const id = t.taskId;
   const out = [];
   if (t.status === "DISABLED" && t.re_enable_able) {
-    out.push(h("button", { class: "btn", dataset: { action: "re-enable" },
+    out.push(h("button", { class: "btn needs-admin", dataset: { action: "re-enable" },
       onclick: () => act("re_enable_task", id, "Re-enabled.") }, "Re-enable"));
   }
   if (t.status === "FAILED") {
-    out.push(h("button", { class: "btn", dataset: { action: "forgive" },
+    out.push(h("button", { class: "btn needs-admin", dataset: { action: "forgive" },
       onclick: () => act("forgive_failures", id, "Failures forgiven.") }, "Forgive failures"));
   }
   if (["RUNNING", "FAILED", "DISABLED"].includes(t.status)) {
-    out.push(h("button", { class: "btn danger", dataset: { action: "mark-done" },
+    out.push(h("button", { class: "btn danger needs-admin", dataset: { action: "mark-done" },
       onclick: async () => {
         if (await confirmDialog(`Mark ${id} as done? Tasks depending on it may then run.`, "Mark as done")) {
           act("mark_as_done", id, "Marked as done.");
@@ -125,6 +125,8 @@ export async function refresh(signal) {
   if (!id) {
     panel.hidden = true;
     shownId = "";
+    live(null);
+    messageBox(null);
     return;
   }
   const t = await lookup(id, signal);
@@ -135,6 +137,8 @@ export async function refresh(signal) {
   shownId = id;
   panel.hidden = false;
   clear(body);
+  live(t && (t.status === "RUNNING" || t.status === "BATCH_RUNNING") ? id : null);
+  messageBox(t && t.status === "RUNNING" && t.accepts_messages && t.worker_running ? t : null);
   if (!t) {
     body.append(h("p", { class: "task-id" }, id), h("p", {}, "The scheduler does not know this task (it may have been pruned)."));
     return;
@@ -151,6 +155,7 @@ export async function refresh(signal) {
   const params = t.params && typeof t.params === "object" ? Object.entries(t.params) : [];
   const url = t.tracking_url ? safeUrl(t.tracking_url) : null;
   const resources = t.resources_running || t.resources;
+  const running = t.status === "RUNNING" || t.status === "BATCH_RUNNING";
   body.append(
     h("p", { class: "task-id" }, id),
     h("p", {}, statusBadge(t.status, t.upstream)),
@@ -164,8 +169,12 @@ export async function refresh(signal) {
       field("Running on", t.worker_running || ""),
       field("Workers", Array.isArray(t.workers) ? t.workers.join(", ") : ""),
       field("Resources", resources && Object.keys(resources).length ? JSON.stringify(resources) : ""),
-      field("Status message", t.status_message === null || t.status_message === undefined ? "" : fmtValue(t.status_message)),
-      field("Progress", progress(t.progress_percentage)),
+      running
+        ? [h("dt", {}, "Status message"), h("dd", { id: "live-message" }, fmtValue(t.status_message))]
+        : field("Status message", fmtValue(t.status_message)),
+      running
+        ? [h("dt", {}, "Progress"), h("dd", { id: "live-progress" }, progress(t.progress_percentage))]
+        : field("Progress", progress(t.progress_percentage)),
       field("Tracking URL", url ? h("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, url) : "")),
     h("h3", {}, "Parameters"),
     params.length
@@ -183,6 +192,122 @@ export async function refresh(signal) {
       errText ? h("pre", { class: "trace", tabindex: "0" }, errText) : h("p", { class: "muted" }, "No error text was reported."));
   }
   if (fresh) document.getElementById("details-close").focus({ preventScroll: true });
+}
+
+// While a running task is shown, its status message and progress are re-read every
+// LIVE_MS (a worker sets them as it goes), independent of the page's auto-refresh.
+const LIVE_MS = 1000;
+let liveTimer = null;
+let liveId = "";
+function live(id) {
+  if (id === liveId) return;
+  clearInterval(liveTimer);
+  liveTimer = null;
+  liveId = id || "";
+  if (!id) return;
+  let busy = false;
+  liveTimer = setInterval(async () => {
+    if (busy || document.hidden) return;
+    busy = true;
+    try {
+      const [m, p] = await Promise.all([
+        call("get_task_status_message", { task_id: id }),
+        call("get_task_progress_percentage", { task_id: id }),
+      ]);
+      if (liveId !== id) return;
+      const md = document.getElementById("live-message");
+      const pd = document.getElementById("live-progress");
+      const text = fmtValue(m && m.statusMessage);
+      if (md && md.textContent !== text) md.textContent = text;
+      const pct = p ? p.progressPercentage : null;
+      if (pd && pd.dataset.value !== String(pct)) {
+        pd.dataset.value = String(pct);
+        clear(pd).append(progress(pct) || "");
+      }
+    } catch (e) {
+      // The next full refresh reports an unreachable scheduler; polling just goes on.
+    } finally {
+      busy = false;
+    }
+  }, LIVE_MS);
+}
+
+// Messages to a running task whose worker accepts them (luigi's Task.accepts_messages):
+// the scheduler queues it for the worker's next ping; with "wait for a reply" the page polls
+// for the task's answer. Built once per task, so a refresh does not eat what is typed.
+let msgFor = "";
+let msgPoll = null;
+function messageBox(t) {
+  const box = document.getElementById("details-message");
+  const key = t ? `${t.taskId}\n${t.worker_running}` : "";
+  if (key === msgFor) return;
+  msgFor = key;
+  clearInterval(msgPoll);
+  msgPoll = null;
+  clear(box).hidden = !t;
+  if (!t) return;
+  const input = h("input", { type: "text", id: "message-text", "aria-label": "Message to the task", autocomplete: "off" });
+  const wait = h("input", { type: "checkbox", id: "message-wait", checked: true });
+  const out = h("p", { id: "message-status", class: "note", role: "status" });
+  const reply = h("pre", { id: "message-reply", class: "trace", hidden: true });
+  const send = async (e) => {
+    e.preventDefault();
+    const content = input.value;
+    if (!content) return;
+    clearInterval(msgPoll);
+    reply.hidden = true;
+    out.textContent = "Sending…";
+    let sent;
+    try {
+      sent = await call("send_scheduler_message", { worker: t.worker_running, task: t.taskId, content });
+    } catch (err) {
+      out.textContent = `Failed: ${err.message}`;
+      return;
+    }
+    if (msgFor !== key) return;
+    const mid = sent && sent.message_id;
+    if (!mid) {
+      out.textContent = "The scheduler does not pass messages on (send_messages is off).";
+      return;
+    }
+    input.value = "";
+    if (!wait.checked) {
+      out.textContent = "Sent; the worker gets it at its next ping.";
+      return;
+    }
+    out.textContent = "Sent; waiting for the reply…";
+    let tries = 0;
+    let busy = false;
+    const timer = setInterval(async () => {
+      if (busy) return;
+      busy = true;
+      try {
+        const r = await call("get_scheduler_message_response", { task_id: t.taskId, message_id: mid });
+        const answer = r ? r.response : null;
+        if (answer !== null && answer !== undefined) {
+          clearInterval(timer);
+          out.textContent = "Reply:";
+          reply.textContent = fmtValue(answer);
+          reply.hidden = false;
+        } else if (++tries >= 300) {
+          clearInterval(timer);
+          out.textContent = "No reply after 5 minutes; stopped waiting.";
+        }
+      } catch (err) {
+        clearInterval(timer);
+        out.textContent = `Failed: ${err.message}`;
+      } finally {
+        busy = false;
+      }
+    }, 1000);
+    msgPoll = timer;
+  };
+  box.append(h("div", { class: "needs-admin" },
+    h("h3", {}, "Send a message"),
+    h("form", { onsubmit: send }, input,
+      h("label", { class: "check" }, wait, " wait for a reply"),
+      h("button", { type: "submit", class: "btn", dataset: { action: "send-message" } }, "Send")),
+    out, reply));
 }
 
 export function init(onAction) {

@@ -106,7 +106,12 @@ function init() {
 
   document.getElementById("pause-toggle").addEventListener("click", async (e) => {
     const paused = e.currentTarget.getAttribute("aria-pressed") === "true";
-    await call(paused ? "unpause" : "pause", {});
+    try {
+      await call(paused ? "unpause" : "pause", {});
+    } catch (err) {
+      banner(`Could not ${paused ? "resume" : "pause"} the scheduler (${err.message}).`);
+      return;
+    }
     refresh();
   });
   const interval = document.getElementById("refresh-interval");

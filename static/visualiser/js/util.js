@@ -81,3 +81,30 @@ export function confirmDialog(message, okLabel = "Confirm") {
     document.getElementById("confirm-cancel").focus();
   });
 }
+
+// − [n] + : a number the operator can step or type (Enter sets it). `set(n)` does the call;
+// its promise settles before the buttons work again, so double clicks do not race.
+export function stepper({ value, min = 0, label, action, set }) {
+  const input = h("input", { type: "number", min: String(min), step: "1", value: String(value ?? ""),
+    "aria-label": label, dataset: { action: `${action}-value` } });
+  let busy = false;
+  const go = async (n) => {
+    if (busy || !Number.isInteger(n) || n < min) return;
+    busy = true;
+    input.blur(); // lets the refresh after the change redraw (it skips a box being typed in)
+    form.querySelectorAll("button,input").forEach((b) => { b.disabled = true; });
+    try { await set(n); } finally {
+      busy = false;
+      form.querySelectorAll("button,input").forEach((b) => { b.disabled = false; });
+    }
+  };
+  const cur = () => Number.parseInt(input.value, 10);
+  const form = h("form", { class: "stepper needs-admin", onsubmit: (e) => { e.preventDefault(); go(cur()); } },
+    h("button", { type: "button", class: "btn", "aria-label": `${label}: one less`, dataset: { action: `${action}-dec` },
+      onclick: () => go(cur() - 1) }, "−"),
+    input,
+    h("button", { type: "button", class: "btn", "aria-label": `${label}: one more`, dataset: { action: `${action}-inc` },
+      onclick: () => go(cur() + 1) }, "+"),
+    h("button", { type: "submit", class: "btn", dataset: { action: `${action}-set` } }, "Set"));
+  return form;
+}

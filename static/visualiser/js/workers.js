@@ -1,9 +1,43 @@
 // The Workers and Resources tabs.
 import { call } from "./api.js";
 import { update } from "./state.js";
-import { h, clear, fmtTime, fmtAgo, confirmDialog, fmtValue } from "./util.js";
+import { h, clear, fmtTime, fmtAgo, confirmDialog, fmtValue, stepper } from "./util.js";
 
 let afterAction = async () => {};
+// Process counts asked for per worker: the worker reports the new count only when it next
+// registers, so until then the page shows what was asked.
+const requested = new Map();
+let flash = "";
+let resFlash = "";
+
+// An auto-refresh must not throw away a number being typed.
+function editing(box) {
+  const a = document.activeElement;
+  return a && a.tagName === "INPUT" && box.contains(a);
+}
+
+function processes(w) {
+  const asked = requested.get(w.name);
+  if (asked === w.workers) requested.delete(w.name);
+  const pending = requested.has(w.name);
+  return [
+    h("span", { class: "for-viewers" }, fmtValue(w.workers)),
+    w.state === "disabled" ? null : stepper({
+      value: pending ? asked : w.workers, min: 1, label: `Processes of ${w.name}`, action: "procs",
+      set: async (n) => {
+        try {
+          await call("set_worker_processes", { worker: w.name, n });
+          requested.set(w.name, n);
+          flash = `Asked ${w.name} to run ${n} process${n === 1 ? "" : "es"}; it applies this when it next pings.`;
+        } catch (e) {
+          flash = `Failed: ${e.message}`;
+        }
+        await afterAction();
+      },
+    }),
+    pending ? h("span", { class: "requested muted" }, `reported ${fmtValue(w.workers)}, asked ${asked}`) : null,
+  ];
+}
 
 function taskLinks(running) {
   const ids = Object.keys(running && typeof running === "object" ? running : {}).sort();
@@ -18,8 +52,11 @@ function time(t) {
 
 export async function refreshWorkers(signal) {
   const list = await call("worker_list", {}, { signal });
-  const box = clear(document.getElementById("workers"));
+  const box = document.getElementById("workers");
+  if (editing(box)) return;
+  clear(box);
   const workers = Array.isArray(list) ? list : [];
+  box.append(h("p", { class: "note", id: "workers-status", role: "status" }, flash));
   if (!workers.length) {
     box.append(h("p", { class: "muted" }, "No workers have talked to the scheduler."));
     return;
@@ -35,7 +72,7 @@ export async function refreshWorkers(signal) {
     h("td", {}, fmtValue(w.host)),
     h("td", { class: "num" }, fmtValue(w.pid)),
     h("td", {}, fmtValue(w.username)),
-    h("td", { class: "num" }, fmtValue(w.workers)),
+    h("td", { class: "num", dataset: { col: "processes" } }, processes(w)),
     h("td", {}, time(w.started)),
     h("td", {}, time(w.last_active)),
     h("td", {}, w.state || ""),
@@ -44,7 +81,7 @@ export async function refreshWorkers(signal) {
     h("td", { class: "num", dataset: { col: "uniques" } }, fmtValue(w.num_uniques)),
     h("td", {}, taskLinks(w.running)),
     h("td", {}, w.state === "disabled" ? "" : h("button", {
-      class: "btn danger", dataset: { action: "disable-worker" },
+      class: "btn danger needs-admin", dataset: { action: "disable-worker" },
       onclick: async () => {
         if (await confirmDialog(`Disable worker ${w.name}? It will get no new tasks and will stop.`, "Disable worker")) {
           await call("disable_worker", { worker: w.name });
@@ -56,7 +93,10 @@ export async function refreshWorkers(signal) {
 
 export async function refreshResources(signal) {
   const list = await call("resource_list", {}, { signal });
-  const box = clear(document.getElementById("resources"));
+  const box = document.getElementById("resources");
+  if (editing(box)) return;
+  clear(box);
+  box.append(h("p", { class: "note", id: "resources-status", role: "status" }, resFlash));
   const resources = Array.isArray(list) ? list : [];
   if (!resources.length) {
     box.append(h("p", { class: "muted" }, "No resources are configured."));
@@ -71,6 +111,18 @@ export async function refreshResources(signal) {
       h("h3", {}, r.name),
       h("p", { class: "usage" }, h("span", { class: "used" }, String(used)), " of ",
         h("span", { class: "total" }, fmtValue(r.num_total)), " in use"),
+      stepper({
+        value: r.num_total, min: 0, label: `Amount of ${r.name}`, action: "resource",
+        set: async (n) => {
+          try {
+            const ok = await call("update_resource", { resource: r.name, amount: n });
+            resFlash = ok === true ? `${r.name} set to ${n}.` : `The scheduler refused ${n} for ${r.name}.`;
+          } catch (e) {
+            resFlash = `Could not change ${r.name}: ${e.message}`;
+          }
+          await afterAction();
+        },
+      }),
       h("div", { class: `bar ${level}`, role: "meter", "aria-valuemin": "0",
         "aria-valuemax": String(total || 0), "aria-valuenow": String(used), "aria-label": `${r.name} usage` },
       h("span", { style: `width:${Math.min(100, ratio * 100)}%` })),
