@@ -563,8 +563,9 @@ pub fn call(
                 None => None,
                 Some(Value::Bool(b)) => Some(*b as i64),
                 Some(v) => Some(
-                    v.as_f64()
-                        .map(|f| f as i64)
+                    crate::scheduler::types::py_num(v)
+                        // `count > NaN` and `count > inf` are never true in Python.
+                        .map(|f| if f.is_nan() { i64::MAX } else { f as i64 })
                         .ok_or_else(|| a.wrong("max_shown_tasks", "a number or null"))?,
                 ),
             };

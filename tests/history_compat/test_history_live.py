@@ -235,14 +235,16 @@ def test_database_deleted_mid_run_is_counted_not_fatal(tmp_path):
         work = srv.rpc("get_work", {"worker": "w", "host": "h"})
         assert work["task_id"] in ("D_1", "D_2")
         add(work["task_id"], "DONE")
-        poll(lambda: (metric(srv, "luigid_history_write_errors_total") or 0) >= 1, what="a counted write error")
+        poll(lambda: (metric(srv, "luigid_history_write_errors_total") or 0) >= 1, timeout=60.0,
+             what="a counted write error")
         assert srv.proc.poll() is None
         assert srv.rpc("task_list", {"status": "DONE"}).keys() == {work["task_id"]}
         # the directory comes back: recording resumes in a new file there
         dbdir.mkdir()
         add("D_3")
+        # Generous bound: on a loaded machine the writer's next batch can take a while.
         poll(lambda: [r["task_id"] for r in get_json(srv, "/history")["records"]] == ["D_3"],
-             what="D_3 in the new database")
+             timeout=60.0, what="D_3 in the new database")
     finally:
         srv.stop()
     log = open(tmp_path / "rs" / "server.log").read()
