@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DATA ?= var
 PORT ?= 8082
 
-.PHONY: all build release run test lint test-rust test-py venv browser bench fuzz clean
+.PHONY: all build release run test lint test-rust test-py venv browser bench bench-durability fuzz clean
 
 all: build
 
@@ -52,6 +52,11 @@ test: lint test-rust test-py
 bench: venv build
 	$(CARGO) build --release --benches
 	LUIGID_RS_BIN=$(CURDIR)/target/release/luigid-rs ./benches/run.sh
+
+# add_task with each durability setting, and loop stalls while 100k-task snapshots are written.
+bench-durability: build
+	$(CARGO) build --release --benches
+	LUIGID_RS_BIN=$(CURDIR)/target/release/luigid-rs ./benches/durability.sh
 
 FUZZ_SECONDS ?= 60
 fuzz:
