@@ -104,7 +104,7 @@ fn perf_get_work() {
         for k in 0..200 {
             let data = format!(
                 r#"{{"worker": "w{}", "host": "h", "assistant": false, "current_tasks": null}}"#,
-                k % 4 + 2
+                k % 2 + 1
             );
             let r = request(
                 "POST",
