@@ -633,3 +633,6 @@ pub fn call(
         _ => return Err(ApiError::UnknownMethod(method.to_string())),
     })
 }
+
+#[cfg(test)]
+mod perf;

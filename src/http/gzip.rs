@@ -8,6 +8,11 @@ use std::io::Write;
 /// Smallest body worth compressing.
 pub const MIN_LENGTH: usize = 1024;
 
+/// From this size on, gzip at level 1 instead of luigid's 6: on a 3.8 MB task_list reply
+/// level 6 takes ~14 ms and level 1 ~2.5 ms, for a 30% larger (still ~35x smaller) body.
+/// Clients only see the decompressed bytes, which are the same.
+pub const FAST_LENGTH: usize = 64 * 1024;
+
 /// Content types compressed besides `text/*`.
 const TYPES: [&str; 7] = [
     "application/javascript",
@@ -25,8 +30,8 @@ fn compressible(content_type: &str) -> bool {
 }
 
 /// Apply luigid's gzip rule to a finished reply: always add `Vary: Accept-Encoding`
-/// (appended to an existing Vary as `Origin, Accept-Encoding`); gzip the body at level 6
-/// and set `Content-Encoding: gzip` when `accept_encoding` contains `gzip`, the content
+/// (appended to an existing Vary as `Origin, Accept-Encoding`); gzip the body (level 6,
+/// level 1 from [`FAST_LENGTH`] on) and set `Content-Encoding: gzip` when `accept_encoding` contains `gzip`, the content
 /// type (parameters aside) is `text/*` or one of luigid's list, no Content-Encoding is
 /// set, and the body has at least 1024 bytes. Compute the ETag before calling this.
 /// Like Tornado, the checks are case-sensitive substring/prefix tests.
@@ -48,9 +53,10 @@ pub fn gzip_response(accept_encoding: Option<&str>, resp: &mut Response) {
     if !wanted {
         return;
     }
+    let level = if resp.body.len() >= FAST_LENGTH { 1 } else { 6 };
     let mut enc = GzEncoder::new(
         Vec::with_capacity(resp.body.len() / 4 + 64),
-        Compression::new(6),
+        Compression::new(level),
     );
     // Writing into a Vec cannot fail, but should it, the reply simply stays plain.
     if enc.write_all(&resp.body).is_err() {
@@ -87,6 +93,18 @@ mod tests {
         assert_eq!(r.header("Vary"), Some("Accept-Encoding"));
         assert!(r.body.len() < 200);
         assert_eq!(gunzip(&r.body), "x".repeat(5000).into_bytes());
+    }
+
+    #[test]
+    fn large_bodies_round_trip_at_the_fast_level() {
+        let text: String = (0..FAST_LENGTH * 2)
+            .map(|i| char::from(b'a' + (i * 7 % 26) as u8))
+            .collect();
+        let mut r = Response::new(200).with_body("application/json", text.clone());
+        gzip_response(Some("gzip"), &mut r);
+        assert_eq!(r.header("Content-Encoding"), Some("gzip"));
+        assert!(r.body.len() < text.len() / 10);
+        assert_eq!(gunzip(&r.body), text.into_bytes());
     }
 
     #[test]

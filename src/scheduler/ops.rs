@@ -1014,7 +1014,8 @@ impl Scheduler {
 
     /// luigid's task serialization (reference 3.10); `deps` adds the `deps` key.
     pub(crate) fn serialize(&self, t: &Task, deps: Option<Vec<String>>) -> Map<String, Value> {
-        let mut m = Map::new();
+        // Sized for every key below, so the map never regrows.
+        let mut m = Map::with_capacity(18);
         m.insert(
             "display_name".into(),
             Value::String(pretty_id(&t.family, t.public_params())),
@@ -1158,7 +1159,7 @@ impl Scheduler {
             Some(Some(s)) => self.bucket(s).collect(),
         };
         let mut memo = HashMap::new();
-        let mut result = Map::new();
+        let mut result = Map::with_capacity(slots.len());
         for s in slots {
             let Some(t) = self.task(s) else { continue };
             if let Some(terms) = &terms {

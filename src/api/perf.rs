@@ -1,0 +1,214 @@
+//! Timing harness for the hot paths (issue 8), run by hand:
+//! `cargo test --release --lib api::perf -- --ignored --nocapture`.
+//! Drives `App::handle` in memory, so it measures server CPU without sockets.
+
+use crate::app::{App, Peer};
+use crate::config::Ini;
+use crate::http::{encode_response, Request};
+use std::time::Instant;
+
+fn request(method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Request {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    Request {
+        method: method.to_string(),
+        path: path.to_string(),
+        query: query.to_string(),
+        minor_version: 1,
+        headers: headers
+            .iter()
+            .map(|(n, v)| (n.to_ascii_lowercase(), v.as_bytes().to_vec()))
+            .collect(),
+        body: body.to_vec(),
+    }
+}
+
+fn enc(s: &str) -> String {
+    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+const HDRS: [(&str, &str); 2] = [
+    ("content-type", "application/x-www-form-urlencoded"),
+    ("accept-encoding", "gzip, deflate"),
+];
+
+fn add_task_body(i: usize, status: &str, worker: &str) -> Vec<u8> {
+    let data = format!(
+        r#"{{"worker": "{worker}", "task_id": "Fam_{i}_abcdef0123", "status": "{status}", "runnable": true, "deps": ["Fam_{d}_abcdef0123"], "new_deps": null, "expl": null, "resources": {{}}, "priority": 0, "family": "Fam", "module": "mymod", "params": {{"a": "{i}", "b": "x"}}, "param_visibilities": {{"a": 0, "b": 0}}, "assistant": false, "tracking_url": null, "batchable": false, "retry_policy_dict": {{}}, "owners": [], "accepts_messages": false}}"#,
+        d = i + 1_000_000
+    );
+    format!("data={}", enc(&data)).into_bytes()
+}
+
+fn run(app: &mut App, req: &Request, now: f64) -> usize {
+    let resp = app.handle(req, &Peer::default(), now);
+    let mut out = Vec::new();
+    encode_response(&resp, true, 1, now as u64, &mut out);
+    out.len()
+}
+
+fn fill(app: &mut App, n: usize, status: &str, now: f64) {
+    for i in 0..n {
+        let r = request(
+            "POST",
+            "/api/add_task",
+            &HDRS,
+            &add_task_body(i, status, "w1"),
+        );
+        run(app, &r, now);
+    }
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|x| x.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+#[ignore]
+fn perf_add_task() {
+    let mut app = App::new(Ini::default());
+    let n = 20_000;
+    let bodies: Vec<Request> = (0..n)
+        .map(|i| {
+            request(
+                "POST",
+                "/api/add_task",
+                &HDRS,
+                &add_task_body(i, "PENDING", "w1"),
+            )
+        })
+        .collect();
+    let t = Instant::now();
+    for r in &bodies {
+        run(&mut app, r, 1000.0);
+    }
+    println!(
+        "add_task: {:.2} us/req",
+        t.elapsed().as_secs_f64() * 1e6 / n as f64
+    );
+}
+
+#[test]
+#[ignore]
+fn perf_get_work() {
+    for n in [1_000usize, 10_000, 100_000] {
+        let mut app = App::new(Ini::default());
+        fill(&mut app, n, "PENDING", 1000.0);
+        let mut lat = Vec::new();
+        for k in 0..200 {
+            let data = format!(
+                r#"{{"worker": "w{}", "host": "h", "assistant": false, "current_tasks": null}}"#,
+                k % 2 + 1
+            );
+            let r = request(
+                "POST",
+                "/api/get_work",
+                &HDRS,
+                format!("data={}", enc(&data)).as_bytes(),
+            );
+            let t = Instant::now();
+            run(&mut app, &r, 1001.0);
+            lat.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+        lat.sort_by(|a, b| a.total_cmp(b));
+        println!(
+            "get_work n={n}: p50 {:.1} us p99 {:.1} us",
+            lat[lat.len() / 2],
+            lat[lat.len() * 99 / 100]
+        );
+    }
+}
+
+#[test]
+#[ignore]
+fn perf_task_list() {
+    let mut app = App::new(Ini::default());
+    fill(&mut app, 10_000, "PENDING", 1000.0);
+    let target = "/api/task_list?data=".to_string()
+        + &enc(r#"{"status": "PENDING", "upstream_status": "", "search": ""}"#);
+    let r = request("GET", &target, &[("accept-encoding", "gzip, deflate")], b"");
+    let mut len = 0;
+    let reps = 10;
+    let t = Instant::now();
+    for _ in 0..reps {
+        len = run(&mut app, &r, 1001.0);
+    }
+    println!(
+        "task_list 10k: {:.2} ms/req, {len} bytes on the wire",
+        t.elapsed().as_secs_f64() * 1e3 / reps as f64
+    );
+}
+
+#[test]
+#[ignore]
+fn perf_rss() {
+    let before = rss_kib();
+    let mut app = App::new(Ini::default());
+    fill(&mut app, 100_000, "PENDING", 1000.0);
+    println!("rss for 100k tasks: {} MiB", (rss_kib() - before) / 1024);
+}
+
+#[test]
+#[ignore]
+fn perf_check() {
+    let mut app = App::new(Ini::default());
+    let r = request(
+        "POST",
+        "/api/add_task",
+        &HDRS,
+        &add_task_body(1, "PENDING", "w1"),
+    );
+    let resp = app.handle(&r, &Peer::default(), 1000.0);
+    println!("{} {}", resp.status, String::from_utf8_lossy(&resp.body));
+}
+
+#[test]
+#[ignore]
+fn perf_task_list_split() {
+    let n = std::env::var("PERF_N")
+        .ok()
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(10_000);
+    let mut app = App::new(Ini::default());
+    fill(&mut app, n, "PENDING", 1000.0);
+    let mut args = serde_json::Map::new();
+    args.insert("status".into(), "PENDING".into());
+    args.insert("upstream_status".into(), "".into());
+    args.insert("search".into(), "".into());
+    let t = Instant::now();
+    let v = crate::api::call(&mut app.scheduler, "task_list", &args, 1001.0).unwrap();
+    println!("call: {:.2} ms", t.elapsed().as_secs_f64() * 1e3);
+    let t = Instant::now();
+    let mut out = Vec::new();
+    crate::json::to_py_json(&v, &mut out);
+    println!(
+        "serialize: {:.2} ms, {} bytes",
+        t.elapsed().as_secs_f64() * 1e3,
+        out.len()
+    );
+    let t = Instant::now();
+    use sha1::Digest;
+    let d = sha1::Sha1::digest(&out);
+    println!(
+        "sha1: {:.2} ms {}",
+        t.elapsed().as_secs_f64() * 1e3,
+        d.len()
+    );
+    for level in [1u32, 6] {
+        let t = Instant::now();
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
+        std::io::Write::write_all(&mut enc, &out).unwrap();
+        let gz = enc.finish().unwrap();
+        println!(
+            "gzip {level}: {:.2} ms {} bytes",
+            t.elapsed().as_secs_f64() * 1e3,
+            gz.len()
+        );
+    }
+}
