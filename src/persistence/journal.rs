@@ -24,14 +24,41 @@ pub struct Record {
     pub now: f64,
 }
 
+/// Append one framed record for (method, args, now) to `out`, serializing straight from the
+/// borrowed arguments (no copy of them; this runs for every state-changing request).
+pub fn encode_record(method: &str, args: &Map<String, Value>, now: f64, out: &mut Vec<u8>) {
+    #[derive(serde::Serialize)]
+    struct Payload<'a> {
+        m: &'a str,
+        a: &'a Map<String, Value>,
+        t: f64,
+    }
+    let start = out.len();
+    out.extend_from_slice(&[0u8; 8]);
+    // Serializing plain JSON values into a Vec cannot fail; should it, drop the record
+    // rather than leave a torn one in the buffer.
+    if serde_json::to_writer(
+        &mut *out,
+        &Payload {
+            m: method,
+            a: args,
+            t: now,
+        },
+    )
+    .is_err()
+    {
+        out.truncate(start);
+        return;
+    }
+    let len = (out.len() - start - 8) as u32;
+    let crc = crc32fast::hash(&out[start + 8..]);
+    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
 impl Record {
     pub fn encode(&self, out: &mut Vec<u8>) {
-        let payload = serde_json::json!({"m": self.method, "a": self.args, "t": self.now});
-        // Serializing a Value into a Vec cannot fail.
-        let bytes = serde_json::to_vec(&payload).unwrap_or_default();
-        out.extend_from_slice(&(bytes.len() as u32).to_le_bytes());
-        out.extend_from_slice(&crc32fast::hash(&bytes).to_le_bytes());
-        out.extend_from_slice(&bytes);
+        encode_record(&self.method, &self.args, self.now, out);
     }
 
     fn decode(payload: &[u8]) -> Option<Record> {

@@ -279,12 +279,7 @@ impl Persistence {
         if self.writer.is_none() {
             return;
         }
-        Record {
-            method: method.to_string(),
-            args: args.clone(),
-            now,
-        }
-        .encode(&mut self.pending);
+        journal::encode_record(method, args, now, &mut self.pending);
         self.stats.journal_records += 1;
         self.records_since_snapshot += 1;
     }
