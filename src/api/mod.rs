@@ -479,6 +479,12 @@ pub fn call(
             if s.config.batch_emails {
                 a.req_str("worker")?;
             }
+            log::warn!(
+                "scheduling failure announced for {}: {} (luigid would e-mail the owners; \
+                 luigid-rs sends no e-mail)",
+                a.opt("task_name").unwrap_or(&Value::Null),
+                a.opt("expl").unwrap_or(&Value::Null)
+            );
             Value::Null
         }
         "count_pending" => s.count_pending(a.req_str("worker")?, now),

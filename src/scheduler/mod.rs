@@ -814,6 +814,14 @@ impl Scheduler {
         }
         if disabled_now {
             new = Status::Disabled;
+            if let Some(t) = self.task(slot) {
+                // luigid e-mails the owners here; we only say what would have been sent.
+                log::warn!(
+                    "task {} disabled after too many failures (luigid would e-mail a \
+                     disable notification; luigid-rs sends no e-mail)",
+                    t.id
+                );
+            }
         }
         if new != cur {
             let seq = self.status_counter;
