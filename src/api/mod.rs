@@ -409,6 +409,10 @@ pub fn call(
     if !kwargs {
         check_keys(method, args, known)?;
     }
+    if args.contains_key("self") {
+        // Python binds `self` positionally; luigid fails such a call.
+        return Err(bad(method, "\"self\" is not an argument".into()));
+    }
     let a = Args { method, map: args };
     let null = Value::Null;
     Ok(match method {
@@ -584,10 +588,18 @@ pub fn call(
         "fetch_error" => s.fetch_error(a.task_id("task_id")?),
         "forgive_failures" => {
             let id = a.raw("task_id").unwrap_or(&null);
+            if id.is_array() || id.is_object() {
+                // A task id is looked up as a dict key: luigid fails on unhashable ones.
+                return Err(a.wrong("task_id", "a string"));
+            }
             s.forgive_failures(id, now)
         }
         "mark_as_done" => {
             let id = a.raw("task_id").unwrap_or(&null);
+            if id.is_array() || id.is_object() {
+                // A task id is looked up as a dict key: luigid fails on unhashable ones.
+                return Err(a.wrong("task_id", "a string"));
+            }
             s.mark_as_done(id, now)
         }
         "disable_worker" => {
