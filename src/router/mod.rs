@@ -148,6 +148,9 @@ pub fn if_none_match_matches(header: &str, etag: &str) -> bool {
 /// Tornado's `get_argument` clean-up: control characters other than \t\n\v\f\r become
 /// spaces, then surrounding whitespace goes (as Python's `str.strip`).
 pub fn clean_argument(s: &str) -> String {
+    if !s.bytes().any(crate::http::form::is_replaced_control) {
+        return s.trim().to_string();
+    }
     let replaced: String = s
         .chars()
         .map(|c| match c {

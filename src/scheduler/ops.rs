@@ -1153,13 +1153,18 @@ impl Scheduler {
     ) {
         match self.task_list_slots(status, upstream_status, limit, search, max_shown_tasks, now) {
             Err(v) => crate::json::write_py_json(&v, out),
-            Ok(slots) => crate::json::write_py_json(
-                &TaskMapView {
-                    s: self,
-                    slots: &slots,
-                },
-                out,
-            ),
+            Ok(slots) => {
+                // A typical task is ~350 bytes; growing a multi-MB Vec by doubling
+                // costs copies and page faults.
+                out.reserve(slots.len() * 384);
+                crate::json::write_py_json(
+                    &TaskMapView {
+                        s: self,
+                        slots: &slots,
+                    },
+                    out,
+                )
+            }
         }
     }
 
