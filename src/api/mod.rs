@@ -403,7 +403,8 @@ thread_local! {
     static RAW_REPLY: std::cell::Cell<Option<Vec<u8>>> = const { std::cell::Cell::new(None) };
 }
 
-/// Ask the next [`call`] on this thread to write a large list reply (`task_list`) as
+/// Ask the next [`call`] on this thread to write a large list reply (`task_list`,
+/// `task_search`) as
 /// luigid's JSON bytes instead of a `Value` (building a `Value` tree per task cost
 /// ~10x the writing). That call then returns `Value::Null` and leaves the bytes for
 /// [`take_raw_reply`]. The HTTP router uses this; replays and tests keep getting `Value`s.
@@ -603,7 +604,17 @@ pub fn call(
         }
         "worker_list" => s.worker_list(a.truthy_or("include_running", true), now),
         "resource_list" => s.resource_list(now),
-        "task_search" => s.task_search(a.req_str("task_str")?, now),
+        "task_search" => {
+            let task_str = a.req_str("task_str")?;
+            if RAW_WANTED.replace(false) {
+                let mut out = Vec::new();
+                s.task_search_json(task_str, now, &mut out);
+                RAW_REPLY.set(Some(out));
+                Value::Null
+            } else {
+                s.task_search(task_str, now)
+            }
+        }
         "re_enable_task" => s.re_enable_task(a.task_id("task_id")?, now),
         "fetch_error" => s.fetch_error(a.task_id("task_id")?),
         "forgive_failures" => {

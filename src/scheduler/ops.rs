@@ -1238,6 +1238,35 @@ impl Scheduler {
         Ok(result)
     }
 
+    /// [`Self::task_search`] written straight into `out` (the same bytes, no `Value`s).
+    pub fn task_search_json(&mut self, task_str: &str, now: f64, out: &mut Vec<u8>) {
+        self.prune(now);
+        // Statuses in order of first appearance, as the map in `task_search` has them.
+        let mut groups: Vec<(Status, Vec<u32>)> = Vec::new();
+        for (slot, t) in self.tasks.iter().enumerate() {
+            let Some(t) = t else { continue };
+            if t.id.contains(task_str) {
+                let slot = slot as u32;
+                match groups.iter_mut().find(|(st, _)| *st == t.status) {
+                    Some((_, v)) => v.push(slot),
+                    None => groups.push((t.status, vec![slot])),
+                }
+            }
+        }
+        struct Groups<'a>(&'a Scheduler, &'a [(Status, Vec<u32>)]);
+        impl serde::Serialize for Groups<'_> {
+            fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+                use serde::ser::SerializeMap;
+                let mut m = ser.serialize_map(Some(self.1.len()))?;
+                for (st, slots) in self.1 {
+                    m.serialize_entry(st.as_str(), &TaskMapView { s: self.0, slots })?;
+                }
+                m.end()
+            }
+        }
+        crate::json::write_py_json(&Groups(self, &groups), out);
+    }
+
     pub fn task_search(&mut self, task_str: &str, now: f64) -> Value {
         self.prune(now);
         let mut result = Map::new();

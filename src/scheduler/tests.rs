@@ -785,6 +785,18 @@ fn task_list_json_matches_the_value_bytes() {
                 "{status} {upstream} {search:?} {max:?}"
             );
         }
+        for task_str in ["", "_", "B", "nothing"] {
+            let v = s.task_search(task_str, 5.0);
+            let mut want = Vec::new();
+            crate::json::write_py_json(&v, &mut want);
+            let mut got = Vec::new();
+            s.task_search_json(task_str, 5.0, &mut got);
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(&want),
+                "{task_str}"
+            );
+        }
         // The full list shows the disabled and running tasks, so each key was compared.
         let all = s.task_list("", "", false, None, None, 5.0);
         let all = all.as_object().unwrap();
