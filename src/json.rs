@@ -451,6 +451,13 @@ impl Formatter for PyFormatter {
         }
         self.open_quote(w)?;
         let b = fragment.as_bytes();
+        // Most fragments are plain printable ASCII without "</": one branch-free scan.
+        if !b
+            .iter()
+            .fold(false, |acc, &c| acc | (c >= 0x7f) | (c == b'<'))
+        {
+            return w.write_all(b);
+        }
         let mut start = 0;
         let mut i = 0;
         while i < b.len() {
