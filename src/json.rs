@@ -451,6 +451,13 @@ impl Formatter for PyFormatter {
         }
         self.open_quote(w)?;
         let b = fragment.as_bytes();
+        // Most fragments are plain printable ASCII without "</": one branch-free scan.
+        if !b
+            .iter()
+            .fold(false, |acc, &c| acc | (c >= 0x7f) | (c == b'<'))
+        {
+            return w.write_all(b);
+        }
         let mut start = 0;
         let mut i = 0;
         while i < b.len() {
@@ -574,6 +581,17 @@ fn write_py_float<W: ?Sized + Write>(w: &mut W, v: f64) -> io::Result<()> {
     if v.is_infinite() {
         return w.write_all(if v > 0.0 { b"Infinity" } else { b"-Infinity" });
     }
+    // Whole numbers below 1e16 (timestamps, counts) are their integer digits plus ".0" in
+    // Python's repr; skip the general shortest-digits path. -0.0 takes the general path.
+    if v.fract() == 0.0 && v.abs() < 1e16 && (v != 0.0 || v.is_sign_positive()) {
+        let mut sb = StackBuf {
+            buf: [0; 40],
+            len: 0,
+        };
+        if std::fmt::write(&mut sb, format_args!("{}.0", v as i64)).is_ok() {
+            return w.write_all(&sb.buf[..sb.len]);
+        }
+    }
     let mut sb = StackBuf {
         buf: [0; 40],
         len: 0,
@@ -692,6 +710,23 @@ mod tests {
         ];
         for (f, want) in cases {
             assert_eq!(float(*f), *want, "repr of {f:?}");
+        }
+    }
+
+    #[test]
+    fn whole_floats_match_python_repr() {
+        for (f, want) in [
+            (0.0, "0.0"),
+            (-0.0, "-0.0"),
+            (1000.0, "1000.0"),
+            (-7.0, "-7.0"),
+            (1_763_978_400.0, "1763978400.0"),
+            (9_999_999_999_999_998.0, "9999999999999998.0"),
+            (1e16, "1e+16"),
+            (-1e16, "-1e+16"),
+            (1e22, "1e+22"),
+        ] {
+            assert_eq!(float(f), want, "{f}");
         }
     }
 

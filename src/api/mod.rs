@@ -396,6 +396,30 @@ pub fn changes_state(method: &str) -> bool {
     )
 }
 
+thread_local! {
+    /// Set by [`want_raw_reply`]: the next large list call may answer in JSON bytes.
+    static RAW_WANTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Its JSON, for [`take_raw_reply`].
+    static RAW_REPLY: std::cell::Cell<Option<Vec<u8>>> = const { std::cell::Cell::new(None) };
+}
+
+/// Ask the next [`call`] on this thread to write a large list reply (`task_list`,
+/// `task_search`) as
+/// luigid's JSON bytes instead of a `Value` (building a `Value` tree per task cost
+/// ~10x the writing). That call then returns `Value::Null` and leaves the bytes for
+/// [`take_raw_reply`]. The HTTP router uses this; replays and tests keep getting `Value`s.
+/// (A side channel because `App::rpc` returns a `Value`.)
+pub fn want_raw_reply() {
+    RAW_WANTED.set(true);
+    RAW_REPLY.set(None);
+}
+
+/// The bytes a call made after [`want_raw_reply`] left, if it did; clears the request.
+pub fn take_raw_reply() -> Option<Vec<u8>> {
+    RAW_WANTED.set(false);
+    RAW_REPLY.take()
+}
+
 /// Call `method` with the decoded `data` object at time `now`.
 pub fn call(
     s: &mut Scheduler,
@@ -579,11 +603,28 @@ pub fn call(
                         .ok_or_else(|| a.wrong("max_shown_tasks", "a number or null"))?,
                 ),
             };
-            s.task_list(status, upstream, limit, search, max_shown, now)
+            if RAW_WANTED.replace(false) {
+                let mut out = Vec::new();
+                s.task_list_json(status, upstream, limit, search, max_shown, now, &mut out);
+                RAW_REPLY.set(Some(out));
+                Value::Null
+            } else {
+                s.task_list(status, upstream, limit, search, max_shown, now)
+            }
         }
         "worker_list" => s.worker_list(a.truthy_or("include_running", true), now),
         "resource_list" => s.resource_list(now),
-        "task_search" => s.task_search(a.req_str("task_str")?, now),
+        "task_search" => {
+            let task_str = a.req_str("task_str")?;
+            if RAW_WANTED.replace(false) {
+                let mut out = Vec::new();
+                s.task_search_json(task_str, now, &mut out);
+                RAW_REPLY.set(Some(out));
+                Value::Null
+            } else {
+                s.task_search(task_str, now)
+            }
+        }
         "re_enable_task" => s.re_enable_task(a.task_id("task_id")?, now),
         "fetch_error" => s.fetch_error(a.task_id("task_id")?),
         "forgive_failures" => {

@@ -27,6 +27,16 @@ fn unquote(raw: &[u8], plus: bool) -> Vec<u8> {
     let mut out = Vec::with_capacity(raw.len());
     let mut i = 0;
     while i < raw.len() {
+        // Copy the run up to the next byte that needs decoding in one go.
+        let run = raw[i..]
+            .iter()
+            .position(|&b| b == b'%' || (plus && b == b'+'))
+            .unwrap_or(raw.len() - i);
+        out.extend_from_slice(&raw[i..i + run]);
+        i += run;
+        if i == raw.len() {
+            break;
+        }
         let b = raw[i];
         if b == b'%' {
             if let (Some(h), Some(l)) = (
@@ -341,6 +351,16 @@ impl Arguments {
 
 fn clean(raw: &[u8]) -> Result<String, HttpError> {
     let s = std::str::from_utf8(raw).map_err(|_| bad("invalid UTF-8 in argument"))?;
+    // Python's str.isspace() set is Unicode White_Space plus U+001C..U+001F.
+    let strip = |s: &str| {
+        s.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
+            .to_string()
+    };
+    // Those control characters are single bytes in UTF-8, so a byte scan finds them;
+    // usually there are none and the per-character copy is skipped.
+    if !raw.iter().copied().any(is_replaced_control) {
+        return Ok(strip(s));
+    }
     let s: String = s
         .chars()
         .map(|c| match c {
@@ -348,11 +368,12 @@ fn clean(raw: &[u8]) -> Result<String, HttpError> {
             c => c,
         })
         .collect();
-    // Python's str.isspace() set is Unicode White_Space plus U+001C..U+001F.
-    Ok(
-        s.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
-            .to_string(),
-    )
+    Ok(strip(&s))
+}
+
+/// U+0000-U+0008 and U+000E-U+001F, which Tornado's argument clean-up turns into spaces.
+pub fn is_replaced_control(b: u8) -> bool {
+    matches!(b, 0..=8 | 0x0e..=0x1f)
 }
 
 /// Tornado's `get_argument(name)`: the last of the query and form-body values, cleaned

@@ -1,9 +1,8 @@
 //! luigid's response compression (Tornado's GZipContentEncoding; protocol reference 1.3).
 
 use super::Response;
-use flate2::write::GzEncoder;
-use flate2::Compression;
-use std::io::Write;
+use flate2::{Compress, Compression, Crc, FlushCompress, Status};
+use std::cell::RefCell;
 
 /// Smallest body worth compressing.
 pub const MIN_LENGTH: usize = 1024;
@@ -53,20 +52,57 @@ pub fn gzip_response(accept_encoding: Option<&str>, resp: &mut Response) {
     if !wanted {
         return;
     }
-    let level = if resp.body.len() >= FAST_LENGTH { 1 } else { 6 };
-    let mut enc = GzEncoder::new(
-        Vec::with_capacity(resp.body.len() / 4 + 64),
-        Compression::new(level),
-    );
-    // Writing into a Vec cannot fail, but should it, the reply simply stays plain.
-    if enc.write_all(&resp.body).is_err() {
-        return;
-    }
-    if let Ok(gz) = enc.finish() {
+    if let Some(gz) = gzip_bytes(&resp.body) {
         resp.body = gz;
         resp.headers
             .push(("Content-Encoding".to_string(), "gzip".to_string()));
     }
+}
+
+thread_local! {
+    /// One raw-deflate compressor per level, reset between replies: a fresh one allocates
+    /// and zeroes several hundred KB of state, which dominated gzip of 1-4 KB replies.
+    static COMPRESSORS: RefCell<[Compress; 2]> = RefCell::new([
+        Compress::new(Compression::new(6), false),
+        Compress::new(Compression::new(1), false),
+    ]);
+}
+
+/// The gzip member (RFC 1952) for `body`: level 6, level 1 from [`FAST_LENGTH`] on. Same
+/// header as flate2's GzEncoder (no name, mtime 0, OS 255). None should deflate fail.
+fn gzip_bytes(body: &[u8]) -> Option<Vec<u8>> {
+    let fast = body.len() >= FAST_LENGTH;
+    let xfl = if fast { 4 } else { 0 };
+    let mut out = Vec::with_capacity(body.len() / 4 + 64);
+    out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 255]);
+    let ok = COMPRESSORS.with(|c| {
+        let mut c = c.borrow_mut();
+        let comp = &mut c[usize::from(fast)];
+        comp.reset();
+        let mut input = body;
+        loop {
+            if out.capacity() - out.len() < 64 {
+                out.reserve(out.capacity().max(1024));
+            }
+            let before = comp.total_in();
+            let status = comp.compress_vec(input, &mut out, FlushCompress::Finish);
+            let used = (comp.total_in() - before) as usize;
+            input = &input[used.min(input.len())..];
+            match status {
+                Ok(Status::StreamEnd) => return true,
+                Ok(_) => {}
+                Err(_) => return false,
+            }
+        }
+    });
+    if !ok {
+        return None;
+    }
+    let mut crc = Crc::new();
+    crc.update(body);
+    out.extend_from_slice(&crc.sum().to_le_bytes());
+    out.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    Some(out)
 }
 
 #[cfg(test)]
@@ -105,6 +141,23 @@ mod tests {
         assert_eq!(r.header("Content-Encoding"), Some("gzip"));
         assert!(r.body.len() < text.len() / 10);
         assert_eq!(gunzip(&r.body), text.into_bytes());
+    }
+
+    #[test]
+    fn reused_compressor_gives_independent_members() {
+        for (i, len) in [5000, 1500, 200_000, 3000, 70_000, 1024]
+            .into_iter()
+            .enumerate()
+        {
+            let text: String = (0..len)
+                .map(|j| char::from(b'a' + ((j * 31 + i * 7) % 26) as u8))
+                .collect();
+            let mut r = Response::new(200).with_body("application/json", text.clone());
+            gzip_response(Some("gzip"), &mut r);
+            assert_eq!(r.header("Content-Encoding"), Some("gzip"));
+            assert_eq!(&r.body[..3], &[0x1f, 0x8b, 8]);
+            assert_eq!(gunzip(&r.body), text.into_bytes(), "len {len}");
+        }
     }
 
     #[test]

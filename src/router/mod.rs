@@ -148,6 +148,9 @@ pub fn if_none_match_matches(header: &str, etag: &str) -> bool {
 /// Tornado's `get_argument` clean-up: control characters other than \t\n\v\f\r become
 /// spaces, then surrounding whitespace goes (as Python's `str.strip`).
 pub fn clean_argument(s: &str) -> String {
+    if !s.bytes().any(crate::http::form::is_replaced_control) {
+        return s.trim().to_string();
+    }
     let replaced: String = s
         .chars()
         .map(|c| match c {
@@ -404,11 +407,17 @@ fn api(app: &mut App, raw_method: &str, req: &Request, now: f64) -> Response {
             Err(e) => return json_error(400, &e),
         },
     };
-    match app.rpc(&method, args, now) {
+    crate::api::want_raw_reply();
+    let result = app.rpc(&method, args, now);
+    let raw = crate::api::take_raw_reply();
+    match result {
         Ok(value) => {
-            let mut body = Vec::with_capacity(64);
+            let mut body = Vec::with_capacity(raw.as_ref().map_or(64, |r| r.len() + 16));
             body.extend_from_slice(b"{\"response\": ");
-            crate::json::write_py_json(&value, &mut body);
+            match raw {
+                Some(raw) => body.extend_from_slice(&raw),
+                None => crate::json::write_py_json(&value, &mut body),
+            }
             body.push(b'}');
             let mut resp = Response::new(200).with_body(JSON, body);
             app.router.cors.actual(req.header_str("origin"), &mut resp);

@@ -732,3 +732,75 @@ fn replaying_state_changing_calls_reproduces_state() {
         serde_json::to_value(&replayed).unwrap()
     );
 }
+
+#[test]
+fn task_list_json_matches_the_value_bytes() {
+    for send_messages in [true, false] {
+        let mut s = Scheduler::new(SchedulerConfig {
+            send_messages,
+            retry_count: 1.0,
+            ..SchedulerConfig::default()
+        });
+        add(
+            &mut s,
+            "W",
+            "A_1",
+            json!({"priority": 2.5, "resources": {"r": 1}}),
+            1.0,
+        );
+        add(
+            &mut s,
+            "W",
+            "B_2",
+            json!({"params": {"x": "é</b>\n", "y": [1, 2.0, null]},
+                   "param_visibilities": {"y": 1}, "deps": ["A_1", "C_3"],
+                   "tracking_url": "http://h/x", "accepts_messages": true}),
+            2.0,
+        );
+        add(&mut s, "V", "B_2", json!({}), 2.5);
+        add(&mut s, "W", "D_4", json!({"status": "FAILED"}), 3.0);
+        add(&mut s, "W", "E_5", json!({"status": "DONE"}), 3.0);
+        add(&mut s, "W", "F_6", json!({"accepts_messages": true}), 3.0);
+        work(&mut s, "W", 4.0);
+        work(&mut s, "W", 4.5);
+        for (status, upstream, search, max) in [
+            ("", "", None, None),
+            ("PENDING", "", None, None),
+            ("RUNNING", "", None, None),
+            ("DISABLED", "", None, None),
+            ("", "", Some("b_"), None),
+            ("PENDING", "UPSTREAM_FAILED", None, None),
+            ("", "", None, Some(2)),
+            ("", "", Some("x"), Some(1)),
+            ("BOGUS", "", None, None),
+        ] {
+            let v = s.task_list(status, upstream, true, search, max, 5.0);
+            let mut want = Vec::new();
+            crate::json::write_py_json(&v, &mut want);
+            let mut got = Vec::new();
+            s.task_list_json(status, upstream, true, search, max, 5.0, &mut got);
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(&want),
+                "{status} {upstream} {search:?} {max:?}"
+            );
+        }
+        for task_str in ["", "_", "B", "nothing"] {
+            let v = s.task_search(task_str, 5.0);
+            let mut want = Vec::new();
+            crate::json::write_py_json(&v, &mut want);
+            let mut got = Vec::new();
+            s.task_search_json(task_str, 5.0, &mut got);
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(&want),
+                "{task_str}"
+            );
+        }
+        // The full list shows the disabled and running tasks, so each key was compared.
+        let all = s.task_list("", "", false, None, None, 5.0);
+        let all = all.as_object().unwrap();
+        assert!(all.values().any(|t| t["status"] == "DISABLED"));
+        assert!(all.values().any(|t| t["status"] == "RUNNING"));
+    }
+}
