@@ -161,53 +161,10 @@ pub fn clean_argument(s: &str) -> String {
     replaced.trim().to_string()
 }
 
-// TODO(api): replace with an `api::is_method` when the api work item adds one.
-/// luigid's 39 RPC method names. Checked before `data` is read, as luigid does, so an
-/// unknown method is a 404 whatever its arguments.
-const RPC_METHODS: &[&str] = &[
-    "add_scheduler_message_response",
-    "add_task",
-    "add_task_batcher",
-    "add_worker",
-    "announce_scheduling_failure",
-    "count_pending",
-    "decrease_running_task_resources",
-    "dep_graph",
-    "disable_worker",
-    "fetch_error",
-    "forgive_failures",
-    "get_running_task_resources",
-    "get_scheduler_message_response",
-    "get_task_progress_percentage",
-    "get_task_status_message",
-    "get_work",
-    "graph",
-    "has_task_history",
-    "inverse_dep_graph",
-    "is_pause_enabled",
-    "is_paused",
-    "mark_as_done",
-    "pause",
-    "ping",
-    "prune",
-    "re_enable_task",
-    "report_task_statistics",
-    "resource_list",
-    "send_scheduler_message",
-    "set_task_progress_percentage",
-    "set_task_status_message",
-    "set_worker_processes",
-    "task_list",
-    "task_search",
-    "unpause",
-    "update_metrics_task_started",
-    "update_resource",
-    "update_resources",
-    "worker_list",
-];
-
+/// One of luigid's 39 RPC method names (the api's table). Checked before `data` is read,
+/// as luigid does, so an unknown method is a 404 whatever its arguments.
 pub fn is_rpc_method(name: &str) -> bool {
-    RPC_METHODS.binary_search(&name).is_ok()
+    crate::api::METHODS.iter().any(|(m, _, _)| *m == name)
 }
 
 /// Answer one request: dispatch, then ETag/304, HEAD, Vary and gzip.
@@ -434,8 +391,7 @@ mod tests {
 
     #[test]
     fn rpc_table_is_sorted_and_complete() {
-        assert!(RPC_METHODS.windows(2).all(|w| w[0] < w[1]));
-        assert_eq!(RPC_METHODS.len(), 39);
+        assert_eq!(crate::api::METHODS.len(), 39);
         assert!(is_rpc_method("ping"));
         assert!(!is_rpc_method("load"));
         assert!(!is_rpc_method("resources"));
