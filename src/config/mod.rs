@@ -155,8 +155,9 @@ pub const LUIGID_RS_KEYS: &[&str] = &[
     "start_empty",
     "durability",
     "snapshot_interval",
-    "journal_path",
-    "metrics_enabled",
+    "snapshot_journal_bytes",
+    "fork_snapshots",
+    "history_retention_days",
 ];
 
 /// Keys in `[luigid_rs]` no module knows (likely typos).
