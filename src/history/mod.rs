@@ -321,29 +321,7 @@ impl History {
     /// statuses luigid's history never records (DISABLED, UNKNOWN...), are ignored.
     /// Never blocks.
     pub fn record(&self, events: &[Event]) {
-        let ops: Vec<Op> = events
-            .iter()
-            .filter(|e| recorded(e))
-            .filter_map(|e| match e {
-                Event::TaskStatus {
-                    task_id,
-                    family,
-                    params,
-                    status,
-                    host,
-                    now,
-                } => Some(Op {
-                    task_id: task_id.clone(),
-                    family: family.clone(),
-                    params: params.clone(),
-                    status: status.clone(),
-                    host: host.clone(),
-                    now: *now,
-                }),
-                _ => None,
-            })
-            .collect();
-        self.send(ops);
+        self.record_owned(events.iter().filter(|e| recorded(e)).cloned().collect());
     }
 
     /// [`History::record`] taking the drained events by value, which saves copying
@@ -352,24 +330,7 @@ impl History {
         let ops: Vec<Op> = events
             .into_iter()
             .filter(recorded)
-            .filter_map(|e| match e {
-                Event::TaskStatus {
-                    task_id,
-                    family,
-                    params,
-                    status,
-                    host,
-                    now,
-                } => Some(Op {
-                    task_id,
-                    family,
-                    params,
-                    status,
-                    host,
-                    now,
-                }),
-                _ => None,
-            })
+            .filter_map(Op::from_event)
             .collect();
         self.send(ops);
     }

@@ -612,27 +612,7 @@ fn burst_cost() {
             )
         })
         .collect();
-    let ops: Vec<Op> = evs
-        .iter()
-        .filter_map(|e| match e {
-            Event::TaskStatus {
-                task_id,
-                family,
-                params,
-                status,
-                host,
-                now,
-            } => Some(Op {
-                task_id: task_id.clone(),
-                family: family.clone(),
-                params: params.clone(),
-                status: status.clone(),
-                host: host.clone(),
-                now: *now,
-            }),
-            _ => None,
-        })
-        .collect();
+    let ops: Vec<Op> = evs.iter().cloned().filter_map(Op::from_event).collect();
     let mut conn = Connection::open(dir.path().join("inline.db")).unwrap();
     conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
         .unwrap();

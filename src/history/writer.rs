@@ -11,6 +11,7 @@ use std::sync::Arc;
 use rusqlite::{params, Connection, TransactionBehavior};
 
 use super::time::local_naive;
+use crate::scheduler::events::Event;
 
 /// One status event for the database (the `TaskStatus` fields history needs).
 #[derive(Debug, Clone)]
@@ -21,6 +22,30 @@ pub struct Op {
     pub status: String,
     pub host: Option<String>,
     pub now: f64,
+}
+
+impl Op {
+    /// The write a task-status event stands for; other events record nothing.
+    pub fn from_event(e: Event) -> Option<Op> {
+        match e {
+            Event::TaskStatus {
+                task_id,
+                family,
+                params,
+                status,
+                host,
+                now,
+            } => Some(Op {
+                task_id,
+                family,
+                params,
+                status,
+                host,
+                now,
+            }),
+            _ => None,
+        }
+    }
 }
 
 pub enum Msg {
