@@ -178,6 +178,185 @@ impl Script for UpstreamAdds {
     }
 }
 
+/// A request whose text differs only by a task id: the pieces around each occurrence of
+/// the id, and the head split around the Content-Length value. Building a request is then
+/// a few copies, so the load generator is not what limits a 200,000-request run.
+struct Template {
+    head_pre: Vec<u8>,
+    head_post: Vec<u8>,
+    body_parts: Vec<Vec<u8>>,
+}
+
+const ID_MARK: &str = "QQTASKIDQQ";
+
+impl Template {
+    fn new(request: &[u8]) -> Option<Template> {
+        let body_at = find_bytes(request, b"\r\n\r\n")? + 4;
+        let (head, body) = request.split_at(body_at);
+        let cl_key = b"Content-Length: ";
+        let cl_at = find_bytes(head, cl_key)? + cl_key.len();
+        let cl_end = cl_at + find_bytes(&head[cl_at..], b"\r\n")?;
+        let mut body_parts = Vec::new();
+        let mut rest = body;
+        while let Some(i) = find_bytes(rest, ID_MARK.as_bytes()) {
+            body_parts.push(rest[..i].to_vec());
+            rest = &rest[i + ID_MARK.len()..];
+        }
+        body_parts.push(rest.to_vec());
+        Some(Template {
+            head_pre: head[..cl_at].to_vec(),
+            head_post: head[cl_end..].to_vec(),
+            body_parts,
+        })
+    }
+
+    /// The request for `id` (which must need no URL encoding: digits here).
+    fn write(&self, id: &str, out: &mut Vec<u8>) {
+        let body_len: usize = self.body_parts.iter().map(|p| p.len()).sum::<usize>()
+            + id.len() * (self.body_parts.len() - 1);
+        out.extend_from_slice(&self.head_pre);
+        out.extend_from_slice(body_len.to_string().as_bytes());
+        out.extend_from_slice(&self.head_post);
+        for (i, p) in self.body_parts.iter().enumerate() {
+            if i > 0 {
+                out.extend_from_slice(id.as_bytes());
+            }
+            out.extend_from_slice(p);
+        }
+    }
+}
+
+fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+/// The upstream tests' bulk add_task loops over `conns` connections, each keeping up to
+/// `depth` requests in flight (HTTP/1.1 pipelining; order within a connection is kept,
+/// and these adds are independent of each other). Ids `start..end` are split into
+/// contiguous ranges, one per connection. Bounded by `limit` in time.
+fn pipelined_adds(
+    addr: SocketAddr,
+    tpl: &Template,
+    conns: usize,
+    depth: usize,
+    ids: std::ops::Range<usize>,
+    limit: Duration,
+) -> Result<RunResult, String> {
+    let conns = conns.max(1);
+    let depth = depth.max(1);
+    let n = ids.len();
+    let start = Instant::now();
+    let deadline = start + limit;
+    let results: Vec<Result<RunResult, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..conns)
+            .map(|c| {
+                let lo = ids.start + n * c / conns;
+                let hi = ids.start + n * (c + 1) / conns;
+                scope.spawn(move || pipeline_range(addr, tpl, lo..hi, depth, deadline))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err("loader thread panicked".into()))
+            })
+            .collect()
+    });
+    let mut r = RunResult::default();
+    for part in results {
+        let p = part?;
+        r.requests += p.requests;
+        r.errors += p.errors;
+        r.body_bytes += p.body_bytes;
+        r.timed_out |= p.timed_out;
+        for (k, v) in p.statuses {
+            *r.statuses.entry(k).or_default() += v;
+        }
+        for (k, v) in p.lat_us {
+            r.lat_us.entry(k).or_default().extend(v);
+        }
+    }
+    r.elapsed = start.elapsed().as_secs_f64();
+    Ok(r)
+}
+
+/// The upstream tests' add_task(worker, task_id, status) with the id (and, for
+/// `worker_per_task`, the worker) left open.
+fn upstream_add_template(host: &str, status: &str, worker_per_task: bool) -> Option<Template> {
+    let worker = if worker_per_task { ID_MARK } else { "W" };
+    let mut req = Vec::new();
+    wl::post_rpc(
+        "add_task",
+        &upstream_add(worker, ID_MARK, status),
+        host,
+        &mut req,
+    );
+    Template::new(&req)
+}
+
+/// One connection of [`pipelined_adds`]: write a window of requests, then read exactly
+/// as many replies (loopback socket buffers hold a whole window both ways).
+fn pipeline_range(
+    addr: SocketAddr,
+    tpl: &Template,
+    ids: std::ops::Range<usize>,
+    depth: usize,
+    deadline: Instant,
+) -> Result<RunResult, String> {
+    let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .map_err(|e| format!("connect {addr}: {e}"))?;
+    let _ = s.set_nodelay(true);
+    let _ = s.set_read_timeout(Some(Duration::from_secs(30)));
+    let mut r = RunResult::default();
+    let mut out = Vec::with_capacity(depth * 1024);
+    let mut inbuf: Vec<u8> = Vec::with_capacity(64 * 1024);
+    let mut scratch = vec![0u8; 64 * 1024];
+    let mut next = ids.start;
+    let mut lat = Vec::with_capacity(ids.len());
+    while next < ids.end {
+        if Instant::now() >= deadline {
+            r.timed_out = true;
+            break;
+        }
+        out.clear();
+        let window = depth.min(ids.end - next);
+        for i in next..next + window {
+            tpl.write(&i.to_string(), &mut out);
+        }
+        next += window;
+        let sent = Instant::now();
+        s.write_all(&out).map_err(|e| format!("write: {e}"))?;
+        let mut got = 0;
+        while got < window {
+            match parse_head(&inbuf, false) {
+                Parsed::Head(status, head, Some(body), _) if inbuf.len() >= head + body => {
+                    inbuf.drain(..head + body);
+                    got += 1;
+                    r.requests += 1;
+                    r.body_bytes += body as u64;
+                    *r.statuses.entry(status).or_default() += 1;
+                    if !(200..300).contains(&status) {
+                        r.errors += 1;
+                    }
+                    lat.push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                    continue;
+                }
+                Parsed::Head(_, _, None, _) => return Err("chunked reply to add_task".into()),
+                Parsed::Bad(m) => return Err(m),
+                _ => {}
+            }
+            let k = s.read(&mut scratch).map_err(|e| format!("read: {e}"))?;
+            if k == 0 {
+                return Err("server closed a pipelined connection".into());
+            }
+            inbuf.extend_from_slice(&scratch[..k]);
+        }
+    }
+    r.lat_us.insert("add_task", lat);
+    Ok(r)
+}
+
 /// get_work, then add_task(DONE) for what it handed out; `per_task_worker`: the worker
 /// for round i is str(i) and must get task str(i) (test_quadratic_behavior).
 struct UpstreamWork {
@@ -975,6 +1154,11 @@ fn cmd_run(a: &Args) -> Result<(), String> {
         "upstream_get_work_speed" | "upstream_quadratic" => {
             // Wall time of the whole test, every phase; concurrent where order is free.
             let quad = workload == "upstream_quadratic";
+            // --pipeline D: the bulk add loops keep D requests in flight on each of
+            // --pipeline-conns connections (1: one request at a time, as Luigi's client).
+            let depth: usize = a.num("pipeline", 1)?;
+            let pipe_conns: usize = a.num("pipeline-conns", 4)?;
+            extra.insert("pipeline".into(), json!(depth));
             let (pending, total) = if quad {
                 (tasks.max(1), tasks.max(1))
             } else {
@@ -990,8 +1174,19 @@ fn cmd_run(a: &Args) -> Result<(), String> {
                 status: "PENDING",
                 worker_per_task: quad,
             };
-            let r1 = drive(&opts(conns, setup_time, u64::MAX), &mut adds)?;
-            phases.push(r1);
+            if depth > 1 {
+                let tpl = upstream_add_template(&host, "PENDING", quad).ok_or("template")?;
+                phases.push(pipelined_adds(
+                    addr,
+                    &tpl,
+                    pipe_conns,
+                    depth,
+                    0..pending,
+                    setup_time,
+                )?);
+            } else {
+                phases.push(drive(&opts(conns, setup_time, u64::MAX), &mut adds)?);
+            }
             if total > pending {
                 let mut dones = UpstreamAdds {
                     host: host.clone(),
@@ -1000,7 +1195,19 @@ fn cmd_run(a: &Args) -> Result<(), String> {
                     status: "DONE",
                     worker_per_task: false,
                 };
-                phases.push(drive(&opts(conns, setup_time, u64::MAX), &mut dones)?);
+                if depth > 1 {
+                    let tpl = upstream_add_template(&host, "DONE", false).ok_or("template")?;
+                    phases.push(pipelined_adds(
+                        addr,
+                        &tpl,
+                        pipe_conns,
+                        depth,
+                        pending..total,
+                        setup_time,
+                    )?);
+                } else {
+                    phases.push(drive(&opts(conns, setup_time, u64::MAX), &mut dones)?);
+                }
             }
             let mut work = UpstreamWork {
                 host: host.clone(),
@@ -1397,7 +1604,12 @@ fn targets(rows: &[Value]) -> Vec<(String, Option<bool>, String)> {
         t.push((
             format!("{w} over HTTP < 1 s"),
             wall.map(|x| x < 1.0 && bad == Some(0.0)),
-            format!("{} s, {} bad replies", fmt_num(wall), fmt_num(bad)),
+            format!(
+                "{} s, {} bad replies (bulk adds pipelined {} deep)",
+                fmt_num(wall),
+                fmt_num(bad),
+                fmt_num(v.and_then(|v| f(v, "pipeline")))
+            ),
         ));
     }
     let fill = |srv: &str| {
