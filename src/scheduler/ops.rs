@@ -2,10 +2,14 @@
 
 use super::events::Event;
 use super::pyfmt::{guess_family, md5_hex, pretty_id};
-use super::types::{map_eq, num_value, opt_num, py_eq, py_num, truthy, NumAcc, Status, Task};
+use super::types;
+use super::types::{
+    map_eq, num_value, opt_num, py_eq, py_num, truthy, NumAcc, Pv, ResRun, Status, Task, NO_EXTRA,
+};
 use super::{is_ready, Batcher, Scheduler};
 use serde_json::{json, Map, Value};
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 /// Decoded `add_task` arguments (luigid's defaults applied; `Value::Null` = None).
 #[derive(Debug, Clone)]
@@ -90,6 +94,16 @@ fn own_upstream(status: Status) -> u8 {
     }
 }
 
+/// Sorted, unique ids (the order of luigid's sets as we show them).
+fn sorted_ids<'a, T: AsRef<str> + ?Sized + 'a>(
+    ids: impl IntoIterator<Item = &'a T>,
+) -> Vec<&'a str> {
+    let mut v: Vec<&str> = ids.into_iter().map(|d| d.as_ref()).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
 fn add_amounts(acc: &mut HashMap<String, f64>, res: &Map<String, Value>) {
     for (r, a) in res {
         *acc.entry(r.clone()).or_insert(0.0) += py_num(a).unwrap_or(0.0);
@@ -114,18 +128,21 @@ impl Scheduler {
             policy.disable_window = v;
         }
         let enabled = self.worker(wid).is_some_and(|w| !w.disabled);
+        let empty = Map::new();
+        let a_params = a.params.as_ref().unwrap_or(&empty);
+        let a_vis = a.param_visibilities.as_ref().unwrap_or(&empty);
         let slot = match self.slot_of(&a.task_id) {
             Some(s) => s,
             None if enabled => self.create_task(
                 &a.task_id,
                 Status::Pending,
-                a.deps.iter().flatten().cloned().collect(),
+                &sorted_ids(a.deps.iter().flatten()),
                 resources.clone(),
-                a.priority.clone(),
-                a.family.clone(),
-                a.module.clone(),
-                a.params.clone().unwrap_or_default(),
-                a.param_visibilities.clone().unwrap_or_default(),
+                &a.priority,
+                &a.family,
+                &a.module,
+                a_params,
+                a_vis,
                 now,
             ),
             None => return,
@@ -156,55 +173,82 @@ impl Scheduler {
         if t.remove.is_some() {
             self.with_task(slot, |t| t.remove = None);
         }
+        let Some(t) = self.task(slot) else { return };
+        let (no_family, no_module, no_vis) = (
+            t.family.is_empty(),
+            !t.module.truthy(),
+            t.param_visibilities.is_none(),
+        );
+        let new_family = no_family.then(|| self.ix.strs.get(&a.family));
+        let new_module = no_module.then(|| self.ix.strs.pv(&a.module));
+        let new_vis = if no_vis {
+            types::vis_text(a_vis).map(|v| self.ix.strs.get(&v))
+        } else {
+            None
+        };
+        let tracking_url = Pv::from_ref(&a.tracking_url);
+        let expl = Pv::from_ref(&a.expl);
         // Only fields no index depends on: change them in place.
         if let Some(t) = self.task_mut(slot) {
-            if t.family.is_empty() {
-                t.family = a.family.clone();
+            if let Some(f) = new_family {
+                t.family = f;
             }
-            if !truthy(&t.module) {
-                t.module = a.module.clone();
+            if let Some(m) = new_module {
+                t.module = m;
             }
-            if t.param_visibilities.is_empty() {
-                t.param_visibilities = a.param_visibilities.clone().unwrap_or_default();
+            let vis_set = t.param_visibilities.is_none();
+            if vis_set {
+                t.param_visibilities = new_vis;
             }
             if t.params.is_empty() {
-                t.set_params(a.params.clone().unwrap_or_default());
+                if vis_set {
+                    t.set_params(a_params, a_vis);
+                } else {
+                    let vis = t.param_visibilities_map();
+                    t.set_params(a_params, &vis);
+                }
             }
             if let Some(bid) = &a.batch_id {
-                t.batch_id = Some(bid.clone());
+                t.x_mut().batch_id = Some(bid.clone());
             }
             if a.status == "RUNNING" && t.worker_running.is_none() {
                 t.worker_running = Some(wid);
                 if let Some(rr) = first_batch_rr {
-                    t.resources_running = Some(rr);
-                    t.rr_alias = false;
+                    t.rr = ResRun::from_map(rr);
                 }
                 t.time_running = Some(now);
             }
             if !a.accepts_messages.is_null() {
-                t.accepts_messages = a.accepts_messages.clone();
+                let v = Pv::from_ref(&a.accepts_messages);
+                t.set_x(v == NO_EXTRA.accepts_messages, |x| x.accepts_messages = v);
             }
             if !a.tracking_url.is_null() || pre_status != Status::Running {
-                t.tracking_url = a.tracking_url.clone();
+                let v = tracking_url.clone();
+                t.set_x(v.is_null(), |x| x.tracking_url = v);
             }
             if let Some(b) = a.batchable {
                 t.batchable = b;
             }
             if !a.expl.is_null() {
-                t.expl = a.expl.clone();
+                let v = expl.clone();
+                t.x_mut().expl = v;
             }
         }
         // Copy the tracking URL and explanation to the running batch.
-        if let Some(bid) = self.task(slot).and_then(|t| t.batch_id.clone()) {
+        if let Some(bid) = self
+            .task(slot)
+            .and_then(|t| t.batch_id().map(str::to_string))
+        {
             let copy_url = !a.tracking_url.is_null() || pre_status != Status::Running;
             if copy_url || !a.expl.is_null() {
                 for m in self.batch_running(&bid) {
                     self.with_task(m, |mt| {
                         if copy_url {
-                            mt.tracking_url = a.tracking_url.clone();
+                            let v = tracking_url.clone();
+                            mt.set_x(v.is_null(), |x| x.tracking_url = v);
                         }
                         if !a.expl.is_null() {
-                            mt.expl = a.expl.clone();
+                            mt.x_mut().expl = expl.clone();
                         }
                     });
                 }
@@ -229,28 +273,33 @@ impl Scheduler {
         }
         // Dependencies.
         if a.deps.is_some() || a.new_deps.is_some() {
-            let mut deps: BTreeSet<String> = match &a.deps {
-                Some(d) => d.iter().cloned().collect(),
-                None => self.task(slot).map(|t| t.deps.clone()).unwrap_or_default(),
+            let old: Vec<Arc<str>> = match &a.deps {
+                Some(_) => Vec::new(),
+                None => self.task(slot).map(|t| t.deps.to_vec()).unwrap_or_default(),
             };
-            if let Some(nd) = &a.new_deps {
-                deps.extend(nd.iter().cloned());
-            }
-            self.set_deps(slot, deps);
+            let deps: Vec<&str> = old
+                .iter()
+                .map(|d| &**d)
+                .chain(a.deps.iter().flatten().map(String::as_str))
+                .chain(a.new_deps.iter().flatten().map(String::as_str))
+                .collect();
+            self.set_deps(slot, &sorted_ids(deps));
         }
         // Declared resources are always replaced (Q7); a batch member's running
         // resources keep the old object.
         let replace = |t: &mut Task| {
-            if t.rr_alias {
-                t.resources_running = Some(std::mem::take(&mut t.resources));
-                t.rr_alias = false;
+            if matches!(t.rr, ResRun::Alias) {
+                t.rr = match t.resources.take() {
+                    Some(m) => ResRun::Own(m),
+                    None => ResRun::Empty,
+                };
             }
-            t.resources = resources;
+            t.set_resources(resources);
         };
         // Only the emptiness of `resources` is indexed (trivial-worker counts).
         if self
             .task(slot)
-            .is_some_and(|t| t.resources.is_empty() != resources_empty)
+            .is_some_and(|t| t.resources.is_none() != resources_empty)
         {
             self.with_task(slot, replace);
         } else if let Some(t) = self.task_mut(slot) {
@@ -258,23 +307,20 @@ impl Scheduler {
         }
         if enabled && !a.assistant {
             self.add_stakeholder(slot, wid);
-            let deps: Vec<String> = self
-                .task(slot)
-                .map(|t| t.deps.iter().cloned().collect())
-                .unwrap_or_default();
+            let deps: Vec<Arc<str>> = self.task(slot).map(|t| t.deps.to_vec()).unwrap_or_default();
             for d in deps {
                 let ds = match self.slot_of(&d) {
                     Some(ds) => ds,
                     None => self.create_task(
                         &d,
                         Status::Unknown,
-                        BTreeSet::new(),
+                        &[],
                         Map::new(),
-                        a.priority.clone(),
-                        String::new(),
-                        Value::Null,
-                        Map::new(),
-                        Map::new(),
+                        &a.priority,
+                        "",
+                        &Value::Null,
+                        &empty,
+                        &empty,
                         now,
                     ),
                 };
@@ -365,10 +411,7 @@ impl Scheduler {
         let mut queue: VecDeque<u32> = self.bucket(Status::Disabled).collect();
         while let Some(s) = queue.pop_front() {
             let Some(t) = self.task(s) else { continue };
-            let Some(deps) = self.ix.rdeps.get(&t.id) else {
-                continue;
-            };
-            for &d in deps {
+            for d in self.ix.rdeps(&t.id) {
                 if self.task(d).is_some_and(|dt| dt.status == Status::Pending) && blocked.insert(d)
                 {
                     queue.push_back(d);
@@ -384,7 +427,7 @@ impl Scheduler {
             .bucket(Status::Running)
             .filter_map(|s| self.task(s))
             .filter(|t| t.workers.contains(&wid))
-            .map(|t| (t.id.clone(), t.worker_running))
+            .map(|t| (t.id.to_string(), t.worker_running))
             .collect();
         let mut running_tasks = Vec::with_capacity(running.len());
         for (id, wr) in running {
@@ -454,7 +497,7 @@ impl Scheduler {
         let mut used = HashMap::new();
         for s in self.bucket(Status::Running) {
             if let Some(t) = self.task(s) {
-                add_amounts(&mut used, t.resources_running().unwrap_or(&t.resources));
+                add_amounts(&mut used, t.resources_running().unwrap_or(t.resources()));
             }
         }
         used
@@ -493,7 +536,7 @@ impl Scheduler {
             let mut best_rank: Option<(f64, f64)> = None;
             for s in self.bucket(Status::Running) {
                 let Some(t) = self.task(s) else { continue };
-                if t.worker_running == Some(wid) && !ct.contains(t.id.as_str()) {
+                if t.worker_running == Some(wid) && !ct.contains(&*t.id) {
                     let rank = (t.prio, -t.time);
                     // Ascending stable sort, last match wins: ties go to the later one.
                     if best_rank.is_none_or(|b| rank.partial_cmp(&b).is_some_and(|o| o.is_ge())) {
@@ -502,17 +545,17 @@ impl Scheduler {
                     }
                 }
             }
-            let running_batches: HashSet<Option<String>> = self
+            let running_batches: HashSet<Option<&str>> = self
                 .bucket(Status::Running)
                 .filter_map(|s| self.task(s))
                 .filter(|t| t.worker_running == Some(wid))
-                .map(|t| t.batch_id.clone())
+                .map(|t| t.batch_id())
                 .collect();
             let orphans: Vec<u32> = self
                 .bucket(Status::BatchRunning)
                 .filter(|&s| {
                     self.task(s).is_some_and(|t| {
-                        t.worker_running == Some(wid) && !running_batches.contains(&t.batch_id)
+                        t.worker_running == Some(wid) && !running_batches.contains(&t.batch_id())
                     })
                 })
                 .collect();
@@ -538,21 +581,23 @@ impl Scheduler {
             let Some(bt) = best.and_then(|b| self.task(b)) else {
                 return Value::Object(reply);
             };
-            let (family, module, mut params) =
-                (bt.family.clone(), bt.module.clone(), bt.params.clone());
+            let (family, module, mut params) = (
+                bt.family.to_string(),
+                bt.module.to_value(),
+                bt.params.to_map(),
+            );
             let ids: Vec<String> = batched
                 .iter()
-                .filter_map(|&s| self.task(s).map(|t| t.id.clone()))
+                .filter_map(|&s| self.task(s).map(|t| t.id.to_string()))
                 .collect();
             let batch_id = md5_hex(ids.join("|").as_bytes());
             for &s in &batched {
                 self.set_status(s, Status::BatchRunning, now);
                 let bid = batch_id.clone();
                 if let Some(t) = self.task_mut(s) {
-                    t.batch_id = Some(bid);
+                    t.x_mut().batch_id = Some(bid);
                     t.worker_running = Some(wid);
-                    t.resources_running = None;
-                    t.rr_alias = true;
+                    t.rr = ResRun::Alias;
                     t.time_running = Some(now);
                 }
             }
@@ -571,13 +616,15 @@ impl Scheduler {
                 Value::Array(ids.into_iter().map(Value::String).collect()),
             );
         } else if let Some(b) = best {
-            let family = self.task(b).map(|t| t.family.clone()).unwrap_or_default();
+            let family = self
+                .task(b)
+                .map(|t| t.family.to_string())
+                .unwrap_or_default();
             self.events.push(Event::TaskStarted { family });
             self.set_status(b, Status::Running, now);
             if let Some(t) = self.task_mut(b) {
                 t.worker_running = Some(wid);
-                t.resources_running = Some(t.resources.clone());
-                t.rr_alias = false;
+                t.rr = ResRun::from_map(t.resources().clone());
                 t.time_running = Some(now);
             }
             let host_s = match &host {
@@ -587,10 +634,10 @@ impl Scheduler {
             };
             self.history(b, "RUNNING", host_s, now);
             if let Some(t) = self.task(b) {
-                reply.insert("task_id".into(), Value::String(t.id.clone()));
-                reply.insert("task_family".into(), Value::String(t.family.clone()));
-                reply.insert("task_module".into(), t.module.clone());
-                reply.insert("task_params".into(), Value::Object(t.params.clone()));
+                reply.insert("task_id".into(), Value::String(t.id.to_string()));
+                reply.insert("task_family".into(), Value::String(t.family.to_string()));
+                reply.insert("task_module".into(), t.module.to_value());
+                reply.insert("task_params".into(), Value::Object(t.params.to_map()));
             }
         } else {
             reply.insert("task_id".into(), Value::Null);
@@ -638,21 +685,21 @@ impl Scheduler {
             if let Some(b) = best {
                 let Some(bt) = self.task(b) else { break };
                 if let Some(bp) = batched_params.as_mut() {
-                    if t.family == bt.family
-                        && below_max(batched.len(), max_batch)
-                        && t.batchable
-                        && unbatched
+                    if t.family == bt.family && below_max(batched.len(), max_batch) && t.batchable {
+                        let tp = t.params.to_map();
+                        if unbatched
                             .iter()
-                            .all(|(k, v)| py_eq(t.params.get(k).unwrap_or(&Value::Null), v))
-                        && map_eq(&t.resources, &bt.resources)
-                        && is_ready(t)
-                    {
-                        for (name, vals) in bp.iter_mut() {
-                            if let Value::Array(a) = vals {
-                                a.push(t.params.get(name).cloned().unwrap_or(Value::Null));
+                            .all(|(k, v)| py_eq(tp.get(k).unwrap_or(&Value::Null), v))
+                            && map_eq(t.resources(), bt.resources())
+                            && is_ready(t)
+                        {
+                            for (name, vals) in bp.iter_mut() {
+                                if let Value::Array(a) = vals {
+                                    a.push(tp.get(name).cloned().unwrap_or(Value::Null));
+                                }
                             }
+                            batched.push(slot);
                         }
-                        batched.push(slot);
                     }
                 }
                 if batched_params.is_none() || !below_max(batched.len(), max_batch) {
@@ -665,25 +712,26 @@ impl Scheduler {
                     *g -= 1.0;
                     add_amounts(
                         &mut greedy_res,
-                        t.resources_running().unwrap_or(&t.resources),
+                        t.resources_running().unwrap_or(t.resources()),
                     );
                 }
             }
-            if is_ready(t) && self.has_resources(&t.resources, &greedy_res) {
+            if is_ready(t) && self.has_resources(t.resources(), &greedy_res) {
                 let in_workers = (is_assistant && t.runnable) || t.workers.contains(&wid);
-                if in_workers && self.has_resources(&t.resources, &used) {
+                if in_workers && self.has_resources(t.resources(), &used) {
                     best = Some(slot);
                     let batcher = self
                         .batchers
                         .get(self.worker_name(wid))
-                        .and_then(|m| m.get(&t.family));
+                        .and_then(|m| m.get(&*t.family));
                     max_batch = batcher.map(|b| b.max_batch_size).unwrap_or(Some(1.0));
                     if let Some(b) = batcher {
                         if !b.args.is_empty() && t.batchable {
+                            let tp = t.params.to_map();
                             let mut bp = Map::new();
                             let mut ok = true;
                             for name in &b.args {
-                                match t.params.get(name) {
+                                match tp.get(name) {
                                     Some(v) => {
                                         bp.insert(name.clone(), Value::Array(vec![v.clone()]));
                                     }
@@ -694,8 +742,7 @@ impl Scheduler {
                                 }
                             }
                             if ok {
-                                unbatched = t
-                                    .params
+                                unbatched = tp
                                     .iter()
                                     .filter(|(k, _)| !bp.contains_key(*k))
                                     .map(|(k, v)| (k.clone(), v.clone()))
@@ -714,7 +761,7 @@ impl Scheduler {
                         if let Some(g) = greedy_workers.get_mut(&tw) {
                             if *g > 0.0 {
                                 *g -= 1.0;
-                                add_amounts(&mut greedy_res, &t.resources);
+                                add_amounts(&mut greedy_res, t.resources());
                                 break;
                             }
                         }
@@ -765,14 +812,16 @@ impl Scheduler {
             return json!({});
         };
         let ok = self.task(slot).is_some_and(|t| {
-            t.status == Status::Disabled && t.scheduler_disable_time.is_some_and(|x| x != 0.0)
+            t.status == Status::Disabled && t.scheduler_disable_time().is_some_and(|x| x != 0.0)
         });
         if !ok {
             return json!({});
         }
         self.re_enable(slot, now);
         match self.task(slot) {
-            Some(t) => Value::Object(self.serialize(t, Some(t.deps.iter().cloned().collect()))),
+            Some(t) => Value::Object(
+                self.serialize(t, Some(t.deps.iter().map(|d| d.to_string()).collect())),
+            ),
             None => json!({}),
         }
     }
@@ -788,12 +837,15 @@ impl Scheduler {
         let Some(slot) = self.slot_for(task_id) else {
             return;
         };
-        let set = |t: &mut Task, v: Value| {
-            if progress {
-                t.progress_percentage = v;
-            } else {
-                t.status_message = v;
-            }
+        let value = Pv::from_value(value);
+        let set = |t: &mut Task, v: Pv| {
+            t.set_x(v.is_null(), |x| {
+                if progress {
+                    x.progress_percentage = v;
+                } else {
+                    x.status_message = v;
+                }
+            })
         };
         let v2 = value.clone();
         if let Some(t) = self.task_mut(slot) {
@@ -802,7 +854,7 @@ impl Scheduler {
         let batch = self
             .task(slot)
             .filter(|t| t.status == Status::Running)
-            .and_then(|t| t.batch_id.clone());
+            .and_then(|t| t.batch_id().map(str::to_string));
         if let Some(bid) = batch {
             for m in self.batch_running(&bid) {
                 let v = value.clone();
@@ -815,14 +867,14 @@ impl Scheduler {
 
     pub fn get_task_status_message(&self, task_id: &Value) -> Value {
         match self.slot_for(task_id).and_then(|s| self.task(s)) {
-            Some(t) => json!({"taskId": task_id, "statusMessage": t.status_message}),
+            Some(t) => json!({"taskId": task_id, "statusMessage": t.x().status_message}),
             None => json!({"taskId": task_id, "statusMessage": ""}),
         }
     }
 
     pub fn get_task_progress_percentage(&self, task_id: &Value) -> Value {
         match self.slot_for(task_id).and_then(|s| self.task(s)) {
-            Some(t) => json!({"taskId": task_id, "progressPercentage": t.progress_percentage}),
+            Some(t) => json!({"taskId": task_id, "progressPercentage": t.x().progress_percentage}),
             None => json!({"taskId": task_id, "progressPercentage": null}),
         }
     }
@@ -842,12 +894,12 @@ impl Scheduler {
         if t.status != Status::Running {
             return;
         }
-        let batch = t.batch_id.clone();
+        let batch = t.batch_id().map(str::to_string);
         let decrease = |t: &mut Task| {
-            let res = if t.rr_alias {
-                Some(&mut t.resources)
-            } else {
-                t.resources_running.as_mut()
+            let res = match t.rr {
+                ResRun::Alias => t.resources.as_deref_mut(),
+                ResRun::Own(ref mut m) => Some(&mut **m),
+                _ => None,
             };
             let Some(res) = res else { return };
             for (r, amount) in dec {
@@ -914,7 +966,9 @@ impl Scheduler {
     ) {
         if let Some(slot) = self.slot_for(task_id) {
             self.with_task(slot, |t| {
-                t.scheduler_message_responses
+                t.x_mut()
+                    .scheduler_message_responses
+                    .get_or_insert_with(Map::new)
                     .insert(message_id.to_string(), response);
             });
         }
@@ -923,9 +977,15 @@ impl Scheduler {
     pub fn get_scheduler_message_response(&mut self, task_id: &Value, message_id: &str) -> Value {
         let mut response = Value::Null;
         if let Some(slot) = self.slot_for(task_id) {
-            if let Some(Some(v)) =
-                self.with_task(slot, |t| t.scheduler_message_responses.remove(message_id))
-            {
+            if let Some(Some(v)) = self.with_task(slot, |t| {
+                let x = t.extra.as_deref_mut()?;
+                let m = x.scheduler_message_responses.as_mut()?;
+                let v = m.remove(message_id);
+                if m.is_empty() {
+                    x.scheduler_message_responses = None;
+                }
+                v
+            }) {
                 response = v;
             }
         }
@@ -980,7 +1040,7 @@ impl Scheduler {
         let mut used: HashMap<&str, NumAcc> = HashMap::new();
         for s in self.bucket(Status::Running) {
             if let Some(t) = self.task(s) {
-                for (r, a) in t.resources_running().unwrap_or(&t.resources) {
+                for (r, a) in t.resources_running().unwrap_or(t.resources()) {
                     used.entry(r.as_str()).or_default().add(a);
                 }
             }
@@ -990,8 +1050,8 @@ impl Scheduler {
             let mut running = Map::new();
             for s in self.bucket(Status::Running) {
                 if let Some(t) = self.task(s) {
-                    if t.resources.contains_key(name) {
-                        running.insert(t.id.clone(), Value::Object(self.serialize_nodeps(t)));
+                    if t.resources().contains_key(name) {
+                        running.insert(t.id.to_string(), Value::Object(self.serialize_nodeps(t)));
                     }
                 }
             }
@@ -1039,23 +1099,27 @@ impl Scheduler {
         m.insert("time_running".into(), opt_num(t.time_running));
         m.insert("start_time".into(), num_value(t.time));
         m.insert("last_updated".into(), num_value(t.updated));
-        m.insert("params".into(), Value::Object(t.public_params().clone()));
-        m.insert("name".into(), Value::String(t.family.clone()));
-        m.insert("priority".into(), t.priority.clone());
-        m.insert("resources".into(), Value::Object(t.resources.clone()));
+        m.insert("params".into(), Value::Object(t.public_params().to_map()));
+        m.insert("name".into(), Value::String(t.family.to_string()));
+        m.insert("priority".into(), t.priority.to_value());
+        m.insert("resources".into(), Value::Object(t.resources().clone()));
         m.insert(
             "resources_running".into(),
             t.resources_running()
                 .map(|r| Value::Object(r.clone()))
                 .unwrap_or(Value::Null),
         );
-        m.insert("tracking_url".into(), t.tracking_url.clone());
-        m.insert("status_message".into(), t.status_message.clone());
-        m.insert("progress_percentage".into(), t.progress_percentage.clone());
+        let x = t.x();
+        m.insert("tracking_url".into(), x.tracking_url.to_value());
+        m.insert("status_message".into(), x.status_message.to_value());
+        m.insert(
+            "progress_percentage".into(),
+            x.progress_percentage.to_value(),
+        );
         if t.status == Status::Disabled {
             m.insert(
                 "re_enable_able".into(),
-                Value::Bool(t.scheduler_disable_time.is_some()),
+                Value::Bool(t.scheduler_disable_time().is_some()),
             );
         }
         if let Some(deps) = deps {
@@ -1065,7 +1129,7 @@ impl Scheduler {
             );
         }
         if self.config.send_messages && t.status == Status::Running {
-            m.insert("accepts_messages".into(), t.accepts_messages.clone());
+            m.insert("accepts_messages".into(), x.accepts_messages.to_value());
         }
         m
     }
@@ -1130,7 +1194,7 @@ impl Scheduler {
                 let mut result = Map::with_capacity(slots.len());
                 for s in slots {
                     if let Some(t) = self.task(s) {
-                        result.insert(t.id.clone(), Value::Object(self.serialize_nodeps(t)));
+                        result.insert(t.id.to_string(), Value::Object(self.serialize_nodeps(t)));
                     }
                 }
                 Value::Object(result)
@@ -1189,7 +1253,7 @@ impl Scheduler {
         };
         if search.is_none_or(|s| s.is_empty()) {
             let pre_count = match st {
-                None => self.ix.by_id.len(),
+                None => self.ix.live,
                 Some(None) => 0,
                 Some(Some(s)) => self.ix.buckets[s.index()].len(),
             };
@@ -1276,7 +1340,7 @@ impl Scheduler {
                     .entry(t.status.as_str().to_string())
                     .or_insert_with(|| Value::Object(Map::new()));
                 if let Value::Object(m) = entry {
-                    m.insert(t.id.clone(), Value::Object(self.serialize_nodeps(t)));
+                    m.insert(t.id.to_string(), Value::Object(self.serialize_nodeps(t)));
                 }
             }
         }
@@ -1287,11 +1351,11 @@ impl Scheduler {
         match self.slot_for(task_id).and_then(|s| self.task(s)) {
             Some(t) => json!({
                 "taskId": task_id,
-                "error": t.expl,
+                "error": t.x().expl,
                 "displayName": pretty_id(&t.family, t.public_params()),
-                "taskParams": t.params,
+                "taskParams": t.params.to_map(),
                 "taskModule": t.module,
-                "taskFamily": t.family,
+                "taskFamily": &*t.family,
             }),
             None => json!({"taskId": task_id, "error": ""}),
         }
@@ -1345,7 +1409,7 @@ impl Scheduler {
                         running
                             .entry(wr)
                             .or_default()
-                            .insert(t.id.clone(), Value::Object(self.serialize_nodeps(t)));
+                            .insert(t.id.to_string(), Value::Object(self.serialize_nodeps(t)));
                     }
                 }
             }
@@ -1409,16 +1473,12 @@ impl Scheduler {
                 Some(t) => {
                     let mut deps: Vec<String> = if inverse {
                         self.ix
-                            .rdeps
-                            .get(&t.id)
-                            .map(|set| {
-                                set.iter()
-                                    .filter_map(|&s| self.task(s).map(|d| d.id.clone()))
-                                    .collect()
-                            })
-                            .unwrap_or_default()
+                            .rdeps(&t.id)
+                            .into_iter()
+                            .filter_map(|s| self.task(s).map(|d| d.id.to_string()))
+                            .collect()
                     } else {
-                        t.deps.iter().cloned().collect()
+                        t.deps.iter().map(|d| d.to_string()).collect()
                     };
                     deps.sort();
                     if !include_done {
@@ -1452,7 +1512,12 @@ impl Scheduler {
         self.prune(now);
         let mut out = Map::new();
         let mut seen = HashSet::new();
-        let ids: Vec<String> = self.tasks.iter().flatten().map(|t| t.id.clone()).collect();
+        let ids: Vec<String> = self
+            .tasks
+            .iter()
+            .flatten()
+            .map(|t| t.id.to_string())
+            .collect();
         for id in ids {
             self.traverse(&id, &mut seen, false, true, &mut out);
         }
@@ -1507,18 +1572,19 @@ impl serde::Serialize for TaskView<'_> {
         m.serialize_entry("start_time", &Some(t.time).filter(|f| f.is_finite()))?;
         m.serialize_entry("last_updated", &Some(t.updated).filter(|f| f.is_finite()))?;
         m.serialize_entry("params", t.public_params())?;
-        m.serialize_entry("name", &t.family)?;
+        m.serialize_entry("name", &*t.family)?;
         m.serialize_entry("priority", &t.priority)?;
-        m.serialize_entry("resources", &t.resources)?;
+        m.serialize_entry("resources", t.resources())?;
         m.serialize_entry("resources_running", &t.resources_running())?;
-        m.serialize_entry("tracking_url", &t.tracking_url)?;
-        m.serialize_entry("status_message", &t.status_message)?;
-        m.serialize_entry("progress_percentage", &t.progress_percentage)?;
+        let x = t.x();
+        m.serialize_entry("tracking_url", &x.tracking_url)?;
+        m.serialize_entry("status_message", &x.status_message)?;
+        m.serialize_entry("progress_percentage", &x.progress_percentage)?;
         if t.status == Status::Disabled {
-            m.serialize_entry("re_enable_able", &t.scheduler_disable_time.is_some())?;
+            m.serialize_entry("re_enable_able", &t.scheduler_disable_time().is_some())?;
         }
         if s.config.send_messages && t.status == Status::Running {
-            m.serialize_entry("accepts_messages", &t.accepts_messages)?;
+            m.serialize_entry("accepts_messages", &x.accepts_messages)?;
         }
         m.end()
     }
@@ -1536,7 +1602,7 @@ impl serde::Serialize for TaskMapView<'_> {
         let mut m = ser.serialize_map(Some(self.slots.len()))?;
         for &slot in self.slots {
             if let Some(t) = self.s.task(slot) {
-                m.serialize_entry(&t.id, &TaskView { s: self.s, t })?;
+                m.serialize_entry(&*t.id, &TaskView { s: self.s, t })?;
             }
         }
         m.end()

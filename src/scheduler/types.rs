@@ -1,9 +1,12 @@
 //! Records of the scheduler state: tasks, workers, statuses, and the small helpers
 //! (ordered floats, candidate keys, Python-like value comparisons) the indexes use.
 
+use super::compact::FastSet;
+pub use super::compact::{Deps, Ids, Params, Pv};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::Arc;
 
 /// A task status. luigid stores any string a worker reports; we accept only the real
 /// statuses (see the table in `scheduler/mod.rs`). `SUSPENDED` is mapped on input.
@@ -92,16 +95,316 @@ pub struct RetryPolicy {
     pub disable_window: f64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A task. Fields that are rarely set live in [`Extra`], allocated on first use; echoed
+/// JSON values are [`Pv`]s; parameters are JSON text ([`Params`]). Serializes with the
+/// field names and value shapes of the plain record it replaced (snapshots).
+#[derive(Debug, Clone)]
 pub struct Task {
-    pub id: String,
+    /// Shared with the id table and with other tasks' `deps`.
+    pub id: Arc<str>,
     /// Interned worker ids (small sets; order irrelevant).
-    pub stakeholders: Vec<u32>,
+    pub stakeholders: Ids,
     /// Interned worker ids, insertion-ordered set.
+    pub workers: Ids,
+    pub deps: Deps,
+    pub status: Status,
+    pub runnable: bool,
+    pub batchable: bool,
+    /// Number of deps that are missing or not DONE (derived).
+    pub unready: u32,
+    pub worker_running: Option<u32>,
+    /// Position in its status bucket: set from a global counter on every status change.
+    pub status_seq: u64,
+    pub time: f64,
+    pub updated: f64,
+    /// The priority as a number, for ranking ...
+    pub prio: f64,
+    pub retry: Option<f64>,
+    pub remove: Option<f64>,
+    pub time_running: Option<f64>,
+    /// ... and as the client sent it (luigid echoes `1` and `1.0` differently).
+    pub priority: Pv,
+    /// Interned.
+    pub family: Arc<str>,
+    /// Interned when a string.
+    pub module: Pv,
+    pub params: Params,
+    /// JSON text of the visibilities (interned), `None` when `{}`.
+    pub param_visibilities: Option<Arc<str>>,
+    /// `None` when `{}`.
+    pub resources: Option<Box<Map<String, Value>>>,
+    pub rr: ResRun,
+    pub retry_policy: RetryPolicy,
+    pub extra: Option<Box<Extra>>,
+}
+
+/// A task's `resources_running`.
+#[derive(Debug, Clone, Default)]
+pub enum ResRun {
+    #[default]
+    None,
+    /// A batch member's `resources_running` is the very `resources` object in luigid.
+    Alias,
+    /// `{}`.
+    Empty,
+    Own(Box<Map<String, Value>>),
+}
+
+impl ResRun {
+    pub fn from_map(m: Map<String, Value>) -> ResRun {
+        if m.is_empty() {
+            ResRun::Empty
+        } else {
+            ResRun::Own(Box::new(m))
+        }
+    }
+}
+
+/// The rarely set task fields (their defaults live in [`NO_EXTRA`]).
+#[derive(Debug, Clone)]
+pub struct Extra {
+    pub expl: Pv,
+    pub accepts_messages: Pv,
+    pub tracking_url: Pv,
+    pub status_message: Pv,
+    pub progress_percentage: Pv,
+    /// `None` when every param is public (the common case).
+    pub public_params: Option<Params>,
+    pub failures: VecDeque<f64>,
+    pub first_failure_time: Option<f64>,
+    pub scheduler_message_responses: Option<Map<String, Value>>,
+    pub scheduler_disable_time: Option<f64>,
+    pub batch_id: Option<String>,
+}
+
+pub static NO_EXTRA: Extra = Extra {
+    expl: Pv::Null,
+    accepts_messages: Pv::Bool(false),
+    tracking_url: Pv::Null,
+    status_message: Pv::Null,
+    progress_percentage: Pv::Null,
+    public_params: None,
+    failures: VecDeque::new(),
+    first_failure_time: None,
+    scheduler_message_responses: None,
+    scheduler_disable_time: None,
+    batch_id: None,
+};
+
+/// `{}` for borrowed reads of absent maps.
+pub fn empty_map() -> &'static Map<String, Value> {
+    static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
+    &EMPTY
+}
+
+impl Task {
+    /// A PENDING task with every other field at luigid's default.
+    pub fn new(id: Arc<str>, family: Arc<str>, retry_policy: RetryPolicy, now: f64) -> Task {
+        Task {
+            id,
+            stakeholders: Ids::default(),
+            workers: Ids::default(),
+            deps: Deps::Zero,
+            status: Status::Pending,
+            runnable: false,
+            batchable: false,
+            unready: 0,
+            worker_running: None,
+            status_seq: 0,
+            time: now,
+            updated: now,
+            prio: 0.0,
+            retry: None,
+            remove: None,
+            time_running: None,
+            priority: Pv::Int(0),
+            family,
+            module: Pv::Null,
+            params: Params::default(),
+            param_visibilities: None,
+            resources: None,
+            rr: ResRun::None,
+            retry_policy,
+            extra: None,
+        }
+    }
+
+    /// The rarely set fields (defaults when never set).
+    pub fn x(&self) -> &Extra {
+        self.extra.as_deref().unwrap_or(&NO_EXTRA)
+    }
+
+    pub fn x_mut(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(|| Box::new(NO_EXTRA.clone()))
+    }
+
+    /// Change rarely set fields; `to_default` says the change writes default values,
+    /// which needs no allocation when nothing was set before.
+    pub fn set_x(&mut self, to_default: bool, f: impl FnOnce(&mut Extra)) {
+        if to_default && self.extra.is_none() {
+            return;
+        }
+        f(self.x_mut())
+    }
+
+    pub fn resources(&self) -> &Map<String, Value> {
+        self.resources.as_deref().unwrap_or(empty_map())
+    }
+
+    pub fn set_resources(&mut self, m: Map<String, Value>) {
+        self.resources = if m.is_empty() {
+            None
+        } else {
+            Some(Box::new(m))
+        };
+    }
+
+    pub fn resources_running(&self) -> Option<&Map<String, Value>> {
+        match &self.rr {
+            ResRun::None => None,
+            ResRun::Alias => Some(self.resources()),
+            ResRun::Empty => Some(empty_map()),
+            ResRun::Own(m) => Some(m),
+        }
+    }
+
+    pub fn batch_id(&self) -> Option<&str> {
+        self.x().batch_id.as_deref()
+    }
+
+    pub fn scheduler_disable_time(&self) -> Option<f64> {
+        self.x().scheduler_disable_time
+    }
+
+    /// luigid's `set_params`: public = visibility absent or 0; hidden ones are kept
+    /// only in `params`.
+    pub fn public_params(&self) -> &Params {
+        self.x().public_params.as_ref().unwrap_or(&self.params)
+    }
+
+    /// The visibilities as a map.
+    pub fn param_visibilities_map(&self) -> Map<String, Value> {
+        match &self.param_visibilities {
+            None => Map::new(),
+            Some(text) => match crate::json::parse_py_json(text) {
+                Ok(Value::Object(m)) => m,
+                _ => Map::new(),
+            },
+        }
+    }
+
+    /// Set `params` with the task's visibilities `vis` (luigid's `set_params`).
+    pub fn set_params(&mut self, params: &Map<String, Value>, vis: &Map<String, Value>) {
+        let public_vis = |k: &String| match vis.get(k) {
+            None => true,
+            Some(v) => py_num(v) == Some(0.0),
+        };
+        let public = if params.keys().all(public_vis) {
+            None
+        } else {
+            let m: Map<String, Value> = params
+                .iter()
+                .filter(|(k, _)| public_vis(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            Some(Params::from_map(&m))
+        };
+        self.set_x(public.is_none(), |x| x.public_params = public);
+        self.params = Params::from_map(params);
+    }
+
+    pub fn num_failures(&mut self, now: f64) -> usize {
+        let min_time = now - self.retry_policy.disable_window;
+        let Some(x) = self.extra.as_deref_mut() else {
+            return 0;
+        };
+        while x.failures.front().is_some_and(|&f| f < min_time) {
+            x.failures.pop_front();
+        }
+        x.failures.len()
+    }
+
+    pub fn has_excessive_failures(&mut self, now: f64) -> bool {
+        if let Some(first) = self.x().first_failure_time {
+            if now >= first + self.retry_policy.disable_hard_timeout {
+                return true;
+            }
+        }
+        self.num_failures(now) as f64 >= self.retry_policy.retry_count
+    }
+
+    pub fn clear_failures(&mut self) {
+        self.set_x(true, |x| {
+            x.failures.clear();
+            x.first_failure_time = None;
+        });
+    }
+}
+
+impl Serialize for Task {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let x = self.x();
+        let alias = matches!(self.rr, ResRun::Alias);
+        let rr = if alias {
+            None
+        } else {
+            self.resources_running()
+        };
+        let vis = self.param_visibilities_map();
+        let mut st = ser.serialize_struct("Task", 35)?;
+        st.serialize_field("id", &*self.id)?;
+        st.serialize_field("stakeholders", &self.stakeholders)?;
+        st.serialize_field("workers", &self.workers)?;
+        st.serialize_field("deps", &self.deps)?;
+        st.serialize_field("status", &self.status)?;
+        st.serialize_field("status_seq", &self.status_seq)?;
+        st.serialize_field("time", &self.time)?;
+        st.serialize_field("updated", &self.updated)?;
+        st.serialize_field("retry", &self.retry)?;
+        st.serialize_field("remove", &self.remove)?;
+        st.serialize_field("worker_running", &self.worker_running)?;
+        st.serialize_field("time_running", &self.time_running)?;
+        st.serialize_field("expl", &x.expl)?;
+        st.serialize_field("priority", &self.priority)?;
+        st.serialize_field("prio", &self.prio)?;
+        st.serialize_field("resources", self.resources())?;
+        st.serialize_field("resources_running", &rr)?;
+        st.serialize_field("rr_alias", &alias)?;
+        st.serialize_field("family", &*self.family)?;
+        st.serialize_field("module", &self.module)?;
+        st.serialize_field("params", &self.params)?;
+        st.serialize_field("param_visibilities", &vis)?;
+        st.serialize_field("public_params", &x.public_params)?;
+        st.serialize_field("accepts_messages", &x.accepts_messages)?;
+        st.serialize_field("retry_policy", &self.retry_policy)?;
+        st.serialize_field("failures", &x.failures)?;
+        st.serialize_field("first_failure_time", &x.first_failure_time)?;
+        st.serialize_field("tracking_url", &x.tracking_url)?;
+        st.serialize_field("status_message", &x.status_message)?;
+        st.serialize_field("progress_percentage", &x.progress_percentage)?;
+        st.serialize_field(
+            "scheduler_message_responses",
+            x.scheduler_message_responses
+                .as_ref()
+                .unwrap_or(empty_map()),
+        )?;
+        st.serialize_field("scheduler_disable_time", &x.scheduler_disable_time)?;
+        st.serialize_field("runnable", &self.runnable)?;
+        st.serialize_field("batchable", &self.batchable)?;
+        st.serialize_field("batch_id", &x.batch_id)?;
+        st.end()
+    }
+}
+
+/// The snapshot shape of a task (the plain record `Task` serializes as).
+#[derive(Deserialize)]
+pub struct TaskRecord {
+    pub id: String,
+    pub stakeholders: Vec<u32>,
     pub workers: Vec<u32>,
     pub deps: BTreeSet<String>,
     pub status: Status,
-    /// Position in its status bucket: set from a global counter on every status change.
     pub status_seq: u64,
     pub time: f64,
     pub updated: f64,
@@ -110,19 +413,15 @@ pub struct Task {
     pub worker_running: Option<u32>,
     pub time_running: Option<f64>,
     pub expl: Value,
-    /// As the client sent it (luigid echoes `1` and `1.0` differently) ...
     pub priority: Value,
-    /// ... and as a number for ranking.
     pub prio: f64,
     pub resources: Map<String, Value>,
     pub resources_running: Option<Map<String, Value>>,
-    /// A batch member's `resources_running` is the very `resources` object in luigid.
     pub rr_alias: bool,
     pub family: String,
     pub module: Value,
     pub params: Map<String, Value>,
     pub param_visibilities: Map<String, Value>,
-    /// `None` when every param is public (the common case), to avoid a copy.
     pub public_params: Option<Map<String, Value>>,
     pub accepts_messages: Value,
     pub retry_policy: RetryPolicy,
@@ -136,65 +435,81 @@ pub struct Task {
     pub runnable: bool,
     pub batchable: bool,
     pub batch_id: Option<String>,
-    /// Number of deps that are missing or not DONE (derived).
-    #[serde(skip)]
-    pub unready: u32,
 }
 
-impl Task {
-    pub fn resources_running(&self) -> Option<&Map<String, Value>> {
-        if self.rr_alias {
-            Some(&self.resources)
-        } else {
-            self.resources_running.as_ref()
-        }
-    }
+/// JSON text of a visibilities map, `None` for `{}`.
+pub fn vis_text(vis: &Map<String, Value>) -> Option<String> {
+    (!vis.is_empty()).then(|| Params::from_map(vis).text().to_string())
+}
 
-    /// luigid's `set_params`: public = visibility absent or 0; hidden ones are kept
-    /// only in `params`.
-    pub fn public_params(&self) -> &Map<String, Value> {
-        self.public_params.as_ref().unwrap_or(&self.params)
+impl<'de> Deserialize<'de> for Task {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Task, D::Error> {
+        TaskRecord::deserialize(de).map(Task::from)
     }
+}
 
-    pub fn set_params(&mut self, params: Map<String, Value>) {
-        let mut public = Map::new();
-        for (k, v) in &params {
-            let public_vis = match self.param_visibilities.get(k) {
-                None => true,
-                Some(vis) => py_num(vis) == Some(0.0),
-            };
-            if public_vis {
-                public.insert(k.clone(), v.clone());
-            }
-        }
-        self.public_params = if public.len() == params.len() {
-            None
-        } else {
-            Some(public)
+impl From<TaskRecord> for Task {
+    fn from(r: TaskRecord) -> Task {
+        let mut t = Task::new(Arc::from(r.id), Arc::from(r.family), r.retry_policy, r.time);
+        let deps: Vec<Arc<str>> = r.deps.into_iter().map(Arc::from).collect();
+        t.stakeholders = Ids::from(r.stakeholders);
+        t.workers = Ids::from(r.workers);
+        t.deps = Deps::from_sorted(deps);
+        t.status = r.status;
+        t.status_seq = r.status_seq;
+        t.updated = r.updated;
+        t.retry = r.retry;
+        t.remove = r.remove;
+        t.worker_running = r.worker_running;
+        t.time_running = r.time_running;
+        t.priority = Pv::from_value(r.priority);
+        t.prio = r.prio;
+        t.set_resources(r.resources);
+        t.rr = match (r.rr_alias, r.resources_running) {
+            (true, _) => ResRun::Alias,
+            (false, None) => ResRun::None,
+            (false, Some(m)) => ResRun::from_map(m),
         };
-        self.params = params;
-    }
-
-    pub fn num_failures(&mut self, now: f64) -> usize {
-        let min_time = now - self.retry_policy.disable_window;
-        while self.failures.front().is_some_and(|&f| f < min_time) {
-            self.failures.pop_front();
+        t.module = Pv::from_value(r.module);
+        t.params = Params::from_map(&r.params);
+        t.param_visibilities = vis_text(&r.param_visibilities).map(Arc::from);
+        t.runnable = r.runnable;
+        t.batchable = r.batchable;
+        let x = Extra {
+            expl: Pv::from_value(r.expl),
+            accepts_messages: Pv::from_value(r.accepts_messages),
+            tracking_url: Pv::from_value(r.tracking_url),
+            status_message: Pv::from_value(r.status_message),
+            progress_percentage: Pv::from_value(r.progress_percentage),
+            public_params: r.public_params.as_ref().map(Params::from_map),
+            failures: r.failures,
+            first_failure_time: r.first_failure_time,
+            scheduler_message_responses: Some(r.scheduler_message_responses)
+                .filter(|m| !m.is_empty()),
+            scheduler_disable_time: r.scheduler_disable_time,
+            batch_id: r.batch_id,
+        };
+        if !x.is_default() {
+            t.extra = Some(Box::new(x));
         }
-        self.failures.len()
+        t
     }
+}
 
-    pub fn has_excessive_failures(&mut self, now: f64) -> bool {
-        if let Some(first) = self.first_failure_time {
-            if now >= first + self.retry_policy.disable_hard_timeout {
-                return true;
-            }
-        }
-        self.num_failures(now) as f64 >= self.retry_policy.retry_count
-    }
-
-    pub fn clear_failures(&mut self) {
-        self.failures.clear();
-        self.first_failure_time = None;
+impl Extra {
+    fn is_default(&self) -> bool {
+        let d = &NO_EXTRA;
+        self.expl == d.expl
+            && self.accepts_messages == d.accepts_messages
+            && self.tracking_url == d.tracking_url
+            && self.status_message == d.status_message
+            && self.progress_percentage == d.progress_percentage
+            && self.public_params.is_none()
+            && self.failures.is_empty()
+            && self.first_failure_time.is_none()
+            && self.scheduler_message_responses.is_none()
+            && self.scheduler_disable_time.is_none()
+            && self.batch_id.is_none()
     }
 }
 
@@ -218,9 +533,9 @@ pub struct Worker {
 #[derive(Debug, Clone, Default)]
 pub struct WorkerIndex {
     /// Slots of tasks whose `workers` contain this worker.
-    pub tasks: HashSet<u32>,
+    pub tasks: FastSet<u32>,
     /// Slots of tasks whose `stakeholders` contain this worker.
-    pub stake: HashSet<u32>,
+    pub stake: FastSet<u32>,
     /// Schedulable PENDING tasks of this worker, in rank order (trivial workers).
     pub ready: BTreeSet<CandKey>,
     /// PENDING or FAILED tasks: all, with one worker, with this worker last.
