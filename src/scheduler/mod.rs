@@ -54,6 +54,7 @@ mod hooks;
 mod ops;
 pub mod pyfmt;
 pub mod types;
+mod write;
 
 pub use ops::AddTask;
 pub use types::{Status, Task, Worker};

@@ -1221,13 +1221,7 @@ impl Scheduler {
                 // A typical task is ~350 bytes; growing a multi-MB Vec by doubling
                 // costs copies and page faults.
                 out.reserve(slots.len() * 384);
-                crate::json::write_py_json(
-                    &TaskMapView {
-                        s: self,
-                        slots: &slots,
-                    },
-                    out,
-                )
+                self.write_task_map(&slots, out);
             }
         }
     }
@@ -1317,18 +1311,17 @@ impl Scheduler {
                 }
             }
         }
-        struct Groups<'a>(&'a Scheduler, &'a [(Status, Vec<u32>)]);
-        impl serde::Serialize for Groups<'_> {
-            fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-                use serde::ser::SerializeMap;
-                let mut m = ser.serialize_map(Some(self.1.len()))?;
-                for (st, slots) in self.1 {
-                    m.serialize_entry(st.as_str(), &TaskMapView { s: self.0, slots })?;
-                }
-                m.end()
+        out.push(b'{');
+        for (i, (st, slots)) in groups.iter().enumerate() {
+            if i > 0 {
+                out.extend_from_slice(b", ");
             }
+            out.push(b'"');
+            out.extend_from_slice(st.as_str().as_bytes());
+            out.extend_from_slice(b"\": ");
+            self.write_task_map(slots, out);
         }
-        crate::json::write_py_json(&Groups(self, &groups), out);
+        out.push(b'}');
     }
 
     pub fn task_search(&mut self, task_str: &str, now: f64) -> Value {
@@ -1539,72 +1532,5 @@ impl Scheduler {
         let mut seen = HashSet::new();
         self.traverse(id, &mut seen, inverse, include_done, &mut out);
         Value::Object(out)
-    }
-}
-
-/// A borrowed view serializing as luigid's task dict ([`Scheduler::serialize`] without
-/// deps): the same keys in the same order, written without building a `Value`.
-pub(crate) struct TaskView<'a> {
-    pub s: &'a Scheduler,
-    pub t: &'a Task,
-}
-
-impl serde::Serialize for TaskView<'_> {
-    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        struct Workers<'a>(&'a Scheduler, &'a [u32]);
-        impl serde::Serialize for Workers<'_> {
-            fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-                ser.collect_seq(self.1.iter().map(|&w| self.0.worker_name(w)))
-            }
-        }
-        let (s, t) = (self.s, self.t);
-        let mut m = ser.serialize_map(None)?;
-        m.serialize_entry("display_name", &pretty_id(&t.family, t.public_params()))?;
-        m.serialize_entry("status", t.status.as_str())?;
-        m.serialize_entry("workers", &Workers(s, &t.workers))?;
-        m.serialize_entry(
-            "worker_running",
-            &t.worker_running.map(|w| s.worker_name(w)),
-        )?;
-        // Non-finite times are null, as `num_value` makes them.
-        m.serialize_entry("time_running", &t.time_running.filter(|f| f.is_finite()))?;
-        m.serialize_entry("start_time", &Some(t.time).filter(|f| f.is_finite()))?;
-        m.serialize_entry("last_updated", &Some(t.updated).filter(|f| f.is_finite()))?;
-        m.serialize_entry("params", t.public_params())?;
-        m.serialize_entry("name", &*t.family)?;
-        m.serialize_entry("priority", &t.priority)?;
-        m.serialize_entry("resources", t.resources())?;
-        m.serialize_entry("resources_running", &t.resources_running())?;
-        let x = t.x();
-        m.serialize_entry("tracking_url", &x.tracking_url)?;
-        m.serialize_entry("status_message", &x.status_message)?;
-        m.serialize_entry("progress_percentage", &x.progress_percentage)?;
-        if t.status == Status::Disabled {
-            m.serialize_entry("re_enable_able", &t.scheduler_disable_time().is_some())?;
-        }
-        if s.config.send_messages && t.status == Status::Running {
-            m.serialize_entry("accepts_messages", &x.accepts_messages)?;
-        }
-        m.end()
-    }
-}
-
-/// `{task_id: task dict}` for `slots`, in order.
-struct TaskMapView<'a> {
-    s: &'a Scheduler,
-    slots: &'a [u32],
-}
-
-impl serde::Serialize for TaskMapView<'_> {
-    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut m = ser.serialize_map(Some(self.slots.len()))?;
-        for &slot in self.slots {
-            if let Some(t) = self.s.task(slot) {
-                m.serialize_entry(&*t.id, &TaskView { s: self.s, t })?;
-            }
-        }
-        m.end()
     }
 }
