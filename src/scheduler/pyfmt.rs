@@ -334,7 +334,11 @@ mod tests {
             json!({"a": [1, "x"], "b": 1.0, "c": null, "d": {"k": "it's"}, "e": true, "f": "q\"</"}),
             json!({"z\u{e9}": "\u{e9}", "a": crate::json::raw_number("NaN")}),
             json!({"b\"": 1, "a": 2}),
-            Value::Object((0..20).map(|i| (format!("k{}", 20 - i), json!(i))).collect()),
+            Value::Object(
+                (0..20)
+                    .map(|i| (format!("k{}", 20 - i), json!(i)))
+                    .collect(),
+            ),
         ] {
             let m = p.as_object().unwrap();
             assert_eq!(pretty_id("F", &Params::from_map(m)), pretty_id_map("F", m));

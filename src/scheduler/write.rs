@@ -144,7 +144,9 @@ mod tests {
 
     #[test]
     fn strings_and_values_as_the_general_writer() {
-        for s in ["", "abc", "a\"b", "a\\b", "</x>", "<", "\u{e9}", "\n", "\u{7f}", "~ }"] {
+        for s in [
+            "", "abc", "a\"b", "a\\b", "</x>", "<", "\u{e9}", "\n", "\u{7f}", "~ }",
+        ] {
             let mut a = Vec::new();
             write_str(&mut a, s);
             let mut b = Vec::new();
