@@ -17,7 +17,7 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     // a raw number, which starts with a non-ASCII mark).
     // One branch-free pass (vectorizes), as most strings are plain.
     let special = s.bytes().fold(false, |acc, b| {
-        acc | (b < 0x20) | (b >= 0x7f) | (b == b'"') | (b == b'\\') | (b == b'<')
+        acc | !(0x20..0x7f).contains(&b) | (b == b'"') | (b == b'\\') | (b == b'<')
     });
     let plain = !special;
     if plain {
