@@ -204,6 +204,7 @@ struct Index {
     worker_ids: HashMap<String, u32>,
     /// Families, modules and visibility texts.
     strs: Interner,
+    policies: Vec<Arc<RetryPolicy>>,
 }
 
 impl Index {
@@ -249,6 +250,19 @@ impl Index {
             n.rdeps.remove(slot);
         }
         self.release_id(dep);
+    }
+
+    /// The shared copy of a retry policy (few distinct ones exist; past 64 they are
+    /// simply not shared).
+    fn policy(&mut self, p: RetryPolicy) -> Arc<RetryPolicy> {
+        if let Some(a) = self.policies.iter().find(|a| ***a == p) {
+            return a.clone();
+        }
+        let a = Arc::new(p);
+        if self.policies.len() < 64 {
+            self.policies.push(a.clone());
+        }
+        a
     }
 
     fn rdeps(&self, id: &str) -> Vec<u32> {
@@ -392,9 +406,9 @@ fn index_task(t: &Task, slot: u32, ix: &mut Index, workers: &mut [Option<Worker>
             }
         }
     };
-    timed(&mut ix.remove_at, t.remove);
+    timed(&mut ix.remove_at, t.remove.get());
     if t.status == Status::Failed {
-        timed(&mut ix.retry_at, t.retry);
+        timed(&mut ix.retry_at, t.retry.get());
     }
     if t.status == Status::Disabled {
         timed(&mut ix.auto_disabled, t.scheduler_disable_time());
@@ -475,9 +489,10 @@ impl Scheduler {
                 }
                 ix.live += 1;
                 t.family = ix.strs.canon(&t.family);
-                if let types::Pv::Str(m) = &t.module {
-                    t.module = types::Pv::Str(ix.strs.canon(m));
+                if let Some(m) = t.module_str_mut() {
+                    *m = ix.strs.canon(m);
                 }
+                t.retry_policy = ix.policy(*t.retry_policy);
                 if let Some(v) = &t.param_visibilities {
                     t.param_visibilities = Some(ix.strs.canon(v));
                 }
@@ -733,15 +748,18 @@ impl Scheduler {
         }
         self.ix.live += 1;
         let family = self.ix.strs.get(family);
-        let mut t = Task::new(id, family, self.config.retry_policy(), now);
+        let policy = self.ix.policy(self.config.retry_policy());
+        let mut t = Task::new(id, family, policy, now);
         t.status = status;
         t.status_seq = seq;
         t.deps = Deps::from_sorted(deps);
         t.unready = unready;
-        t.prio = types::py_num(priority).unwrap_or(0.0);
-        t.priority = types::Pv::from_ref(priority);
+        t.set_priority(
+            types::Pv::from_ref(priority),
+            types::py_num(priority).unwrap_or(0.0),
+        );
         t.set_resources(resources);
-        t.module = self.ix.strs.pv(module);
+        t.set_module(self.ix.strs.pv(module));
         t.param_visibilities = types::vis_text(param_visibilities).map(|v| self.ix.strs.get(&v));
         t.set_params(params, param_visibilities);
         index_task(&t, slot, &mut self.ix, &mut self.workers, true);
@@ -900,9 +918,9 @@ impl Scheduler {
         if new == Status::Failed {
             let retry_delay = self.config.retry_delay;
             self.with_task(slot, |t| {
-                t.retry = Some(now + retry_delay);
+                t.retry = Some(now + retry_delay).into();
                 if remove_on_failure {
-                    t.remove = Some(now);
+                    t.remove = Some(now).into();
                 }
             });
         }
@@ -1012,14 +1030,14 @@ impl Scheduler {
                     }
                     self.set_status(slot, Status::Failed, now);
                     let rd = self.config.retry_delay;
-                    self.with_task(slot, |t| t.retry = Some(now + rd));
+                    self.with_task(slot, |t| t.retry = Some(now + rd).into());
                 }
             }
         }
         let Some(t) = self.task(slot) else { return };
         if t.stakeholders.is_empty() && t.remove.is_none() && t.status != Status::Running {
             let rd = self.config.remove_delay;
-            self.with_task(slot, |t| t.remove = Some(now + rd));
+            self.with_task(slot, |t| t.remove = Some(now + rd).into());
         }
         let Some(t) = self.task(slot) else { return };
         if t.status == Status::Disabled {
@@ -1044,7 +1062,7 @@ impl Scheduler {
         let Some(t) = self.task(slot) else { return };
         // max(prio, existing): the new value unless the existing one is strictly greater.
         let (pv, pf) = if t.prio > p {
-            (t.priority.clone(), t.prio)
+            (t.priority(), t.prio)
         } else {
             (types::Pv::from_ref(prio), p)
         };
@@ -1056,14 +1074,13 @@ impl Scheduler {
                 first = false;
                 let v = pv.clone();
                 if t.prio == pf {
+                    // The rank stays (0.0 == -0.0 keeps the old number).
                     if let Some(t) = self.task_mut(s) {
-                        t.priority = v;
+                        let keep = t.prio;
+                        t.set_priority(v, keep);
                     }
                 } else {
-                    self.with_task(s, |t| {
-                        t.priority = v;
-                        t.prio = pf;
-                    });
+                    self.with_task(s, |t| t.set_priority(v, pf));
                 }
             } else {
                 continue;

@@ -171,12 +171,12 @@ impl Scheduler {
         };
         let pre_status = t.status;
         if t.remove.is_some() {
-            self.with_task(slot, |t| t.remove = None);
+            self.with_task(slot, |t| t.remove = types::OptF64::NONE);
         }
         let Some(t) = self.task(slot) else { return };
         let (no_family, no_module, no_vis) = (
             t.family.is_empty(),
-            !t.module.truthy(),
+            !t.module_truthy(),
             t.param_visibilities.is_none(),
         );
         let new_family = no_family.then(|| self.ix.strs.get(&a.family));
@@ -194,7 +194,7 @@ impl Scheduler {
                 t.family = f;
             }
             if let Some(m) = new_module {
-                t.module = m;
+                t.set_module(m);
             }
             let vis_set = t.param_visibilities.is_none();
             if vis_set {
@@ -216,7 +216,7 @@ impl Scheduler {
                 if let Some(rr) = first_batch_rr {
                     t.rr = ResRun::from_map(rr);
                 }
-                t.time_running = Some(now);
+                t.time_running = Some(now).into();
             }
             if !a.accepts_messages.is_null() {
                 let v = Pv::from_ref(&a.accepts_messages);
@@ -328,6 +328,7 @@ impl Scheduler {
             }
         }
         self.update_priority(slot, &a.priority);
+        let policy = self.ix.policy(policy);
         if let Some(t) = self.task_mut(slot) {
             t.retry_policy = policy;
         }
@@ -583,7 +584,7 @@ impl Scheduler {
             };
             let (family, module, mut params) = (
                 bt.family.to_string(),
-                bt.module.to_value(),
+                bt.module().to_value(),
                 bt.params.to_map(),
             );
             let ids: Vec<String> = batched
@@ -598,7 +599,7 @@ impl Scheduler {
                     t.x_mut().batch_id = Some(bid);
                     t.worker_running = Some(wid);
                     t.rr = ResRun::Alias;
-                    t.time_running = Some(now);
+                    t.time_running = Some(now).into();
                 }
             }
             if let Some(bp) = batched_params {
@@ -625,7 +626,7 @@ impl Scheduler {
             if let Some(t) = self.task_mut(b) {
                 t.worker_running = Some(wid);
                 t.rr = ResRun::from_map(t.resources().clone());
-                t.time_running = Some(now);
+                t.time_running = Some(now).into();
             }
             let host_s = match &host {
                 Value::Null => None,
@@ -636,7 +637,7 @@ impl Scheduler {
             if let Some(t) = self.task(b) {
                 reply.insert("task_id".into(), Value::String(t.id.to_string()));
                 reply.insert("task_family".into(), Value::String(t.family.to_string()));
-                reply.insert("task_module".into(), t.module.to_value());
+                reply.insert("task_module".into(), t.module().to_value());
                 reply.insert("task_params".into(), Value::Object(t.params.to_map()));
             }
         } else {
@@ -1096,12 +1097,12 @@ impl Scheduler {
                 .map(|w| Value::String(self.worker_name(w).into()))
                 .unwrap_or(Value::Null),
         );
-        m.insert("time_running".into(), opt_num(t.time_running));
+        m.insert("time_running".into(), opt_num(t.time_running.get()));
         m.insert("start_time".into(), num_value(t.time));
         m.insert("last_updated".into(), num_value(t.updated));
         m.insert("params".into(), Value::Object(t.public_params().to_map()));
         m.insert("name".into(), Value::String(t.family.to_string()));
-        m.insert("priority".into(), t.priority.to_value());
+        m.insert("priority".into(), t.priority().to_value());
         m.insert("resources".into(), Value::Object(t.resources().clone()));
         m.insert(
             "resources_running".into(),
@@ -1347,7 +1348,7 @@ impl Scheduler {
                 "error": t.x().expl,
                 "displayName": pretty_id(&t.family, t.public_params()),
                 "taskParams": t.params.to_map(),
-                "taskModule": t.module,
+                "taskModule": t.module(),
                 "taskFamily": &*t.family,
             }),
             None => json!({"taskId": task_id, "error": ""}),

@@ -638,7 +638,7 @@ fn scale_run() {
 fn task_record_stays_small() {
     // A guard against accidental growth of the per-task record (1M tasks are expected).
     assert!(
-        std::mem::size_of::<Task>() <= 320,
+        std::mem::size_of::<Task>() <= 248,
         "{}",
         std::mem::size_of::<Task>()
     );

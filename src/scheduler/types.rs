@@ -117,25 +117,84 @@ pub struct Task {
     pub status_seq: u64,
     pub time: f64,
     pub updated: f64,
-    /// The priority as a number, for ranking ...
+    /// The priority as a number, for ranking; see [`Task::priority`] for the value
+    /// as the client sent it (luigid echoes `1` and `1.0` differently).
     pub prio: f64,
-    pub retry: Option<f64>,
-    pub remove: Option<f64>,
-    pub time_running: Option<f64>,
-    /// ... and as the client sent it (luigid echoes `1` and `1.0` differently).
-    pub priority: Pv,
+    /// How `priority` is echoed: [`PRIO_INT`], [`PRIO_FLOAT`] (from `prio`) or
+    /// [`PRIO_OTHER`] (`Extra::priority`).
+    prio_kind: u8,
+    pub retry: OptF64,
+    pub remove: OptF64,
+    pub time_running: OptF64,
     /// Interned.
     pub family: Arc<str>,
-    /// Interned when a string.
-    pub module: Pv,
+    /// The module when it is a string (interned); otherwise `Extra::module`.
+    module: Option<Arc<str>>,
     pub params: Params,
     /// JSON text of the visibilities (interned), `None` when `{}`.
     pub param_visibilities: Option<Arc<str>>,
     /// `None` when `{}`.
     pub resources: Option<Box<Map<String, Value>>>,
     pub rr: ResRun,
-    pub retry_policy: RetryPolicy,
+    /// Shared by the tasks with the same policy.
+    pub retry_policy: Arc<RetryPolicy>,
     pub extra: Option<Box<Extra>>,
+}
+
+const PRIO_INT: u8 = 0;
+const PRIO_FLOAT: u8 = 1;
+const PRIO_OTHER: u8 = 2;
+
+/// An `Option<f64>` in 8 bytes: `None` is a NaN with a payload arithmetic never makes.
+#[derive(Clone, Copy, PartialEq)]
+pub struct OptF64(u64);
+
+impl OptF64 {
+    const NONE_BITS: u64 = 0x7ff4_dead_0bad_f00d;
+    pub const NONE: OptF64 = OptF64(Self::NONE_BITS);
+
+    pub fn get(self) -> Option<f64> {
+        (self.0 != Self::NONE_BITS).then(|| f64::from_bits(self.0))
+    }
+
+    pub fn is_some(self) -> bool {
+        self.0 != Self::NONE_BITS
+    }
+
+    pub fn is_none(self) -> bool {
+        self.0 == Self::NONE_BITS
+    }
+
+    pub fn is_some_and(self, f: impl FnOnce(f64) -> bool) -> bool {
+        self.get().is_some_and(f)
+    }
+
+    pub fn map<T>(self, f: impl FnOnce(f64) -> T) -> Option<T> {
+        self.get().map(f)
+    }
+}
+
+impl From<Option<f64>> for OptF64 {
+    fn from(f: Option<f64>) -> OptF64 {
+        match f {
+            // A NaN that happens to carry our payload is kept as the plain NaN.
+            Some(f) if f.to_bits() == Self::NONE_BITS => OptF64(f64::NAN.to_bits()),
+            Some(f) => OptF64(f.to_bits()),
+            None => OptF64::NONE,
+        }
+    }
+}
+
+impl std::fmt::Debug for OptF64 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.get().fmt(f)
+    }
+}
+
+impl Serialize for OptF64 {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        self.get().serialize(ser)
+    }
 }
 
 /// A task's `resources_running`.
@@ -163,6 +222,10 @@ impl ResRun {
 /// The rarely set task fields (their defaults live in [`NO_EXTRA`]).
 #[derive(Debug, Clone)]
 pub struct Extra {
+    /// The priority when it is neither an int nor a float equal to `Task::prio`.
+    pub priority: Pv,
+    /// The module when it is not a string.
+    pub module: Pv,
     pub expl: Pv,
     pub accepts_messages: Pv,
     pub tracking_url: Pv,
@@ -178,6 +241,8 @@ pub struct Extra {
 }
 
 pub static NO_EXTRA: Extra = Extra {
+    priority: Pv::Null,
+    module: Pv::Null,
     expl: Pv::Null,
     accepts_messages: Pv::Bool(false),
     tracking_url: Pv::Null,
@@ -199,7 +264,7 @@ pub fn empty_map() -> &'static Map<String, Value> {
 
 impl Task {
     /// A PENDING task with every other field at luigid's default.
-    pub fn new(id: Arc<str>, family: Arc<str>, retry_policy: RetryPolicy, now: f64) -> Task {
+    pub fn new(id: Arc<str>, family: Arc<str>, retry_policy: Arc<RetryPolicy>, now: f64) -> Task {
         Task {
             id,
             stakeholders: Ids::default(),
@@ -214,12 +279,12 @@ impl Task {
             time: now,
             updated: now,
             prio: 0.0,
-            retry: None,
-            remove: None,
-            time_running: None,
-            priority: Pv::Int(0),
+            prio_kind: PRIO_INT,
+            retry: OptF64::NONE,
+            remove: OptF64::NONE,
+            time_running: OptF64::NONE,
             family,
-            module: Pv::Null,
+            module: None,
             params: Params::default(),
             param_visibilities: None,
             resources: None,
@@ -244,7 +309,78 @@ impl Task {
         if to_default && self.extra.is_none() {
             return;
         }
-        f(self.x_mut())
+        f(self.x_mut());
+        // Back to all defaults: give the memory back.
+        if to_default && self.extra.as_deref().is_some_and(Extra::is_default) {
+            self.extra = None;
+        }
+    }
+
+    /// The priority as the client sent it.
+    pub fn priority(&self) -> Pv {
+        match self.prio_kind {
+            PRIO_INT => Pv::Int(self.prio as i64),
+            PRIO_FLOAT => Pv::Other(Box::new(num_value(self.prio))),
+            _ => self.x().priority.clone(),
+        }
+    }
+
+    /// Set the priority (`prio` must be its number, as `py_num` gives it, or 0).
+    pub fn set_priority(&mut self, priority: Pv, prio: f64) {
+        self.prio = prio;
+        self.prio_kind = match &priority {
+            Pv::Int(i) if *i as f64 == prio && prio as i64 == *i => PRIO_INT,
+            Pv::Other(v)
+                if v.as_number().is_some_and(|n| {
+                    n.is_f64() && n.as_f64().map(f64::to_bits) == Some(prio.to_bits())
+                }) =>
+            {
+                PRIO_FLOAT
+            }
+            _ => PRIO_OTHER,
+        };
+        if self.prio_kind == PRIO_OTHER {
+            self.x_mut().priority = priority;
+        } else {
+            self.set_x(true, |x| x.priority = Pv::Null);
+        }
+    }
+
+    /// The priority when it is an int (the common case), for writers.
+    pub fn priority_int(&self) -> Option<i64> {
+        (self.prio_kind == PRIO_INT).then_some(self.prio as i64)
+    }
+
+    pub fn module(&self) -> Pv {
+        match &self.module {
+            Some(m) => Pv::Str(m.clone()),
+            None => self.x().module.clone(),
+        }
+    }
+
+    pub fn module_truthy(&self) -> bool {
+        match &self.module {
+            Some(m) => !m.is_empty(),
+            None => self.x().module.truthy(),
+        }
+    }
+
+    pub fn set_module(&mut self, m: Pv) {
+        match m {
+            Pv::Str(s) => {
+                self.module = Some(s);
+                self.set_x(true, |x| x.module = Pv::Null);
+            }
+            other => {
+                self.module = None;
+                self.set_x(other.is_null(), |x| x.module = other);
+            }
+        }
+    }
+
+    /// The interned module string, for re-sharing after a load.
+    pub fn module_str_mut(&mut self) -> Option<&mut Arc<str>> {
+        self.module.as_mut()
     }
 
     pub fn resources(&self) -> &Map<String, Value> {
@@ -366,18 +502,18 @@ impl Serialize for Task {
         st.serialize_field("worker_running", &self.worker_running)?;
         st.serialize_field("time_running", &self.time_running)?;
         st.serialize_field("expl", &x.expl)?;
-        st.serialize_field("priority", &self.priority)?;
+        st.serialize_field("priority", &self.priority())?;
         st.serialize_field("prio", &self.prio)?;
         st.serialize_field("resources", self.resources())?;
         st.serialize_field("resources_running", &rr)?;
         st.serialize_field("rr_alias", &alias)?;
         st.serialize_field("family", &*self.family)?;
-        st.serialize_field("module", &self.module)?;
+        st.serialize_field("module", &self.module())?;
         st.serialize_field("params", &self.params)?;
         st.serialize_field("param_visibilities", &vis)?;
         st.serialize_field("public_params", &x.public_params)?;
         st.serialize_field("accepts_messages", &x.accepts_messages)?;
-        st.serialize_field("retry_policy", &self.retry_policy)?;
+        st.serialize_field("retry_policy", &*self.retry_policy)?;
         st.serialize_field("failures", &x.failures)?;
         st.serialize_field("first_failure_time", &x.first_failure_time)?;
         st.serialize_field("tracking_url", &x.tracking_url)?;
@@ -450,7 +586,12 @@ impl<'de> Deserialize<'de> for Task {
 
 impl From<TaskRecord> for Task {
     fn from(r: TaskRecord) -> Task {
-        let mut t = Task::new(Arc::from(r.id), Arc::from(r.family), r.retry_policy, r.time);
+        let mut t = Task::new(
+            Arc::from(r.id),
+            Arc::from(r.family),
+            Arc::new(r.retry_policy),
+            r.time,
+        );
         let deps: Vec<Arc<str>> = r.deps.into_iter().map(Arc::from).collect();
         t.stakeholders = Ids::from(r.stakeholders);
         t.workers = Ids::from(r.workers);
@@ -458,24 +599,24 @@ impl From<TaskRecord> for Task {
         t.status = r.status;
         t.status_seq = r.status_seq;
         t.updated = r.updated;
-        t.retry = r.retry;
-        t.remove = r.remove;
+        t.retry = r.retry.into();
+        t.remove = r.remove.into();
         t.worker_running = r.worker_running;
-        t.time_running = r.time_running;
-        t.priority = Pv::from_value(r.priority);
-        t.prio = r.prio;
+        t.time_running = r.time_running.into();
         t.set_resources(r.resources);
         t.rr = match (r.rr_alias, r.resources_running) {
             (true, _) => ResRun::Alias,
             (false, None) => ResRun::None,
             (false, Some(m)) => ResRun::from_map(m),
         };
-        t.module = Pv::from_value(r.module);
+        t.set_module(Pv::from_value(r.module));
         t.params = Params::from_map(&r.params);
         t.param_visibilities = vis_text(&r.param_visibilities).map(Arc::from);
         t.runnable = r.runnable;
         t.batchable = r.batchable;
         let x = Extra {
+            priority: Pv::Null,
+            module: t.x().module.clone(),
             expl: Pv::from_value(r.expl),
             accepts_messages: Pv::from_value(r.accepts_messages),
             tracking_url: Pv::from_value(r.tracking_url),
@@ -489,9 +630,8 @@ impl From<TaskRecord> for Task {
             scheduler_disable_time: r.scheduler_disable_time,
             batch_id: r.batch_id,
         };
-        if !x.is_default() {
-            t.extra = Some(Box::new(x));
-        }
+        t.extra = (!x.is_default()).then(|| Box::new(x));
+        t.set_priority(Pv::from_value(r.priority), r.prio);
         t
     }
 }
@@ -499,7 +639,9 @@ impl From<TaskRecord> for Task {
 impl Extra {
     fn is_default(&self) -> bool {
         let d = &NO_EXTRA;
-        self.expl == d.expl
+        self.priority == d.priority
+            && self.module == d.module
+            && self.expl == d.expl
             && self.accepts_messages == d.accepts_messages
             && self.tracking_url == d.tracking_url
             && self.status_message == d.status_message
@@ -659,4 +801,92 @@ pub fn num_value(f: f64) -> Value {
 
 pub fn opt_num(f: Option<f64>) -> Value {
     f.map(num_value).unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn task() -> Task {
+        Task::new(
+            Arc::from("T"),
+            Arc::from("F"),
+            Arc::new(RetryPolicy {
+                retry_count: 1.0,
+                disable_hard_timeout: 2.0,
+                disable_window: 3.0,
+            }),
+            0.0,
+        )
+    }
+
+    #[test]
+    fn priority_echoes_what_was_sent() {
+        let mut t = task();
+        for v in [
+            json!(5),
+            json!(-3),
+            json!(2.5),
+            json!(1.0),
+            json!(true),
+            json!(null),
+            json!("x"),
+            json!(u64::MAX),
+            json!(9007199254740993i64),
+            crate::json::raw_number("NaN"),
+        ] {
+            let p = py_num(&v).unwrap_or(0.0);
+            t.set_priority(Pv::from_ref(&v), p);
+            assert_eq!(t.priority().to_value(), v, "{v}");
+            assert_eq!(t.prio.to_bits(), p.to_bits());
+        }
+        // -0.0 sent to a task ranked 0.0 keeps the rank and echoes -0.0.
+        t.set_priority(Pv::from_ref(&json!(-0.0)), 0.0);
+        assert_eq!(t.priority().to_value(), json!(-0.0));
+        assert!(t.prio.is_sign_positive());
+        t.set_priority(Pv::Int(0), 0.0);
+        assert!(t.extra.is_none(), "defaults need no Extra");
+    }
+
+    #[test]
+    fn module_and_times() {
+        let mut t = task();
+        assert_eq!(t.module(), Pv::Null);
+        t.set_module(Pv::from_ref(&json!({"odd": 1})));
+        assert_eq!(t.module().to_value(), json!({"odd": 1}));
+        assert!(t.module_truthy());
+        t.set_module(Pv::from_ref(&json!("m")));
+        assert_eq!(t.module().to_value(), json!("m"));
+        assert!(t.extra.is_none());
+        let n = OptF64::from(Some(f64::NAN));
+        assert!(n.is_some() && n.get().is_some_and(f64::is_nan));
+        let odd = OptF64::from(Some(f64::from_bits(OptF64::NONE_BITS)));
+        assert!(odd.is_some());
+        assert_eq!(OptF64::from(Some(1.5)).get(), Some(1.5));
+        assert!(OptF64::from(None).is_none());
+    }
+
+    #[test]
+    fn snapshot_shape_round_trips() {
+        let mut t = task();
+        t.set_params(
+            json!({"a": "1", "h": 2}).as_object().unwrap(),
+            json!({"h": 1}).as_object().unwrap(),
+        );
+        t.set_priority(Pv::from_ref(&json!(1.0)), 1.0);
+        t.time_running = Some(4.0).into();
+        t.rr = ResRun::Alias;
+        t.x_mut().expl = Pv::from_ref(&json!("boom"));
+        let v = serde_json::to_value(&t).unwrap();
+        assert_eq!(v["params"], json!({"a": "1", "h": 2}));
+        assert_eq!(v["public_params"], json!({"a": "1"}));
+        assert_eq!(v["priority"], json!(1.0));
+        assert_eq!(v["rr_alias"], json!(true));
+        assert_eq!(v["resources_running"], json!(null));
+        assert_eq!(v["retry"], json!(null));
+        assert_eq!(v["time_running"], json!(4.0));
+        let back: Task = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&back).unwrap(), v);
+    }
 }

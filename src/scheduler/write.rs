@@ -112,7 +112,7 @@ impl Scheduler {
             None => out.extend_from_slice(b"null"),
         }
         out.extend_from_slice(b", \"time_running\": ");
-        write_time(out, t.time_running);
+        write_time(out, t.time_running.get());
         out.extend_from_slice(b", \"start_time\": ");
         let at = out.len();
         write_time(out, Some(t.time));
@@ -129,7 +129,12 @@ impl Scheduler {
         out.extend_from_slice(b", \"name\": ");
         write_str(out, &t.family);
         out.extend_from_slice(b", \"priority\": ");
-        write_pv(out, &t.priority);
+        match t.priority_int() {
+            Some(i) => {
+                let _ = write!(out, "{i}");
+            }
+            None => write_pv(out, &t.priority()),
+        }
         out.extend_from_slice(b", \"resources\": ");
         write_map(out, t.resources());
         out.extend_from_slice(b", \"resources_running\": ");
