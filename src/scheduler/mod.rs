@@ -64,7 +64,7 @@ use compact::{Deps, FastMap, Interner, SlotSet};
 use events::Event;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 use types::{CandKey, OrdF64, RetryPolicy, WorkerIndex};
 
@@ -201,7 +201,7 @@ struct Index {
     retry_at: BTreeSet<(OrdF64, u32)>,
     /// Automatically DISABLED tasks by disable time.
     auto_disabled: BTreeSet<(OrdF64, u32)>,
-    worker_ids: HashMap<String, u32>,
+    worker_ids: FastMap<String, u32>,
     /// Families, modules and visibility texts.
     strs: Interner,
     policies: Vec<Arc<RetryPolicy>>,

@@ -305,8 +305,10 @@ impl Scheduler {
         } else if let Some(t) = self.task_mut(slot) {
             replace(t);
         }
-        if enabled && !a.assistant {
-            self.add_stakeholder(slot, wid);
+        let stakeholder = enabled && !a.assistant;
+        if stakeholder {
+            // This task's own stakeholder is added below, with the worker, in one index
+            // update (nothing in between reads it).
             let deps: Vec<Arc<str>> = self.task(slot).map(|t| t.deps.to_vec()).unwrap_or_default();
             for d in deps {
                 let ds = match self.slot_of(&d) {
@@ -332,10 +334,21 @@ impl Scheduler {
         if let Some(t) = self.task_mut(slot) {
             t.retry_policy = policy;
         }
-        if a.runnable && a.status != "FAILED" && enabled {
-            if self.task(slot).is_some_and(|t| !t.workers.contains(&wid)) {
-                self.with_task(slot, |t| t.workers.push(wid));
-            }
+        let runnable = a.runnable && a.status != "FAILED" && enabled;
+        let Some(t) = self.task(slot) else { return };
+        let add_stake = stakeholder && !t.stakeholders.contains(&wid);
+        let add_worker = runnable && !t.workers.contains(&wid);
+        if add_stake || add_worker {
+            self.with_task(slot, |t| {
+                if add_stake {
+                    t.stakeholders.push(wid);
+                }
+                if add_worker {
+                    t.workers.push(wid);
+                }
+            });
+        }
+        if runnable {
             if let Some(t) = self.task_mut(slot) {
                 t.runnable = true;
             }
