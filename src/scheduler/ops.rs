@@ -1,5 +1,6 @@
 //! The RPC methods, with arguments already decoded by `crate::api`.
 
+use super::compact::FastSet;
 use super::events::Event;
 use super::pyfmt::{guess_family, md5_hex, pretty_id};
 use super::types;
@@ -1442,52 +1443,45 @@ impl Scheduler {
 
     // ----- graphs ------------------------------------------------------------------------
 
-    fn traverse(
-        &self,
-        root: &str,
-        seen: &mut HashSet<String>,
+    /// luigid's breadth-first walk from `root` (ids not yet in `seen`), appending the
+    /// nodes it shows to `out`, in order.
+    fn traverse<'a>(
+        &'a self,
+        root: &'a str,
+        seen: &mut FastSet<&'a str>,
         inverse: bool,
         include_done: bool,
-        out: &mut Map<String, Value>,
+        out: &mut Vec<GraphNode<'a>>,
     ) {
-        if seen.contains(root) {
+        if !seen.insert(root) {
             return;
         }
-        seen.insert(root.to_string());
-        let mut queue: VecDeque<String> = VecDeque::from([root.to_string()]);
+        let mut queue: VecDeque<&'a str> = VecDeque::from([root]);
         let mut emitted = 0i64;
         while let Some(id) = queue.pop_front() {
             let is_root = id == root;
             match self
-                .slot_of(&id)
-                .and_then(|s| self.task(s))
-                .filter(|t| !t.family.is_empty())
+                .slot_of(id)
+                .and_then(|s| self.task(s).map(|t| (s, t)))
+                .filter(|(_, t)| !t.family.is_empty())
             {
-                None => {
-                    let mut m = Map::new();
-                    m.insert("deps".into(), json!([]));
-                    m.insert("status".into(), json!("UNKNOWN"));
-                    m.insert("workers".into(), json!([]));
-                    m.insert("start_time".into(), json!("UNKNOWN"));
-                    m.insert("params".into(), json!({ "task_id": id }));
-                    m.insert("name".into(), json!(guess_family(&id)));
-                    if is_root {
-                        m.insert("display_name".into(), json!(id));
-                    }
-                    m.insert("priority".into(), json!(0));
-                    out.insert(id, Value::Object(m));
-                }
-                Some(t) => {
-                    let mut deps: Vec<String> = if inverse {
+                None => out.push(GraphNode {
+                    id,
+                    slot: None,
+                    deps: Vec::new(),
+                    is_root,
+                }),
+                Some((slot, t)) => {
+                    let mut deps: Vec<&'a str> = if inverse {
                         self.ix
                             .rdeps(&t.id)
                             .into_iter()
-                            .filter_map(|s| self.task(s).map(|d| d.id.to_string()))
+                            .filter_map(|s| self.task(s).map(|d| &*d.id))
                             .collect()
                     } else {
-                        t.deps.iter().map(|d| d.to_string()).collect()
+                        t.deps.iter().map(|d| &**d).collect()
                     };
-                    deps.sort();
+                    deps.sort_unstable();
                     if !include_done {
                         deps.retain(|d| {
                             self.slot_of(d)
@@ -1495,17 +1489,17 @@ impl Scheduler {
                                 .is_none_or(|x| x.status != Status::Done)
                         });
                     }
-                    let mut m = self.serialize(t, Some(deps.clone()));
-                    if !is_root {
-                        m.shift_remove("display_name");
-                    }
-                    out.insert(id, Value::Object(m));
-                    for d in deps {
-                        if !seen.contains(&d) {
-                            seen.insert(d.clone());
+                    for &d in &deps {
+                        if seen.insert(d) {
                             queue.push_back(d);
                         }
                     }
+                    out.push(GraphNode {
+                        id,
+                        slot: Some(slot),
+                        deps,
+                        is_root,
+                    });
                 }
             }
             emitted += 1;
@@ -1515,20 +1509,76 @@ impl Scheduler {
         }
     }
 
-    pub fn graph(&mut self, now: f64) -> Value {
-        self.prune(now);
-        let mut out = Map::new();
-        let mut seen = HashSet::new();
-        let ids: Vec<String> = self
-            .tasks
-            .iter()
-            .flatten()
-            .map(|t| t.id.to_string())
-            .collect();
-        for id in ids {
-            self.traverse(&id, &mut seen, false, true, &mut out);
+    /// The nodes `graph` shows.
+    fn graph_nodes(&self) -> Vec<GraphNode<'_>> {
+        let mut out = Vec::new();
+        let mut seen = FastSet::default();
+        for t in self.tasks.iter().flatten() {
+            self.traverse(&t.id, &mut seen, false, true, &mut out);
+        }
+        out
+    }
+
+    /// The nodes `dep_graph` shows (none for an unknown id).
+    fn dep_graph_nodes(
+        &self,
+        task_id: &Value,
+        include_done: bool,
+        inverse: bool,
+    ) -> Vec<GraphNode<'_>> {
+        let mut out = Vec::new();
+        let root = task_id
+            .as_str()
+            .and_then(|id| self.slot_of(id))
+            .and_then(|s| self.task(s));
+        if let Some(t) = root {
+            let mut seen = FastSet::default();
+            self.traverse(&t.id, &mut seen, inverse, include_done, &mut out);
+        }
+        out
+    }
+
+    fn graph_value(&self, nodes: &[GraphNode]) -> Value {
+        let mut out = Map::with_capacity(nodes.len());
+        for n in nodes {
+            let v = match n.slot.and_then(|s| self.task(s)) {
+                None => {
+                    let mut m = Map::new();
+                    m.insert("deps".into(), json!([]));
+                    m.insert("status".into(), json!("UNKNOWN"));
+                    m.insert("workers".into(), json!([]));
+                    m.insert("start_time".into(), json!("UNKNOWN"));
+                    m.insert("params".into(), json!({ "task_id": n.id }));
+                    m.insert("name".into(), json!(guess_family(n.id)));
+                    if n.is_root {
+                        m.insert("display_name".into(), json!(n.id));
+                    }
+                    m.insert("priority".into(), json!(0));
+                    m
+                }
+                Some(t) => {
+                    let deps = n.deps.iter().map(|d| d.to_string()).collect();
+                    let mut m = self.serialize(t, Some(deps));
+                    if !n.is_root {
+                        m.shift_remove("display_name");
+                    }
+                    m
+                }
+            };
+            out.insert(n.id.to_string(), Value::Object(v));
         }
         Value::Object(out)
+    }
+
+    pub fn graph(&mut self, now: f64) -> Value {
+        self.prune(now);
+        self.graph_value(&self.graph_nodes())
+    }
+
+    /// [`Self::graph`] written straight into `out` (the same bytes, no `Value`s).
+    pub fn graph_json(&mut self, now: f64, out: &mut Vec<u8>) {
+        self.prune(now);
+        self.write_graph(&self.graph_nodes(), out);
     }
 
     pub fn dep_graph(
@@ -1539,12 +1589,29 @@ impl Scheduler {
         now: f64,
     ) -> Value {
         self.prune(now);
-        let Some(id) = task_id.as_str().filter(|id| self.slot_of(id).is_some()) else {
-            return json!({});
-        };
-        let mut out = Map::new();
-        let mut seen = HashSet::new();
-        self.traverse(id, &mut seen, inverse, include_done, &mut out);
-        Value::Object(out)
+        self.graph_value(&self.dep_graph_nodes(task_id, include_done, inverse))
     }
+
+    /// [`Self::dep_graph`] written straight into `out` (the same bytes, no `Value`s).
+    pub fn dep_graph_json(
+        &mut self,
+        task_id: &Value,
+        include_done: bool,
+        inverse: bool,
+        now: f64,
+        out: &mut Vec<u8>,
+    ) {
+        self.prune(now);
+        let nodes = self.dep_graph_nodes(task_id, include_done, inverse);
+        self.write_graph(&nodes, out);
+    }
+}
+
+/// One node of a dependency graph reply: a task (`slot`) with the deps it shows, or an
+/// id shown as UNKNOWN.
+pub(super) struct GraphNode<'a> {
+    pub id: &'a str,
+    pub slot: Option<u32>,
+    pub deps: Vec<&'a str>,
+    pub is_root: bool,
 }

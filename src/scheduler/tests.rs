@@ -804,3 +804,88 @@ fn task_list_json_matches_the_value_bytes() {
         assert!(all.values().any(|t| t["status"] == "RUNNING"));
     }
 }
+
+#[test]
+fn graph_json_matches_the_value_bytes() {
+    for (send_messages, max_nodes) in [(true, 100000), (false, 100000), (true, 3), (true, 0)] {
+        let mut s = Scheduler::new(SchedulerConfig {
+            send_messages,
+            max_graph_nodes: max_nodes,
+            retry_count: 1.0,
+            ..SchedulerConfig::default()
+        });
+        add(
+            &mut s,
+            "W",
+            "A_1",
+            json!({"priority": 2.5, "deps": ["B_2", "D_4"]}),
+            1.0,
+        );
+        add(
+            &mut s,
+            "W",
+            "B_2",
+            json!({"params": {"x": "é</b>\n", "y": [1, 2.0, null]},
+                   "param_visibilities": {"y": 1}, "deps": ["C_3", "E_5"],
+                   "tracking_url": "http://h/x", "accepts_messages": true}),
+            2.0,
+        );
+        // An assistant's deps are not created: "Gone(x)" stays an unknown id.
+        add(
+            &mut s,
+            "X",
+            "E_5",
+            json!({"status": "DONE", "deps": ["Gone(x)"], "assistant": true}),
+            3.0,
+        );
+        add(
+            &mut s,
+            "W",
+            "D_4",
+            json!({"status": "FAILED", "deps": ["A_1"]}),
+            3.0,
+        );
+        add(
+            &mut s,
+            "W",
+            "F_6",
+            json!({"accepts_messages": true, "deps": ["E_5"]}),
+            3.0,
+        );
+        work(&mut s, "W", 4.0);
+        let mut cases: Vec<(&str, Value)> = vec![("graph", json!({}))];
+        for id in ["A_1", "B_2", "C_3", "E_5", "F_6", "Gone(x)", "nothing"] {
+            for inc in [true, false] {
+                let a = json!({"task_id": id, "include_done": inc});
+                cases.push(("dep_graph", a.clone()));
+                cases.push(("inverse_dep_graph", a));
+            }
+        }
+        for (method, args) in cases {
+            let v = c(&mut s, method, args.clone(), 5.0);
+            let mut want = Vec::new();
+            crate::json::write_py_json(&v, &mut want);
+            let mut got = Vec::new();
+            match method {
+                "graph" => s.graph_json(5.0, &mut got),
+                m => s.dep_graph_json(
+                    &args["task_id"],
+                    args["include_done"] == json!(true),
+                    m == "inverse_dep_graph",
+                    5.0,
+                    &mut got,
+                ),
+            }
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(&want),
+                "{method} {args} {max_nodes}"
+            );
+        }
+        if max_nodes > 10 {
+            let g = c(&mut s, "graph", json!({}), 5.0);
+            assert_eq!(g["Gone(x)"]["status"], "UNKNOWN");
+            assert_eq!(g["A_1"]["deps"], json!(["B_2", "D_4"]));
+        }
+    }
+}

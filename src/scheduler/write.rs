@@ -5,7 +5,8 @@
 //! the general writer.
 
 use super::compact::Pv;
-use super::pyfmt::pretty_id_into;
+use super::ops::GraphNode;
+use super::pyfmt::{guess_family, pretty_id_into};
 use super::types::{Status, Task};
 use super::Scheduler;
 use serde_json::{Map, Value};
@@ -28,6 +29,17 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
     } else {
         crate::json::write_py_json(s, out);
     }
+}
+
+fn write_str_list(out: &mut Vec<u8>, items: &[&str]) {
+    out.push(b'[');
+    for (i, s) in items.iter().enumerate() {
+        if i > 0 {
+            out.extend_from_slice(b", ");
+        }
+        write_str(out, s);
+    }
+    out.push(b']');
 }
 
 fn write_pv(out: &mut Vec<u8>, v: &Pv) {
@@ -91,13 +103,25 @@ fn write_f64(out: &mut Vec<u8>, v: f64) {
 }
 
 impl Scheduler {
-    /// One task dict without deps: luigid's keys in luigid's order.
-    fn write_task(&self, t: &Task, out: &mut Vec<u8>, scratch: &mut String) {
-        out.extend_from_slice(b"{\"display_name\": ");
-        scratch.clear();
-        pretty_id_into(scratch, &t.family, t.public_params());
-        write_str(out, scratch);
-        out.extend_from_slice(b", \"status\": \"");
+    /// One task dict: luigid's keys in luigid's order; graphs leave out the display
+    /// name (but for the root) and add the deps.
+    fn write_task(
+        &self,
+        t: &Task,
+        display_name: bool,
+        deps: Option<&[&str]>,
+        out: &mut Vec<u8>,
+        scratch: &mut String,
+    ) {
+        out.push(b'{');
+        if display_name {
+            out.extend_from_slice(b"\"display_name\": ");
+            scratch.clear();
+            pretty_id_into(scratch, &t.family, t.public_params());
+            write_str(out, scratch);
+            out.extend_from_slice(b", ");
+        }
+        out.extend_from_slice(b"\"status\": \"");
         out.extend_from_slice(t.status.as_str().as_bytes());
         out.extend_from_slice(b"\", \"workers\": [");
         for (i, &w) in t.workers.iter().enumerate() {
@@ -156,6 +180,10 @@ impl Scheduler {
                 b", \"re_enable_able\": false"
             });
         }
+        if let Some(deps) = deps {
+            out.extend_from_slice(b", \"deps\": ");
+            write_str_list(out, deps);
+        }
         if self.config.send_messages && t.status == Status::Running {
             out.extend_from_slice(b", \"accepts_messages\": ");
             write_pv(out, &x.accepts_messages);
@@ -176,7 +204,39 @@ impl Scheduler {
             first = false;
             write_str(out, &t.id);
             out.extend_from_slice(b": ");
-            self.write_task(t, out, &mut scratch);
+            self.write_task(t, true, None, out, &mut scratch);
+        }
+        out.push(b'}');
+    }
+
+    /// A graph reply: `{id: node}` in walk order.
+    pub(super) fn write_graph(&self, nodes: &[GraphNode], out: &mut Vec<u8>) {
+        let mut scratch = String::with_capacity(128);
+        out.reserve(nodes.len() * 384);
+        out.push(b'{');
+        for (i, n) in nodes.iter().enumerate() {
+            if i > 0 {
+                out.extend_from_slice(b", ");
+            }
+            write_str(out, n.id);
+            out.extend_from_slice(b": ");
+            match n.slot.and_then(|s| self.task(s)) {
+                Some(t) => self.write_task(t, n.is_root, Some(&n.deps), out, &mut scratch),
+                None => {
+                    out.extend_from_slice(
+                        b"{\"deps\": [], \"status\": \"UNKNOWN\", \"workers\": [], \
+                          \"start_time\": \"UNKNOWN\", \"params\": {\"task_id\": ",
+                    );
+                    write_str(out, n.id);
+                    out.extend_from_slice(b"}, \"name\": ");
+                    write_str(out, guess_family(n.id));
+                    if n.is_root {
+                        out.extend_from_slice(b", \"display_name\": ");
+                        write_str(out, n.id);
+                    }
+                    out.extend_from_slice(b", \"priority\": 0}");
+                }
+            }
         }
         out.push(b'}');
     }
