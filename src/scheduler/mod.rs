@@ -4,7 +4,11 @@
 //!
 //! # Structure for scale
 //! Tasks live in slots (`Vec<Option<Box<Task>>>`), appended in creation order, so slot
-//! order is luigid's task-table order. Derived indexes (`Index`, `WorkerIndex`) are kept in
+//! order is luigid's task-table order. A task record is compact (`types::Task`,
+//! `compact`): ~250 bytes plus its id and its parameters' JSON text, so 100k tasks
+//! take ~45 MB. Every task or dependency id is held once, in the id table
+//! (`Index::nodes`: id -> slot and dependents), and shared by the task and the deps
+//! naming it. Derived indexes (`Index`, `WorkerIndex`) are kept in
 //! step by detaching a task before a change of an indexed field and attaching it after
 //! (`with_task`): status buckets (ordered by entry into the status, as luigid's dicts),
 //! reverse dependency edges, a per-task count of deps that are missing or not DONE, the
@@ -20,6 +24,9 @@
 //! retry or re-enable time reached). Still O(n) by nature: `graph`, `task_search`,
 //! `task_list` without a status (or with a large bucket), and get_work for a non-trivial
 //! worker when many higher-ranked schedulable tasks belong to other workers.
+//!
+//! The large read replies (task_list, task_search, graph, dep_graph) are also written
+//! straight into bytes (`write.rs`), the same bytes as their `Value`s.
 //!
 //! After deserializing a snapshot call [`Scheduler::rebuild_indexes`].
 //!

@@ -889,3 +889,50 @@ fn graph_json_matches_the_value_bytes() {
         }
     }
 }
+
+#[test]
+fn id_table_and_interned_strings_are_released() {
+    let mut s = Scheduler::default();
+    for i in 0..50 {
+        let deps = if i > 0 {
+            vec![format!("T_{}", i - 1), "Missing_1".to_string()]
+        } else {
+            vec![]
+        };
+        add(
+            &mut s,
+            "W",
+            &format!("T_{i}"),
+            json!({"deps": deps, "module": format!("m{i}")}),
+            1.0,
+        );
+    }
+    // An assistant's dep is only an id (no task).
+    add(
+        &mut s,
+        "A",
+        "X_1",
+        json!({"deps": ["Only_dep"], "assistant": true}),
+        1.0,
+    );
+    assert_eq!(s.task_count(), 52);
+    assert_eq!(s.ix.nodes.len(), 53);
+    // T_2's dep (sorted after Missing_1) is the very string of T_1's id.
+    let t1 = s.task(s.slot_of("T_1").unwrap()).unwrap();
+    let t2 = s.task(s.slot_of("T_2").unwrap()).unwrap();
+    assert!(Arc::ptr_eq(&t1.id, &t2.deps[1]));
+    // The snapshot round trip shares them again.
+    let mut back: Scheduler = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+    back.rebuild_indexes();
+    let t1 = back.task(back.slot_of("T_1").unwrap()).unwrap();
+    let t2 = back.task(back.slot_of("T_2").unwrap()).unwrap();
+    assert!(Arc::ptr_eq(&t1.id, &t2.deps[1]));
+    assert_eq!(back.ix.nodes.len(), 53);
+    // Workers gone: everything is pruned, and the tables empty.
+    c(&mut s, "prune", json!({}), 100.0);
+    c(&mut s, "prune", json!({}), 1000.0);
+    assert_eq!(s.task_count(), 0);
+    assert!(s.ix.nodes.is_empty(), "{}", s.ix.nodes.len());
+    add(&mut s, "W", "New_1", json!({}), 2000.0);
+    assert_eq!(s.ix.nodes.len(), 1);
+}
