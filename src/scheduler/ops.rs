@@ -231,8 +231,7 @@ impl Scheduler {
                 t.batchable = b;
             }
             if !a.expl.is_null() {
-                let v = expl.clone();
-                t.x_mut().expl = v;
+                t.set_expl(expl.clone());
             }
         }
         // Copy the tracking URL and explanation to the running batch.
@@ -249,7 +248,7 @@ impl Scheduler {
                             mt.set_x(v.is_null(), |x| x.tracking_url = v);
                         }
                         if !a.expl.is_null() {
-                            mt.x_mut().expl = expl.clone();
+                            mt.set_expl(expl.clone());
                         }
                     });
                 }
@@ -446,12 +445,14 @@ impl Scheduler {
             .collect();
         let mut running_tasks = Vec::with_capacity(running.len());
         for (id, wr) in running {
-            let mut info = Map::new();
-            info.insert("task_id".into(), Value::String(id));
+            let mut info;
             match wr {
                 Some(wr) => {
                     let name = self.worker_name(wr).to_string();
                     let other = self.get_worker(&name, now);
+                    let extra = self.worker(other).map_or(0, |w| w.info.len());
+                    info = Map::with_capacity(2 + extra);
+                    info.insert("task_id".into(), Value::String(id));
                     info.insert("worker".into(), Value::String(name));
                     if let Some(ow) = self.worker(other) {
                         for (k, v) in &ow.info {
@@ -460,6 +461,8 @@ impl Scheduler {
                     }
                 }
                 None => {
+                    info = Map::with_capacity(2);
+                    info.insert("task_id".into(), Value::String(id));
                     info.insert("worker".into(), Value::Null);
                 }
             }
@@ -485,13 +488,14 @@ impl Scheduler {
             }
         }
         let state = if wk.disabled { "disabled" } else { "active" };
-        json!({
-            "n_pending_tasks": n,
-            "n_unique_pending": nu,
-            "n_pending_last_scheduled": nl,
-            "worker_state": state,
-            "running_tasks": running_tasks,
-        })
+        // Built by hand: `json!` would serialize `running_tasks` into a deep copy.
+        let mut m = Map::with_capacity(9);
+        m.insert("n_pending_tasks".into(), Value::from(n));
+        m.insert("n_unique_pending".into(), Value::from(nu));
+        m.insert("n_pending_last_scheduled".into(), Value::from(nl));
+        m.insert("worker_state".into(), Value::String(state.into()));
+        m.insert("running_tasks".into(), Value::Array(running_tasks));
+        Value::Object(m)
     }
 
     fn capacity(&self, r: &str) -> f64 {
@@ -1359,7 +1363,7 @@ impl Scheduler {
         match self.slot_for(task_id).and_then(|s| self.task(s)) {
             Some(t) => json!({
                 "taskId": task_id,
-                "error": t.x().expl,
+                "error": t.expl(),
                 "displayName": pretty_id(&t.family, t.public_params()),
                 "taskParams": t.params.to_map(),
                 "taskModule": t.module(),

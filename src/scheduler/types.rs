@@ -120,9 +120,9 @@ pub struct Task {
     /// The priority as a number, for ranking; see [`Task::priority`] for the value
     /// as the client sent it (luigid echoes `1` and `1.0` differently).
     pub prio: f64,
-    /// How `priority` is echoed: [`PRIO_INT`], [`PRIO_FLOAT`] (from `prio`) or
-    /// [`PRIO_OTHER`] (`Extra::priority`).
-    prio_kind: u8,
+    /// How `priority` is echoed (`PRIO_MASK` bits): [`PRIO_INT`], [`PRIO_FLOAT`] (from
+    /// `prio`) or [`PRIO_OTHER`] (`Extra::priority`); and [`EXPL_NULL_TEXT`].
+    flags: u8,
     pub retry: OptF64,
     pub remove: OptF64,
     pub time_running: OptF64,
@@ -144,6 +144,10 @@ pub struct Task {
 const PRIO_INT: u8 = 0;
 const PRIO_FLOAT: u8 = 1;
 const PRIO_OTHER: u8 = 2;
+const PRIO_MASK: u8 = 3;
+/// `expl` is the string "null": what every Luigi worker reports on success
+/// (`json.dumps(None)`), so DONE tasks need no `Extra` for it.
+const EXPL_NULL_TEXT: u8 = 4;
 
 /// An `Option<f64>` in 8 bytes: `None` is a NaN with a payload arithmetic never makes.
 #[derive(Clone, Copy, PartialEq)]
@@ -279,7 +283,7 @@ impl Task {
             time: now,
             updated: now,
             prio: 0.0,
-            prio_kind: PRIO_INT,
+            flags: PRIO_INT,
             retry: OptF64::NONE,
             remove: OptF64::NONE,
             time_running: OptF64::NONE,
@@ -318,7 +322,7 @@ impl Task {
 
     /// The priority as the client sent it.
     pub fn priority(&self) -> Pv {
-        match self.prio_kind {
+        match self.flags & PRIO_MASK {
             PRIO_INT => Pv::Int(self.prio as i64),
             PRIO_FLOAT => Pv::Other(Box::new(num_value(self.prio))),
             _ => self.x().priority.clone(),
@@ -328,7 +332,7 @@ impl Task {
     /// Set the priority (`prio` must be its number, as `py_num` gives it, or 0).
     pub fn set_priority(&mut self, priority: Pv, prio: f64) {
         self.prio = prio;
-        self.prio_kind = match &priority {
+        let kind = match &priority {
             Pv::Int(i) if *i as f64 == prio && prio as i64 == *i => PRIO_INT,
             Pv::Other(v)
                 if v.as_number().is_some_and(|n| {
@@ -339,7 +343,8 @@ impl Task {
             }
             _ => PRIO_OTHER,
         };
-        if self.prio_kind == PRIO_OTHER {
+        self.flags = (self.flags & !PRIO_MASK) | kind;
+        if kind == PRIO_OTHER {
             self.x_mut().priority = priority;
         } else {
             self.set_x(true, |x| x.priority = Pv::Null);
@@ -348,7 +353,25 @@ impl Task {
 
     /// The priority when it is an int (the common case), for writers.
     pub fn priority_int(&self) -> Option<i64> {
-        (self.prio_kind == PRIO_INT).then_some(self.prio as i64)
+        (self.flags & PRIO_MASK == PRIO_INT).then_some(self.prio as i64)
+    }
+
+    pub fn expl(&self) -> Pv {
+        if self.flags & EXPL_NULL_TEXT != 0 {
+            Pv::Str(Arc::from("null"))
+        } else {
+            self.x().expl.clone()
+        }
+    }
+
+    pub fn set_expl(&mut self, v: Pv) {
+        if matches!(&v, Pv::Str(s) if &**s == "null") {
+            self.flags |= EXPL_NULL_TEXT;
+            self.set_x(true, |x| x.expl = Pv::Null);
+        } else {
+            self.flags &= !EXPL_NULL_TEXT;
+            self.set_x(v.is_null(), |x| x.expl = v);
+        }
     }
 
     pub fn module(&self) -> Pv {
@@ -501,7 +524,7 @@ impl Serialize for Task {
         st.serialize_field("remove", &self.remove)?;
         st.serialize_field("worker_running", &self.worker_running)?;
         st.serialize_field("time_running", &self.time_running)?;
-        st.serialize_field("expl", &x.expl)?;
+        st.serialize_field("expl", &self.expl())?;
         st.serialize_field("priority", &self.priority())?;
         st.serialize_field("prio", &self.prio)?;
         st.serialize_field("resources", self.resources())?;
@@ -617,7 +640,7 @@ impl From<TaskRecord> for Task {
         let x = Extra {
             priority: Pv::Null,
             module: t.x().module.clone(),
-            expl: Pv::from_value(r.expl),
+            expl: Pv::Null,
             accepts_messages: Pv::from_value(r.accepts_messages),
             tracking_url: Pv::from_value(r.tracking_url),
             status_message: Pv::from_value(r.status_message),
@@ -631,6 +654,7 @@ impl From<TaskRecord> for Task {
             batch_id: r.batch_id,
         };
         t.extra = (!x.is_default()).then(|| Box::new(x));
+        t.set_expl(Pv::from_value(r.expl));
         t.set_priority(Pv::from_value(r.priority), r.prio);
         t
     }
@@ -847,6 +871,25 @@ mod tests {
         assert!(t.prio.is_sign_positive());
         t.set_priority(Pv::Int(0), 0.0);
         assert!(t.extra.is_none(), "defaults need no Extra");
+    }
+
+    #[test]
+    fn success_expl_needs_no_extra() {
+        let mut t = task();
+        t.set_expl(Pv::from_ref(&json!("null")));
+        assert!(t.extra.is_none());
+        assert_eq!(t.expl().to_value(), json!("null"));
+        t.set_expl(Pv::from_ref(&json!("Traceback ...")));
+        assert_eq!(t.expl().to_value(), json!("Traceback ..."));
+        t.set_expl(Pv::from_ref(&json!("null")));
+        assert!(t.extra.is_none());
+        let v = serde_json::to_value(&t).unwrap();
+        assert_eq!(v["expl"], json!("null"));
+        let back: Task = serde_json::from_value(v).unwrap();
+        assert!(back.extra.is_none());
+        assert_eq!(back.expl().to_value(), json!("null"));
+        t.set_expl(Pv::Null);
+        assert_eq!(t.expl(), Pv::Null);
     }
 
     #[test]
