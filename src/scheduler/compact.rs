@@ -322,10 +322,7 @@ impl Params {
         if m.is_empty() {
             return Params::default();
         }
-        let mut out = Vec::with_capacity(16 + 24 * m.len());
-        crate::json::write_py_json(m, &mut out);
-        // The writer emits ASCII only.
-        Params(String::from_utf8(out).unwrap_or_default().into_boxed_str())
+        with_json_text(m, |text| Params(Box::from(text)))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -365,6 +362,31 @@ impl Params {
     pub fn len(&self) -> usize {
         self.entries().count()
     }
+}
+
+thread_local! {
+    /// Reused for writing object texts, so each stored text is one exact allocation.
+    static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Call `f` with the JSON text crate::json writes for `m`.
+pub fn with_json_text<R>(m: &Map<String, Value>, f: impl FnOnce(&str) -> R) -> R {
+    SCRATCH.with(|cell| {
+        let Ok(mut buf) = cell.try_borrow_mut() else {
+            // Re-entered (cannot happen: the writer calls no scheduler code).
+            let mut own = Vec::new();
+            crate::json::write_py_json(m, &mut own);
+            return f(std::str::from_utf8(&own).unwrap_or("{}"));
+        };
+        buf.clear();
+        crate::json::write_py_json(m, &mut buf);
+        // The writer emits ASCII only.
+        let r = f(std::str::from_utf8(&buf).unwrap_or("{}"));
+        if buf.capacity() > 1 << 16 {
+            *buf = Vec::new();
+        }
+        r
+    })
 }
 
 /// `(key, raw JSON text of the value)` of an object text written by crate::json.
@@ -496,6 +518,14 @@ impl Interner {
         }
         self.set.insert(a.clone());
         a.clone()
+    }
+
+    /// The interned JSON text of a non-empty object (`None` for `{}`).
+    pub fn object_text(&mut self, m: &Map<String, Value>) -> Option<Arc<str>> {
+        if m.is_empty() {
+            return None;
+        }
+        Some(with_json_text(m, |text| self.get(text)))
     }
 
     pub fn pv(&mut self, v: &Value) -> Pv {

@@ -767,7 +767,7 @@ impl Scheduler {
         );
         t.set_resources(resources);
         t.set_module(self.ix.strs.pv(module));
-        t.param_visibilities = types::vis_text(param_visibilities).map(|v| self.ix.strs.get(&v));
+        t.param_visibilities = self.ix.strs.object_text(param_visibilities);
         t.set_params(params, param_visibilities);
         index_task(&t, slot, &mut self.ix, &mut self.workers, true);
         self.tasks.push(Some(Box::new(t)));
@@ -1073,9 +1073,11 @@ impl Scheduler {
         } else {
             (types::Pv::from_ref(prio), p)
         };
-        let mut stack = vec![slot];
+        // The root first; the stack allocates only when deps need raising.
+        let mut stack: Vec<u32> = Vec::new();
+        let mut root = Some(slot);
         let mut first = true;
-        while let Some(s) = stack.pop() {
+        while let Some(s) = root.take().or_else(|| stack.pop()) {
             let Some(t) = self.task(s) else { continue };
             if first || t.prio < pf {
                 first = false;

@@ -183,7 +183,7 @@ impl Scheduler {
         let new_family = no_family.then(|| self.ix.strs.get(&a.family));
         let new_module = no_module.then(|| self.ix.strs.pv(&a.module));
         let new_vis = if no_vis {
-            types::vis_text(a_vis).map(|v| self.ix.strs.get(&v))
+            self.ix.strs.object_text(a_vis)
         } else {
             None
         };
