@@ -404,7 +404,7 @@ thread_local! {
 }
 
 /// Ask the next [`call`] on this thread to write a large list reply (`task_list`,
-/// `task_search`) as
+/// `task_search`, `graph`, `dep_graph`, `inverse_dep_graph`) as
 /// luigid's JSON bytes instead of a `Value` (building a `Value` tree per task cost
 /// ~10x the writing). That call then returns `Value::Null` and leaves the bytes for
 /// [`take_raw_reply`]. The HTTP router uses this; replays and tests keep getting `Value`s.
@@ -582,11 +582,28 @@ pub fn call(
             let mid = a.req_str("message_id")?;
             s.get_scheduler_message_response(id, mid)
         }
-        "graph" => s.graph(now),
+        "graph" => {
+            if RAW_WANTED.replace(false) {
+                let mut out = Vec::new();
+                s.graph_json(now, &mut out);
+                RAW_REPLY.set(Some(out));
+                Value::Null
+            } else {
+                s.graph(now)
+            }
+        }
         "dep_graph" | "inverse_dep_graph" => {
             let id = a.task_id("task_id")?;
             let include_done = a.truthy_or("include_done", true);
-            s.dep_graph(id, include_done, method == "inverse_dep_graph", now)
+            let inverse = method == "inverse_dep_graph";
+            if RAW_WANTED.replace(false) {
+                let mut out = Vec::new();
+                s.dep_graph_json(id, include_done, inverse, now, &mut out);
+                RAW_REPLY.set(Some(out));
+                Value::Null
+            } else {
+                s.dep_graph(id, include_done, inverse, now)
+            }
         }
         "task_list" => {
             let status = a.opt_str("status")?.unwrap_or("");

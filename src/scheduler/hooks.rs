@@ -119,7 +119,7 @@ impl Scheduler {
     /// Build a scheduler from luigid's state as exported by
     /// `tools/luigi_state_to_json.py` (luigid's own field names, JSON containers).
     pub fn from_luigi_export(v: &Value, config: SchedulerConfig) -> Result<Scheduler, String> {
-        use super::types::{RetryPolicy, Task, Worker, WorkerIndex};
+        use super::types::{RetryPolicy, Task, TaskRecord, Worker, WorkerIndex};
         let mut s = Scheduler::new(config);
         let workers = v
             .get("workers")
@@ -201,7 +201,9 @@ impl Scheduler {
                 p => p,
             };
             let time = t.get("time").and_then(f64_opt).unwrap_or(0.0);
-            let mut task = Task {
+            let params = obj(&get("params"));
+            let vis = obj(&get("param_visibilities"));
+            let record = TaskRecord {
                 id: id.clone(),
                 stakeholders,
                 workers: task_workers,
@@ -229,7 +231,7 @@ impl Scheduler {
                     .to_string(),
                 module: get("module"),
                 params: serde_json::Map::new(),
-                param_visibilities: obj(&get("param_visibilities")),
+                param_visibilities: vis.clone(),
                 public_params: None,
                 accepts_messages: Value::Bool(
                     t.get("accepts_messages")
@@ -254,9 +256,9 @@ impl Scheduler {
                     .get("batch_id")
                     .and_then(Value::as_str)
                     .map(str::to_string),
-                unready: 0,
             };
-            task.set_params(obj(&get("params")));
+            let mut task = Task::from(record);
+            task.set_params(&params, &vis);
             s.tasks.push(Some(Box::new(task)));
         }
         if let Some(b) = v.get("task_batchers").and_then(Value::as_object) {

@@ -4,7 +4,11 @@
 //!
 //! # Structure for scale
 //! Tasks live in slots (`Vec<Option<Box<Task>>>`), appended in creation order, so slot
-//! order is luigid's task-table order. Derived indexes (`Index`, `WorkerIndex`) are kept in
+//! order is luigid's task-table order. A task record is compact (`types::Task`,
+//! `compact`): ~250 bytes plus its id and its parameters' JSON text, so 100k tasks
+//! take ~45 MB. Every task or dependency id is held once, in the id table
+//! (`Index::nodes`: id -> slot and dependents), and shared by the task and the deps
+//! naming it. Derived indexes (`Index`, `WorkerIndex`) are kept in
 //! step by detaching a task before a change of an indexed field and attaching it after
 //! (`with_task`): status buckets (ordered by entry into the status, as luigid's dicts),
 //! reverse dependency edges, a per-task count of deps that are missing or not DONE, the
@@ -20,6 +24,9 @@
 //! retry or re-enable time reached). Still O(n) by nature: `graph`, `task_search`,
 //! `task_list` without a status (or with a large bucket), and get_work for a non-trivial
 //! worker when many higher-ranked schedulable tasks belong to other workers.
+//!
+//! The large read replies (task_list, task_search, graph, dep_graph) are also written
+//! straight into bytes (`write.rs`), the same bytes as their `Value`s.
 //!
 //! After deserializing a snapshot call [`Scheduler::rebuild_indexes`].
 //!
@@ -48,20 +55,24 @@
 //! | add_task `family: null` | family `None`, shown as `None(...)` | treated as `""` |
 //! | `[resources]` order | file order | the order `Ini` keeps (sorted by name) |
 
+mod compact;
 pub mod events;
 mod hooks;
 mod ops;
 pub mod pyfmt;
 pub mod types;
+mod write;
 
 pub use ops::AddTask;
 pub use types::{Status, Task, Worker};
 
 use crate::config::{ConfigError, Ini};
+use compact::{Deps, FastMap, Interner, SlotSet};
 use events::Event;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::sync::Arc;
 use types::{CandKey, OrdF64, RetryPolicy, WorkerIndex};
 
 /// `[scheduler]` settings with luigid's defaults (protocol reference 4.2).
@@ -167,14 +178,27 @@ pub struct Batcher {
     pub max_batch_size: Option<f64>,
 }
 
+/// `Node::slot` of an id that is only a dependency, not a task.
+const NO_SLOT: u32 = u32::MAX;
+
+/// One entry of the id table: a task id, a dependency id, or both.
+#[derive(Debug, Default)]
+struct Node {
+    /// The task with this id, or `NO_SLOT`.
+    slot: u32,
+    /// Slots of the tasks that list this id as a dependency.
+    rdeps: SlotSet,
+}
+
 /// Derived indexes; rebuilt by `rebuild_indexes`.
 #[derive(Debug, Default)]
 struct Index {
-    by_id: HashMap<String, u32>,
+    /// Every task id and dependency id, held once (tasks' `id` and `deps` share it).
+    nodes: FastMap<Arc<str>, Node>,
+    /// Number of tasks in the table.
+    live: usize,
     /// status -> status_seq -> slot (luigid's per-status dicts, in entry order).
     buckets: [BTreeMap<u64, u32>; 7],
-    /// dependency id -> slots of the tasks that list it.
-    rdeps: HashMap<String, HashSet<u32>>,
     /// RUNNING tasks and schedulable PENDING tasks, in get_work rank order.
     cand: BTreeSet<CandKey>,
     /// Tasks with no stakeholders and no removal time (prune marks them).
@@ -184,7 +208,76 @@ struct Index {
     retry_at: BTreeSet<(OrdF64, u32)>,
     /// Automatically DISABLED tasks by disable time.
     auto_disabled: BTreeSet<(OrdF64, u32)>,
-    worker_ids: HashMap<String, u32>,
+    worker_ids: FastMap<String, u32>,
+    /// Families, modules and visibility texts.
+    strs: Interner,
+    policies: Vec<Arc<RetryPolicy>>,
+}
+
+impl Index {
+    fn slot_of(&self, id: &str) -> Option<u32> {
+        self.nodes.get(id).map(|n| n.slot).filter(|&s| s != NO_SLOT)
+    }
+
+    /// The shared copy of `id`, entering it in the id table.
+    fn intern_id(&mut self, id: &str) -> Arc<str> {
+        if let Some((k, _)) = self.nodes.get_key_value(id) {
+            return k.clone();
+        }
+        let k: Arc<str> = Arc::from(id);
+        self.nodes.insert(
+            k.clone(),
+            Node {
+                slot: NO_SLOT,
+                rdeps: SlotSet::default(),
+            },
+        );
+        k
+    }
+
+    /// Drop an id nothing refers to any more.
+    fn release_id(&mut self, id: &str) {
+        if self
+            .nodes
+            .get(id)
+            .is_some_and(|n| n.slot == NO_SLOT && n.rdeps.is_empty())
+        {
+            self.nodes.remove(id);
+        }
+    }
+
+    fn add_rdep(&mut self, dep: &str, slot: u32) {
+        if let Some(n) = self.nodes.get_mut(dep) {
+            n.rdeps.insert(slot);
+        }
+    }
+
+    fn remove_rdep(&mut self, dep: &str, slot: u32) {
+        if let Some(n) = self.nodes.get_mut(dep) {
+            n.rdeps.remove(slot);
+        }
+        self.release_id(dep);
+    }
+
+    /// The shared copy of a retry policy (few distinct ones exist; past 64 they are
+    /// simply not shared).
+    fn policy(&mut self, p: RetryPolicy) -> Arc<RetryPolicy> {
+        if let Some(a) = self.policies.iter().find(|a| ***a == p) {
+            return a.clone();
+        }
+        let a = Arc::new(p);
+        if self.policies.len() < 64 {
+            self.policies.push(a.clone());
+        }
+        a
+    }
+
+    fn rdeps(&self, id: &str) -> Vec<u32> {
+        self.nodes
+            .get(id)
+            .map(|n| n.rdeps.to_vec())
+            .unwrap_or_default()
+    }
 }
 
 /// All scheduler state. Serializable as a whole for snapshots; call
@@ -259,7 +352,7 @@ fn index_task(t: &Task, slot: u32, ix: &mut Index, workers: &mut [Option<Worker>
     let pf = pending || t.status == Status::Failed;
     let unique = t.workers.len() == 1;
     let last = t.workers.last().copied();
-    for &w in &t.workers {
+    for &w in t.workers.iter() {
         let Some(Some(worker)) = workers.get_mut(w as usize) else {
             continue;
         };
@@ -283,7 +376,7 @@ fn index_task(t: &Task, slot: u32, ix: &mut Index, workers: &mut [Option<Worker>
             if unique {
                 adj(&mut wi.n_p_unique, add);
             }
-            if !t.resources.is_empty() {
+            if t.resources.is_some() {
                 adj(&mut wi.n_p_res, add);
             }
             if ready {
@@ -295,7 +388,7 @@ fn index_task(t: &Task, slot: u32, ix: &mut Index, workers: &mut [Option<Worker>
             }
         }
     }
-    for &w in &t.stakeholders {
+    for &w in t.stakeholders.iter() {
         if let Some(Some(worker)) = workers.get_mut(w as usize) {
             if add {
                 worker.ix.stake.insert(slot);
@@ -320,12 +413,12 @@ fn index_task(t: &Task, slot: u32, ix: &mut Index, workers: &mut [Option<Worker>
             }
         }
     };
-    timed(&mut ix.remove_at, t.remove);
+    timed(&mut ix.remove_at, t.remove.get());
     if t.status == Status::Failed {
-        timed(&mut ix.retry_at, t.retry);
+        timed(&mut ix.retry_at, t.retry.get());
     }
     if t.status == Status::Disabled {
-        timed(&mut ix.auto_disabled, t.scheduler_disable_time);
+        timed(&mut ix.auto_disabled, t.scheduler_disable_time());
     }
 }
 
@@ -378,7 +471,7 @@ impl Scheduler {
 
     /// Number of tasks in the task table.
     pub fn task_count(&self) -> usize {
-        self.ix.by_id.len()
+        self.ix.live
     }
 
     /// Recompute every derived index from the persistent fields (after deserializing).
@@ -393,12 +486,32 @@ impl Scheduler {
         for w in self.workers.iter_mut().flatten() {
             w.ix = WorkerIndex::default();
         }
-        for (slot, t) in self.tasks.iter().enumerate() {
+        // Ids, families and modules are shared through the tables (a loaded snapshot
+        // has a copy of each per use).
+        for (slot, t) in self.tasks.iter_mut().enumerate() {
             if let Some(t) = t {
-                ix.by_id.insert(t.id.clone(), slot as u32);
-                for d in &t.deps {
-                    ix.rdeps.entry(d.clone()).or_default().insert(slot as u32);
+                t.id = ix.intern_id(&t.id);
+                if let Some(n) = ix.nodes.get_mut(&*t.id) {
+                    n.slot = slot as u32;
                 }
+                ix.live += 1;
+                t.family = ix.strs.canon(&t.family);
+                if let Some(m) = t.module_str_mut() {
+                    *m = ix.strs.canon(m);
+                }
+                t.retry_policy = ix.policy(*t.retry_policy);
+                if let Some(v) = &t.param_visibilities {
+                    t.param_visibilities = Some(ix.strs.canon(v));
+                }
+            }
+        }
+        for (slot, t) in self.tasks.iter_mut().enumerate() {
+            if let Some(t) = t {
+                let deps: Vec<Arc<str>> = t.deps.iter().map(|d| ix.intern_id(d)).collect();
+                for d in &deps {
+                    ix.add_rdep(d, slot as u32);
+                }
+                t.deps = Deps::from_sorted(deps);
             }
         }
         let done: Vec<bool> = self
@@ -410,7 +523,7 @@ impl Scheduler {
             t.unready = t
                 .deps
                 .iter()
-                .filter(|d| !ix.by_id.get(*d).is_some_and(|&s| done[s as usize]))
+                .filter(|d| !ix.slot_of(d).is_some_and(|s| done[s as usize]))
                 .count() as u32;
             self.status_counter = self.status_counter.max(t.status_seq + 1);
         }
@@ -447,7 +560,7 @@ impl Scheduler {
     }
 
     fn slot_of(&self, id: &str) -> Option<u32> {
-        self.ix.by_id.get(id).copied()
+        self.ix.slot_of(id)
     }
 
     fn worker(&self, wid: u32) -> Option<&Worker> {
@@ -537,10 +650,7 @@ impl Scheduler {
 
     fn batch_running(&self, batch_id: &str) -> Vec<u32> {
         self.bucket(Status::BatchRunning)
-            .filter(|&s| {
-                self.task(s)
-                    .is_some_and(|t| t.batch_id.as_deref() == Some(batch_id))
-            })
+            .filter(|&s| self.task(s).is_some_and(|t| t.batch_id() == Some(batch_id)))
             .collect()
     }
 
@@ -564,11 +674,7 @@ impl Scheduler {
     /// A task became DONE (or stopped being DONE, or vanished): adjust its dependents'
     /// count of unfinished deps.
     fn propagate_done(&mut self, id: &str, done: bool) {
-        let Some(dependents) = self.ix.rdeps.get(id) else {
-            return;
-        };
-        let dependents: Vec<u32> = dependents.iter().copied().collect();
-        for d in dependents {
+        for d in self.ix.rdeps(id) {
             let Some(t) = self
                 .tasks
                 .get_mut(d as usize)
@@ -586,7 +692,7 @@ impl Scheduler {
         }
     }
 
-    fn count_unready(&self, deps: &BTreeSet<String>) -> u32 {
+    fn count_unready(&self, deps: &[Arc<str>]) -> u32 {
         deps.iter()
             .filter(|d| {
                 self.slot_of(d)
@@ -596,95 +702,74 @@ impl Scheduler {
             .count() as u32
     }
 
-    /// Replace a task's dependency set, keeping reverse edges and readiness in step.
-    fn set_deps(&mut self, slot: u32, deps: BTreeSet<String>) {
+    /// Replace a task's dependency set (sorted, unique ids), keeping reverse edges and
+    /// readiness in step.
+    fn set_deps(&mut self, slot: u32, deps: &[&str]) {
         let Some(t) = self.task(slot) else { return };
-        if t.deps == deps {
+        if t.deps.same_ids(deps) {
             return;
         }
-        let old: Vec<String> = t.deps.difference(&deps).cloned().collect();
-        let new: Vec<String> = deps.difference(&t.deps).cloned().collect();
-        for d in old {
-            if let Some(set) = self.ix.rdeps.get_mut(&d) {
-                set.remove(&slot);
-                if set.is_empty() {
-                    self.ix.rdeps.remove(&d);
-                }
+        let old = t.deps.clone();
+        let new: Vec<Arc<str>> = deps.iter().map(|d| self.ix.intern_id(d)).collect();
+        for d in new.iter() {
+            self.ix.add_rdep(d, slot);
+        }
+        for d in old.iter() {
+            if deps.binary_search(&&**d).is_err() {
+                self.ix.remove_rdep(d, slot);
             }
         }
-        for d in new {
-            self.ix.rdeps.entry(d).or_default().insert(slot);
-        }
-        let unready = self.count_unready(&deps);
+        let unready = self.count_unready(&new);
         self.with_task(slot, |t| {
-            t.deps = deps;
+            t.deps = Deps::from_sorted(new);
             t.unready = unready;
         });
     }
 
+    /// Create a PENDING (or UNKNOWN) task; `deps` sorted and unique.
     #[allow(clippy::too_many_arguments)]
     fn create_task(
         &mut self,
         id: &str,
         status: Status,
-        deps: BTreeSet<String>,
+        deps: &[&str],
         resources: serde_json::Map<String, Value>,
-        priority: Value,
-        family: String,
-        module: Value,
-        params: serde_json::Map<String, Value>,
-        param_visibilities: serde_json::Map<String, Value>,
+        priority: &Value,
+        family: &str,
+        module: &Value,
+        params: &serde_json::Map<String, Value>,
+        param_visibilities: &serde_json::Map<String, Value>,
         now: f64,
     ) -> u32 {
         let slot = self.tasks.len() as u32;
-        let prio = types::py_num(&priority).unwrap_or(0.0);
         let seq = self.status_counter;
         self.status_counter += 1;
+        let deps: Vec<Arc<str>> = deps.iter().map(|d| self.ix.intern_id(d)).collect();
         let unready = self.count_unready(&deps);
         for d in &deps {
-            self.ix.rdeps.entry(d.clone()).or_default().insert(slot);
+            self.ix.add_rdep(d, slot);
         }
-        let mut t = Task {
-            id: id.to_string(),
-            stakeholders: Vec::new(),
-            workers: Vec::new(),
-            deps,
-            status,
-            status_seq: seq,
-            time: now,
-            updated: now,
-            retry: None,
-            remove: None,
-            worker_running: None,
-            time_running: None,
-            expl: Value::Null,
-            priority,
-            prio,
-            resources,
-            resources_running: None,
-            rr_alias: false,
-            family,
-            module,
-            params: serde_json::Map::new(),
-            param_visibilities,
-            public_params: None,
-            accepts_messages: Value::Bool(false),
-            retry_policy: self.config.retry_policy(),
-            failures: Default::default(),
-            first_failure_time: None,
-            tracking_url: Value::Null,
-            status_message: Value::Null,
-            progress_percentage: Value::Null,
-            scheduler_message_responses: serde_json::Map::new(),
-            scheduler_disable_time: None,
-            runnable: false,
-            batchable: false,
-            batch_id: None,
-            unready,
-        };
-        t.set_params(params);
+        let id = self.ix.intern_id(id);
+        if let Some(n) = self.ix.nodes.get_mut(&*id) {
+            n.slot = slot;
+        }
+        self.ix.live += 1;
+        let family = self.ix.strs.get(family);
+        let policy = self.ix.policy(self.config.retry_policy());
+        let mut t = Task::new(id, family, policy, now);
+        t.status = status;
+        t.status_seq = seq;
+        t.deps = Deps::from_sorted(deps);
+        t.unready = unready;
+        t.set_priority(
+            types::Pv::from_ref(priority),
+            types::py_num(priority).unwrap_or(0.0),
+        );
+        t.set_resources(resources);
+        t.set_module(self.ix.strs.pv(module));
+        t.param_visibilities = self.ix.strs.object_text(param_visibilities);
+        t.set_params(params, param_visibilities);
         index_task(&t, slot, &mut self.ix, &mut self.workers, true);
-        self.ix.by_id.insert(id.to_string(), slot);
         self.tasks.push(Some(Box::new(t)));
         slot
     }
@@ -694,23 +779,22 @@ impl Scheduler {
             return;
         };
         index_task(&t, slot, &mut self.ix, &mut self.workers, false);
-        self.ix.by_id.remove(&t.id);
-        for d in &t.deps {
-            if let Some(set) = self.ix.rdeps.get_mut(d) {
-                set.remove(&slot);
-                if set.is_empty() {
-                    self.ix.rdeps.remove(d);
-                }
-            }
+        if let Some(n) = self.ix.nodes.get_mut(&*t.id) {
+            n.slot = NO_SLOT;
+        }
+        self.ix.live -= 1;
+        for d in t.deps.iter() {
+            self.ix.remove_rdep(d, slot);
         }
         if t.status == Status::Done {
             self.propagate_done(&t.id, false);
         }
+        self.ix.release_id(&t.id);
     }
 
     /// Drop tombstones once they outnumber live tasks (keeps slot order = table order).
     fn maybe_compact(&mut self) {
-        let live = self.ix.by_id.len();
+        let live = self.ix.live;
         let dead = self.tasks.len() - live;
         if dead > 1024 && dead > live {
             self.tasks.retain(|t| t.is_some());
@@ -720,7 +804,7 @@ impl Scheduler {
 
     fn push_metric(&mut self, slot: u32) {
         let Some(t) = self.task(slot) else { return };
-        let family = t.family.clone();
+        let family = t.family.to_string();
         let exec = t.time_running.map(|tr| t.updated - tr);
         let ev = match t.status {
             Status::Done => Event::TaskDone {
@@ -747,10 +831,11 @@ impl Scheduler {
         }
         let Some(t) = self.task(slot) else { return };
         let ev = Event::TaskStatus {
-            task_id: t.id.clone(),
-            family: t.family.clone(),
+            task_id: t.id.to_string(),
+            family: t.family.to_string(),
             params: t
                 .params
+                .to_map()
                 .iter()
                 .map(|(k, v)| (k.clone(), pyfmt::py_str(v)))
                 .collect(),
@@ -769,27 +854,30 @@ impl Scheduler {
         if new == Status::Disabled && matches!(cur, Status::Running | Status::BatchRunning) {
             return;
         }
-        let remove_on_failure = t.batch_id.is_some() && !t.batchable;
+        let remove_on_failure = t.batch_id().is_some() && !t.batchable;
         if cur == Status::Disabled {
             if new == Status::Done {
                 self.with_task(slot, |t| {
-                    t.scheduler_disable_time = None;
+                    t.set_x(true, |x| x.scheduler_disable_time = None);
                     t.clear_failures();
                 });
-            } else if t.scheduler_disable_time.is_some() && new != Status::Disabled {
+            } else if t.scheduler_disable_time().is_some() && new != Status::Disabled {
                 return;
             }
         }
         if cur == Status::Running && new != Status::Running {
-            if let Some(bid) = self.task(slot).and_then(|t| t.batch_id.clone()) {
+            if let Some(bid) = self
+                .task(slot)
+                .and_then(|t| t.batch_id().map(str::to_string))
+            {
                 for member in self.batch_running(&bid) {
                     self.set_status(member, new, now);
                     if let Some(m) = self.task_mut(member) {
-                        m.batch_id = None;
+                        m.set_x(true, |x| x.batch_id = None);
                     }
                 }
                 if let Some(t) = self.task_mut(slot) {
-                    t.batch_id = None;
+                    t.set_x(true, |x| x.batch_id = None);
                 }
             }
         }
@@ -797,12 +885,13 @@ impl Scheduler {
         if new == Status::Failed && cur != Status::Disabled {
             disabled_now = self
                 .with_task(slot, |t| {
-                    if t.first_failure_time.is_none() {
-                        t.first_failure_time = Some(now);
+                    let x = t.x_mut();
+                    if x.first_failure_time.is_none() {
+                        x.first_failure_time = Some(now);
                     }
-                    t.failures.push_back(now);
+                    x.failures.push_back(now);
                     if t.has_excessive_failures(now) {
-                        t.scheduler_disable_time = Some(now);
+                        t.x_mut().scheduler_disable_time = Some(now);
                         true
                     } else {
                         false
@@ -810,7 +899,7 @@ impl Scheduler {
                 })
                 .unwrap_or(false);
         } else if new == Status::Disabled {
-            self.with_task(slot, |t| t.scheduler_disable_time = None);
+            self.with_task(slot, |t| t.set_x(true, |x| x.scheduler_disable_time = None));
         }
         if disabled_now {
             new = Status::Disabled;
@@ -836,9 +925,9 @@ impl Scheduler {
         if new == Status::Failed {
             let retry_delay = self.config.retry_delay;
             self.with_task(slot, |t| {
-                t.retry = Some(now + retry_delay);
+                t.retry = Some(now + retry_delay).into();
                 if remove_on_failure {
-                    t.remove = Some(now);
+                    t.remove = Some(now).into();
                 }
             });
         }
@@ -847,7 +936,7 @@ impl Scheduler {
     /// Re-enable (reference 3.6.2); `to_failed` is luigid's "with config" variant.
     fn re_enable(&mut self, slot: u32, now: f64) {
         self.with_task(slot, |t| {
-            t.scheduler_disable_time = None;
+            t.set_x(true, |x| x.scheduler_disable_time = None);
             t.clear_failures();
         });
         self.set_status(slot, Status::Failed, now);
@@ -948,18 +1037,18 @@ impl Scheduler {
                     }
                     self.set_status(slot, Status::Failed, now);
                     let rd = self.config.retry_delay;
-                    self.with_task(slot, |t| t.retry = Some(now + rd));
+                    self.with_task(slot, |t| t.retry = Some(now + rd).into());
                 }
             }
         }
         let Some(t) = self.task(slot) else { return };
         if t.stakeholders.is_empty() && t.remove.is_none() && t.status != Status::Running {
             let rd = self.config.remove_delay;
-            self.with_task(slot, |t| t.remove = Some(now + rd));
+            self.with_task(slot, |t| t.remove = Some(now + rd).into());
         }
         let Some(t) = self.task(slot) else { return };
         if t.status == Status::Disabled {
-            if let Some(sdt) = t.scheduler_disable_time {
+            if let Some(sdt) = t.scheduler_disable_time() {
                 if now - sdt > self.config.disable_persist {
                     self.re_enable(slot, now);
                 }
@@ -980,32 +1069,33 @@ impl Scheduler {
         let Some(t) = self.task(slot) else { return };
         // max(prio, existing): the new value unless the existing one is strictly greater.
         let (pv, pf) = if t.prio > p {
-            (t.priority.clone(), t.prio)
+            (t.priority(), t.prio)
         } else {
-            (prio.clone(), p)
+            (types::Pv::from_ref(prio), p)
         };
-        let mut stack = vec![slot];
+        // The root first; the stack allocates only when deps need raising.
+        let mut stack: Vec<u32> = Vec::new();
+        let mut root = Some(slot);
         let mut first = true;
-        while let Some(s) = stack.pop() {
+        while let Some(s) = root.take().or_else(|| stack.pop()) {
             let Some(t) = self.task(s) else { continue };
             if first || t.prio < pf {
                 first = false;
                 let v = pv.clone();
                 if t.prio == pf {
+                    // The rank stays (0.0 == -0.0 keeps the old number).
                     if let Some(t) = self.task_mut(s) {
-                        t.priority = v;
+                        let keep = t.prio;
+                        t.set_priority(v, keep);
                     }
                 } else {
-                    self.with_task(s, |t| {
-                        t.priority = v;
-                        t.prio = pf;
-                    });
+                    self.with_task(s, |t| t.set_priority(v, pf));
                 }
             } else {
                 continue;
             }
             let Some(t) = self.task(s) else { continue };
-            for d in &t.deps {
+            for d in t.deps.iter() {
                 if let Some(ds) = self.slot_of(d) {
                     if self.task(ds).is_some_and(|dt| pf > dt.prio) {
                         stack.push(ds);

@@ -1,11 +1,16 @@
 //! The RPC methods, with arguments already decoded by `crate::api`.
 
+use super::compact::FastSet;
 use super::events::Event;
 use super::pyfmt::{guess_family, md5_hex, pretty_id};
-use super::types::{map_eq, num_value, opt_num, py_eq, py_num, truthy, NumAcc, Status, Task};
+use super::types;
+use super::types::{
+    map_eq, num_value, opt_num, py_eq, py_num, truthy, NumAcc, Pv, ResRun, Status, Task, NO_EXTRA,
+};
 use super::{is_ready, Batcher, Scheduler};
 use serde_json::{json, Map, Value};
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
 
 /// Decoded `add_task` arguments (luigid's defaults applied; `Value::Null` = None).
 #[derive(Debug, Clone)]
@@ -90,6 +95,16 @@ fn own_upstream(status: Status) -> u8 {
     }
 }
 
+/// Sorted, unique ids (the order of luigid's sets as we show them).
+fn sorted_ids<'a, T: AsRef<str> + ?Sized + 'a>(
+    ids: impl IntoIterator<Item = &'a T>,
+) -> Vec<&'a str> {
+    let mut v: Vec<&str> = ids.into_iter().map(|d| d.as_ref()).collect();
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
 fn add_amounts(acc: &mut HashMap<String, f64>, res: &Map<String, Value>) {
     for (r, a) in res {
         *acc.entry(r.clone()).or_insert(0.0) += py_num(a).unwrap_or(0.0);
@@ -114,18 +129,21 @@ impl Scheduler {
             policy.disable_window = v;
         }
         let enabled = self.worker(wid).is_some_and(|w| !w.disabled);
+        let empty = Map::new();
+        let a_params = a.params.as_ref().unwrap_or(&empty);
+        let a_vis = a.param_visibilities.as_ref().unwrap_or(&empty);
         let slot = match self.slot_of(&a.task_id) {
             Some(s) => s,
             None if enabled => self.create_task(
                 &a.task_id,
                 Status::Pending,
-                a.deps.iter().flatten().cloned().collect(),
+                &sorted_ids(a.deps.iter().flatten()),
                 resources.clone(),
-                a.priority.clone(),
-                a.family.clone(),
-                a.module.clone(),
-                a.params.clone().unwrap_or_default(),
-                a.param_visibilities.clone().unwrap_or_default(),
+                &a.priority,
+                &a.family,
+                &a.module,
+                a_params,
+                a_vis,
                 now,
             ),
             None => return,
@@ -154,57 +172,83 @@ impl Scheduler {
         };
         let pre_status = t.status;
         if t.remove.is_some() {
-            self.with_task(slot, |t| t.remove = None);
+            self.with_task(slot, |t| t.remove = types::OptF64::NONE);
         }
+        let Some(t) = self.task(slot) else { return };
+        let (no_family, no_module, no_vis) = (
+            t.family.is_empty(),
+            !t.module_truthy(),
+            t.param_visibilities.is_none(),
+        );
+        let new_family = no_family.then(|| self.ix.strs.get(&a.family));
+        let new_module = no_module.then(|| self.ix.strs.pv(&a.module));
+        let new_vis = if no_vis {
+            self.ix.strs.object_text(a_vis)
+        } else {
+            None
+        };
+        let tracking_url = Pv::from_ref(&a.tracking_url);
+        let expl = Pv::from_ref(&a.expl);
         // Only fields no index depends on: change them in place.
         if let Some(t) = self.task_mut(slot) {
-            if t.family.is_empty() {
-                t.family = a.family.clone();
+            if let Some(f) = new_family {
+                t.family = f;
             }
-            if !truthy(&t.module) {
-                t.module = a.module.clone();
+            if let Some(m) = new_module {
+                t.set_module(m);
             }
-            if t.param_visibilities.is_empty() {
-                t.param_visibilities = a.param_visibilities.clone().unwrap_or_default();
+            let vis_set = t.param_visibilities.is_none();
+            if vis_set {
+                t.param_visibilities = new_vis;
             }
             if t.params.is_empty() {
-                t.set_params(a.params.clone().unwrap_or_default());
+                if vis_set {
+                    t.set_params(a_params, a_vis);
+                } else {
+                    let vis = t.param_visibilities_map();
+                    t.set_params(a_params, &vis);
+                }
             }
             if let Some(bid) = &a.batch_id {
-                t.batch_id = Some(bid.clone());
+                t.x_mut().batch_id = Some(bid.clone());
             }
             if a.status == "RUNNING" && t.worker_running.is_none() {
                 t.worker_running = Some(wid);
                 if let Some(rr) = first_batch_rr {
-                    t.resources_running = Some(rr);
-                    t.rr_alias = false;
+                    t.rr = ResRun::from_map(rr);
                 }
-                t.time_running = Some(now);
+                t.time_running = Some(now).into();
             }
             if !a.accepts_messages.is_null() {
-                t.accepts_messages = a.accepts_messages.clone();
+                let v = Pv::from_ref(&a.accepts_messages);
+                t.set_x(v == NO_EXTRA.accepts_messages, |x| x.accepts_messages = v);
             }
             if !a.tracking_url.is_null() || pre_status != Status::Running {
-                t.tracking_url = a.tracking_url.clone();
+                let v = tracking_url.clone();
+                t.set_x(v.is_null(), |x| x.tracking_url = v);
             }
             if let Some(b) = a.batchable {
                 t.batchable = b;
             }
             if !a.expl.is_null() {
-                t.expl = a.expl.clone();
+                t.set_expl(expl.clone());
             }
         }
         // Copy the tracking URL and explanation to the running batch.
-        if let Some(bid) = self.task(slot).and_then(|t| t.batch_id.clone()) {
+        if let Some(bid) = self
+            .task(slot)
+            .and_then(|t| t.batch_id().map(str::to_string))
+        {
             let copy_url = !a.tracking_url.is_null() || pre_status != Status::Running;
             if copy_url || !a.expl.is_null() {
                 for m in self.batch_running(&bid) {
                     self.with_task(m, |mt| {
                         if copy_url {
-                            mt.tracking_url = a.tracking_url.clone();
+                            let v = tracking_url.clone();
+                            mt.set_x(v.is_null(), |x| x.tracking_url = v);
                         }
                         if !a.expl.is_null() {
-                            mt.expl = a.expl.clone();
+                            mt.set_expl(expl.clone());
                         }
                     });
                 }
@@ -229,52 +273,56 @@ impl Scheduler {
         }
         // Dependencies.
         if a.deps.is_some() || a.new_deps.is_some() {
-            let mut deps: BTreeSet<String> = match &a.deps {
-                Some(d) => d.iter().cloned().collect(),
-                None => self.task(slot).map(|t| t.deps.clone()).unwrap_or_default(),
+            let old: Vec<Arc<str>> = match &a.deps {
+                Some(_) => Vec::new(),
+                None => self.task(slot).map(|t| t.deps.to_vec()).unwrap_or_default(),
             };
-            if let Some(nd) = &a.new_deps {
-                deps.extend(nd.iter().cloned());
-            }
-            self.set_deps(slot, deps);
+            let deps: Vec<&str> = old
+                .iter()
+                .map(|d| &**d)
+                .chain(a.deps.iter().flatten().map(String::as_str))
+                .chain(a.new_deps.iter().flatten().map(String::as_str))
+                .collect();
+            self.set_deps(slot, &sorted_ids(deps));
         }
         // Declared resources are always replaced (Q7); a batch member's running
         // resources keep the old object.
         let replace = |t: &mut Task| {
-            if t.rr_alias {
-                t.resources_running = Some(std::mem::take(&mut t.resources));
-                t.rr_alias = false;
+            if matches!(t.rr, ResRun::Alias) {
+                t.rr = match t.resources.take() {
+                    Some(m) => ResRun::Own(m),
+                    None => ResRun::Empty,
+                };
             }
-            t.resources = resources;
+            t.set_resources(resources);
         };
         // Only the emptiness of `resources` is indexed (trivial-worker counts).
         if self
             .task(slot)
-            .is_some_and(|t| t.resources.is_empty() != resources_empty)
+            .is_some_and(|t| t.resources.is_none() != resources_empty)
         {
             self.with_task(slot, replace);
         } else if let Some(t) = self.task_mut(slot) {
             replace(t);
         }
-        if enabled && !a.assistant {
-            self.add_stakeholder(slot, wid);
-            let deps: Vec<String> = self
-                .task(slot)
-                .map(|t| t.deps.iter().cloned().collect())
-                .unwrap_or_default();
+        let stakeholder = enabled && !a.assistant;
+        if stakeholder {
+            // This task's own stakeholder is added below, with the worker, in one index
+            // update (nothing in between reads it).
+            let deps: Vec<Arc<str>> = self.task(slot).map(|t| t.deps.to_vec()).unwrap_or_default();
             for d in deps {
                 let ds = match self.slot_of(&d) {
                     Some(ds) => ds,
                     None => self.create_task(
                         &d,
                         Status::Unknown,
-                        BTreeSet::new(),
+                        &[],
                         Map::new(),
-                        a.priority.clone(),
-                        String::new(),
-                        Value::Null,
-                        Map::new(),
-                        Map::new(),
+                        &a.priority,
+                        "",
+                        &Value::Null,
+                        &empty,
+                        &empty,
                         now,
                     ),
                 };
@@ -282,13 +330,25 @@ impl Scheduler {
             }
         }
         self.update_priority(slot, &a.priority);
+        let policy = self.ix.policy(policy);
         if let Some(t) = self.task_mut(slot) {
             t.retry_policy = policy;
         }
-        if a.runnable && a.status != "FAILED" && enabled {
-            if self.task(slot).is_some_and(|t| !t.workers.contains(&wid)) {
-                self.with_task(slot, |t| t.workers.push(wid));
-            }
+        let runnable = a.runnable && a.status != "FAILED" && enabled;
+        let Some(t) = self.task(slot) else { return };
+        let add_stake = stakeholder && !t.stakeholders.contains(&wid);
+        let add_worker = runnable && !t.workers.contains(&wid);
+        if add_stake || add_worker {
+            self.with_task(slot, |t| {
+                if add_stake {
+                    t.stakeholders.push(wid);
+                }
+                if add_worker {
+                    t.workers.push(wid);
+                }
+            });
+        }
+        if runnable {
             if let Some(t) = self.task_mut(slot) {
                 t.runnable = true;
             }
@@ -365,10 +425,7 @@ impl Scheduler {
         let mut queue: VecDeque<u32> = self.bucket(Status::Disabled).collect();
         while let Some(s) = queue.pop_front() {
             let Some(t) = self.task(s) else { continue };
-            let Some(deps) = self.ix.rdeps.get(&t.id) else {
-                continue;
-            };
-            for &d in deps {
+            for d in self.ix.rdeps(&t.id) {
                 if self.task(d).is_some_and(|dt| dt.status == Status::Pending) && blocked.insert(d)
                 {
                     queue.push_back(d);
@@ -384,16 +441,18 @@ impl Scheduler {
             .bucket(Status::Running)
             .filter_map(|s| self.task(s))
             .filter(|t| t.workers.contains(&wid))
-            .map(|t| (t.id.clone(), t.worker_running))
+            .map(|t| (t.id.to_string(), t.worker_running))
             .collect();
         let mut running_tasks = Vec::with_capacity(running.len());
         for (id, wr) in running {
-            let mut info = Map::new();
-            info.insert("task_id".into(), Value::String(id));
+            let mut info;
             match wr {
                 Some(wr) => {
                     let name = self.worker_name(wr).to_string();
                     let other = self.get_worker(&name, now);
+                    let extra = self.worker(other).map_or(0, |w| w.info.len());
+                    info = Map::with_capacity(2 + extra);
+                    info.insert("task_id".into(), Value::String(id));
                     info.insert("worker".into(), Value::String(name));
                     if let Some(ow) = self.worker(other) {
                         for (k, v) in &ow.info {
@@ -402,6 +461,8 @@ impl Scheduler {
                     }
                 }
                 None => {
+                    info = Map::with_capacity(2);
+                    info.insert("task_id".into(), Value::String(id));
                     info.insert("worker".into(), Value::Null);
                 }
             }
@@ -427,13 +488,14 @@ impl Scheduler {
             }
         }
         let state = if wk.disabled { "disabled" } else { "active" };
-        json!({
-            "n_pending_tasks": n,
-            "n_unique_pending": nu,
-            "n_pending_last_scheduled": nl,
-            "worker_state": state,
-            "running_tasks": running_tasks,
-        })
+        // Built by hand: `json!` would serialize `running_tasks` into a deep copy.
+        let mut m = Map::with_capacity(9);
+        m.insert("n_pending_tasks".into(), Value::from(n));
+        m.insert("n_unique_pending".into(), Value::from(nu));
+        m.insert("n_pending_last_scheduled".into(), Value::from(nl));
+        m.insert("worker_state".into(), Value::String(state.into()));
+        m.insert("running_tasks".into(), Value::Array(running_tasks));
+        Value::Object(m)
     }
 
     fn capacity(&self, r: &str) -> f64 {
@@ -454,7 +516,7 @@ impl Scheduler {
         let mut used = HashMap::new();
         for s in self.bucket(Status::Running) {
             if let Some(t) = self.task(s) {
-                add_amounts(&mut used, t.resources_running().unwrap_or(&t.resources));
+                add_amounts(&mut used, t.resources_running().unwrap_or(t.resources()));
             }
         }
         used
@@ -493,7 +555,7 @@ impl Scheduler {
             let mut best_rank: Option<(f64, f64)> = None;
             for s in self.bucket(Status::Running) {
                 let Some(t) = self.task(s) else { continue };
-                if t.worker_running == Some(wid) && !ct.contains(t.id.as_str()) {
+                if t.worker_running == Some(wid) && !ct.contains(&*t.id) {
                     let rank = (t.prio, -t.time);
                     // Ascending stable sort, last match wins: ties go to the later one.
                     if best_rank.is_none_or(|b| rank.partial_cmp(&b).is_some_and(|o| o.is_ge())) {
@@ -502,17 +564,17 @@ impl Scheduler {
                     }
                 }
             }
-            let running_batches: HashSet<Option<String>> = self
+            let running_batches: HashSet<Option<&str>> = self
                 .bucket(Status::Running)
                 .filter_map(|s| self.task(s))
                 .filter(|t| t.worker_running == Some(wid))
-                .map(|t| t.batch_id.clone())
+                .map(|t| t.batch_id())
                 .collect();
             let orphans: Vec<u32> = self
                 .bucket(Status::BatchRunning)
                 .filter(|&s| {
                     self.task(s).is_some_and(|t| {
-                        t.worker_running == Some(wid) && !running_batches.contains(&t.batch_id)
+                        t.worker_running == Some(wid) && !running_batches.contains(&t.batch_id())
                     })
                 })
                 .collect();
@@ -538,22 +600,24 @@ impl Scheduler {
             let Some(bt) = best.and_then(|b| self.task(b)) else {
                 return Value::Object(reply);
             };
-            let (family, module, mut params) =
-                (bt.family.clone(), bt.module.clone(), bt.params.clone());
+            let (family, module, mut params) = (
+                bt.family.to_string(),
+                bt.module().to_value(),
+                bt.params.to_map(),
+            );
             let ids: Vec<String> = batched
                 .iter()
-                .filter_map(|&s| self.task(s).map(|t| t.id.clone()))
+                .filter_map(|&s| self.task(s).map(|t| t.id.to_string()))
                 .collect();
             let batch_id = md5_hex(ids.join("|").as_bytes());
             for &s in &batched {
                 self.set_status(s, Status::BatchRunning, now);
                 let bid = batch_id.clone();
                 if let Some(t) = self.task_mut(s) {
-                    t.batch_id = Some(bid);
+                    t.x_mut().batch_id = Some(bid);
                     t.worker_running = Some(wid);
-                    t.resources_running = None;
-                    t.rr_alias = true;
-                    t.time_running = Some(now);
+                    t.rr = ResRun::Alias;
+                    t.time_running = Some(now).into();
                 }
             }
             if let Some(bp) = batched_params {
@@ -571,14 +635,16 @@ impl Scheduler {
                 Value::Array(ids.into_iter().map(Value::String).collect()),
             );
         } else if let Some(b) = best {
-            let family = self.task(b).map(|t| t.family.clone()).unwrap_or_default();
+            let family = self
+                .task(b)
+                .map(|t| t.family.to_string())
+                .unwrap_or_default();
             self.events.push(Event::TaskStarted { family });
             self.set_status(b, Status::Running, now);
             if let Some(t) = self.task_mut(b) {
                 t.worker_running = Some(wid);
-                t.resources_running = Some(t.resources.clone());
-                t.rr_alias = false;
-                t.time_running = Some(now);
+                t.rr = ResRun::from_map(t.resources().clone());
+                t.time_running = Some(now).into();
             }
             let host_s = match &host {
                 Value::Null => None,
@@ -587,10 +653,10 @@ impl Scheduler {
             };
             self.history(b, "RUNNING", host_s, now);
             if let Some(t) = self.task(b) {
-                reply.insert("task_id".into(), Value::String(t.id.clone()));
-                reply.insert("task_family".into(), Value::String(t.family.clone()));
-                reply.insert("task_module".into(), t.module.clone());
-                reply.insert("task_params".into(), Value::Object(t.params.clone()));
+                reply.insert("task_id".into(), Value::String(t.id.to_string()));
+                reply.insert("task_family".into(), Value::String(t.family.to_string()));
+                reply.insert("task_module".into(), t.module().to_value());
+                reply.insert("task_params".into(), Value::Object(t.params.to_map()));
             }
         } else {
             reply.insert("task_id".into(), Value::Null);
@@ -638,21 +704,21 @@ impl Scheduler {
             if let Some(b) = best {
                 let Some(bt) = self.task(b) else { break };
                 if let Some(bp) = batched_params.as_mut() {
-                    if t.family == bt.family
-                        && below_max(batched.len(), max_batch)
-                        && t.batchable
-                        && unbatched
+                    if t.family == bt.family && below_max(batched.len(), max_batch) && t.batchable {
+                        let tp = t.params.to_map();
+                        if unbatched
                             .iter()
-                            .all(|(k, v)| py_eq(t.params.get(k).unwrap_or(&Value::Null), v))
-                        && map_eq(&t.resources, &bt.resources)
-                        && is_ready(t)
-                    {
-                        for (name, vals) in bp.iter_mut() {
-                            if let Value::Array(a) = vals {
-                                a.push(t.params.get(name).cloned().unwrap_or(Value::Null));
+                            .all(|(k, v)| py_eq(tp.get(k).unwrap_or(&Value::Null), v))
+                            && map_eq(t.resources(), bt.resources())
+                            && is_ready(t)
+                        {
+                            for (name, vals) in bp.iter_mut() {
+                                if let Value::Array(a) = vals {
+                                    a.push(tp.get(name).cloned().unwrap_or(Value::Null));
+                                }
                             }
+                            batched.push(slot);
                         }
-                        batched.push(slot);
                     }
                 }
                 if batched_params.is_none() || !below_max(batched.len(), max_batch) {
@@ -665,25 +731,26 @@ impl Scheduler {
                     *g -= 1.0;
                     add_amounts(
                         &mut greedy_res,
-                        t.resources_running().unwrap_or(&t.resources),
+                        t.resources_running().unwrap_or(t.resources()),
                     );
                 }
             }
-            if is_ready(t) && self.has_resources(&t.resources, &greedy_res) {
+            if is_ready(t) && self.has_resources(t.resources(), &greedy_res) {
                 let in_workers = (is_assistant && t.runnable) || t.workers.contains(&wid);
-                if in_workers && self.has_resources(&t.resources, &used) {
+                if in_workers && self.has_resources(t.resources(), &used) {
                     best = Some(slot);
                     let batcher = self
                         .batchers
                         .get(self.worker_name(wid))
-                        .and_then(|m| m.get(&t.family));
+                        .and_then(|m| m.get(&*t.family));
                     max_batch = batcher.map(|b| b.max_batch_size).unwrap_or(Some(1.0));
                     if let Some(b) = batcher {
                         if !b.args.is_empty() && t.batchable {
+                            let tp = t.params.to_map();
                             let mut bp = Map::new();
                             let mut ok = true;
                             for name in &b.args {
-                                match t.params.get(name) {
+                                match tp.get(name) {
                                     Some(v) => {
                                         bp.insert(name.clone(), Value::Array(vec![v.clone()]));
                                     }
@@ -694,8 +761,7 @@ impl Scheduler {
                                 }
                             }
                             if ok {
-                                unbatched = t
-                                    .params
+                                unbatched = tp
                                     .iter()
                                     .filter(|(k, _)| !bp.contains_key(*k))
                                     .map(|(k, v)| (k.clone(), v.clone()))
@@ -714,7 +780,7 @@ impl Scheduler {
                         if let Some(g) = greedy_workers.get_mut(&tw) {
                             if *g > 0.0 {
                                 *g -= 1.0;
-                                add_amounts(&mut greedy_res, &t.resources);
+                                add_amounts(&mut greedy_res, t.resources());
                                 break;
                             }
                         }
@@ -765,14 +831,16 @@ impl Scheduler {
             return json!({});
         };
         let ok = self.task(slot).is_some_and(|t| {
-            t.status == Status::Disabled && t.scheduler_disable_time.is_some_and(|x| x != 0.0)
+            t.status == Status::Disabled && t.scheduler_disable_time().is_some_and(|x| x != 0.0)
         });
         if !ok {
             return json!({});
         }
         self.re_enable(slot, now);
         match self.task(slot) {
-            Some(t) => Value::Object(self.serialize(t, Some(t.deps.iter().cloned().collect()))),
+            Some(t) => Value::Object(
+                self.serialize(t, Some(t.deps.iter().map(|d| d.to_string()).collect())),
+            ),
             None => json!({}),
         }
     }
@@ -788,12 +856,15 @@ impl Scheduler {
         let Some(slot) = self.slot_for(task_id) else {
             return;
         };
-        let set = |t: &mut Task, v: Value| {
-            if progress {
-                t.progress_percentage = v;
-            } else {
-                t.status_message = v;
-            }
+        let value = Pv::from_value(value);
+        let set = |t: &mut Task, v: Pv| {
+            t.set_x(v.is_null(), |x| {
+                if progress {
+                    x.progress_percentage = v;
+                } else {
+                    x.status_message = v;
+                }
+            })
         };
         let v2 = value.clone();
         if let Some(t) = self.task_mut(slot) {
@@ -802,7 +873,7 @@ impl Scheduler {
         let batch = self
             .task(slot)
             .filter(|t| t.status == Status::Running)
-            .and_then(|t| t.batch_id.clone());
+            .and_then(|t| t.batch_id().map(str::to_string));
         if let Some(bid) = batch {
             for m in self.batch_running(&bid) {
                 let v = value.clone();
@@ -815,14 +886,14 @@ impl Scheduler {
 
     pub fn get_task_status_message(&self, task_id: &Value) -> Value {
         match self.slot_for(task_id).and_then(|s| self.task(s)) {
-            Some(t) => json!({"taskId": task_id, "statusMessage": t.status_message}),
+            Some(t) => json!({"taskId": task_id, "statusMessage": t.x().status_message}),
             None => json!({"taskId": task_id, "statusMessage": ""}),
         }
     }
 
     pub fn get_task_progress_percentage(&self, task_id: &Value) -> Value {
         match self.slot_for(task_id).and_then(|s| self.task(s)) {
-            Some(t) => json!({"taskId": task_id, "progressPercentage": t.progress_percentage}),
+            Some(t) => json!({"taskId": task_id, "progressPercentage": t.x().progress_percentage}),
             None => json!({"taskId": task_id, "progressPercentage": null}),
         }
     }
@@ -842,12 +913,12 @@ impl Scheduler {
         if t.status != Status::Running {
             return;
         }
-        let batch = t.batch_id.clone();
+        let batch = t.batch_id().map(str::to_string);
         let decrease = |t: &mut Task| {
-            let res = if t.rr_alias {
-                Some(&mut t.resources)
-            } else {
-                t.resources_running.as_mut()
+            let res = match t.rr {
+                ResRun::Alias => t.resources.as_deref_mut(),
+                ResRun::Own(ref mut m) => Some(&mut **m),
+                _ => None,
             };
             let Some(res) = res else { return };
             for (r, amount) in dec {
@@ -914,7 +985,9 @@ impl Scheduler {
     ) {
         if let Some(slot) = self.slot_for(task_id) {
             self.with_task(slot, |t| {
-                t.scheduler_message_responses
+                t.x_mut()
+                    .scheduler_message_responses
+                    .get_or_insert_with(Map::new)
                     .insert(message_id.to_string(), response);
             });
         }
@@ -923,9 +996,15 @@ impl Scheduler {
     pub fn get_scheduler_message_response(&mut self, task_id: &Value, message_id: &str) -> Value {
         let mut response = Value::Null;
         if let Some(slot) = self.slot_for(task_id) {
-            if let Some(Some(v)) =
-                self.with_task(slot, |t| t.scheduler_message_responses.remove(message_id))
-            {
+            if let Some(Some(v)) = self.with_task(slot, |t| {
+                let x = t.extra.as_deref_mut()?;
+                let m = x.scheduler_message_responses.as_mut()?;
+                let v = m.remove(message_id);
+                if m.is_empty() {
+                    x.scheduler_message_responses = None;
+                }
+                v
+            }) {
                 response = v;
             }
         }
@@ -980,7 +1059,7 @@ impl Scheduler {
         let mut used: HashMap<&str, NumAcc> = HashMap::new();
         for s in self.bucket(Status::Running) {
             if let Some(t) = self.task(s) {
-                for (r, a) in t.resources_running().unwrap_or(&t.resources) {
+                for (r, a) in t.resources_running().unwrap_or(t.resources()) {
                     used.entry(r.as_str()).or_default().add(a);
                 }
             }
@@ -990,8 +1069,8 @@ impl Scheduler {
             let mut running = Map::new();
             for s in self.bucket(Status::Running) {
                 if let Some(t) = self.task(s) {
-                    if t.resources.contains_key(name) {
-                        running.insert(t.id.clone(), Value::Object(self.serialize_nodeps(t)));
+                    if t.resources().contains_key(name) {
+                        running.insert(t.id.to_string(), Value::Object(self.serialize_nodeps(t)));
                     }
                 }
             }
@@ -1036,26 +1115,30 @@ impl Scheduler {
                 .map(|w| Value::String(self.worker_name(w).into()))
                 .unwrap_or(Value::Null),
         );
-        m.insert("time_running".into(), opt_num(t.time_running));
+        m.insert("time_running".into(), opt_num(t.time_running.get()));
         m.insert("start_time".into(), num_value(t.time));
         m.insert("last_updated".into(), num_value(t.updated));
-        m.insert("params".into(), Value::Object(t.public_params().clone()));
-        m.insert("name".into(), Value::String(t.family.clone()));
-        m.insert("priority".into(), t.priority.clone());
-        m.insert("resources".into(), Value::Object(t.resources.clone()));
+        m.insert("params".into(), Value::Object(t.public_params().to_map()));
+        m.insert("name".into(), Value::String(t.family.to_string()));
+        m.insert("priority".into(), t.priority().to_value());
+        m.insert("resources".into(), Value::Object(t.resources().clone()));
         m.insert(
             "resources_running".into(),
             t.resources_running()
                 .map(|r| Value::Object(r.clone()))
                 .unwrap_or(Value::Null),
         );
-        m.insert("tracking_url".into(), t.tracking_url.clone());
-        m.insert("status_message".into(), t.status_message.clone());
-        m.insert("progress_percentage".into(), t.progress_percentage.clone());
+        let x = t.x();
+        m.insert("tracking_url".into(), x.tracking_url.to_value());
+        m.insert("status_message".into(), x.status_message.to_value());
+        m.insert(
+            "progress_percentage".into(),
+            x.progress_percentage.to_value(),
+        );
         if t.status == Status::Disabled {
             m.insert(
                 "re_enable_able".into(),
-                Value::Bool(t.scheduler_disable_time.is_some()),
+                Value::Bool(t.scheduler_disable_time().is_some()),
             );
         }
         if let Some(deps) = deps {
@@ -1065,7 +1148,7 @@ impl Scheduler {
             );
         }
         if self.config.send_messages && t.status == Status::Running {
-            m.insert("accepts_messages".into(), t.accepts_messages.clone());
+            m.insert("accepts_messages".into(), x.accepts_messages.to_value());
         }
         m
     }
@@ -1130,7 +1213,7 @@ impl Scheduler {
                 let mut result = Map::with_capacity(slots.len());
                 for s in slots {
                     if let Some(t) = self.task(s) {
-                        result.insert(t.id.clone(), Value::Object(self.serialize_nodeps(t)));
+                        result.insert(t.id.to_string(), Value::Object(self.serialize_nodeps(t)));
                     }
                 }
                 Value::Object(result)
@@ -1157,13 +1240,7 @@ impl Scheduler {
                 // A typical task is ~350 bytes; growing a multi-MB Vec by doubling
                 // costs copies and page faults.
                 out.reserve(slots.len() * 384);
-                crate::json::write_py_json(
-                    &TaskMapView {
-                        s: self,
-                        slots: &slots,
-                    },
-                    out,
-                )
+                self.write_task_map(&slots, out);
             }
         }
     }
@@ -1189,7 +1266,7 @@ impl Scheduler {
         };
         if search.is_none_or(|s| s.is_empty()) {
             let pre_count = match st {
-                None => self.ix.by_id.len(),
+                None => self.ix.live,
                 Some(None) => 0,
                 Some(Some(s)) => self.ix.buckets[s.index()].len(),
             };
@@ -1253,18 +1330,17 @@ impl Scheduler {
                 }
             }
         }
-        struct Groups<'a>(&'a Scheduler, &'a [(Status, Vec<u32>)]);
-        impl serde::Serialize for Groups<'_> {
-            fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-                use serde::ser::SerializeMap;
-                let mut m = ser.serialize_map(Some(self.1.len()))?;
-                for (st, slots) in self.1 {
-                    m.serialize_entry(st.as_str(), &TaskMapView { s: self.0, slots })?;
-                }
-                m.end()
+        out.push(b'{');
+        for (i, (st, slots)) in groups.iter().enumerate() {
+            if i > 0 {
+                out.extend_from_slice(b", ");
             }
+            out.push(b'"');
+            out.extend_from_slice(st.as_str().as_bytes());
+            out.extend_from_slice(b"\": ");
+            self.write_task_map(slots, out);
         }
-        crate::json::write_py_json(&Groups(self, &groups), out);
+        out.push(b'}');
     }
 
     pub fn task_search(&mut self, task_str: &str, now: f64) -> Value {
@@ -1276,7 +1352,7 @@ impl Scheduler {
                     .entry(t.status.as_str().to_string())
                     .or_insert_with(|| Value::Object(Map::new()));
                 if let Value::Object(m) = entry {
-                    m.insert(t.id.clone(), Value::Object(self.serialize_nodeps(t)));
+                    m.insert(t.id.to_string(), Value::Object(self.serialize_nodeps(t)));
                 }
             }
         }
@@ -1287,11 +1363,11 @@ impl Scheduler {
         match self.slot_for(task_id).and_then(|s| self.task(s)) {
             Some(t) => json!({
                 "taskId": task_id,
-                "error": t.expl,
+                "error": t.expl(),
                 "displayName": pretty_id(&t.family, t.public_params()),
-                "taskParams": t.params,
-                "taskModule": t.module,
-                "taskFamily": t.family,
+                "taskParams": t.params.to_map(),
+                "taskModule": t.module(),
+                "taskFamily": &*t.family,
             }),
             None => json!({"taskId": task_id, "error": ""}),
         }
@@ -1345,7 +1421,7 @@ impl Scheduler {
                         running
                             .entry(wr)
                             .or_default()
-                            .insert(t.id.clone(), Value::Object(self.serialize_nodeps(t)));
+                            .insert(t.id.to_string(), Value::Object(self.serialize_nodeps(t)));
                     }
                 }
             }
@@ -1371,56 +1447,45 @@ impl Scheduler {
 
     // ----- graphs ------------------------------------------------------------------------
 
-    fn traverse(
-        &self,
-        root: &str,
-        seen: &mut HashSet<String>,
+    /// luigid's breadth-first walk from `root` (ids not yet in `seen`), appending the
+    /// nodes it shows to `out`, in order.
+    fn traverse<'a>(
+        &'a self,
+        root: &'a str,
+        seen: &mut FastSet<&'a str>,
         inverse: bool,
         include_done: bool,
-        out: &mut Map<String, Value>,
+        out: &mut Vec<GraphNode<'a>>,
     ) {
-        if seen.contains(root) {
+        if !seen.insert(root) {
             return;
         }
-        seen.insert(root.to_string());
-        let mut queue: VecDeque<String> = VecDeque::from([root.to_string()]);
+        let mut queue: VecDeque<&'a str> = VecDeque::from([root]);
         let mut emitted = 0i64;
         while let Some(id) = queue.pop_front() {
             let is_root = id == root;
             match self
-                .slot_of(&id)
-                .and_then(|s| self.task(s))
-                .filter(|t| !t.family.is_empty())
+                .slot_of(id)
+                .and_then(|s| self.task(s).map(|t| (s, t)))
+                .filter(|(_, t)| !t.family.is_empty())
             {
-                None => {
-                    let mut m = Map::new();
-                    m.insert("deps".into(), json!([]));
-                    m.insert("status".into(), json!("UNKNOWN"));
-                    m.insert("workers".into(), json!([]));
-                    m.insert("start_time".into(), json!("UNKNOWN"));
-                    m.insert("params".into(), json!({ "task_id": id }));
-                    m.insert("name".into(), json!(guess_family(&id)));
-                    if is_root {
-                        m.insert("display_name".into(), json!(id));
-                    }
-                    m.insert("priority".into(), json!(0));
-                    out.insert(id, Value::Object(m));
-                }
-                Some(t) => {
-                    let mut deps: Vec<String> = if inverse {
+                None => out.push(GraphNode {
+                    id,
+                    slot: None,
+                    deps: Vec::new(),
+                    is_root,
+                }),
+                Some((slot, t)) => {
+                    let mut deps: Vec<&'a str> = if inverse {
                         self.ix
-                            .rdeps
-                            .get(&t.id)
-                            .map(|set| {
-                                set.iter()
-                                    .filter_map(|&s| self.task(s).map(|d| d.id.clone()))
-                                    .collect()
-                            })
-                            .unwrap_or_default()
+                            .rdeps(&t.id)
+                            .into_iter()
+                            .filter_map(|s| self.task(s).map(|d| &*d.id))
+                            .collect()
                     } else {
-                        t.deps.iter().cloned().collect()
+                        t.deps.iter().map(|d| &**d).collect()
                     };
-                    deps.sort();
+                    deps.sort_unstable();
                     if !include_done {
                         deps.retain(|d| {
                             self.slot_of(d)
@@ -1428,17 +1493,17 @@ impl Scheduler {
                                 .is_none_or(|x| x.status != Status::Done)
                         });
                     }
-                    let mut m = self.serialize(t, Some(deps.clone()));
-                    if !is_root {
-                        m.shift_remove("display_name");
-                    }
-                    out.insert(id, Value::Object(m));
-                    for d in deps {
-                        if !seen.contains(&d) {
-                            seen.insert(d.clone());
+                    for &d in &deps {
+                        if seen.insert(d) {
                             queue.push_back(d);
                         }
                     }
+                    out.push(GraphNode {
+                        id,
+                        slot: Some(slot),
+                        deps,
+                        is_root,
+                    });
                 }
             }
             emitted += 1;
@@ -1448,15 +1513,76 @@ impl Scheduler {
         }
     }
 
-    pub fn graph(&mut self, now: f64) -> Value {
-        self.prune(now);
-        let mut out = Map::new();
-        let mut seen = HashSet::new();
-        let ids: Vec<String> = self.tasks.iter().flatten().map(|t| t.id.clone()).collect();
-        for id in ids {
-            self.traverse(&id, &mut seen, false, true, &mut out);
+    /// The nodes `graph` shows.
+    fn graph_nodes(&self) -> Vec<GraphNode<'_>> {
+        let mut out = Vec::new();
+        let mut seen = FastSet::default();
+        for t in self.tasks.iter().flatten() {
+            self.traverse(&t.id, &mut seen, false, true, &mut out);
+        }
+        out
+    }
+
+    /// The nodes `dep_graph` shows (none for an unknown id).
+    fn dep_graph_nodes(
+        &self,
+        task_id: &Value,
+        include_done: bool,
+        inverse: bool,
+    ) -> Vec<GraphNode<'_>> {
+        let mut out = Vec::new();
+        let root = task_id
+            .as_str()
+            .and_then(|id| self.slot_of(id))
+            .and_then(|s| self.task(s));
+        if let Some(t) = root {
+            let mut seen = FastSet::default();
+            self.traverse(&t.id, &mut seen, inverse, include_done, &mut out);
+        }
+        out
+    }
+
+    fn graph_value(&self, nodes: &[GraphNode]) -> Value {
+        let mut out = Map::with_capacity(nodes.len());
+        for n in nodes {
+            let v = match n.slot.and_then(|s| self.task(s)) {
+                None => {
+                    let mut m = Map::new();
+                    m.insert("deps".into(), json!([]));
+                    m.insert("status".into(), json!("UNKNOWN"));
+                    m.insert("workers".into(), json!([]));
+                    m.insert("start_time".into(), json!("UNKNOWN"));
+                    m.insert("params".into(), json!({ "task_id": n.id }));
+                    m.insert("name".into(), json!(guess_family(n.id)));
+                    if n.is_root {
+                        m.insert("display_name".into(), json!(n.id));
+                    }
+                    m.insert("priority".into(), json!(0));
+                    m
+                }
+                Some(t) => {
+                    let deps = n.deps.iter().map(|d| d.to_string()).collect();
+                    let mut m = self.serialize(t, Some(deps));
+                    if !n.is_root {
+                        m.shift_remove("display_name");
+                    }
+                    m
+                }
+            };
+            out.insert(n.id.to_string(), Value::Object(v));
         }
         Value::Object(out)
+    }
+
+    pub fn graph(&mut self, now: f64) -> Value {
+        self.prune(now);
+        self.graph_value(&self.graph_nodes())
+    }
+
+    /// [`Self::graph`] written straight into `out` (the same bytes, no `Value`s).
+    pub fn graph_json(&mut self, now: f64, out: &mut Vec<u8>) {
+        self.prune(now);
+        self.write_graph(&self.graph_nodes(), out);
     }
 
     pub fn dep_graph(
@@ -1467,78 +1593,29 @@ impl Scheduler {
         now: f64,
     ) -> Value {
         self.prune(now);
-        let Some(id) = task_id.as_str().filter(|id| self.slot_of(id).is_some()) else {
-            return json!({});
-        };
-        let mut out = Map::new();
-        let mut seen = HashSet::new();
-        self.traverse(id, &mut seen, inverse, include_done, &mut out);
-        Value::Object(out)
+        self.graph_value(&self.dep_graph_nodes(task_id, include_done, inverse))
+    }
+
+    /// [`Self::dep_graph`] written straight into `out` (the same bytes, no `Value`s).
+    pub fn dep_graph_json(
+        &mut self,
+        task_id: &Value,
+        include_done: bool,
+        inverse: bool,
+        now: f64,
+        out: &mut Vec<u8>,
+    ) {
+        self.prune(now);
+        let nodes = self.dep_graph_nodes(task_id, include_done, inverse);
+        self.write_graph(&nodes, out);
     }
 }
 
-/// A borrowed view serializing as luigid's task dict ([`Scheduler::serialize`] without
-/// deps): the same keys in the same order, written without building a `Value`.
-pub(crate) struct TaskView<'a> {
-    pub s: &'a Scheduler,
-    pub t: &'a Task,
-}
-
-impl serde::Serialize for TaskView<'_> {
-    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        struct Workers<'a>(&'a Scheduler, &'a [u32]);
-        impl serde::Serialize for Workers<'_> {
-            fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-                ser.collect_seq(self.1.iter().map(|&w| self.0.worker_name(w)))
-            }
-        }
-        let (s, t) = (self.s, self.t);
-        let mut m = ser.serialize_map(None)?;
-        m.serialize_entry("display_name", &pretty_id(&t.family, t.public_params()))?;
-        m.serialize_entry("status", t.status.as_str())?;
-        m.serialize_entry("workers", &Workers(s, &t.workers))?;
-        m.serialize_entry(
-            "worker_running",
-            &t.worker_running.map(|w| s.worker_name(w)),
-        )?;
-        // Non-finite times are null, as `num_value` makes them.
-        m.serialize_entry("time_running", &t.time_running.filter(|f| f.is_finite()))?;
-        m.serialize_entry("start_time", &Some(t.time).filter(|f| f.is_finite()))?;
-        m.serialize_entry("last_updated", &Some(t.updated).filter(|f| f.is_finite()))?;
-        m.serialize_entry("params", t.public_params())?;
-        m.serialize_entry("name", &t.family)?;
-        m.serialize_entry("priority", &t.priority)?;
-        m.serialize_entry("resources", &t.resources)?;
-        m.serialize_entry("resources_running", &t.resources_running())?;
-        m.serialize_entry("tracking_url", &t.tracking_url)?;
-        m.serialize_entry("status_message", &t.status_message)?;
-        m.serialize_entry("progress_percentage", &t.progress_percentage)?;
-        if t.status == Status::Disabled {
-            m.serialize_entry("re_enable_able", &t.scheduler_disable_time.is_some())?;
-        }
-        if s.config.send_messages && t.status == Status::Running {
-            m.serialize_entry("accepts_messages", &t.accepts_messages)?;
-        }
-        m.end()
-    }
-}
-
-/// `{task_id: task dict}` for `slots`, in order.
-struct TaskMapView<'a> {
-    s: &'a Scheduler,
-    slots: &'a [u32],
-}
-
-impl serde::Serialize for TaskMapView<'_> {
-    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        let mut m = ser.serialize_map(Some(self.slots.len()))?;
-        for &slot in self.slots {
-            if let Some(t) = self.s.task(slot) {
-                m.serialize_entry(&t.id, &TaskView { s: self.s, t })?;
-            }
-        }
-        m.end()
-    }
+/// One node of a dependency graph reply: a task (`slot`) with the deps it shows, or an
+/// id shown as UNKNOWN.
+pub(super) struct GraphNode<'a> {
+    pub id: &'a str,
+    pub slot: Option<u32>,
+    pub deps: Vec<&'a str>,
+    pub is_root: bool,
 }

@@ -1,7 +1,9 @@
 //! Python's `str()`/`repr()` of JSON-decoded values (for `pretty_id` and history
 //! parameters), the task-family guess of placeholder nodes, and MD5 (batch ids).
 
+use super::compact::{parse_raw, plain_str, Params};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// Python `str(value)` of a JSON-decoded value.
 pub fn py_str(v: &Value) -> String {
@@ -147,7 +149,7 @@ pub fn py_float_repr(f: f64) -> String {
 }
 
 /// `family(k1=v1, k2=v2)` over the public params sorted by key.
-pub fn pretty_id(family: &str, public_params: &Map<String, Value>) -> String {
+pub fn pretty_id_map(family: &str, public_params: &Map<String, Value>) -> String {
     let mut keys: Vec<&String> = public_params.keys().collect();
     keys.sort();
     let mut out = String::with_capacity(family.len() + 2 + 16 * keys.len());
@@ -168,6 +170,64 @@ pub fn pretty_id(family: &str, public_params: &Map<String, Value>) -> String {
     }
     out.push(')');
     out
+}
+
+/// [`pretty_id_map`] of parameters kept as JSON text, without building their values.
+pub fn pretty_id(family: &str, params: &Params) -> String {
+    let mut out = String::with_capacity(family.len() + 2 + params.text().len());
+    pretty_id_into(&mut out, family, params);
+    out
+}
+
+/// [`pretty_id`] appended to `out`.
+pub fn pretty_id_into(out: &mut String, family: &str, params: &Params) {
+    out.push_str(family);
+    out.push('(');
+    // Up to 16 keys sort on the stack (luigi tasks rarely have more).
+    let mut small: [(&str, &str); 16] = [("", ""); 16];
+    let mut n = 0;
+    let mut plain = true;
+    for (k, raw) in params.entries() {
+        match k {
+            Cow::Borrowed(k) if n < small.len() => {
+                small[n] = (k, raw);
+                n += 1;
+            }
+            _ => {
+                plain = false;
+                break;
+            }
+        }
+    }
+    if plain {
+        let entries = &mut small[..n];
+        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        for (i, (k, raw)) in entries.iter().enumerate() {
+            push_param(out, i, k, raw);
+        }
+    } else {
+        let mut entries: Vec<(Cow<str>, &str)> = params.entries().collect();
+        entries.sort_by(|a, b| a.0.cmp(&b.0));
+        for (i, (k, raw)) in entries.iter().enumerate() {
+            push_param(out, i, k, raw);
+        }
+    }
+    out.push(')');
+}
+
+fn push_param(out: &mut String, i: usize, k: &str, raw: &str) {
+    if i > 0 {
+        out.push_str(", ");
+    }
+    out.push_str(k);
+    out.push('=');
+    match plain_str(raw) {
+        Some(s) => out.push_str(s),
+        None => match parse_raw(raw) {
+            Value::String(s) => out.push_str(&s),
+            other => py_repr(&other, out),
+        },
+    }
 }
 
 /// The family luigid guesses from an id with `([^(_]+)[(_]` (anchored at the start).
@@ -260,15 +320,29 @@ mod tests {
     fn pretty_ids() {
         let p = json!({"num": 5, "day": "2016-02-01"});
         assert_eq!(
-            pretty_id("A", p.as_object().unwrap()),
+            pretty_id_map("A", p.as_object().unwrap()),
             "A(day=2016-02-01, num=5)"
         );
         let p = json!({"a": [1, "x"], "b": 1.0, "c": null, "d": {"k": "it's"}, "e": true});
         assert_eq!(
-            pretty_id("T", p.as_object().unwrap()),
+            pretty_id_map("T", p.as_object().unwrap()),
             "T(a=[1, 'x'], b=1.0, c=None, d={'k': \"it's\"}, e=True)"
         );
-        assert_eq!(pretty_id("", &Map::new()), "()");
+        assert_eq!(pretty_id_map("", &Map::new()), "()");
+        for p in [
+            json!({"num": 5, "day": "2016-02-01"}),
+            json!({"a": [1, "x"], "b": 1.0, "c": null, "d": {"k": "it's"}, "e": true, "f": "q\"</"}),
+            json!({"z\u{e9}": "\u{e9}", "a": crate::json::raw_number("NaN")}),
+            json!({"b\"": 1, "a": 2}),
+            Value::Object(
+                (0..20)
+                    .map(|i| (format!("k{}", 20 - i), json!(i)))
+                    .collect(),
+            ),
+        ] {
+            let m = p.as_object().unwrap();
+            assert_eq!(pretty_id("F", &Params::from_map(m)), pretty_id_map("F", m));
+        }
     }
 
     #[test]

@@ -638,7 +638,7 @@ fn scale_run() {
 fn task_record_stays_small() {
     // A guard against accidental growth of the per-task record (1M tasks are expected).
     assert!(
-        std::mem::size_of::<Task>() <= 1300,
+        std::mem::size_of::<Task>() <= 248,
         "{}",
         std::mem::size_of::<Task>()
     );
@@ -803,4 +803,136 @@ fn task_list_json_matches_the_value_bytes() {
         assert!(all.values().any(|t| t["status"] == "DISABLED"));
         assert!(all.values().any(|t| t["status"] == "RUNNING"));
     }
+}
+
+#[test]
+fn graph_json_matches_the_value_bytes() {
+    for (send_messages, max_nodes) in [(true, 100000), (false, 100000), (true, 3), (true, 0)] {
+        let mut s = Scheduler::new(SchedulerConfig {
+            send_messages,
+            max_graph_nodes: max_nodes,
+            retry_count: 1.0,
+            ..SchedulerConfig::default()
+        });
+        add(
+            &mut s,
+            "W",
+            "A_1",
+            json!({"priority": 2.5, "deps": ["B_2", "D_4"]}),
+            1.0,
+        );
+        add(
+            &mut s,
+            "W",
+            "B_2",
+            json!({"params": {"x": "é</b>\n", "y": [1, 2.0, null]},
+                   "param_visibilities": {"y": 1}, "deps": ["C_3", "E_5"],
+                   "tracking_url": "http://h/x", "accepts_messages": true}),
+            2.0,
+        );
+        // An assistant's deps are not created: "Gone(x)" stays an unknown id.
+        add(
+            &mut s,
+            "X",
+            "E_5",
+            json!({"status": "DONE", "deps": ["Gone(x)"], "assistant": true}),
+            3.0,
+        );
+        add(
+            &mut s,
+            "W",
+            "D_4",
+            json!({"status": "FAILED", "deps": ["A_1"]}),
+            3.0,
+        );
+        add(
+            &mut s,
+            "W",
+            "F_6",
+            json!({"accepts_messages": true, "deps": ["E_5"]}),
+            3.0,
+        );
+        work(&mut s, "W", 4.0);
+        let mut cases: Vec<(&str, Value)> = vec![("graph", json!({}))];
+        for id in ["A_1", "B_2", "C_3", "E_5", "F_6", "Gone(x)", "nothing"] {
+            for inc in [true, false] {
+                let a = json!({"task_id": id, "include_done": inc});
+                cases.push(("dep_graph", a.clone()));
+                cases.push(("inverse_dep_graph", a));
+            }
+        }
+        for (method, args) in cases {
+            let v = c(&mut s, method, args.clone(), 5.0);
+            let mut want = Vec::new();
+            crate::json::write_py_json(&v, &mut want);
+            let mut got = Vec::new();
+            match method {
+                "graph" => s.graph_json(5.0, &mut got),
+                m => s.dep_graph_json(
+                    &args["task_id"],
+                    args["include_done"] == json!(true),
+                    m == "inverse_dep_graph",
+                    5.0,
+                    &mut got,
+                ),
+            }
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(&want),
+                "{method} {args} {max_nodes}"
+            );
+        }
+        if max_nodes > 10 {
+            let g = c(&mut s, "graph", json!({}), 5.0);
+            assert_eq!(g["Gone(x)"]["status"], "UNKNOWN");
+            assert_eq!(g["A_1"]["deps"], json!(["B_2", "D_4"]));
+        }
+    }
+}
+
+#[test]
+fn id_table_and_interned_strings_are_released() {
+    let mut s = Scheduler::default();
+    for i in 0..50 {
+        let deps = if i > 0 {
+            vec![format!("T_{}", i - 1), "Missing_1".to_string()]
+        } else {
+            vec![]
+        };
+        add(
+            &mut s,
+            "W",
+            &format!("T_{i}"),
+            json!({"deps": deps, "module": format!("m{i}")}),
+            1.0,
+        );
+    }
+    // An assistant's dep is only an id (no task).
+    add(
+        &mut s,
+        "A",
+        "X_1",
+        json!({"deps": ["Only_dep"], "assistant": true}),
+        1.0,
+    );
+    assert_eq!(s.task_count(), 52);
+    assert_eq!(s.ix.nodes.len(), 53);
+    // T_2's dep (sorted after Missing_1) is the very string of T_1's id.
+    let t1 = s.task(s.slot_of("T_1").unwrap()).unwrap();
+    let t2 = s.task(s.slot_of("T_2").unwrap()).unwrap();
+    assert!(Arc::ptr_eq(&t1.id, &t2.deps[1]));
+    // The snapshot round trip shares them again.
+    let mut back: Scheduler = serde_json::from_str(&serde_json::to_string(&s).unwrap()).unwrap();
+    back.rebuild_indexes();
+    let t1 = back.task(back.slot_of("T_1").unwrap()).unwrap();
+    let t2 = back.task(back.slot_of("T_2").unwrap()).unwrap();
+    assert!(Arc::ptr_eq(&t1.id, &t2.deps[1]));
+    assert_eq!(back.ix.nodes.len(), 53);
+    // Workers gone: everything is pruned, and the tables empty.
+    c(&mut s, "prune", json!({}), 100.0);
+    c(&mut s, "prune", json!({}), 1000.0);
+    assert_eq!(s.task_count(), 0);
+    assert!(s.ix.nodes.is_empty(), "{}", s.ix.nodes.len());
+    add(&mut s, "W", "New_1", json!({}), 2000.0);
+    assert_eq!(s.ix.nodes.len(), 1);
 }

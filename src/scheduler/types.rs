@@ -1,9 +1,12 @@
 //! Records of the scheduler state: tasks, workers, statuses, and the small helpers
 //! (ordered floats, candidate keys, Python-like value comparisons) the indexes use.
 
+use super::compact::FastSet;
+pub use super::compact::{Deps, Ids, Params, Pv};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
-use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::Arc;
 
 /// A task status. luigid stores any string a worker reports; we accept only the real
 /// statuses (see the table in `scheduler/mod.rs`). `SUSPENDED` is mapped on input.
@@ -92,16 +95,475 @@ pub struct RetryPolicy {
     pub disable_window: f64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// A task. Fields that are rarely set live in [`Extra`], allocated on first use; echoed
+/// JSON values are [`Pv`]s; parameters are JSON text ([`Params`]). Serializes with the
+/// field names and value shapes of the plain record it replaced (snapshots).
+#[derive(Debug, Clone)]
 pub struct Task {
-    pub id: String,
+    /// Shared with the id table and with other tasks' `deps`.
+    pub id: Arc<str>,
     /// Interned worker ids (small sets; order irrelevant).
-    pub stakeholders: Vec<u32>,
+    pub stakeholders: Ids,
     /// Interned worker ids, insertion-ordered set.
+    pub workers: Ids,
+    pub deps: Deps,
+    pub status: Status,
+    pub runnable: bool,
+    pub batchable: bool,
+    /// Number of deps that are missing or not DONE (derived).
+    pub unready: u32,
+    pub worker_running: Option<u32>,
+    /// Position in its status bucket: set from a global counter on every status change.
+    pub status_seq: u64,
+    pub time: f64,
+    pub updated: f64,
+    /// The priority as a number, for ranking; see [`Task::priority`] for the value
+    /// as the client sent it (luigid echoes `1` and `1.0` differently).
+    pub prio: f64,
+    /// How `priority` is echoed (`PRIO_MASK` bits): [`PRIO_INT`], [`PRIO_FLOAT`] (from
+    /// `prio`) or [`PRIO_OTHER`] (`Extra::priority`); and [`EXPL_NULL_TEXT`].
+    flags: u8,
+    pub retry: OptF64,
+    pub remove: OptF64,
+    pub time_running: OptF64,
+    /// Interned.
+    pub family: Arc<str>,
+    /// The module when it is a string (interned); otherwise `Extra::module`.
+    module: Option<Arc<str>>,
+    pub params: Params,
+    /// JSON text of the visibilities (interned), `None` when `{}`.
+    pub param_visibilities: Option<Arc<str>>,
+    /// `None` when `{}`.
+    pub resources: Option<Box<Map<String, Value>>>,
+    pub rr: ResRun,
+    /// Shared by the tasks with the same policy.
+    pub retry_policy: Arc<RetryPolicy>,
+    pub extra: Option<Box<Extra>>,
+}
+
+const PRIO_INT: u8 = 0;
+const PRIO_FLOAT: u8 = 1;
+const PRIO_OTHER: u8 = 2;
+const PRIO_MASK: u8 = 3;
+/// `expl` is the string "null": what every Luigi worker reports on success
+/// (`json.dumps(None)`), so DONE tasks need no `Extra` for it.
+const EXPL_NULL_TEXT: u8 = 4;
+
+/// An `Option<f64>` in 8 bytes: `None` is a NaN with a payload arithmetic never makes.
+#[derive(Clone, Copy, PartialEq)]
+pub struct OptF64(u64);
+
+impl OptF64 {
+    const NONE_BITS: u64 = 0x7ff4_dead_0bad_f00d;
+    pub const NONE: OptF64 = OptF64(Self::NONE_BITS);
+
+    pub fn get(self) -> Option<f64> {
+        (self.0 != Self::NONE_BITS).then(|| f64::from_bits(self.0))
+    }
+
+    pub fn is_some(self) -> bool {
+        self.0 != Self::NONE_BITS
+    }
+
+    pub fn is_none(self) -> bool {
+        self.0 == Self::NONE_BITS
+    }
+
+    pub fn is_some_and(self, f: impl FnOnce(f64) -> bool) -> bool {
+        self.get().is_some_and(f)
+    }
+
+    pub fn map<T>(self, f: impl FnOnce(f64) -> T) -> Option<T> {
+        self.get().map(f)
+    }
+}
+
+impl From<Option<f64>> for OptF64 {
+    fn from(f: Option<f64>) -> OptF64 {
+        match f {
+            // A NaN that happens to carry our payload is kept as the plain NaN.
+            Some(f) if f.to_bits() == Self::NONE_BITS => OptF64(f64::NAN.to_bits()),
+            Some(f) => OptF64(f.to_bits()),
+            None => OptF64::NONE,
+        }
+    }
+}
+
+impl std::fmt::Debug for OptF64 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.get().fmt(f)
+    }
+}
+
+impl Serialize for OptF64 {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        self.get().serialize(ser)
+    }
+}
+
+/// A task's `resources_running`.
+#[derive(Debug, Clone, Default)]
+pub enum ResRun {
+    #[default]
+    None,
+    /// A batch member's `resources_running` is the very `resources` object in luigid.
+    Alias,
+    /// `{}`.
+    Empty,
+    Own(Box<Map<String, Value>>),
+}
+
+impl ResRun {
+    pub fn from_map(m: Map<String, Value>) -> ResRun {
+        if m.is_empty() {
+            ResRun::Empty
+        } else {
+            ResRun::Own(Box::new(m))
+        }
+    }
+}
+
+/// The rarely set task fields (their defaults live in [`NO_EXTRA`]).
+#[derive(Debug, Clone)]
+pub struct Extra {
+    /// The priority when it is neither an int nor a float equal to `Task::prio`.
+    pub priority: Pv,
+    /// The module when it is not a string.
+    pub module: Pv,
+    pub expl: Pv,
+    pub accepts_messages: Pv,
+    pub tracking_url: Pv,
+    pub status_message: Pv,
+    pub progress_percentage: Pv,
+    /// `None` when every param is public (the common case).
+    pub public_params: Option<Params>,
+    pub failures: VecDeque<f64>,
+    pub first_failure_time: Option<f64>,
+    pub scheduler_message_responses: Option<Map<String, Value>>,
+    pub scheduler_disable_time: Option<f64>,
+    pub batch_id: Option<String>,
+}
+
+pub static NO_EXTRA: Extra = Extra {
+    priority: Pv::Null,
+    module: Pv::Null,
+    expl: Pv::Null,
+    accepts_messages: Pv::Bool(false),
+    tracking_url: Pv::Null,
+    status_message: Pv::Null,
+    progress_percentage: Pv::Null,
+    public_params: None,
+    failures: VecDeque::new(),
+    first_failure_time: None,
+    scheduler_message_responses: None,
+    scheduler_disable_time: None,
+    batch_id: None,
+};
+
+/// `{}` for borrowed reads of absent maps.
+pub fn empty_map() -> &'static Map<String, Value> {
+    static EMPTY: std::sync::LazyLock<Map<String, Value>> = std::sync::LazyLock::new(Map::new);
+    &EMPTY
+}
+
+impl Task {
+    /// A PENDING task with every other field at luigid's default.
+    pub fn new(id: Arc<str>, family: Arc<str>, retry_policy: Arc<RetryPolicy>, now: f64) -> Task {
+        Task {
+            id,
+            stakeholders: Ids::default(),
+            workers: Ids::default(),
+            deps: Deps::Zero,
+            status: Status::Pending,
+            runnable: false,
+            batchable: false,
+            unready: 0,
+            worker_running: None,
+            status_seq: 0,
+            time: now,
+            updated: now,
+            prio: 0.0,
+            flags: PRIO_INT,
+            retry: OptF64::NONE,
+            remove: OptF64::NONE,
+            time_running: OptF64::NONE,
+            family,
+            module: None,
+            params: Params::default(),
+            param_visibilities: None,
+            resources: None,
+            rr: ResRun::None,
+            retry_policy,
+            extra: None,
+        }
+    }
+
+    /// The rarely set fields (defaults when never set).
+    pub fn x(&self) -> &Extra {
+        self.extra.as_deref().unwrap_or(&NO_EXTRA)
+    }
+
+    pub fn x_mut(&mut self) -> &mut Extra {
+        self.extra.get_or_insert_with(|| Box::new(NO_EXTRA.clone()))
+    }
+
+    /// Change rarely set fields; `to_default` says the change writes default values,
+    /// which needs no allocation when nothing was set before.
+    pub fn set_x(&mut self, to_default: bool, f: impl FnOnce(&mut Extra)) {
+        if to_default && self.extra.is_none() {
+            return;
+        }
+        f(self.x_mut());
+        // Back to all defaults: give the memory back.
+        if to_default && self.extra.as_deref().is_some_and(Extra::is_default) {
+            self.extra = None;
+        }
+    }
+
+    /// The priority as the client sent it.
+    pub fn priority(&self) -> Pv {
+        match self.flags & PRIO_MASK {
+            PRIO_INT => Pv::Int(self.prio as i64),
+            PRIO_FLOAT => Pv::Other(Box::new(num_value(self.prio))),
+            _ => self.x().priority.clone(),
+        }
+    }
+
+    /// Set the priority (`prio` must be its number, as `py_num` gives it, or 0).
+    pub fn set_priority(&mut self, priority: Pv, prio: f64) {
+        self.prio = prio;
+        let kind = match &priority {
+            Pv::Int(i) if *i as f64 == prio && prio as i64 == *i => PRIO_INT,
+            Pv::Other(v)
+                if v.as_number().is_some_and(|n| {
+                    n.is_f64() && n.as_f64().map(f64::to_bits) == Some(prio.to_bits())
+                }) =>
+            {
+                PRIO_FLOAT
+            }
+            _ => PRIO_OTHER,
+        };
+        self.flags = (self.flags & !PRIO_MASK) | kind;
+        if kind == PRIO_OTHER {
+            self.x_mut().priority = priority;
+        } else {
+            self.set_x(true, |x| x.priority = Pv::Null);
+        }
+    }
+
+    /// The priority when it is an int (the common case), for writers.
+    pub fn priority_int(&self) -> Option<i64> {
+        (self.flags & PRIO_MASK == PRIO_INT).then_some(self.prio as i64)
+    }
+
+    pub fn expl(&self) -> Pv {
+        if self.flags & EXPL_NULL_TEXT != 0 {
+            Pv::Str(Arc::from("null"))
+        } else {
+            self.x().expl.clone()
+        }
+    }
+
+    pub fn set_expl(&mut self, v: Pv) {
+        if matches!(&v, Pv::Str(s) if &**s == "null") {
+            self.flags |= EXPL_NULL_TEXT;
+            self.set_x(true, |x| x.expl = Pv::Null);
+        } else {
+            self.flags &= !EXPL_NULL_TEXT;
+            self.set_x(v.is_null(), |x| x.expl = v);
+        }
+    }
+
+    pub fn module(&self) -> Pv {
+        match &self.module {
+            Some(m) => Pv::Str(m.clone()),
+            None => self.x().module.clone(),
+        }
+    }
+
+    pub fn module_truthy(&self) -> bool {
+        match &self.module {
+            Some(m) => !m.is_empty(),
+            None => self.x().module.truthy(),
+        }
+    }
+
+    pub fn set_module(&mut self, m: Pv) {
+        match m {
+            Pv::Str(s) => {
+                self.module = Some(s);
+                self.set_x(true, |x| x.module = Pv::Null);
+            }
+            other => {
+                self.module = None;
+                self.set_x(other.is_null(), |x| x.module = other);
+            }
+        }
+    }
+
+    /// The interned module string, for re-sharing after a load.
+    pub fn module_str_mut(&mut self) -> Option<&mut Arc<str>> {
+        self.module.as_mut()
+    }
+
+    pub fn resources(&self) -> &Map<String, Value> {
+        self.resources.as_deref().unwrap_or(empty_map())
+    }
+
+    pub fn set_resources(&mut self, m: Map<String, Value>) {
+        self.resources = if m.is_empty() {
+            None
+        } else {
+            Some(Box::new(m))
+        };
+    }
+
+    pub fn resources_running(&self) -> Option<&Map<String, Value>> {
+        match &self.rr {
+            ResRun::None => None,
+            ResRun::Alias => Some(self.resources()),
+            ResRun::Empty => Some(empty_map()),
+            ResRun::Own(m) => Some(m),
+        }
+    }
+
+    pub fn batch_id(&self) -> Option<&str> {
+        self.x().batch_id.as_deref()
+    }
+
+    pub fn scheduler_disable_time(&self) -> Option<f64> {
+        self.x().scheduler_disable_time
+    }
+
+    /// luigid's `set_params`: public = visibility absent or 0; hidden ones are kept
+    /// only in `params`.
+    pub fn public_params(&self) -> &Params {
+        self.x().public_params.as_ref().unwrap_or(&self.params)
+    }
+
+    /// The visibilities as a map.
+    pub fn param_visibilities_map(&self) -> Map<String, Value> {
+        match &self.param_visibilities {
+            None => Map::new(),
+            Some(text) => match crate::json::parse_py_json(text) {
+                Ok(Value::Object(m)) => m,
+                _ => Map::new(),
+            },
+        }
+    }
+
+    /// Set `params` with the task's visibilities `vis` (luigid's `set_params`).
+    pub fn set_params(&mut self, params: &Map<String, Value>, vis: &Map<String, Value>) {
+        let public_vis = |k: &String| match vis.get(k) {
+            None => true,
+            Some(v) => py_num(v) == Some(0.0),
+        };
+        let public = if params.keys().all(public_vis) {
+            None
+        } else {
+            let m: Map<String, Value> = params
+                .iter()
+                .filter(|(k, _)| public_vis(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            Some(Params::from_map(&m))
+        };
+        self.set_x(public.is_none(), |x| x.public_params = public);
+        self.params = Params::from_map(params);
+    }
+
+    pub fn num_failures(&mut self, now: f64) -> usize {
+        let min_time = now - self.retry_policy.disable_window;
+        let Some(x) = self.extra.as_deref_mut() else {
+            return 0;
+        };
+        while x.failures.front().is_some_and(|&f| f < min_time) {
+            x.failures.pop_front();
+        }
+        x.failures.len()
+    }
+
+    pub fn has_excessive_failures(&mut self, now: f64) -> bool {
+        if let Some(first) = self.x().first_failure_time {
+            if now >= first + self.retry_policy.disable_hard_timeout {
+                return true;
+            }
+        }
+        self.num_failures(now) as f64 >= self.retry_policy.retry_count
+    }
+
+    pub fn clear_failures(&mut self) {
+        self.set_x(true, |x| {
+            x.failures.clear();
+            x.first_failure_time = None;
+        });
+    }
+}
+
+impl Serialize for Task {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let x = self.x();
+        let alias = matches!(self.rr, ResRun::Alias);
+        let rr = if alias {
+            None
+        } else {
+            self.resources_running()
+        };
+        let vis = self.param_visibilities_map();
+        let mut st = ser.serialize_struct("Task", 35)?;
+        st.serialize_field("id", &*self.id)?;
+        st.serialize_field("stakeholders", &self.stakeholders)?;
+        st.serialize_field("workers", &self.workers)?;
+        st.serialize_field("deps", &self.deps)?;
+        st.serialize_field("status", &self.status)?;
+        st.serialize_field("status_seq", &self.status_seq)?;
+        st.serialize_field("time", &self.time)?;
+        st.serialize_field("updated", &self.updated)?;
+        st.serialize_field("retry", &self.retry)?;
+        st.serialize_field("remove", &self.remove)?;
+        st.serialize_field("worker_running", &self.worker_running)?;
+        st.serialize_field("time_running", &self.time_running)?;
+        st.serialize_field("expl", &self.expl())?;
+        st.serialize_field("priority", &self.priority())?;
+        st.serialize_field("prio", &self.prio)?;
+        st.serialize_field("resources", self.resources())?;
+        st.serialize_field("resources_running", &rr)?;
+        st.serialize_field("rr_alias", &alias)?;
+        st.serialize_field("family", &*self.family)?;
+        st.serialize_field("module", &self.module())?;
+        st.serialize_field("params", &self.params)?;
+        st.serialize_field("param_visibilities", &vis)?;
+        st.serialize_field("public_params", &x.public_params)?;
+        st.serialize_field("accepts_messages", &x.accepts_messages)?;
+        st.serialize_field("retry_policy", &*self.retry_policy)?;
+        st.serialize_field("failures", &x.failures)?;
+        st.serialize_field("first_failure_time", &x.first_failure_time)?;
+        st.serialize_field("tracking_url", &x.tracking_url)?;
+        st.serialize_field("status_message", &x.status_message)?;
+        st.serialize_field("progress_percentage", &x.progress_percentage)?;
+        st.serialize_field(
+            "scheduler_message_responses",
+            x.scheduler_message_responses
+                .as_ref()
+                .unwrap_or(empty_map()),
+        )?;
+        st.serialize_field("scheduler_disable_time", &x.scheduler_disable_time)?;
+        st.serialize_field("runnable", &self.runnable)?;
+        st.serialize_field("batchable", &self.batchable)?;
+        st.serialize_field("batch_id", &x.batch_id)?;
+        st.end()
+    }
+}
+
+/// The snapshot shape of a task (the plain record `Task` serializes as).
+#[derive(Deserialize)]
+pub struct TaskRecord {
+    pub id: String,
+    pub stakeholders: Vec<u32>,
     pub workers: Vec<u32>,
     pub deps: BTreeSet<String>,
     pub status: Status,
-    /// Position in its status bucket: set from a global counter on every status change.
     pub status_seq: u64,
     pub time: f64,
     pub updated: f64,
@@ -110,19 +572,15 @@ pub struct Task {
     pub worker_running: Option<u32>,
     pub time_running: Option<f64>,
     pub expl: Value,
-    /// As the client sent it (luigid echoes `1` and `1.0` differently) ...
     pub priority: Value,
-    /// ... and as a number for ranking.
     pub prio: f64,
     pub resources: Map<String, Value>,
     pub resources_running: Option<Map<String, Value>>,
-    /// A batch member's `resources_running` is the very `resources` object in luigid.
     pub rr_alias: bool,
     pub family: String,
     pub module: Value,
     pub params: Map<String, Value>,
     pub param_visibilities: Map<String, Value>,
-    /// `None` when every param is public (the common case), to avoid a copy.
     pub public_params: Option<Map<String, Value>>,
     pub accepts_messages: Value,
     pub retry_policy: RetryPolicy,
@@ -136,65 +594,88 @@ pub struct Task {
     pub runnable: bool,
     pub batchable: bool,
     pub batch_id: Option<String>,
-    /// Number of deps that are missing or not DONE (derived).
-    #[serde(skip)]
-    pub unready: u32,
 }
 
-impl Task {
-    pub fn resources_running(&self) -> Option<&Map<String, Value>> {
-        if self.rr_alias {
-            Some(&self.resources)
-        } else {
-            self.resources_running.as_ref()
-        }
-    }
+/// JSON text of a visibilities map, `None` for `{}`.
+pub fn vis_text(vis: &Map<String, Value>) -> Option<String> {
+    (!vis.is_empty()).then(|| Params::from_map(vis).text().to_string())
+}
 
-    /// luigid's `set_params`: public = visibility absent or 0; hidden ones are kept
-    /// only in `params`.
-    pub fn public_params(&self) -> &Map<String, Value> {
-        self.public_params.as_ref().unwrap_or(&self.params)
+impl<'de> Deserialize<'de> for Task {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Task, D::Error> {
+        TaskRecord::deserialize(de).map(Task::from)
     }
+}
 
-    pub fn set_params(&mut self, params: Map<String, Value>) {
-        let mut public = Map::new();
-        for (k, v) in &params {
-            let public_vis = match self.param_visibilities.get(k) {
-                None => true,
-                Some(vis) => py_num(vis) == Some(0.0),
-            };
-            if public_vis {
-                public.insert(k.clone(), v.clone());
-            }
-        }
-        self.public_params = if public.len() == params.len() {
-            None
-        } else {
-            Some(public)
+impl From<TaskRecord> for Task {
+    fn from(r: TaskRecord) -> Task {
+        let mut t = Task::new(
+            Arc::from(r.id),
+            Arc::from(r.family),
+            Arc::new(r.retry_policy),
+            r.time,
+        );
+        let deps: Vec<Arc<str>> = r.deps.into_iter().map(Arc::from).collect();
+        t.stakeholders = Ids::from(r.stakeholders);
+        t.workers = Ids::from(r.workers);
+        t.deps = Deps::from_sorted(deps);
+        t.status = r.status;
+        t.status_seq = r.status_seq;
+        t.updated = r.updated;
+        t.retry = r.retry.into();
+        t.remove = r.remove.into();
+        t.worker_running = r.worker_running;
+        t.time_running = r.time_running.into();
+        t.set_resources(r.resources);
+        t.rr = match (r.rr_alias, r.resources_running) {
+            (true, _) => ResRun::Alias,
+            (false, None) => ResRun::None,
+            (false, Some(m)) => ResRun::from_map(m),
         };
-        self.params = params;
+        t.set_module(Pv::from_value(r.module));
+        t.params = Params::from_map(&r.params);
+        t.param_visibilities = vis_text(&r.param_visibilities).map(Arc::from);
+        t.runnable = r.runnable;
+        t.batchable = r.batchable;
+        let x = Extra {
+            priority: Pv::Null,
+            module: t.x().module.clone(),
+            expl: Pv::Null,
+            accepts_messages: Pv::from_value(r.accepts_messages),
+            tracking_url: Pv::from_value(r.tracking_url),
+            status_message: Pv::from_value(r.status_message),
+            progress_percentage: Pv::from_value(r.progress_percentage),
+            public_params: r.public_params.as_ref().map(Params::from_map),
+            failures: r.failures,
+            first_failure_time: r.first_failure_time,
+            scheduler_message_responses: Some(r.scheduler_message_responses)
+                .filter(|m| !m.is_empty()),
+            scheduler_disable_time: r.scheduler_disable_time,
+            batch_id: r.batch_id,
+        };
+        t.extra = (!x.is_default()).then(|| Box::new(x));
+        t.set_expl(Pv::from_value(r.expl));
+        t.set_priority(Pv::from_value(r.priority), r.prio);
+        t
     }
+}
 
-    pub fn num_failures(&mut self, now: f64) -> usize {
-        let min_time = now - self.retry_policy.disable_window;
-        while self.failures.front().is_some_and(|&f| f < min_time) {
-            self.failures.pop_front();
-        }
-        self.failures.len()
-    }
-
-    pub fn has_excessive_failures(&mut self, now: f64) -> bool {
-        if let Some(first) = self.first_failure_time {
-            if now >= first + self.retry_policy.disable_hard_timeout {
-                return true;
-            }
-        }
-        self.num_failures(now) as f64 >= self.retry_policy.retry_count
-    }
-
-    pub fn clear_failures(&mut self) {
-        self.failures.clear();
-        self.first_failure_time = None;
+impl Extra {
+    fn is_default(&self) -> bool {
+        let d = &NO_EXTRA;
+        self.priority == d.priority
+            && self.module == d.module
+            && self.expl == d.expl
+            && self.accepts_messages == d.accepts_messages
+            && self.tracking_url == d.tracking_url
+            && self.status_message == d.status_message
+            && self.progress_percentage == d.progress_percentage
+            && self.public_params.is_none()
+            && self.failures.is_empty()
+            && self.first_failure_time.is_none()
+            && self.scheduler_message_responses.is_none()
+            && self.scheduler_disable_time.is_none()
+            && self.batch_id.is_none()
     }
 }
 
@@ -218,9 +699,9 @@ pub struct Worker {
 #[derive(Debug, Clone, Default)]
 pub struct WorkerIndex {
     /// Slots of tasks whose `workers` contain this worker.
-    pub tasks: HashSet<u32>,
+    pub tasks: FastSet<u32>,
     /// Slots of tasks whose `stakeholders` contain this worker.
-    pub stake: HashSet<u32>,
+    pub stake: FastSet<u32>,
     /// Schedulable PENDING tasks of this worker, in rank order (trivial workers).
     pub ready: BTreeSet<CandKey>,
     /// PENDING or FAILED tasks: all, with one worker, with this worker last.
@@ -344,4 +825,111 @@ pub fn num_value(f: f64) -> Value {
 
 pub fn opt_num(f: Option<f64>) -> Value {
     f.map(num_value).unwrap_or(Value::Null)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn task() -> Task {
+        Task::new(
+            Arc::from("T"),
+            Arc::from("F"),
+            Arc::new(RetryPolicy {
+                retry_count: 1.0,
+                disable_hard_timeout: 2.0,
+                disable_window: 3.0,
+            }),
+            0.0,
+        )
+    }
+
+    #[test]
+    fn priority_echoes_what_was_sent() {
+        let mut t = task();
+        for v in [
+            json!(5),
+            json!(-3),
+            json!(2.5),
+            json!(1.0),
+            json!(true),
+            json!(null),
+            json!("x"),
+            json!(u64::MAX),
+            json!(9007199254740993i64),
+            crate::json::raw_number("NaN"),
+        ] {
+            let p = py_num(&v).unwrap_or(0.0);
+            t.set_priority(Pv::from_ref(&v), p);
+            assert_eq!(t.priority().to_value(), v, "{v}");
+            assert_eq!(t.prio.to_bits(), p.to_bits());
+        }
+        // -0.0 sent to a task ranked 0.0 keeps the rank and echoes -0.0.
+        t.set_priority(Pv::from_ref(&json!(-0.0)), 0.0);
+        assert_eq!(t.priority().to_value(), json!(-0.0));
+        assert!(t.prio.is_sign_positive());
+        t.set_priority(Pv::Int(0), 0.0);
+        assert!(t.extra.is_none(), "defaults need no Extra");
+    }
+
+    #[test]
+    fn success_expl_needs_no_extra() {
+        let mut t = task();
+        t.set_expl(Pv::from_ref(&json!("null")));
+        assert!(t.extra.is_none());
+        assert_eq!(t.expl().to_value(), json!("null"));
+        t.set_expl(Pv::from_ref(&json!("Traceback ...")));
+        assert_eq!(t.expl().to_value(), json!("Traceback ..."));
+        t.set_expl(Pv::from_ref(&json!("null")));
+        assert!(t.extra.is_none());
+        let v = serde_json::to_value(&t).unwrap();
+        assert_eq!(v["expl"], json!("null"));
+        let back: Task = serde_json::from_value(v).unwrap();
+        assert!(back.extra.is_none());
+        assert_eq!(back.expl().to_value(), json!("null"));
+        t.set_expl(Pv::Null);
+        assert_eq!(t.expl(), Pv::Null);
+    }
+
+    #[test]
+    fn module_and_times() {
+        let mut t = task();
+        assert_eq!(t.module(), Pv::Null);
+        t.set_module(Pv::from_ref(&json!({"odd": 1})));
+        assert_eq!(t.module().to_value(), json!({"odd": 1}));
+        assert!(t.module_truthy());
+        t.set_module(Pv::from_ref(&json!("m")));
+        assert_eq!(t.module().to_value(), json!("m"));
+        assert!(t.extra.is_none());
+        let n = OptF64::from(Some(f64::NAN));
+        assert!(n.is_some() && n.get().is_some_and(f64::is_nan));
+        let odd = OptF64::from(Some(f64::from_bits(OptF64::NONE_BITS)));
+        assert!(odd.is_some());
+        assert_eq!(OptF64::from(Some(1.5)).get(), Some(1.5));
+        assert!(OptF64::from(None).is_none());
+    }
+
+    #[test]
+    fn snapshot_shape_round_trips() {
+        let mut t = task();
+        t.set_params(
+            json!({"a": "1", "h": 2}).as_object().unwrap(),
+            json!({"h": 1}).as_object().unwrap(),
+        );
+        t.set_priority(Pv::from_ref(&json!(1.0)), 1.0);
+        t.time_running = Some(4.0).into();
+        t.rr = ResRun::Alias;
+        t.x_mut().expl = Pv::from_ref(&json!("boom"));
+        let v = serde_json::to_value(&t).unwrap();
+        assert_eq!(v["params"], json!({"a": "1", "h": 2}));
+        assert_eq!(v["public_params"], json!({"a": "1"}));
+        assert_eq!(v["priority"], json!(1.0));
+        assert_eq!(v["rr_alias"], json!(true));
+        assert_eq!(v["resources_running"], json!(null));
+        assert_eq!(v["retry"], json!(null));
+        assert_eq!(v["time_running"], json!(4.0));
+        let back: Task = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&back).unwrap(), v);
+    }
 }
