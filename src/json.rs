@@ -523,10 +523,47 @@ impl std::fmt::Write for StackBuf {
     }
 }
 
+/// Cheap necessary condition for `v` (> 0) to lie exactly halfway between two decimals of
+/// `n` significant digits whose leading digit is at 10^`exp`: writing v = m * 2^q with m
+/// odd and q < 0, its exact decimal expansion ends with a 5 at the 10^q place, so it has
+/// (leading exponent - q + 1) significant digits, and a tie needs exactly n + 1. The
+/// leading exponent is `exp` or, when the shortest digits rounded up a power of ten,
+/// `exp - 1`. Integers (q >= 0) are left to the exact check. Almost every float fails
+/// this test, which skips the costly exact expansion (a hot spot of task_list replies).
+fn may_be_tie(v: f64, n: usize, exp: i32) -> bool {
+    let bits = v.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let frac = bits & ((1u64 << 52) - 1);
+    let (m, q) = if biased == 0 {
+        (frac, -1074)
+    } else {
+        (frac | (1u64 << 52), biased - 1075)
+    };
+    if m == 0 {
+        return false;
+    }
+    let q = q + m.trailing_zeros() as i32;
+    if q >= 0 {
+        return true;
+    }
+    let n = n as i32;
+    q == exp - n || q == exp - 1 - n
+}
+
 /// Rust's shortest digits round an exact tie up (…856.25 -> "…856.3"); Python's repr
 /// picks the even neighbour ("…856.2"). When the last digit is odd and its neighbour
 /// also round-trips, check exactly whether `v` lies halfway, and if so take the even one.
 fn round_half_even(digits: &mut [u8], exp: i32, v: f64) {
+    let n = digits.len();
+    let last = digits[n - 1];
+    if (last - b'0').is_multiple_of(2) || !may_be_tie(v, n, exp) {
+        return;
+    }
+    round_half_even_exact(digits, exp, v);
+}
+
+/// [`round_half_even`] without the cheap pre-check.
+fn round_half_even_exact(digits: &mut [u8], exp: i32, v: f64) {
     let n = digits.len();
     let last = digits[n - 1];
     if (last - b'0').is_multiple_of(2) {
@@ -711,6 +748,45 @@ mod tests {
         for (f, want) in cases {
             assert_eq!(float(*f), *want, "repr of {f:?}");
         }
+    }
+
+    /// The shortest digits and exponent of `v` (> 0), as `write_py_float` gets them.
+    fn shortest(v: f64) -> (Vec<u8>, i32) {
+        let s = format!("{v:e}");
+        let (m, e) = s.split_once('e').unwrap();
+        (
+            m.bytes().filter(u8::is_ascii_digit).collect(),
+            e.parse().unwrap(),
+        )
+    }
+
+    #[test]
+    fn tie_precheck_never_skips_a_tie() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut samples: Vec<f64> = Vec::new();
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Random bit patterns, timestamps, and values with few mantissa bits (ties).
+            samples.push(f64::from_bits(x >> 1));
+            samples.push(1.7e9 + (x % 100_000_000) as f64 / 65536.0);
+            samples.push((x % (1 << 54)) as f64 / f64::from(1u32 << (x % 30)));
+        }
+        samples.extend([4805452615239425.0 / 4.0, 449724435880749.0 / 16.0]);
+        let mut ties = 0;
+        for v in samples {
+            if !v.is_finite() || v <= 0.0 {
+                continue;
+            }
+            let (d, exp) = shortest(v);
+            let (mut fast, mut exact) = (d.clone(), d.clone());
+            round_half_even(&mut fast, exp, v);
+            round_half_even_exact(&mut exact, exp, v);
+            assert_eq!(fast, exact, "{v:e}");
+            ties += usize::from(exact != d);
+        }
+        assert!(ties >= 2, "the samples hold ties ({ties})");
     }
 
     #[test]
