@@ -133,16 +133,34 @@ impl App {
     pub fn rpc(
         &mut self,
         method: &str,
-        mut args: Map<String, Value>,
+        args: Map<String, Value>,
         now: f64,
     ) -> Result<Value, ApiError> {
+        self.rpc_data(method, args, None, now)
+    }
+
+    /// [`App::rpc`] for arguments parsed from `data` (the request's cleaned `data` text,
+    /// `None` when there was none) with [`crate::json::parse_py_json`]: the journal then
+    /// copies the text instead of serialising the arguments again.
+    pub fn rpc_data(
+        &mut self,
+        method: &str,
+        mut args: Map<String, Value>,
+        data: Option<&str>,
+        now: f64,
+    ) -> Result<Value, ApiError> {
+        let mut data = data;
         if method == "send_scheduler_message" && !args.contains_key("_message_id") {
             // Chosen here, not in the scheduler, so that a replay uses the same id.
             args.insert("_message_id".into(), Value::String(self.rng.uuid4()));
+            data = None;
         }
         if self.needs_journal(method, &args, now) {
             if let Some(p) = self.persistence.as_mut() {
-                p.record(method, &args, now);
+                match data {
+                    Some(text) => p.record_raw(method, text, now),
+                    None => p.record(method, &args, now),
+                }
             }
         }
         let result = crate::api::call(&mut self.scheduler, method, &args, now);

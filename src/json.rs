@@ -29,6 +29,7 @@ pub fn parse_py_json(text: &str) -> Result<Value, String> {
         text,
         pos: 0,
         depth: 0,
+        entries: Vec::new(),
     };
     p.skip_ws();
     let v = p.value()?;
@@ -44,6 +45,9 @@ struct Parser<'a> {
     text: &'a str,
     pos: usize,
     depth: usize,
+    /// Members of the objects being parsed, innermost last: an object's map is built
+    /// once its size is known, so it never rehashes while growing.
+    entries: Vec<(String, Value)>,
 }
 
 impl Parser<'_> {
@@ -112,12 +116,12 @@ impl Parser<'_> {
 
     fn object(&mut self) -> Result<Value, String> {
         self.pos += 1; // '{'
-        let mut map = Map::new();
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
-            return Ok(Value::Object(map));
+            return Ok(Value::Object(Map::new()));
         }
+        let base = self.entries.len();
         loop {
             if self.peek() != Some(b'"') {
                 return Err(self.err("Expecting property name enclosed in double quotes"));
@@ -130,8 +134,7 @@ impl Parser<'_> {
             self.pos += 1;
             self.skip_ws();
             let v = self.value()?;
-            // Like a Python dict: the last duplicate wins, at the first one's position.
-            map.insert(key, v);
+            self.entries.push((key, v));
             self.skip_ws();
             match self.peek() {
                 Some(b',') => {
@@ -140,6 +143,12 @@ impl Parser<'_> {
                 }
                 Some(b'}') => {
                     self.pos += 1;
+                    let mut map = Map::with_capacity(self.entries.len() - base);
+                    for (key, v) in self.entries.drain(base..) {
+                        // Like a Python dict: the last duplicate wins, at the first one's
+                        // position.
+                        map.insert(key, v);
+                    }
                     return Ok(Value::Object(map));
                 }
                 _ => return Err(self.err("Expecting ',' delimiter")),

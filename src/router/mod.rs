@@ -353,7 +353,8 @@ fn api(app: &mut App, raw_method: &str, req: &Request, now: f64) -> Response {
         return json_error(404, &format!("unknown RPC method {method:?}"));
     }
     let data = match crate::http::get_argument(req, "data") {
-        Ok(d) => d.map(|d| clean_argument(&d)),
+        // Already cleaned as Tornado's get_argument does ([`clean_argument`] of it is a no-op).
+        Ok(d) => d,
         Err(e) => return json_error(e.status, &e.message),
     };
     let args = match data.as_deref() {
@@ -365,7 +366,7 @@ fn api(app: &mut App, raw_method: &str, req: &Request, now: f64) -> Response {
         },
     };
     crate::api::want_raw_reply();
-    let result = app.rpc(&method, args, now);
+    let result = app.rpc_data(&method, args, Some(data.as_deref().unwrap_or("")), now);
     let raw = crate::api::take_raw_reply();
     match result {
         Ok(value) => {
@@ -409,6 +410,23 @@ mod tests {
         assert!(!if_none_match_matches("", e));
         assert!(!if_none_match_matches("\"abcd\"", e));
         assert!(if_none_match_matches("\"abc\"", "W/\"abc\""));
+    }
+
+    #[test]
+    fn get_argument_output_needs_no_second_clean() {
+        for raw in [
+            "%00%1f+%7B%7D%1c%C2%A0",
+            "%E2%80%A8a%0Bb%0C%E3%80%80",
+            "%09x%01y%0A",
+            "+%1e%1d%0e%08",
+        ] {
+            let req = Request {
+                query: format!("data={raw}"),
+                ..Request::default()
+            };
+            let got = crate::http::get_argument(&req, "data").unwrap().unwrap();
+            assert_eq!(clean_argument(&got), got, "{raw}");
+        }
     }
 
     #[test]
