@@ -258,6 +258,17 @@ impl Parser<'_> {
 
     fn string(&mut self) -> Result<String, String> {
         self.pos += 1; // opening quote
+                       // Most strings have no escape: find the closing quote, copy once.
+        let start = self.pos;
+        let end = self.s[start..]
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+            .map_or(self.s.len(), |i| start + i);
+        if self.s.get(end) == Some(&b'"') {
+            self.pos = end + 1;
+            // The run ends at an ASCII byte, so it is a whole UTF-8 slice.
+            return Ok(self.text[start..end].to_owned());
+        }
         let mut out = String::new();
         loop {
             let run = self.pos;

@@ -52,7 +52,11 @@ pub fn gzip_response(accept_encoding: Option<&str>, resp: &mut Response) {
     if !wanted {
         return;
     }
-    if let Some(gz) = gzip_bytes(&resp.body) {
+    let gz = match resp.shared_body() {
+        Some(shared) => shared.gzip.get_or_init(|| gzip_bytes(&shared.body)).clone(),
+        None => gzip_bytes(&resp.body),
+    };
+    if let Some(gz) = gz {
         resp.body = gz;
         resp.headers
             .push(("Content-Encoding".to_string(), "gzip".to_string()));
