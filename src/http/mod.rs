@@ -13,6 +13,7 @@
 //! the fuzz crate can compile it on its own.
 
 pub mod date;
+pub mod deflate;
 pub mod encode;
 pub mod form;
 pub mod framer;
