@@ -213,7 +213,7 @@ mod tests {
             let mut v: Vec<u8> = Vec::with_capacity(len);
             while v.len() < len {
                 // Copies from far back make long distances and long matches.
-                if v.len() > 8 && rng(&mut seed) % 3 == 0 {
+                if v.len() > 8 && rng(&mut seed).is_multiple_of(3) {
                     let from = (rng(&mut seed) as usize) % v.len();
                     let n = (rng(&mut seed) as usize % 300).min(len - v.len());
                     for k in 0..n {
