@@ -454,7 +454,7 @@ fn api(app: &mut App, raw_method: &str, req: &Request, now: f64) -> Response {
             body.extend_from_slice(b"{\"response\": ");
             match raw {
                 Some(raw) => body.extend_from_slice(&raw),
-                None => crate::json::write_py_json(&value, &mut body),
+                None => crate::json::to_py_json(&value, &mut body),
             }
             body.push(b'}');
             let mut resp = Response::new(200).with_body(JSON, body);
