@@ -71,8 +71,33 @@ impl Bits<'_> {
     }
 }
 
+#[inline(always)]
 fn read4(b: &[u8], i: usize) -> u32 {
-    u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]])
+    let mut w = [0u8; 4];
+    w.copy_from_slice(&b[i..i + 4]);
+    u32::from_le_bytes(w)
+}
+
+/// Length of the common prefix of `a[x..]` and `a[y..]`, at most `max`, comparing eight
+/// bytes at a time.
+#[inline(always)]
+fn common_len(a: &[u8], x: usize, y: usize, max: usize) -> usize {
+    let mut len = 0;
+    while len + 8 <= max {
+        let mut p = [0u8; 8];
+        let mut q = [0u8; 8];
+        p.copy_from_slice(&a[x + len..x + len + 8]);
+        q.copy_from_slice(&a[y + len..y + len + 8]);
+        let diff = u64::from_le_bytes(p) ^ u64::from_le_bytes(q);
+        if diff != 0 {
+            return len + (diff.trailing_zeros() / 8) as usize;
+        }
+        len += 8;
+    }
+    while len < max && a[x + len] == a[y + len] {
+        len += 1;
+    }
+    len
 }
 
 fn hash(v: u32) -> usize {
@@ -130,10 +155,8 @@ pub fn deflate_small(input: &[u8], out: &mut Vec<u8>) -> bool {
         if cand != 0 && read4(input, cand - 1) == v {
             let from = cand - 1;
             let max = (n - i).min(MAX_MATCH);
-            let mut len = MIN_MATCH;
-            while len < max && input[from + len] == input[i + len] {
-                len += 1;
-            }
+            let len =
+                MIN_MATCH + common_len(input, from + MIN_MATCH, i + MIN_MATCH, max - MIN_MATCH);
             put_match(&mut bits, len, i - from);
             // Index the match's last position, so the next repeat is found from here.
             let last = i + len - 1;
