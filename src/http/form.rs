@@ -37,31 +37,34 @@ const HEX: [u8; 256] = {
 /// Percent-decode; `plus` turns `+` into a space first (forms). A `%` not followed by
 /// two hex digits stays as it is, as in Python's `unquote_to_bytes`.
 fn unquote(raw: &[u8], plus: bool) -> Vec<u8> {
-    // One pass, one byte at a time: form-encoded JSON escapes about every third byte,
-    // so copying runs between escapes does not pay off.
-    let mut out = Vec::with_capacity(raw.len());
+    // One pass over the input writing into a buffer of its size (the output is never
+    // longer): form-encoded JSON escapes about every third byte, so copying runs between
+    // escapes does not pay off.
+    let mut out = vec![0u8; raw.len()];
+    let mut o = 0;
     let mut i = 0;
     while i < raw.len() {
         let b = raw[i];
+        let mut decoded = b;
         i += 1;
-        let decoded = match b {
-            b'%' => {
-                let (h, l) = match raw.get(i..i + 2) {
-                    Some(&[h, l]) => (HEX[h as usize], HEX[l as usize]),
-                    _ => (0xff, 0xff),
-                };
+        if b == b'%' {
+            if let Some(&[h, l]) = raw.get(i..i + 2) {
+                let (h, l) = (HEX[usize::from(h)], HEX[usize::from(l)]);
                 if (h | l) & 0xf0 == 0 {
                     i += 2;
-                    h << 4 | l
-                } else {
-                    b'%'
+                    decoded = h << 4 | l;
                 }
             }
-            b'+' if plus => b' ',
-            _ => b,
-        };
-        out.push(decoded);
+        } else if plus && b == b'+' {
+            decoded = b' ';
+        }
+        // `o < i <= raw.len()`: in bounds.
+        if let Some(slot) = out.get_mut(o) {
+            *slot = decoded;
+        }
+        o += 1;
     }
+    out.truncate(o);
     out
 }
 
@@ -321,13 +324,22 @@ impl Arguments {
         let mut pairs = Vec::new();
         urlencoded_raw(req.query.as_bytes(), &mut pairs)?;
         // Tornado reads the headers as Latin-1 and joins repeated ones with commas.
-        let content_type = req
-            .headers
-            .iter()
-            .filter(|(n, _)| n == "content-type")
-            .map(|(_, v)| latin1(v))
-            .collect::<Vec<_>>()
-            .join(",");
+        let mut types = req.headers.iter().filter(|(n, _)| n == "content-type");
+        let content_type: std::borrow::Cow<str> = match (types.next(), types.next()) {
+            (None, _) => "".into(),
+            // The usual case, without copies: one ASCII value reads the same in Latin-1.
+            (Some((_, v)), None) if v.is_ascii() => {
+                std::str::from_utf8(v).map_or_else(|_| latin1(v).into(), Into::into)
+            }
+            _ => req
+                .headers
+                .iter()
+                .filter(|(n, _)| n == "content-type")
+                .map(|(_, v)| latin1(v))
+                .collect::<Vec<_>>()
+                .join(",")
+                .into(),
+        };
         let encoded = req.header("content-encoding").is_some();
         if content_type.starts_with("application/x-www-form-urlencoded") {
             if encoded {
