@@ -29,15 +29,22 @@ pub fn parse_py_json(text: &str) -> Result<Value, String> {
         text,
         pos: 0,
         depth: 0,
-        entries: Vec::new(),
+        entries: ENTRIES.take(),
     };
-    p.skip_ws();
-    let v = p.value()?;
-    p.skip_ws();
-    if p.pos != p.s.len() {
-        return Err(p.err("Extra data"));
+    let result = p.document();
+    // Keep the scratch space for the next request (unless an odd one made it huge).
+    let mut entries = p.entries;
+    entries.clear();
+    if entries.capacity() <= 4096 {
+        ENTRIES.set(entries);
     }
-    Ok(v)
+    result
+}
+
+thread_local! {
+    /// [`Parser::entries`] between parses: growing it anew cost a few reallocations
+    /// per request.
+    static ENTRIES: std::cell::Cell<Vec<(String, Value)>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 struct Parser<'a> {
@@ -51,6 +58,16 @@ struct Parser<'a> {
 }
 
 impl Parser<'_> {
+    fn document(&mut self) -> Result<Value, String> {
+        self.skip_ws();
+        let v = self.value()?;
+        self.skip_ws();
+        if self.pos != self.s.len() {
+            return Err(self.err("Extra data"));
+        }
+        Ok(v)
+    }
+
     fn err(&self, what: &str) -> String {
         format!("data is not valid JSON: {what} at char {}", self.pos)
     }
