@@ -29,7 +29,13 @@ pub struct Peer {
 
 pub struct App {
     pub ini: Ini,
+    /// Change it only through [`App::rpc`] / [`App::rpc_data`] (and the prune timer):
+    /// they move [`App::state_version`], which the router's reply cache relies on.
     pub scheduler: Scheduler,
+    /// Moves on every call that may have changed the scheduler state.
+    pub state_version: u64,
+    /// The router's cache of large list replies, valid for one `state_version`.
+    pub reply_cache: crate::router::ReplyCache,
     pub scheduler_config: SchedulerConfig,
     /// Router settings ([cors], static root), parsed once.
     pub router: crate::router::RouterState,
@@ -94,6 +100,8 @@ impl App {
             history,
             metrics: Metrics::default(),
             persistence: Some(persistence),
+            state_version: 0,
+            reply_cache: Default::default(),
             ping_journaled: HashMap::new(),
             rng: XorShift::seeded(),
             ini,
@@ -111,6 +119,8 @@ impl App {
             history: None,
             metrics: Metrics::default(),
             persistence: None,
+            state_version: 0,
+            reply_cache: Default::default(),
             ping_journaled: HashMap::new(),
             rng: XorShift::seeded(),
             ini,
@@ -133,16 +143,42 @@ impl App {
     pub fn rpc(
         &mut self,
         method: &str,
-        mut args: Map<String, Value>,
+        args: Map<String, Value>,
         now: f64,
     ) -> Result<Value, ApiError> {
+        self.rpc_data(method, args, None, now)
+    }
+
+    /// [`App::rpc`] for arguments parsed from `data` (the request's cleaned `data` text,
+    /// `None` when there was none) with [`crate::json::parse_py_json`]: the journal then
+    /// copies the text instead of serialising the arguments again.
+    pub fn rpc_data(
+        &mut self,
+        method: &str,
+        mut args: Map<String, Value>,
+        data: Option<&str>,
+        now: f64,
+    ) -> Result<Value, ApiError> {
+        let mut data = data;
         if method == "send_scheduler_message" && !args.contains_key("_message_id") {
             // Chosen here, not in the scheduler, so that a replay uses the same id.
             args.insert("_message_id".into(), Value::String(self.rng.uuid4()));
+            data = None;
+        }
+        let may_change = if crate::api::runs_prune(method) && method != "prune" {
+            self.scheduler.prune_needed(now)
+        } else {
+            crate::api::changes_state(method)
+        };
+        if may_change {
+            self.state_version += 1;
         }
         if self.needs_journal(method, &args, now) {
             if let Some(p) = self.persistence.as_mut() {
-                p.record(method, &args, now);
+                match data {
+                    Some(text) => p.record_raw(method, text, now),
+                    None => p.record(method, &args, now),
+                }
             }
         }
         let result = crate::api::call(&mut self.scheduler, method, &args, now);
@@ -154,6 +190,7 @@ impl App {
     /// unchanged prune changes nothing either, so skipping it is exact).
     fn prune(&mut self, now: f64) {
         if self.scheduler.prune_needed(now) {
+            self.state_version += 1;
             if let Some(p) = self.persistence.as_mut() {
                 p.record("prune", &Map::new(), now);
             }

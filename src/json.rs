@@ -29,14 +29,22 @@ pub fn parse_py_json(text: &str) -> Result<Value, String> {
         text,
         pos: 0,
         depth: 0,
+        entries: ENTRIES.take(),
     };
-    p.skip_ws();
-    let v = p.value()?;
-    p.skip_ws();
-    if p.pos != p.s.len() {
-        return Err(p.err("Extra data"));
+    let result = p.document();
+    // Keep the scratch space for the next request (unless an odd one made it huge).
+    let mut entries = p.entries;
+    entries.clear();
+    if entries.capacity() <= 4096 {
+        ENTRIES.set(entries);
     }
-    Ok(v)
+    result
+}
+
+thread_local! {
+    /// [`Parser::entries`] between parses: growing it anew cost a few reallocations
+    /// per request.
+    static ENTRIES: std::cell::Cell<Vec<(String, Value)>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 struct Parser<'a> {
@@ -44,9 +52,22 @@ struct Parser<'a> {
     text: &'a str,
     pos: usize,
     depth: usize,
+    /// Members of the objects being parsed, innermost last: an object's map is built
+    /// once its size is known, so it never rehashes while growing.
+    entries: Vec<(String, Value)>,
 }
 
 impl Parser<'_> {
+    fn document(&mut self) -> Result<Value, String> {
+        self.skip_ws();
+        let v = self.value()?;
+        self.skip_ws();
+        if self.pos != self.s.len() {
+            return Err(self.err("Extra data"));
+        }
+        Ok(v)
+    }
+
     fn err(&self, what: &str) -> String {
         format!("data is not valid JSON: {what} at char {}", self.pos)
     }
@@ -112,12 +133,12 @@ impl Parser<'_> {
 
     fn object(&mut self) -> Result<Value, String> {
         self.pos += 1; // '{'
-        let mut map = Map::new();
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
-            return Ok(Value::Object(map));
+            return Ok(Value::Object(Map::new()));
         }
+        let base = self.entries.len();
         loop {
             if self.peek() != Some(b'"') {
                 return Err(self.err("Expecting property name enclosed in double quotes"));
@@ -130,8 +151,7 @@ impl Parser<'_> {
             self.pos += 1;
             self.skip_ws();
             let v = self.value()?;
-            // Like a Python dict: the last duplicate wins, at the first one's position.
-            map.insert(key, v);
+            self.entries.push((key, v));
             self.skip_ws();
             match self.peek() {
                 Some(b',') => {
@@ -140,6 +160,12 @@ impl Parser<'_> {
                 }
                 Some(b'}') => {
                     self.pos += 1;
+                    let mut map = Map::with_capacity(self.entries.len() - base);
+                    for (key, v) in self.entries.drain(base..) {
+                        // Like a Python dict: the last duplicate wins, at the first one's
+                        // position.
+                        map.insert(key, v);
+                    }
                     return Ok(Value::Object(map));
                 }
                 _ => return Err(self.err("Expecting ',' delimiter")),
@@ -249,6 +275,17 @@ impl Parser<'_> {
 
     fn string(&mut self) -> Result<String, String> {
         self.pos += 1; // opening quote
+                       // Most strings have no escape: find the closing quote, copy once.
+        let start = self.pos;
+        let end = self.s[start..]
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+            .map_or(self.s.len(), |i| start + i);
+        if self.s.get(end) == Some(&b'"') {
+            self.pos = end + 1;
+            // The run ends at an ASCII byte, so it is a whole UTF-8 slice.
+            return Ok(self.text[start..end].to_owned());
+        }
         let mut out = String::new();
         loop {
             let run = self.pos;
@@ -352,7 +389,132 @@ pub fn raw_number_value(v: &Value) -> Option<f64> {
 
 /// Write a reply body the way luigid does (`json.dumps` defaults, then `</` -> `<\/`).
 pub fn to_py_json(value: &Value, out: &mut Vec<u8>) {
-    write_py_json(value, out);
+    // The same bytes as `write_py_json` (tested against it), written directly: one pass
+    // per string instead of serde's escape scan plus the formatter's.
+    match value {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Number(n) => {
+            if let Some(u) = n.as_u64() {
+                write_int(out, u, false);
+            } else if let Some(i) = n.as_i64() {
+                write_int(out, i.unsigned_abs(), i < 0);
+            } else if let Some(f) = n.as_f64() {
+                // Writing into a Vec cannot fail.
+                let _ = write_py_float(out, f);
+            }
+        }
+        Value::String(s) => match raw_literal(s) {
+            Some(lit) => out.extend_from_slice(lit.as_bytes()),
+            None => write_py_str(s, out),
+        },
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(b", ");
+                }
+                to_py_json(v, out);
+            }
+            out.push(b']');
+        }
+        Value::Object(map) => {
+            out.push(b'{');
+            for (i, (k, v)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.extend_from_slice(b", ");
+                }
+                write_py_str(k, out);
+                out.extend_from_slice(b": ");
+                to_py_json(v, out);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+fn write_int(out: &mut Vec<u8>, mut v: u64, negative: bool) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    if negative {
+        out.push(b'-');
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// Bytes a string cannot copy as they are: controls, `"`, `\`, `<` (for `</`), and
+/// everything from DEL on (ensure_ascii).
+const STR_SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        t[i] = i < 0x20
+            || i >= 0x7f
+            || i == b'"' as usize
+            || i == b'\\' as usize
+            || i == b'<' as usize;
+        i += 1;
+    }
+    t
+};
+
+/// A JSON string as Python's `json.dumps` writes it, with `</` as `<\/`.
+fn write_py_str(s: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let b = s.as_bytes();
+    out.push(b'"');
+    let (mut start, mut i) = (0, 0);
+    while i < b.len() {
+        let c = b[i];
+        if !STR_SPECIAL[usize::from(c)] {
+            i += 1;
+            continue;
+        }
+        out.extend_from_slice(&b[start..i]);
+        let mut next = i + 1;
+        match c {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            b'<' => {
+                out.push(b'<');
+                if b.get(i + 1) == Some(&b'/') {
+                    out.extend_from_slice(b"\\/");
+                    next = i + 2;
+                }
+            }
+            _ => {
+                // A control, DEL, or the first byte of a non-ASCII character: \uXXXX per
+                // UTF-16 unit. `i` is at a character boundary (all before it was whole).
+                let ch = s[i..].chars().next().unwrap_or('\u{FFFD}');
+                let mut units = [0u16; 2];
+                for &u in ch.encode_utf16(&mut units).iter() {
+                    out.extend_from_slice(b"\\u");
+                    for shift in [12, 8, 4, 0] {
+                        out.push(HEX[usize::from((u >> shift) & 15)]);
+                    }
+                }
+                next = i + ch.len_utf8();
+            }
+        }
+        i = next;
+        start = i;
+    }
+    out.extend_from_slice(&b[start..]);
+    out.push(b'"');
 }
 
 /// [`to_py_json`] for any serializable value, so callers can skip building a `Value`.
@@ -523,10 +685,47 @@ impl std::fmt::Write for StackBuf {
     }
 }
 
+/// Cheap necessary condition for `v` (> 0) to lie exactly halfway between two decimals of
+/// `n` significant digits whose leading digit is at 10^`exp`: writing v = m * 2^q with m
+/// odd and q < 0, its exact decimal expansion ends with a 5 at the 10^q place, so it has
+/// (leading exponent - q + 1) significant digits, and a tie needs exactly n + 1. The
+/// leading exponent is `exp` or, when the shortest digits rounded up a power of ten,
+/// `exp - 1`. Integers (q >= 0) are left to the exact check. Almost every float fails
+/// this test, which skips the costly exact expansion (a hot spot of task_list replies).
+fn may_be_tie(v: f64, n: usize, exp: i32) -> bool {
+    let bits = v.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let frac = bits & ((1u64 << 52) - 1);
+    let (m, q) = if biased == 0 {
+        (frac, -1074)
+    } else {
+        (frac | (1u64 << 52), biased - 1075)
+    };
+    if m == 0 {
+        return false;
+    }
+    let q = q + m.trailing_zeros() as i32;
+    if q >= 0 {
+        return true;
+    }
+    let n = n as i32;
+    q == exp - n || q == exp - 1 - n
+}
+
 /// Rust's shortest digits round an exact tie up (…856.25 -> "…856.3"); Python's repr
 /// picks the even neighbour ("…856.2"). When the last digit is odd and its neighbour
 /// also round-trips, check exactly whether `v` lies halfway, and if so take the even one.
 fn round_half_even(digits: &mut [u8], exp: i32, v: f64) {
+    let n = digits.len();
+    let last = digits[n - 1];
+    if (last - b'0').is_multiple_of(2) || !may_be_tie(v, n, exp) {
+        return;
+    }
+    round_half_even_exact(digits, exp, v);
+}
+
+/// [`round_half_even`] without the cheap pre-check.
+fn round_half_even_exact(digits: &mut [u8], exp: i32, v: f64) {
     let n = digits.len();
     let last = digits[n - 1];
     if (last - b'0').is_multiple_of(2) {
@@ -711,6 +910,162 @@ mod tests {
         for (f, want) in cases {
             assert_eq!(float(*f), *want, "repr of {f:?}");
         }
+    }
+
+    /// The shortest digits and exponent of `v` (> 0), as `write_py_float` gets them.
+    fn shortest(v: f64) -> (Vec<u8>, i32) {
+        let s = format!("{v:e}");
+        let (m, e) = s.split_once('e').unwrap();
+        (
+            m.bytes().filter(u8::is_ascii_digit).collect(),
+            e.parse().unwrap(),
+        )
+    }
+
+    #[test]
+    fn tie_precheck_never_skips_a_tie() {
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut samples: Vec<f64> = Vec::new();
+        for _ in 0..200_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Random bit patterns, timestamps, and values with few mantissa bits (ties).
+            samples.push(f64::from_bits(x >> 1));
+            samples.push(1.7e9 + (x % 100_000_000) as f64 / 65536.0);
+            samples.push((x % (1 << 54)) as f64 / f64::from(1u32 << (x % 30)));
+        }
+        samples.extend([4805452615239425.0 / 4.0, 449724435880749.0 / 16.0]);
+        let mut ties = 0;
+        for v in samples {
+            if !v.is_finite() || v <= 0.0 {
+                continue;
+            }
+            let (d, exp) = shortest(v);
+            let (mut fast, mut exact) = (d.clone(), d.clone());
+            round_half_even(&mut fast, exp, v);
+            round_half_even_exact(&mut exact, exp, v);
+            assert_eq!(fast, exact, "{v:e}");
+            ties += usize::from(exact != d);
+        }
+        assert!(ties >= 2, "the samples hold ties ({ties})");
+    }
+
+    #[test]
+    fn direct_writer_matches_the_serde_writer() {
+        let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let pieces = [
+            "a",
+            "</",
+            "<",
+            "/",
+            "\"",
+            "\\",
+            "\n",
+            "\r",
+            "\t",
+            "\u{8}",
+            "\u{c}",
+            "\u{0}",
+            "\u{1f}",
+            "\u{7f}",
+            "\u{80}",
+            "\u{e9}",
+            "\u{2028}",
+            "\u{FFFF}",
+            "\u{1F600}",
+            "\u{FDD0}",
+            "NaN",
+            "x y",
+            "<<//",
+            "</script>",
+        ];
+        let mut string = |next: &mut dyn FnMut() -> u64| -> String {
+            (0..next() % 6)
+                .map(|_| pieces[(next() % pieces.len() as u64) as usize])
+                .collect()
+        };
+        fn value(
+            depth: u32,
+            next: &mut dyn FnMut() -> u64,
+            string: &mut dyn FnMut(&mut dyn FnMut() -> u64) -> String,
+        ) -> Value {
+            match next() % if depth > 3 { 7 } else { 9 } {
+                0 => Value::Null,
+                1 => Value::Bool(next().is_multiple_of(2)),
+                2 => json!(next() as i64),
+                3 => json!(next()),
+                4 => json!(f64::from_bits(next() >> 2)),
+                5 => json!((next() % 100_000) as f64 / 8.0 + 1.7e9),
+                6 => {
+                    // Raw numbers and look-alikes.
+                    let lits = [
+                        "NaN",
+                        "Infinity",
+                        "-Infinity",
+                        "123456789012345678901234",
+                        "-",
+                    ];
+                    let lit = lits[(next() % 5) as usize];
+                    if next().is_multiple_of(2) {
+                        raw_number(lit)
+                    } else {
+                        Value::String(string(next))
+                    }
+                }
+                7 => Value::Array(
+                    (0..next() % 4)
+                        .map(|_| value(depth + 1, next, string))
+                        .collect(),
+                ),
+                _ => Value::Object(
+                    (0..next() % 4)
+                        .map(|_| (string(next), value(depth + 1, next, string)))
+                        .collect(),
+                ),
+            }
+        }
+        // The serde writer checks for a raw number in a string's first escape-free run
+        // only, so "\u{FDD0}NaN\n" came out as `NaN\n`; the direct writer quotes it.
+        fn serde_breaks(v: &Value) -> bool {
+            match v {
+                Value::String(s) => {
+                    let run = s
+                        .find(|c: char| c < '\u{20}' || c == '"' || c == '\\')
+                        .map_or(s.as_str(), |i| &s[..i]);
+                    raw_literal(s).is_none() && raw_literal(run).is_some()
+                }
+                Value::Array(a) => a.iter().any(serde_breaks),
+                Value::Object(m) => m.values().any(serde_breaks),
+                _ => false,
+            }
+        }
+        let mut compared = 0;
+        for _ in 0..20_000 {
+            let v = value(0, &mut next, &mut string);
+            if serde_breaks(&v) {
+                continue;
+            }
+            compared += 1;
+            let (mut direct, mut serde) = (Vec::new(), Vec::new());
+            to_py_json(&v, &mut direct);
+            write_py_json(&v, &mut serde);
+            assert_eq!(
+                String::from_utf8_lossy(&direct),
+                String::from_utf8_lossy(&serde),
+                "{v:?}"
+            );
+        }
+        assert!(compared > 15_000);
+        let mut out = Vec::new();
+        to_py_json(&json!(["\u{FDD0}NaN\n"]), &mut out);
+        assert_eq!(out, b"[\"\\ufdd0NaN\\n\"]");
     }
 
     #[test]

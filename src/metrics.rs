@@ -65,7 +65,8 @@ impl Default for Histogram {
 #[derive(Debug, Default)]
 struct Inner {
     families: BTreeMap<String, Family>,
-    requests: BTreeMap<(String, u16), u64>,
+    /// Label -> status -> count (nested, so that a request looks it up without a copy).
+    requests: BTreeMap<String, BTreeMap<u16, u64>>,
     latency: BTreeMap<String, Histogram>,
     open_connections: usize,
     journal_syncs: u64,
@@ -159,11 +160,23 @@ impl Metrics {
         } else {
             "other"
         };
-        *inner
-            .requests
-            .entry((label.to_string(), status))
-            .or_insert(0) += 1;
-        let h = inner.latency.entry(label.to_string()).or_default();
+        // Look up before inserting: `entry` would copy the label on every request.
+        match inner.requests.get_mut(label) {
+            Some(by_status) => *by_status.entry(status).or_insert(0) += 1,
+            None => {
+                inner
+                    .requests
+                    .insert(label.to_string(), BTreeMap::from([(status, 1)]));
+            }
+        }
+        if !inner.latency.contains_key(label) {
+            inner
+                .latency
+                .insert(label.to_string(), Histogram::default());
+        }
+        let Some(h) = inner.latency.get_mut(label) else {
+            return;
+        };
         h.count += 1;
         if secs.is_finite() && secs >= 0.0 {
             h.sum += secs;
@@ -296,13 +309,15 @@ impl Metrics {
             "requests answered, by RPC method (or route) and status code",
             "counter",
         );
-        for ((m, code), n) in &inner.requests {
-            sample(
-                &mut o,
-                "luigid_http_requests_total",
-                &[("method", m), ("code", &code.to_string())],
-                *n as f64,
-            );
+        for (m, by_status) in &inner.requests {
+            for (code, n) in by_status {
+                sample(
+                    &mut o,
+                    "luigid_http_requests_total",
+                    &[("method", m), ("code", &code.to_string())],
+                    *n as f64,
+                );
+            }
         }
         let hn = "luigid_http_request_duration_seconds";
         header(

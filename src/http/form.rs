@@ -17,40 +17,54 @@ fn bad(msg: &str) -> HttpError {
     HttpError::bad_request(msg)
 }
 
-fn hex_val(b: u8) -> Option<u8> {
-    (b as char).to_digit(16).map(|d| d as u8)
-}
+/// Hex digit values, 0xff for bytes that are not hex digits.
+const HEX: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
 
 /// Percent-decode; `plus` turns `+` into a space first (forms). A `%` not followed by
 /// two hex digits stays as it is, as in Python's `unquote_to_bytes`.
 fn unquote(raw: &[u8], plus: bool) -> Vec<u8> {
-    let mut out = Vec::with_capacity(raw.len());
+    // One pass over the input writing into a buffer of its size (the output is never
+    // longer): form-encoded JSON escapes about every third byte, so copying runs between
+    // escapes does not pay off.
+    let mut out = vec![0u8; raw.len()];
+    let mut o = 0;
     let mut i = 0;
     while i < raw.len() {
-        // Copy the run up to the next byte that needs decoding in one go.
-        let run = raw[i..]
-            .iter()
-            .position(|&b| b == b'%' || (plus && b == b'+'))
-            .unwrap_or(raw.len() - i);
-        out.extend_from_slice(&raw[i..i + run]);
-        i += run;
-        if i == raw.len() {
-            break;
-        }
         let b = raw[i];
-        if b == b'%' {
-            if let (Some(h), Some(l)) = (
-                raw.get(i + 1).copied().and_then(hex_val),
-                raw.get(i + 2).copied().and_then(hex_val),
-            ) {
-                out.push(h * 16 + l);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(if plus && b == b'+' { b' ' } else { b });
+        let mut decoded = b;
         i += 1;
+        if b == b'%' {
+            if let Some(&[h, l]) = raw.get(i..i + 2) {
+                let (h, l) = (HEX[usize::from(h)], HEX[usize::from(l)]);
+                if (h | l) & 0xf0 == 0 {
+                    i += 2;
+                    decoded = h << 4 | l;
+                }
+            }
+        } else if plus && b == b'+' {
+            decoded = b' ';
+        }
+        // `o < i <= raw.len()`: in bounds.
+        if let Some(slot) = out.get_mut(o) {
+            *slot = decoded;
+        }
+        o += 1;
     }
+    out.truncate(o);
     out
 }
 
@@ -310,13 +324,22 @@ impl Arguments {
         let mut pairs = Vec::new();
         urlencoded_raw(req.query.as_bytes(), &mut pairs)?;
         // Tornado reads the headers as Latin-1 and joins repeated ones with commas.
-        let content_type = req
-            .headers
-            .iter()
-            .filter(|(n, _)| n == "content-type")
-            .map(|(_, v)| latin1(v))
-            .collect::<Vec<_>>()
-            .join(",");
+        let mut types = req.headers.iter().filter(|(n, _)| n == "content-type");
+        let content_type: std::borrow::Cow<str> = match (types.next(), types.next()) {
+            (None, _) => "".into(),
+            // The usual case, without copies: one ASCII value reads the same in Latin-1.
+            (Some((_, v)), None) if v.is_ascii() => {
+                std::str::from_utf8(v).map_or_else(|_| latin1(v).into(), Into::into)
+            }
+            _ => req
+                .headers
+                .iter()
+                .filter(|(n, _)| n == "content-type")
+                .map(|(_, v)| latin1(v))
+                .collect::<Vec<_>>()
+                .join(",")
+                .into(),
+        };
         let encoded = req.header("content-encoding").is_some();
         if content_type.starts_with("application/x-www-form-urlencoded") {
             if encoded {
@@ -347,28 +370,48 @@ impl Arguments {
     pub fn get(&self, name: &str) -> Result<Option<String>, HttpError> {
         Ok(self.get_all(name)?.pop())
     }
+
+    /// [`Arguments::get`], consuming the arguments so the value is not copied.
+    pub fn take(self, name: &str) -> Result<Option<String>, HttpError> {
+        let mut last = None;
+        for (n, v) in self.pairs {
+            if n == name {
+                // Every value is checked, as Tornado decodes them all.
+                last = Some(clean_owned(v)?);
+            }
+        }
+        Ok(last)
+    }
 }
 
 fn clean(raw: &[u8]) -> Result<String, HttpError> {
-    let s = std::str::from_utf8(raw).map_err(|_| bad("invalid UTF-8 in argument"))?;
-    // Python's str.isspace() set is Unicode White_Space plus U+001C..U+001F.
-    let strip = |s: &str| {
-        s.trim_matches(|c: char| c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c))
-            .to_string()
-    };
+    clean_owned(raw.to_vec())
+}
+
+/// Python's str.isspace() set is Unicode White_Space plus U+001C..U+001F.
+fn py_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+fn clean_owned(raw: Vec<u8>) -> Result<String, HttpError> {
+    let s = String::from_utf8(raw).map_err(|_| bad("invalid UTF-8 in argument"))?;
     // Those control characters are single bytes in UTF-8, so a byte scan finds them;
     // usually there are none and the per-character copy is skipped.
-    if !raw.iter().copied().any(is_replaced_control) {
-        return Ok(strip(s));
+    let s = if s.bytes().any(is_replaced_control) {
+        s.chars()
+            .map(|c| match c {
+                '\u{0}'..='\u{8}' | '\u{e}'..='\u{1f}' => ' ',
+                c => c,
+            })
+            .collect()
+    } else {
+        s
+    };
+    let trimmed = s.trim_matches(py_space);
+    if trimmed.len() == s.len() {
+        return Ok(s);
     }
-    let s: String = s
-        .chars()
-        .map(|c| match c {
-            '\u{0}'..='\u{8}' | '\u{e}'..='\u{1f}' => ' ',
-            c => c,
-        })
-        .collect();
-    Ok(strip(&s))
+    Ok(trimmed.to_string())
 }
 
 /// U+0000-U+0008 and U+000E-U+001F, which Tornado's argument clean-up turns into spaces.
@@ -379,7 +422,7 @@ pub fn is_replaced_control(b: u8) -> bool {
 /// Tornado's `get_argument(name)`: the last of the query and form-body values, cleaned
 /// (see [`Arguments::get_all`]); `None` when absent (the caller applies its default).
 pub fn get_argument(req: &Request, name: &str) -> Result<Option<String>, HttpError> {
-    Arguments::parse(req)?.get(name)
+    Arguments::parse(req)?.take(name)
 }
 
 /// Tornado's `get_arguments(name)`: every value, query ones first.

@@ -29,8 +29,8 @@ fn compressible(content_type: &str) -> bool {
 }
 
 /// Apply luigid's gzip rule to a finished reply: always add `Vary: Accept-Encoding`
-/// (appended to an existing Vary as `Origin, Accept-Encoding`); gzip the body (level 6,
-/// level 1 from [`FAST_LENGTH`] on) and set `Content-Encoding: gzip` when `accept_encoding` contains `gzip`, the content
+/// (appended to an existing Vary as `Origin, Accept-Encoding`); gzip the body (see
+/// `gzip_bytes` for how) and set `Content-Encoding: gzip` when `accept_encoding` contains `gzip`, the content
 /// type (parameters aside) is `text/*` or one of luigid's list, no Content-Encoding is
 /// set, and the body has at least 1024 bytes. Compute the ETag before calling this.
 /// Like Tornado, the checks are case-sensitive substring/prefix tests.
@@ -52,7 +52,11 @@ pub fn gzip_response(accept_encoding: Option<&str>, resp: &mut Response) {
     if !wanted {
         return;
     }
-    if let Some(gz) = gzip_bytes(&resp.body) {
+    let gz = match resp.shared_body() {
+        Some(shared) => shared.gzip.get_or_init(|| gzip_bytes(&shared.body)).clone(),
+        None => gzip_bytes(&resp.body),
+    };
+    if let Some(gz) = gz {
         resp.body = gz;
         resp.headers
             .push(("Content-Encoding".to_string(), "gzip".to_string()));
@@ -68,33 +72,40 @@ thread_local! {
     ]);
 }
 
-/// The gzip member (RFC 1952) for `body`: level 6, level 1 from [`FAST_LENGTH`] on. Same
-/// header as flate2's GzEncoder (no name, mtime 0, OS 255). None should deflate fail.
+/// The gzip member (RFC 1952) for `body`: up to 32 KB (most RPC replies) the small
+/// setup-free encoder of [`super::deflate`], then level 6, level 1 from [`FAST_LENGTH`]
+/// on. Same header as flate2's GzEncoder (no name, mtime 0, OS 255). None should deflate
+/// fail.
 fn gzip_bytes(body: &[u8]) -> Option<Vec<u8>> {
-    let fast = body.len() >= FAST_LENGTH;
+    let small = body.len() <= super::deflate::MAX_INPUT;
+    let fast = small || body.len() >= FAST_LENGTH;
     let xfl = if fast { 4 } else { 0 };
     let mut out = Vec::with_capacity(body.len() / 4 + 64);
     out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, xfl, 255]);
-    let ok = COMPRESSORS.with(|c| {
-        let mut c = c.borrow_mut();
-        let comp = &mut c[usize::from(fast)];
-        comp.reset();
-        let mut input = body;
-        loop {
-            if out.capacity() - out.len() < 64 {
-                out.reserve(out.capacity().max(1024));
+    let ok = if small {
+        super::deflate::deflate_small(body, &mut out)
+    } else {
+        COMPRESSORS.with(|c| {
+            let mut c = c.borrow_mut();
+            let comp = &mut c[usize::from(fast)];
+            comp.reset();
+            let mut input = body;
+            loop {
+                if out.capacity() - out.len() < 64 {
+                    out.reserve(out.capacity().max(1024));
+                }
+                let before = comp.total_in();
+                let status = comp.compress_vec(input, &mut out, FlushCompress::Finish);
+                let used = (comp.total_in() - before) as usize;
+                input = &input[used.min(input.len())..];
+                match status {
+                    Ok(Status::StreamEnd) => return true,
+                    Ok(_) => {}
+                    Err(_) => return false,
+                }
             }
-            let before = comp.total_in();
-            let status = comp.compress_vec(input, &mut out, FlushCompress::Finish);
-            let used = (comp.total_in() - before) as usize;
-            input = &input[used.min(input.len())..];
-            match status {
-                Ok(Status::StreamEnd) => return true,
-                Ok(_) => {}
-                Err(_) => return false,
-            }
-        }
-    });
+        })
+    };
     if !ok {
         return None;
     }

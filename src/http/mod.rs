@@ -13,6 +13,7 @@
 //! the fuzz crate can compile it on its own.
 
 pub mod date;
+pub mod deflate;
 pub mod encode;
 pub mod form;
 pub mod framer;
@@ -27,6 +28,7 @@ pub use framer::{Frame, Framer};
 pub use gzip::gzip_response;
 
 use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 /// One complete request, owned (the connection's buffer is reused right after).
 #[derive(Debug, Clone, Default)]
@@ -73,6 +75,29 @@ pub struct Response {
     pub head_only: bool,
     /// Close the connection after this reply (bad framing, shutdown).
     pub close: bool,
+    /// Set when `body` is a copy of a reply cache's body: its ETag and gzip form are then
+    /// computed once for all the replies that share it.
+    pub shared: Option<Arc<SharedBody>>,
+}
+
+/// A reply body kept by a cache, with what the reply rules derive from it, each computed
+/// at most once.
+#[derive(Debug, Default)]
+pub struct SharedBody {
+    pub body: Vec<u8>,
+    /// The ETag header value (the router computes it).
+    pub etag: OnceLock<String>,
+    /// The gzip member of `body` (None when deflate failed).
+    pub gzip: OnceLock<Option<Vec<u8>>>,
+}
+
+impl SharedBody {
+    pub fn new(body: Vec<u8>) -> SharedBody {
+        SharedBody {
+            body,
+            ..SharedBody::default()
+        }
+    }
 }
 
 impl Response {
@@ -100,6 +125,13 @@ impl Response {
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
+    }
+
+    /// The shared body `body` is a copy of, if any (a body changed since is not one).
+    pub fn shared_body(&self) -> Option<&SharedBody> {
+        self.shared
+            .as_deref()
+            .filter(|s| s.body.len() == self.body.len())
     }
 
     /// Replace every header of this name (case-insensitive) by one with `value`.

@@ -1,8 +1,16 @@
 //! The write-ahead journal: one file per generation, `<state_path>.journal.<gen>`.
 //!
-//! File layout: an 8-byte magic `LDRSJNL1`, the generation as u64 LE, then records.
-//! Record: `len: u32 LE`, `crc32(payload): u32 LE`, `payload` (`len` bytes of JSON
-//! `{"m": method, "a": {args}, "t": now}`). A crash mid-append leaves a short or
+//! File layout: an 8-byte magic, the generation as u64 LE, then records.
+//! Record: `len: u32 LE`, `crc32(payload): u32 LE`, `payload` (`len` bytes), one of:
+//! - JSON `{"m": method, "a": {args}, "t": now}` (the only kind in `LDRSJNL1` files);
+//! - `R`, the method's length (u8), the method, `now` (f64 LE), then the request's `data`
+//!   text verbatim (empty for no arguments), read back with the request parser
+//!   ([`crate::json::parse_py_json`]) so replay sees exactly the arguments the call had.
+//!   Written since `LDRSJNL2`: copying the text is far cheaper than serialising the
+//!   parsed arguments again, and this runs for every state-changing request.
+//!
+//! New files get `LDRSJNL2` (an older binary then refuses them instead of dropping the
+//! records it cannot read); both magics are read. A crash mid-append leaves a short or
 //! mismatching last record; [`read_journal`] drops it and says so.
 
 use std::fs::{File, OpenOptions};
@@ -11,7 +19,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-const MAGIC: &[u8; 8] = b"LDRSJNL1";
+const MAGIC: &[u8; 8] = b"LDRSJNL2";
+/// Journals written before raw-text records; still read.
+const MAGIC_V1: &[u8; 8] = b"LDRSJNL1";
+/// First byte of a raw-text record payload (a JSON payload starts with `{`).
+const RAW_TAG: u8 = b'R';
 const HEADER_LEN: u64 = 16;
 /// A record larger than this is certainly garbage (requests are capped far below it).
 const MAX_RECORD: u32 = 256 * 1024 * 1024;
@@ -56,16 +68,66 @@ pub fn encode_record(method: &str, args: &Map<String, Value>, now: f64, out: &mu
     out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
 }
 
+/// Append one framed record for (method, the request's `data` text, now) to `out`:
+/// the text is copied as it is. `data` must be what the arguments were parsed from with
+/// [`crate::json::parse_py_json`] ("" for none).
+pub fn encode_raw_record(method: &str, data: &str, now: f64, out: &mut Vec<u8>) {
+    let Ok(mlen) = u8::try_from(method.len()) else {
+        // No RPC method name is this long; keep such a record decodable anyway.
+        match crate::json::parse_py_json(data) {
+            Ok(Value::Object(args)) => encode_record(method, &args, now, out),
+            _ if data.is_empty() => encode_record(method, &Map::new(), now, out),
+            _ => {}
+        }
+        return;
+    };
+    let start = out.len();
+    out.extend_from_slice(&[0u8; 8]);
+    out.push(RAW_TAG);
+    out.push(mlen);
+    out.extend_from_slice(method.as_bytes());
+    out.extend_from_slice(&now.to_le_bytes());
+    out.extend_from_slice(data.as_bytes());
+    let len = (out.len() - start - 8) as u32;
+    let crc = crc32fast::hash(&out[start + 8..]);
+    out[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
 impl Record {
     pub fn encode(&self, out: &mut Vec<u8>) {
         encode_record(&self.method, &self.args, self.now, out);
     }
 
     fn decode(payload: &[u8]) -> Option<Record> {
+        if payload.first() == Some(&RAW_TAG) {
+            return Record::decode_raw(&payload[1..]);
+        }
         let v: Value = serde_json::from_slice(payload).ok()?;
         let method = v.get("m")?.as_str()?.to_string();
         let args = v.get("a")?.as_object()?.clone();
         let now = v.get("t")?.as_f64()?;
+        Some(Record { method, args, now })
+    }
+
+    /// A raw-text record after its tag.
+    fn decode_raw(p: &[u8]) -> Option<Record> {
+        let (&mlen, rest) = p.split_first()?;
+        let mlen = usize::from(mlen);
+        let method = std::str::from_utf8(rest.get(..mlen)?).ok()?.to_string();
+        let now = f64::from_le_bytes(rest.get(mlen..mlen + 8)?.try_into().ok()?);
+        if !now.is_finite() {
+            return None;
+        }
+        let data = std::str::from_utf8(&rest[mlen + 8..]).ok()?;
+        let args = if data.is_empty() {
+            Map::new()
+        } else {
+            match crate::json::parse_py_json(data).ok()? {
+                Value::Object(m) => m,
+                _ => return None,
+            }
+        };
         Some(Record { method, args, now })
     }
 }
@@ -126,7 +188,7 @@ pub fn read_journal(path: &Path, expect_gen: u64) -> io::Result<JournalRead> {
         out.dropped_tail = Some(format!("header incomplete ({} bytes)", data.len()));
         return Ok(out);
     }
-    if &data[..8] != MAGIC {
+    if &data[..8] != MAGIC && &data[..8] != MAGIC_V1 {
         return Err(io::Error::new(
             io::ErrorKind::InvalidData,
             format!("{} is not a luigid-rs journal", path.display()),
@@ -214,8 +276,10 @@ impl JournalWriter {
         if valid_len < HEADER_LEN {
             return JournalWriter::create(state_path, gen);
         }
-        let file = OpenOptions::new().write(true).open(&path)?;
+        let mut file = OpenOptions::new().write(true).open(&path)?;
         file.set_len(valid_len)?;
+        // An older file is continued with records of the current kinds: mark it as such.
+        file.write_all(MAGIC)?;
         file.sync_all()?;
         let mut w = JournalWriter {
             file,
@@ -297,6 +361,82 @@ mod tests {
             assert_eq!(r.records.len(), whole, "cut at {cut}");
             assert_eq!(r.dropped_tail.is_some(), !boundaries.contains(&cut));
         }
+    }
+
+    #[test]
+    fn raw_records_read_back_as_parsed_arguments() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("s");
+        let mut w = JournalWriter::create(&state, 2).unwrap();
+        let texts = [
+            r#"{"task_id": "T1", "worker": "w", "n": NaN, "big": 123456789012345678901234567890, "d": {"b": 1, "a": 2, "b": 3}}"#,
+            "",
+            "{}",
+            r#"{"s": "\ud83d\ude00 </x>"}"#,
+        ];
+        let mut buf = Vec::new();
+        for (i, t) in texts.iter().enumerate() {
+            encode_raw_record("add_task", t, 1000.5 + i as f64, &mut buf);
+        }
+        rec(7).encode(&mut buf);
+        w.write(&buf).unwrap();
+        let r = read_journal(&journal_path(&state, 2), 2).unwrap();
+        assert!(r.dropped_tail.is_none());
+        assert_eq!(r.records.len(), texts.len() + 1);
+        for (i, t) in texts.iter().enumerate() {
+            let want = match crate::json::parse_py_json(if t.is_empty() { "{}" } else { t }) {
+                Ok(Value::Object(m)) => m,
+                other => panic!("{other:?}"),
+            };
+            assert_eq!(r.records[i].method, "add_task");
+            assert_eq!(r.records[i].now, 1000.5 + i as f64);
+            assert_eq!(r.records[i].args, want);
+            // Same order too (a Map compares as a set).
+            assert!(r.records[i].args.keys().eq(want.keys()));
+        }
+        assert_eq!(r.records[texts.len()], rec(7));
+        let data = std::fs::read(journal_path(&state, 2)).unwrap();
+        assert_eq!(&data[..8], MAGIC);
+    }
+
+    #[test]
+    fn undecodable_raw_records_are_a_dropped_tail() {
+        for payload in [
+            &b"R"[..],
+            b"R\x08add_task",
+            b"R\x05pause\0\0\0\0\0\0\xf0\x7f",
+            b"R\x05pause\0\0\0\0\0\0\xf0\x3f[1]",
+            b"R\x05pause\0\0\0\0\0\0\xf0\x3f{bad",
+            b"R\x02\xff\xfe\0\0\0\0\0\0\xf0\x3f",
+        ] {
+            assert!(Record::decode(payload).is_none(), "{payload:?}");
+        }
+        let ok = Record::decode(b"R\x05pause\0\0\0\0\0\0\xf0\x3f").unwrap();
+        assert_eq!(
+            (ok.method.as_str(), ok.now, ok.args.len()),
+            ("pause", 1.0, 0)
+        );
+    }
+
+    #[test]
+    fn version_1_journals_are_read_and_continued_as_version_2() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("s");
+        let mut file = MAGIC_V1.to_vec();
+        file.extend_from_slice(&4u64.to_le_bytes());
+        rec(0).encode(&mut file);
+        std::fs::write(journal_path(&state, 4), &file).unwrap();
+        let r = read_journal(&journal_path(&state, 4), 4).unwrap();
+        assert_eq!(r.records, vec![rec(0)]);
+        let mut w = JournalWriter::reopen(&state, 4, r.valid_len).unwrap();
+        let mut buf = Vec::new();
+        encode_raw_record("pause", "", 5.0, &mut buf);
+        w.write(&buf).unwrap();
+        let data = std::fs::read(journal_path(&state, 4)).unwrap();
+        assert_eq!(&data[..8], MAGIC);
+        let r = read_journal(&journal_path(&state, 4), 4).unwrap();
+        assert_eq!(r.records.len(), 2);
+        assert_eq!(r.records[1].method, "pause");
     }
 
     #[test]

@@ -284,6 +284,17 @@ impl Persistence {
         self.records_since_snapshot += 1;
     }
 
+    /// [`Persistence::record`] for a call whose arguments were parsed from the request's
+    /// `data` text (see [`journal::encode_raw_record`]): the text is journaled as is.
+    pub fn record_raw(&mut self, method: &str, data: &str, now: f64) {
+        if self.writer.is_none() {
+            return;
+        }
+        journal::encode_raw_record(method, data, now, &mut self.pending);
+        self.stats.journal_records += 1;
+        self.records_since_snapshot += 1;
+    }
+
     /// Write what this loop iteration queued; with `always`, make it durable too.
     /// Called before the iteration's replies are written.
     pub fn flush(&mut self, now: f64) {

@@ -212,13 +212,10 @@ pub fn route(app: &mut App, req: &Request, peer: &Peer, now: f64) -> Response {
 fn finish(req: &Request, resp: &mut Response) {
     let get_or_head = req.method == "GET" || req.method == "HEAD";
     if resp.status == 200 && get_or_head && resp.header("etag").is_none() {
-        let digest = Sha1::digest(&resp.body);
-        let mut etag = String::with_capacity(42);
-        etag.push('"');
-        for b in digest {
-            etag.push_str(&format!("{b:02x}"));
-        }
-        etag.push('"');
+        let etag = match resp.shared_body() {
+            Some(shared) => shared.etag.get_or_init(|| sha1_etag(&shared.body)).clone(),
+            None => sha1_etag(&resp.body),
+        };
         let matched = req
             .header_str("if-none-match")
             .is_some_and(|inm| if_none_match_matches(inm, &etag));
@@ -247,6 +244,79 @@ fn finish(req: &Request, resp: &mut Response) {
         req.header_str("accept-encoding")
     };
     crate::http::gzip_response(accept, resp);
+}
+
+/// Tornado's ETag: the quoted hex SHA-1 of the body.
+fn sha1_etag(body: &[u8]) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha1::digest(body);
+    let mut etag = String::with_capacity(42);
+    etag.push('"');
+    for b in digest {
+        etag.push(char::from(HEX[usize::from(b >> 4)]));
+        etag.push(char::from(HEX[usize::from(b & 15)]));
+    }
+    etag.push('"');
+    etag
+}
+
+/// The last large list replies (`task_list`, `task_search`: megabytes for 10,000s of
+/// tasks, which the visualiser polls), valid while the scheduler state is unchanged:
+/// a repeated poll then costs a copy, not a serialization, a SHA-1 and a gzip.
+///
+/// Exactness: these replies are a function of the state and the arguments only, except
+/// that the calls prune first; the cache is used only when that prune would change
+/// nothing (`Scheduler::prune_needed`), and [`App::state_version`] moves on every call
+/// that can change state (see `App::rpc_data`).
+#[derive(Debug, Default)]
+pub struct ReplyCache {
+    version: u64,
+    /// (method, data text, shared body), most recent last.
+    entries: Vec<(String, String, std::sync::Arc<crate::http::SharedBody>)>,
+}
+
+impl ReplyCache {
+    const MAX_ENTRIES: usize = 4;
+    /// Smaller replies are cheap to make again.
+    const MIN_BODY: usize = 16 * 1024;
+
+    fn cacheable(method: &str) -> bool {
+        matches!(method, "task_list" | "task_search")
+    }
+
+    fn get(
+        &self,
+        version: u64,
+        method: &str,
+        data: &str,
+    ) -> Option<std::sync::Arc<crate::http::SharedBody>> {
+        if self.version != version {
+            return None;
+        }
+        self.entries
+            .iter()
+            .find(|(m, d, _)| m == method && d == data)
+            .map(|(_, _, b)| b.clone())
+    }
+
+    fn put(
+        &mut self,
+        version: u64,
+        method: &str,
+        data: &str,
+        body: std::sync::Arc<crate::http::SharedBody>,
+    ) {
+        if self.version != version {
+            self.entries.clear();
+            self.version = version;
+        }
+        self.entries.retain(|(m, d, _)| !(m == method && d == data));
+        if self.entries.len() >= Self::MAX_ENTRIES {
+            self.entries.remove(0);
+        }
+        self.entries
+            .push((method.to_string(), data.to_string(), body));
+    }
 }
 
 fn dispatch(app: &mut App, req: &Request, now: f64) -> Response {
@@ -353,7 +423,8 @@ fn api(app: &mut App, raw_method: &str, req: &Request, now: f64) -> Response {
         return json_error(404, &format!("unknown RPC method {method:?}"));
     }
     let data = match crate::http::get_argument(req, "data") {
-        Ok(d) => d.map(|d| clean_argument(&d)),
+        // Already cleaned as Tornado's get_argument does ([`clean_argument`] of it is a no-op).
+        Ok(d) => d,
         Err(e) => return json_error(e.status, &e.message),
     };
     let args = match data.as_deref() {
@@ -364,8 +435,18 @@ fn api(app: &mut App, raw_method: &str, req: &Request, now: f64) -> Response {
             Err(e) => return json_error(400, &e),
         },
     };
+    let text = data.as_deref().unwrap_or("");
+    let cacheable = ReplyCache::cacheable(&method);
+    if cacheable && !app.scheduler.prune_needed(now) {
+        if let Some(shared) = app.reply_cache.get(app.state_version, &method, text) {
+            let mut resp = Response::new(200).with_body(JSON, shared.body.clone());
+            resp.shared = Some(shared);
+            app.router.cors.actual(req.header_str("origin"), &mut resp);
+            return resp;
+        }
+    }
     crate::api::want_raw_reply();
-    let result = app.rpc(&method, args, now);
+    let result = app.rpc_data(&method, args, Some(text), now);
     let raw = crate::api::take_raw_reply();
     match result {
         Ok(value) => {
@@ -373,10 +454,16 @@ fn api(app: &mut App, raw_method: &str, req: &Request, now: f64) -> Response {
             body.extend_from_slice(b"{\"response\": ");
             match raw {
                 Some(raw) => body.extend_from_slice(&raw),
-                None => crate::json::write_py_json(&value, &mut body),
+                None => crate::json::to_py_json(&value, &mut body),
             }
             body.push(b'}');
             let mut resp = Response::new(200).with_body(JSON, body);
+            if cacheable && resp.body.len() >= ReplyCache::MIN_BODY {
+                let shared = std::sync::Arc::new(crate::http::SharedBody::new(resp.body.clone()));
+                app.reply_cache
+                    .put(app.state_version, &method, text, shared.clone());
+                resp.shared = Some(shared);
+            }
             app.router.cors.actual(req.header_str("origin"), &mut resp);
             resp
         }
@@ -409,6 +496,116 @@ mod tests {
         assert!(!if_none_match_matches("", e));
         assert!(!if_none_match_matches("\"abcd\"", e));
         assert!(if_none_match_matches("\"abc\"", "W/\"abc\""));
+    }
+
+    fn api_get(app: &mut App, method: &str, data: &str, now: f64) -> Response {
+        let enc: String = data
+            .bytes()
+            .map(|b| format!("%{b:02X}"))
+            .collect::<Vec<_>>()
+            .concat();
+        let req = Request {
+            method: "GET".into(),
+            path: format!("/api/{method}"),
+            query: format!("data={enc}"),
+            minor_version: 1,
+            headers: vec![("accept-encoding".into(), b"gzip".to_vec())],
+            body: Vec::new(),
+        };
+        route(app, &req, &crate::app::Peer::default(), now)
+    }
+
+    fn add(app: &mut App, i: usize, now: f64) {
+        let data = format!(
+            r#"{{"task_id": "T{i}", "worker": "w", "status": "PENDING", "family": "F",
+                "params": {{"n": "{i}"}}}}"#
+        );
+        let mut req = Request {
+            method: "POST".into(),
+            path: "/api/add_task".into(),
+            minor_version: 1,
+            headers: vec![(
+                "content-type".into(),
+                b"application/x-www-form-urlencoded".to_vec(),
+            )],
+            ..Request::default()
+        };
+        req.body = format!(
+            "data={}",
+            percent_encoding::utf8_percent_encode(&data, percent_encoding::NON_ALPHANUMERIC)
+        )
+        .into_bytes();
+        assert_eq!(
+            route(app, &req, &crate::app::Peer::default(), now).status,
+            200
+        );
+    }
+
+    fn gunzip(b: &[u8]) -> Vec<u8> {
+        use std::io::Read;
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(b)
+            .read_to_end(&mut out)
+            .unwrap();
+        out
+    }
+
+    #[test]
+    fn list_reply_cache_serves_unchanged_state_and_follows_changes() {
+        let mut app = App::new(Ini::default());
+        for i in 0..100 {
+            add(&mut app, i, 1000.0);
+        }
+        let q = r#"{"status": "PENDING", "upstream_status": "", "search": ""}"#;
+        let first = api_get(&mut app, "task_list", q, 1001.0);
+        assert_eq!(first.status, 200);
+        let plain = gunzip(&first.body);
+        assert!(plain.len() >= ReplyCache::MIN_BODY, "{}", plain.len());
+        let version = app.state_version;
+        // Unchanged state: the cached reply, the same bytes and ETag.
+        let second = api_get(&mut app, "task_list", q, 1002.0);
+        assert!(second.shared.is_some());
+        assert_eq!(gunzip(&second.body), plain);
+        assert_eq!(second.header("Etag"), Some(sha1_etag(&plain).as_str()));
+        assert_eq!(second.header("Etag"), first.header("Etag"));
+        assert_eq!(app.state_version, version, "reads leave the version");
+        // Another query is another entry.
+        let all = api_get(&mut app, "task_list", "{}", 1002.0);
+        assert!(gunzip(&all.body).len() >= plain.len());
+        // A change is seen at once.
+        add(&mut app, 100, 1003.0);
+        assert!(app.state_version > version);
+        let third = api_get(&mut app, "task_list", q, 1003.0);
+        let text = String::from_utf8(gunzip(&third.body)).unwrap();
+        assert!(text.contains("\"T100\""));
+        assert_ne!(third.header("Etag"), first.header("Etag"));
+        assert_eq!(
+            third.header("Etag"),
+            Some(sha1_etag(text.as_bytes()).as_str())
+        );
+        // When a prune is due (the worker timed out), the call runs again and prunes.
+        let late = 1003.0 + 10_000.0;
+        assert!(app.scheduler.prune_needed(late));
+        let pruned = api_get(&mut app, "task_list", q, late);
+        assert!(pruned.shared.is_none() || app.state_version > version + 1);
+        assert!(!app.scheduler.prune_needed(late));
+    }
+
+    #[test]
+    fn get_argument_output_needs_no_second_clean() {
+        for raw in [
+            "%00%1f+%7B%7D%1c%C2%A0",
+            "%E2%80%A8a%0Bb%0C%E3%80%80",
+            "%09x%01y%0A",
+            "+%1e%1d%0e%08",
+        ] {
+            let req = Request {
+                query: format!("data={raw}"),
+                ..Request::default()
+            };
+            let got = crate::http::get_argument(&req, "data").unwrap().unwrap();
+            assert_eq!(clean_argument(&got), got, "{raw}");
+        }
     }
 
     #[test]
