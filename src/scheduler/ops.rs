@@ -436,41 +436,42 @@ impl Scheduler {
     }
 
     pub fn count_pending(&mut self, worker: &str, now: f64) -> Value {
+        match self.count_pending_parts(worker, now) {
+            Some((mut m, running)) => {
+                m.insert("running_tasks".into(), self.running_value(&running));
+                Value::Object(m)
+            }
+            None => Value::Null,
+        }
+    }
+
+    /// count_pending's reply with `running_tasks` as a `null` placeholder (in its
+    /// place), and the (slot, runner) pairs that go there: get_work's JSON writer
+    /// writes them without building `Value`s.
+    pub(crate) fn count_pending_parts(
+        &mut self,
+        worker: &str,
+        now: f64,
+    ) -> Option<(Map<String, Value>, RunningList)> {
         let wid = self.get_worker(worker, now);
-        let running: Vec<(String, Option<u32>)> = self
+        let running: Vec<(u32, Option<u32>)> = self
             .bucket(Status::Running)
-            .filter_map(|s| self.task(s))
-            .filter(|t| t.workers.contains(&wid))
-            .map(|t| (t.id.to_string(), t.worker_running))
+            .filter_map(|s| {
+                let t = self.task(s)?;
+                t.workers.contains(&wid).then_some((s, t.worker_running))
+            })
             .collect();
-        let mut running_tasks = Vec::with_capacity(running.len());
-        for (id, wr) in running {
-            let mut info;
-            match wr {
-                Some(wr) => {
+        // luigid looks each runner up with get-or-create: a runner that was pruned
+        // comes back (rare; the common case needs no name lookup).
+        for &(_, wr) in &running {
+            if let Some(wr) = wr {
+                if self.worker(wr).is_none() {
                     let name = self.worker_name(wr).to_string();
-                    let other = self.get_worker(&name, now);
-                    let extra = self.worker(other).map_or(0, |w| w.info.len());
-                    info = Map::with_capacity(2 + extra);
-                    info.insert("task_id".into(), Value::String(id));
-                    info.insert("worker".into(), Value::String(name));
-                    if let Some(ow) = self.worker(other) {
-                        for (k, v) in &ow.info {
-                            info.insert(k.clone(), v.clone());
-                        }
-                    }
-                }
-                None => {
-                    info = Map::with_capacity(2);
-                    info.insert("task_id".into(), Value::String(id));
-                    info.insert("worker".into(), Value::Null);
+                    self.get_worker(&name, now);
                 }
             }
-            running_tasks.push(Value::Object(info));
         }
-        let Some(wk) = self.worker(wid) else {
-            return Value::Null;
-        };
+        let wk = self.worker(wid)?;
         let (mut n, mut nu, mut nl) = (wk.ix.n_pf, wk.ix.n_pf_unique, wk.ix.n_pf_last);
         if !self.ix.buckets[Status::Disabled.index()].is_empty() {
             for s in self.disabled_blocked() {
@@ -488,14 +489,101 @@ impl Scheduler {
             }
         }
         let state = if wk.disabled { "disabled" } else { "active" };
-        // Built by hand: `json!` would serialize `running_tasks` into a deep copy.
         let mut m = Map::with_capacity(9);
         m.insert("n_pending_tasks".into(), Value::from(n));
         m.insert("n_unique_pending".into(), Value::from(nu));
         m.insert("n_pending_last_scheduled".into(), Value::from(nl));
         m.insert("worker_state".into(), Value::String(state.into()));
-        m.insert("running_tasks".into(), Value::Array(running_tasks));
-        Value::Object(m)
+        m.insert("running_tasks".into(), Value::Null);
+        Some((m, running))
+    }
+
+    /// count_pending's `running_tasks` list.
+    fn running_value(&self, running: &[(u32, Option<u32>)]) -> Value {
+        let mut list = Vec::with_capacity(running.len());
+        for &(s, wr) in running {
+            let Some(t) = self.task(s) else { continue };
+            let id = Value::String(t.id.to_string());
+            let info = match wr {
+                Some(wr) => {
+                    let ow = self.worker(wr);
+                    let mut info = Map::with_capacity(2 + ow.map_or(0, |w| w.info.len()));
+                    info.insert("task_id".into(), id);
+                    info.insert(
+                        "worker".into(),
+                        Value::String(self.worker_name(wr).to_string()),
+                    );
+                    if let Some(ow) = ow {
+                        for (k, v) in &ow.info {
+                            info.insert(k.clone(), v.clone());
+                        }
+                    }
+                    info
+                }
+                None => {
+                    let mut info = Map::with_capacity(2);
+                    info.insert("task_id".into(), id);
+                    info.insert("worker".into(), Value::Null);
+                    info
+                }
+            };
+            list.push(Value::Object(info));
+        }
+        Value::Array(list)
+    }
+
+    /// The bytes `crate::json::to_py_json` gives for [`Self::running_value`].
+    fn write_running(&self, running: &[(u32, Option<u32>)], out: &mut Vec<u8>) {
+        out.push(b'[');
+        let mut first = true;
+        let mut plain_worker: Option<(u32, bool)> = None;
+        for &(s, wr) in running {
+            let Some(t) = self.task(s) else { continue };
+            if !first {
+                out.extend_from_slice(b", ");
+            }
+            first = false;
+            let info = wr.and_then(|w| self.worker(w)).map(|w| &w.info);
+            // An info key named like a fixed one replaces its value in place: rare,
+            // left to the general writer.
+            if info.is_some_and(|i| i.contains_key("task_id") || i.contains_key("worker")) {
+                crate::json::to_py_json(&self.running_value(&[(s, wr)])[0], out);
+                continue;
+            }
+            out.extend_from_slice(b"{\"task_id\": ");
+            write_value_str(out, &t.id);
+            out.extend_from_slice(b", \"worker\": ");
+            match wr {
+                Some(w) => {
+                    // Usually one runner: its name is checked for escapes once.
+                    let name = self.worker_name(w);
+                    let plain = match plain_worker {
+                        Some((pw, p)) if pw == w => p,
+                        _ => {
+                            let p = super::write::is_plain(name.as_bytes());
+                            plain_worker = Some((w, p));
+                            p
+                        }
+                    };
+                    if plain {
+                        out.push(b'"');
+                        out.extend_from_slice(name.as_bytes());
+                        out.push(b'"');
+                    } else {
+                        write_value_str(out, name);
+                    }
+                }
+                None => out.extend_from_slice(b"null"),
+            }
+            for (k, v) in info.into_iter().flatten() {
+                out.extend_from_slice(b", ");
+                super::write::write_str(out, k);
+                out.extend_from_slice(b": ");
+                crate::json::to_py_json(v, out);
+            }
+            out.push(b'}');
+        }
+        out.push(b']');
     }
 
     fn capacity(&self, r: &str) -> f64 {
@@ -530,18 +618,85 @@ impl Scheduler {
         worker: &str,
         now: f64,
     ) -> Value {
+        let (mut reply, running) = self.get_work_parts(host, assistant, current_tasks, worker, now);
+        if let Some(running) = running {
+            let list = self.running_value(&running);
+            if let Some(v) = reply.get_mut("running_tasks") {
+                *v = list;
+            }
+        }
+        Value::Object(reply)
+    }
+
+    /// [`Self::get_work`] written as luigid's JSON (the bytes `crate::json::to_py_json`
+    /// gives for its reply) without building the `running_tasks` `Value`s, which
+    /// cost more than the rest of the call.
+    pub fn get_work_json(
+        &mut self,
+        host: Value,
+        assistant: Value,
+        current_tasks: Option<Vec<String>>,
+        worker: &str,
+        now: f64,
+        out: &mut Vec<u8>,
+    ) {
+        let (reply, running) = self.get_work_parts(host, assistant, current_tasks, worker, now);
+        let Some(running) = running else {
+            crate::json::to_py_json(&Value::Object(reply), out);
+            return;
+        };
+        // One allocation for the whole reply (it grows with the running list).
+        let size: usize = running
+            .iter()
+            .map(|&(s, wr)| {
+                let id = self.task(s).map_or(0, |t| t.id.len());
+                let name = wr.map_or(0, |w| self.worker_name(w).len());
+                id + name + 32
+            })
+            .sum();
+        out.reserve(size + 256);
+        out.push(b'{');
+        for (i, (k, v)) in reply.iter().enumerate() {
+            if i > 0 {
+                out.extend_from_slice(b", ");
+            }
+            super::write::write_str(out, k);
+            out.extend_from_slice(b": ");
+            if k == "running_tasks" {
+                self.write_running(&running, out);
+            } else {
+                crate::json::to_py_json(v, out);
+            }
+        }
+        out.push(b'}');
+    }
+
+    /// get_work's reply, with `running_tasks` left to the caller (see
+    /// [`Self::count_pending_parts`]) unless the list is already in it (`None`).
+    fn get_work_parts(
+        &mut self,
+        host: Value,
+        assistant: Value,
+        current_tasks: Option<Vec<String>>,
+        worker: &str,
+        now: f64,
+    ) -> (Map<String, Value>, Option<RunningList>) {
         if self.config.prune_on_get_work {
             self.prune(now);
         }
         let wid = self.touch_worker(worker, now, Some(Some(host.clone())));
         if self.worker(wid).is_some_and(|w| w.disabled) {
-            return json!({
+            let reply = json!({
                 "n_pending_tasks": 0,
                 "running_tasks": [],
                 "task_id": null,
                 "n_unique_pending": 0,
                 "worker_state": "disabled",
             });
+            return match reply {
+                Value::Object(m) => (m, None),
+                _ => (Map::new(), None),
+            };
         }
         let is_assistant = truthy(&assistant);
         if is_assistant {
@@ -592,13 +747,12 @@ impl Scheduler {
             batched = choice.batched;
         }
 
-        let mut reply = match self.count_pending(worker, now) {
-            Value::Object(m) => m,
-            _ => Map::new(),
-        };
+        let (mut reply, running) = self
+            .count_pending_parts(worker, now)
+            .unwrap_or_else(|| (Map::new(), Vec::new()));
         if batched.len() > 1 {
             let Some(bt) = best.and_then(|b| self.task(b)) else {
-                return Value::Object(reply);
+                return (reply, Some(running));
             };
             let (family, module, mut params) = (
                 bt.family.to_string(),
@@ -661,7 +815,7 @@ impl Scheduler {
         } else {
             reply.insert("task_id".into(), Value::Null);
         }
-        Value::Object(reply)
+        (reply, Some(running))
     }
 
     /// The get_work walk over candidates in rank order (reference 2.3.7 steps 6-8).
@@ -1618,4 +1772,17 @@ pub(super) struct GraphNode<'a> {
     pub slot: Option<u32>,
     pub deps: Vec<&'a str>,
     pub is_root: bool,
+}
+
+/// The RUNNING tasks of a count_pending reply: (slot, runner).
+type RunningList = Vec<(u32, Option<u32>)>;
+
+/// A string as `crate::json::to_py_json` writes a `Value::String` (a raw-number string
+/// goes back bare).
+fn write_value_str(out: &mut Vec<u8>, s: &str) {
+    if s.starts_with(crate::json::RAW_NUMBER) {
+        crate::json::to_py_json(&Value::String(s.to_string()), out);
+    } else {
+        super::write::write_str(out, s);
+    }
 }

@@ -936,3 +936,81 @@ fn id_table_and_interned_strings_are_released() {
     add(&mut s, "W", "New_1", json!({}), 2000.0);
     assert_eq!(s.ix.nodes.len(), 1);
 }
+
+#[test]
+fn get_work_json_matches_the_value_bytes() {
+    // Two schedulers fed the same calls: one answers in Values, one in bytes.
+    fn setup(s: &mut Scheduler) {
+        c(
+            s,
+            "add_worker",
+            json!({"worker": "V", "info": {"host": "hv", "workers": 2, "worker": "odd"}}),
+            0.1,
+        );
+        c(
+            s,
+            "add_worker",
+            json!({"worker": "W", "info": {"host": "hw", "username": "ü\"x"}}),
+            0.1,
+        );
+        c(
+            s,
+            "add_task_batcher",
+            json!({"worker": "W", "task_family": "Bt", "batched_args": ["a"]}),
+            0.2,
+        );
+        for i in 0..4 {
+            add(s, "W", &format!("A_{i}é"), json!({}), 1.0 + i as f64);
+            add(s, "V", &format!("A_{i}é"), json!({}), 1.0 + i as f64);
+        }
+        for i in 0..3 {
+            add(
+                s,
+                "W",
+                &format!("Bt_{i}"),
+                json!({"params": {"a": i.to_string()}, "batchable": true, "priority": -1}),
+                6.0,
+            );
+        }
+        add(s, "X", "D_1", json!({}), 7.0);
+        c(s, "disable_worker", json!({"worker": "X"}), 7.5);
+    }
+    let (mut a, mut b) = (Scheduler::default(), Scheduler::default());
+    setup(&mut a);
+    setup(&mut b);
+    let calls = [
+        ("W", 10.0),
+        ("V", 11.0),
+        ("W", 12.0),
+        ("X", 13.0),
+        ("V", 14.0),
+        ("W", 15.0),
+        ("W", 16.0),
+        ("Z", 17.0),
+    ];
+    let mut batched = false;
+    for (w, now) in calls {
+        let host = json!(format!("host-{w}"));
+        let v = a.get_work(host.clone(), json!(false), None, w, now);
+        let mut want = Vec::new();
+        crate::json::to_py_json(&v, &mut want);
+        let mut got = Vec::new();
+        b.get_work_json(host, json!(false), None, w, now, &mut got);
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            String::from_utf8_lossy(&want),
+            "{w} at {now}"
+        );
+        batched |= v.get("batch_id").is_some();
+    }
+    // Each shape was compared: running lists with both runners, a batch, a disabled worker.
+    let last = a.get_work(json!("h"), json!(false), None, "W", 20.0);
+    assert!(batched);
+    let running = last["running_tasks"].as_array().unwrap();
+    assert!(running.iter().any(|r| r["worker"] == "odd"));
+    assert!(running
+        .iter()
+        .any(|r| r["worker"] == "W" && r["username"] == "ü\"x"));
+    let x = a.get_work(json!("h"), json!(false), None, "X", 20.0);
+    assert_eq!(x["worker_state"], "disabled");
+}
