@@ -525,7 +525,14 @@ pub fn call(
             let host = a.raw("host").cloned().unwrap_or(Value::Null);
             let assistant = a.raw("assistant").cloned().unwrap_or(Value::Bool(false));
             let current = a.opt_str_list("current_tasks")?;
-            s.get_work(host, assistant, current, worker, now)
+            if RAW_WANTED.replace(false) {
+                let mut out = Vec::new();
+                s.get_work_json(host, assistant, current, worker, now, &mut out);
+                RAW_REPLY.set(Some(out));
+                Value::Null
+            } else {
+                s.get_work(host, assistant, current, worker, now)
+            }
         }
         "ping" => {
             let worker = match a.opt("worker") {
