@@ -212,6 +212,11 @@ struct Index {
     /// Families, modules and visibility texts.
     strs: Interner,
     policies: Vec<Arc<RetryPolicy>>,
+    /// A task add_task has just created and not yet entered in the indexes above: it
+    /// is indexed once, in its final state, when the call ends (a fresh DONE task
+    /// would otherwise enter and leave PENDING's indexes, and be re-indexed for its
+    /// status, stakeholder and worker). `with_task` and `propagate_done` skip it.
+    unindexed: Option<u32>,
 }
 
 impl Index {
@@ -659,11 +664,16 @@ impl Scheduler {
     /// Change a task with its derived indexes kept in step.
     fn with_task<R>(&mut self, slot: u32, f: impl FnOnce(&mut Task) -> R) -> Option<R> {
         let t = self.tasks.get_mut(slot as usize)?.as_deref_mut()?;
-        index_task(t, slot, &mut self.ix, &mut self.workers, false);
+        let indexed = self.ix.unindexed != Some(slot);
+        if indexed {
+            index_task(t, slot, &mut self.ix, &mut self.workers, false);
+        }
         let was_done = t.status == Status::Done;
         let r = f(t);
         let is_done = t.status == Status::Done;
-        index_task(t, slot, &mut self.ix, &mut self.workers, true);
+        if indexed {
+            index_task(t, slot, &mut self.ix, &mut self.workers, true);
+        }
         if was_done != is_done {
             let id = t.id.clone();
             self.propagate_done(&id, is_done);
@@ -682,13 +692,18 @@ impl Scheduler {
             else {
                 continue;
             };
-            index_task(t, d, &mut self.ix, &mut self.workers, false);
+            let indexed = self.ix.unindexed != Some(d);
+            if indexed {
+                index_task(t, d, &mut self.ix, &mut self.workers, false);
+            }
             if done {
                 t.unready = t.unready.saturating_sub(1);
             } else {
                 t.unready += 1;
             }
-            index_task(t, d, &mut self.ix, &mut self.workers, true);
+            if indexed {
+                index_task(t, d, &mut self.ix, &mut self.workers, true);
+            }
         }
     }
 
@@ -740,6 +755,7 @@ impl Scheduler {
         params: &serde_json::Map<String, Value>,
         param_visibilities: &serde_json::Map<String, Value>,
         now: f64,
+        defer_index: bool,
     ) -> u32 {
         let slot = self.tasks.len() as u32;
         let seq = self.status_counter;
@@ -769,12 +785,28 @@ impl Scheduler {
         t.set_module(self.ix.strs.pv(module));
         t.param_visibilities = self.ix.strs.object_text(param_visibilities);
         t.set_params(params, param_visibilities);
-        index_task(&t, slot, &mut self.ix, &mut self.workers, true);
+        if defer_index {
+            self.flush_unindexed();
+            self.ix.unindexed = Some(slot);
+        } else {
+            index_task(&t, slot, &mut self.ix, &mut self.workers, true);
+        }
         self.tasks.push(Some(Box::new(t)));
         slot
     }
 
+    /// Enter the task created with `defer_index` in the indexes, in its current state.
+    fn flush_unindexed(&mut self) {
+        let Some(slot) = self.ix.unindexed.take() else {
+            return;
+        };
+        if let Some(t) = self.tasks.get(slot as usize).and_then(|t| t.as_deref()) {
+            index_task(t, slot, &mut self.ix, &mut self.workers, true);
+        }
+    }
+
     fn delete_task(&mut self, slot: u32) {
+        self.flush_unindexed();
         let Some(t) = self.tasks.get_mut(slot as usize).and_then(|t| t.take()) else {
             return;
         };

@@ -115,6 +115,11 @@ impl Scheduler {
     // ----- add_task --------------------------------------------------------------------
 
     pub fn add_task(&mut self, a: AddTask, now: f64) {
+        self.add_task_inner(a, now);
+        self.flush_unindexed();
+    }
+
+    fn add_task_inner(&mut self, a: AddTask, now: f64) {
         let wid = self.touch_worker(&a.worker, now, None);
         let resources = a.resources.clone().unwrap_or_default();
         let resources_empty = resources.is_empty();
@@ -145,6 +150,7 @@ impl Scheduler {
                 a_params,
                 a_vis,
                 now,
+                true,
             ),
             None => return,
         };
@@ -324,6 +330,7 @@ impl Scheduler {
                         &empty,
                         &empty,
                         now,
+                        false,
                     ),
                 };
                 self.add_stakeholder(ds, wid);

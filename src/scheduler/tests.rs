@@ -1014,3 +1014,94 @@ fn get_work_json_matches_the_value_bytes() {
     let x = a.get_work(json!("h"), json!(false), None, "X", 20.0);
     assert_eq!(x["worker_state"], "disabled");
 }
+
+/// The derived indexes in a comparable form.
+fn index_dump(s: &Scheduler) -> String {
+    let mut out = format!(
+        "{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n{:?}\n",
+        s.ix.buckets, s.ix.cand, s.ix.no_stake, s.ix.remove_at, s.ix.retry_at, s.ix.auto_disabled
+    );
+    for w in s.workers.iter().flatten() {
+        let mut tasks: Vec<u32> = w.ix.tasks.iter().copied().collect();
+        tasks.sort_unstable();
+        let mut stake: Vec<u32> = w.ix.stake.iter().copied().collect();
+        stake.sort_unstable();
+        let i = &w.ix;
+        out += &format!(
+            "{} {tasks:?} {stake:?} {:?} {} {} {} {} {} {}\n",
+            w.id, i.ready, i.n_pf, i.n_pf_unique, i.n_pf_last, i.n_p, i.n_p_unique, i.n_p_res
+        );
+    }
+    for t in s.tasks.iter().flatten() {
+        out += &format!("{} {}\n", t.id, t.unready);
+    }
+    out
+}
+
+#[test]
+fn fresh_tasks_are_indexed_as_a_rebuild_would() {
+    // add_task indexes a task it creates once, at the end: the result must equal
+    // indexes built from scratch, for every kind of first report.
+    let mut s = Scheduler::default();
+    add(&mut s, "W", "A_1", json!({"status": "DONE"}), 1.0);
+    add(&mut s, "W", "B_1", json!({"status": "FAILED"}), 1.0);
+    add(&mut s, "W", "C_1", json!({"status": "RUNNING"}), 1.0);
+    add(
+        &mut s,
+        "W",
+        "D_1",
+        json!({"deps": ["A_1", "E_1"], "priority": 3}),
+        2.0,
+    );
+    add(
+        &mut s,
+        "W",
+        "L_1",
+        json!({"deps": ["L_1"], "priority": 4}),
+        2.0,
+    );
+    add(
+        &mut s,
+        "V",
+        "F_1",
+        json!({"assistant": true, "deps": ["D_1"]}),
+        2.0,
+    );
+    add(
+        &mut s,
+        "V",
+        "G_1",
+        json!({"status": "DISABLED", "resources": {"r": 1}}),
+        2.0,
+    );
+    add(
+        &mut s,
+        "W",
+        "H_1",
+        json!({"status": "SUSPENDED", "runnable": false}),
+        2.0,
+    );
+    add(&mut s, "W", "E_1", json!({"status": "DONE"}), 3.0);
+    add(
+        &mut s,
+        "W",
+        "I_1",
+        json!({"status": "DONE", "deps": ["I_1"]}),
+        3.0,
+    );
+    c(
+        &mut s,
+        "add_task",
+        json!({"worker": "U", "task_id": "J_1", "status": "DONE", "family": "",
+               "module": null, "params": null, "deps": null, "resources": null}),
+        4.0,
+    );
+    c(&mut s, "disable_worker", json!({"worker": "X"}), 4.0);
+    add(&mut s, "X", "K_1", json!({}), 4.0);
+    let incremental = index_dump(&s);
+    assert!(incremental.contains("J_1"));
+    s.rebuild_indexes();
+    assert_eq!(incremental, index_dump(&s));
+    // And the tasks are found through them.
+    assert_eq!(work(&mut s, "W", 5.0)["task_id"], "D_1");
+}
