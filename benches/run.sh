@@ -123,6 +123,10 @@ run get_work_1k get_work "luigid-rs luigid" --tasks 1000 --duration "$DUR" PYDUR
 run get_work_10k get_work "luigid-rs luigid" --tasks 10000 --duration "$DUR" PYDUR="$SLOW_DUR"
 run get_work_100k get_work "luigid-rs" --tasks 100000 --duration "$DUR"
 run task_list_10k task_list "luigid-rs luigid" --tasks 10000 --duration "$DUR" PYDUR="$SLOW_DUR"
+# The same with the state changed before every task_list (one connection, so no reply
+# comes from the cache).
+run task_list_10k_changing task_list_changing "luigid-rs luigid" --tasks 10000 --conns 1 \
+  --duration "$DUR" PYDUR="$SLOW_DUR"
 run mix mix "luigid-rs luigid" --duration "$DUR"
 run "$FILL_NAME" fill "luigid-rs luigid" --tasks "$FILL"
 # Upstream's two performance tests take luigid minutes: quick mode runs them on luigid-rs only.

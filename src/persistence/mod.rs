@@ -502,6 +502,22 @@ fn now_secs() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// In a snapshot child: give way to the event loop. The child inherits the loop's CPU
+/// affinity (a pinned server would share its one core with the snapshot writer), so let
+/// it run on any CPU, and at a lower priority so it takes idle time first.
+fn yield_to_loop() {
+    // SAFETY: plain syscalls on this process with a zeroed, then filled, CPU set.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        let n = libc::sysconf(libc::_SC_NPROCESSORS_ONLN).clamp(1, 1024) as usize;
+        for cpu in 0..n {
+            libc::CPU_SET(cpu, &mut set);
+        }
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -645,21 +661,5 @@ mod tests {
         assert!(!p.journaling());
         assert!(rec.warnings[0].contains("does not exist"));
         p.shutdown(2.0, &json!({}));
-    }
-}
-
-/// In a snapshot child: give way to the event loop. The child inherits the loop's CPU
-/// affinity (a pinned server would share its one core with the snapshot writer), so let
-/// it run on any CPU, and at a lower priority so it takes idle time first.
-fn yield_to_loop() {
-    // SAFETY: plain syscalls on this process with a zeroed, then filled, CPU set.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        let n = libc::sysconf(libc::_SC_NPROCESSORS_ONLN).clamp(1, 1024) as usize;
-        for cpu in 0..n {
-            libc::CPU_SET(cpu, &mut set);
-        }
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
     }
 }
