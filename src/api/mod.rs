@@ -175,26 +175,142 @@ fn bad(method: &str, msg: String) -> ApiError {
     ApiError::BadArgument(format!("{method}: {msg}"))
 }
 
+/// A call's top-level arguments as parsed ([`crate::json::parse_py_json_args`]): the
+/// (name, value) members in order. A repeated name stays repeated and its last value
+/// counts, at its first position, as in the Python dict luigid builds; [`arg`] looks up
+/// that way. A handful of names is faster to scan than to hash into a map.
+pub type ArgList = Vec<(String, Value)>;
+
+/// The value of `name` in an [`ArgList`]: its last one.
+pub fn arg<'a>(args: &'a [(String, Value)], name: &str) -> Option<&'a Value> {
+    args.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+/// The arguments of a call, as a map or as an [`ArgList`].
+#[derive(Clone, Copy)]
+enum Src<'a> {
+    Map(&'a Map<String, Value>),
+    List(&'a [(String, Value)]),
+}
+
+impl<'a> Src<'a> {
+    fn get(self, name: &str) -> Option<&'a Value> {
+        match self {
+            Src::Map(m) => m.get(name),
+            Src::List(l) => arg(l, name),
+        }
+    }
+
+    /// Each distinct name with its value, in the dict's order (first position, last value).
+    fn entries(self) -> Vec<(&'a str, &'a Value)> {
+        match self {
+            Src::Map(m) => m.iter().map(|(k, v)| (k.as_str(), v)).collect(),
+            Src::List(l) => l
+                .iter()
+                .enumerate()
+                .filter(|(i, (k, _))| !l[..*i].iter().any(|(seen, _)| seen == k))
+                .filter_map(|(_, (k, _))| arg(l, k).map(|v| (k.as_str(), v)))
+                .collect(),
+        }
+    }
+
+    /// Every name in order (a repeated one more than once).
+    fn names(self) -> Box<dyn Iterator<Item = &'a str> + 'a> {
+        match self {
+            Src::Map(m) => Box::new(m.keys().map(String::as_str)),
+            Src::List(l) => Box::new(l.iter().map(|(k, _)| k.as_str())),
+        }
+    }
+}
+
+/// `add_task`'s parameters, each with its slot in [`Args::slots`].
+const ADD_TASK_ARGS: usize = 20;
+
+fn add_task_slot(name: &str) -> Option<usize> {
+    Some(match name {
+        "task_id" => 0,
+        "status" => 1,
+        "runnable" => 2,
+        "deps" => 3,
+        "new_deps" => 4,
+        "expl" => 5,
+        "resources" => 6,
+        "priority" => 7,
+        "family" => 8,
+        "module" => 9,
+        "params" => 10,
+        "param_visibilities" => 11,
+        "accepts_messages" => 12,
+        "assistant" => 13,
+        "tracking_url" => 14,
+        "worker" => 15,
+        "batchable" => 16,
+        "batch_id" => 17,
+        "retry_policy_dict" => 18,
+        "owners" => 19,
+        _ => return None,
+    })
+}
+
 /// Typed access to one call's arguments.
 struct Args<'a> {
     method: &'a str,
-    map: &'a Map<String, Value>,
+    src: Src<'a>,
+    /// For `add_task` (the hot call, with some twenty lookups): its parameters' values,
+    /// found in one pass over the arguments.
+    slots: Option<[Option<&'a Value>; ADD_TASK_ARGS]>,
 }
 
 impl<'a> Args<'a> {
+    fn new(method: &'a str, src: Src<'a>) -> Args<'a> {
+        let mut a = Args {
+            method,
+            src,
+            slots: None,
+        };
+        if method == "add_task" {
+            let mut slots = [None; ADD_TASK_ARGS];
+            match src {
+                Src::Map(m) => {
+                    for (k, v) in m {
+                        if let Some(i) = add_task_slot(k) {
+                            slots[i] = Some(v);
+                        }
+                    }
+                }
+                // In order, so that a repeated name's last value wins.
+                Src::List(l) => {
+                    for (k, v) in l {
+                        if let Some(i) = add_task_slot(k) {
+                            slots[i] = Some(v);
+                        }
+                    }
+                }
+            }
+            a.slots = Some(slots);
+        }
+        a
+    }
+
+    fn get(&self, name: &str) -> Option<&'a Value> {
+        if let (Some(slots), Some(i)) = (&self.slots, add_task_slot(name)) {
+            return slots[i];
+        }
+        self.src.get(name)
+    }
+
     /// Present and not null.
     fn opt(&self, name: &str) -> Option<&'a Value> {
-        self.map.get(name).filter(|v| !v.is_null())
+        self.get(name).filter(|v| !v.is_null())
     }
 
     /// As sent (null included); None when absent.
     fn raw(&self, name: &str) -> Option<&'a Value> {
-        self.map.get(name)
+        self.get(name)
     }
 
     fn req(&self, name: &str) -> Result<&'a Value, ApiError> {
-        self.map
-            .get(name)
+        self.get(name)
             .ok_or_else(|| bad(self.method, format!("missing required argument {name:?}")))
     }
 
@@ -262,9 +378,9 @@ impl<'a> Args<'a> {
     }
 }
 
-fn check_keys(method: &str, map: &Map<String, Value>, known: &[&str]) -> Result<(), ApiError> {
-    for k in map.keys() {
-        if k != MESSAGE_ID_ARG && !known.contains(&k.as_str()) {
+fn check_keys(method: &str, src: Src, known: &[&str]) -> Result<(), ApiError> {
+    for k in src.names() {
+        if k != MESSAGE_ID_ARG && !known.contains(&k) {
             return Err(bad(method, format!("unexpected argument {k:?}")));
         }
     }
@@ -427,17 +543,31 @@ pub fn call(
     args: &Map<String, Value>,
     now: f64,
 ) -> Result<Value, ApiError> {
+    call_src(s, method, Src::Map(args), now)
+}
+
+/// [`call`] with the arguments as an [`ArgList`] (the server's path).
+pub fn call_args(
+    s: &mut Scheduler,
+    method: &str,
+    args: &[(String, Value)],
+    now: f64,
+) -> Result<Value, ApiError> {
+    call_src(s, method, Src::List(args), now)
+}
+
+fn call_src(s: &mut Scheduler, method: &str, args: Src, now: f64) -> Result<Value, ApiError> {
     let Some(&(_, known, kwargs)) = METHODS.iter().find(|(m, _, _)| *m == method) else {
         return Err(ApiError::UnknownMethod(method.to_string()));
     };
     if !kwargs {
         check_keys(method, args, known)?;
     }
-    if args.contains_key("self") {
+    if args.get("self").is_some() {
         // Python binds `self` positionally; luigid fails such a call.
         return Err(bad(method, "\"self\" is not an argument".into()));
     }
-    let a = Args { method, map: args };
+    let a = Args::new(method, args);
     let null = Value::Null;
     Ok(match method {
         "add_task" => {
@@ -686,14 +816,14 @@ pub fn call(
         }
         "update_resources" => {
             let mut updates = Vec::new();
-            for (k, v) in args {
+            for (k, v) in args.entries() {
                 if k == MESSAGE_ID_ARG {
                     continue;
                 }
                 if !matches!(v, Value::Number(_) | Value::Bool(_)) {
                     return Err(a.wrong(k, "a number"));
                 }
-                updates.push((k.clone(), v.clone()));
+                updates.push((k.to_string(), v.clone()));
             }
             s.update_resources(updates);
             Value::Null
@@ -712,3 +842,68 @@ pub fn call(
 
 #[cfg(test)]
 mod perf;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scheduler::SchedulerConfig;
+    use serde_json::json;
+
+    fn list(text: &str) -> ArgList {
+        crate::json::parse_py_json_args(text).unwrap().unwrap()
+    }
+
+    /// The list form answers exactly as the map form, repeated names included.
+    #[test]
+    fn arg_lists_act_like_python_dicts() {
+        let calls = [
+            (
+                "add_task",
+                r#"{"task_id": "A", "worker": "w", "status": "DONE", "task_id": "B", "priority": 3, "owners": 1, "extra": 2}"#,
+            ),
+            (
+                "add_task",
+                r#"{"task_id": "C", "worker": "w", "status": "BAD"}"#,
+            ),
+            ("add_task", r#"{"worker": "w", "task_id": 5}"#),
+            ("add_task", r#"{"worker": "w", "task_id": "D", "self": 1}"#),
+            (
+                "update_resources",
+                r#"{"r1": 1, "r2": 2, "r1": 5, "_message_id": "m"}"#,
+            ),
+            ("update_resources", r#"{"r1": 1, "r2": "x"}"#),
+            ("count_pending", r#"{"worker": "w", "bogus": 1}"#),
+            ("task_list", r#"{"status": "DONE", "status": "PENDING"}"#),
+            ("resource_list", "{}"),
+            ("task_list", r#"{"status": "", "upstream_status": ""}"#),
+        ];
+        let mut a = Scheduler::new(SchedulerConfig::default());
+        let mut b = Scheduler::new(SchedulerConfig::default());
+        for (i, (method, text)) in calls.iter().enumerate() {
+            let args = list(text);
+            let map = match crate::json::parse_py_json(text).unwrap() {
+                Value::Object(m) => m,
+                _ => unreachable!(),
+            };
+            let now = 1000.0 + i as f64;
+            assert_eq!(
+                call_args(&mut a, method, &args, now),
+                call(&mut b, method, &map, now),
+                "{method} {text}"
+            );
+        }
+        assert_eq!(arg(&list(r#"{"a": 1, "a": 2}"#), "a"), Some(&json!(2)));
+        // The repeated task_id's last value named the task.
+        let tasks = call_args(&mut a, "task_list", &list(r#"{"status": "DONE"}"#), 2000.0);
+        let tasks = tasks.unwrap();
+        assert!(
+            tasks.get("B").is_some() && tasks.get("A").is_none(),
+            "{tasks}"
+        );
+        let res = call_args(&mut a, "resource_list", &[], 2001.0).unwrap();
+        assert_eq!(
+            res,
+            call(&mut b, "resource_list", &Map::new(), 2001.0).unwrap()
+        );
+    }
+}
