@@ -79,25 +79,62 @@ fn urlencoded_raw(bytes: &[u8], out: &mut Vec<(String, Vec<u8>)>) -> Result<(), 
     if bytes.is_empty() {
         return Ok(());
     }
-    let fields = 1 + bytes.iter().filter(|&&b| b == b'&').count();
-    if fields > MAX_URLENCODED_FIELDS {
-        return Err(bad("too many form fields"));
-    }
-    for field in bytes.split(|&b| b == b'&').filter(|f| !f.is_empty()) {
-        let (name, value) = match field.iter().position(|&b| b == b'=') {
-            Some(eq) => (&field[..eq], &field[eq + 1..]),
-            None => (field, &b""[..]),
+    // Fields are counted as they are split (all of them, empty ones included).
+    let mut fields = 0;
+    let mut rest = bytes;
+    loop {
+        fields += 1;
+        if fields > MAX_URLENCODED_FIELDS {
+            return Err(bad("too many form fields"));
+        }
+        let (field, next) = match find_byte(rest, b'&') {
+            Some(amp) => (&rest[..amp], Some(&rest[amp + 1..])),
+            None => (rest, None),
         };
-        let name = unquote(name, true);
-        // ASCII reads the same in Latin-1: no second copy for the usual names.
-        let name = if name.is_ascii() {
-            String::from_utf8(name).unwrap_or_default()
-        } else {
-            latin1(&name)
-        };
-        out.push((name, unquote(value, true)));
+        if !field.is_empty() {
+            let (name, value) = match find_byte(field, b'=') {
+                Some(eq) => (&field[..eq], &field[eq + 1..]),
+                None => (field, &b""[..]),
+            };
+            let name = unquote(name, true);
+            // ASCII reads the same in Latin-1: no second copy for the usual names.
+            let name = if name.is_ascii() {
+                String::from_utf8(name).unwrap_or_default()
+            } else {
+                latin1(&name)
+            };
+            out.push((name, unquote(value, true)));
+        }
+        match next {
+            Some(n) => rest = n,
+            None => return Ok(()),
+        }
     }
-    Ok(())
+}
+
+/// The first `needle` in `hay`, eight bytes at a time (a form body is one long field
+/// that a byte loop crawled through).
+fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let pattern = LOW * u64::from(needle);
+    let mut chunks = hay.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).unwrap_or_default()) ^ pattern;
+        // The lowest high bit set marks the first zero byte (bits above it may be false
+        // positives, never bits below).
+        let zero = word.wrapping_sub(LOW) & !word & HIGH;
+        if zero != 0 {
+            return Some(base + (zero.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == needle)
+        .map(|p| base + p)
 }
 
 fn utf8(bytes: Vec<u8>) -> Result<String, HttpError> {
@@ -493,6 +530,26 @@ mod tests {
             i += 1;
         }
         out
+    }
+
+    #[test]
+    fn find_byte_finds_the_first() {
+        for len in 0..40 {
+            for at in 0..len {
+                let mut hay = vec![b'a'; len];
+                hay[at] = b'&';
+                if at + 3 < len {
+                    hay[at + 3] = b'&';
+                }
+                // Bytes that differ from '&' (0x26) by one bit or borrow do not match.
+                if at > 0 {
+                    hay[at - 1] = 0x27;
+                }
+                assert_eq!(find_byte(&hay, b'&'), Some(at), "{hay:?}");
+                assert_eq!(find_byte(&hay[..at], b'&'), None);
+            }
+        }
+        assert_eq!(find_byte(&[0xa6, 0x25, 0x06, b'&'], b'&'), Some(3));
     }
 
     #[test]
