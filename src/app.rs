@@ -159,7 +159,8 @@ impl App {
         data: Option<&str>,
         now: f64,
     ) -> Result<Value, ApiError> {
-        self.rpc_args(method, args.into_iter().collect(), data, now)
+        let args = args.into_iter().map(|(k, v)| (k.into(), v)).collect();
+        self.rpc_args(method, args, data, now)
     }
 
     /// [`App::rpc_data`] with the arguments as [`crate::json::parse_py_json_args`] reads
@@ -167,7 +168,7 @@ impl App {
     pub fn rpc_args(
         &mut self,
         method: &str,
-        mut args: crate::api::ArgList,
+        mut args: crate::api::ArgList<'_>,
         data: Option<&str>,
         now: f64,
     ) -> Result<Value, ApiError> {
@@ -190,7 +191,10 @@ impl App {
                 match data {
                     Some(text) => p.record_raw(method, text, now),
                     // Folded as a dict: a repeated name's last value at its first place.
-                    None => p.record(method, &args.iter().cloned().collect(), now),
+                    None => {
+                        let map = args.iter().map(|(k, v)| (k.to_string(), v.clone()));
+                        p.record(method, &map.collect(), now)
+                    }
                 }
             }
         }
@@ -212,7 +216,12 @@ impl App {
         self.dispatch_events();
     }
 
-    fn needs_journal(&mut self, method: &str, args: &[(String, Value)], now: f64) -> bool {
+    fn needs_journal(
+        &mut self,
+        method: &str,
+        args: &[(std::borrow::Cow<'_, str>, Value)],
+        now: f64,
+    ) -> bool {
         match method {
             // A heartbeat only refreshes last_active, unless it creates the worker or
             // collects its messages; journal the rest at most every few seconds so that a

@@ -45,7 +45,7 @@ pub fn parse_py_json(text: &str) -> Result<Value, String> {
 /// order, a repeated name kept each time (the last one counts, see
 /// [`crate::api::ArgList`]), which spares hashing every name; `Ok(None)` for valid JSON
 /// that is not an object. Errors are [`parse_py_json`]'s.
-pub fn parse_py_json_args(text: &str) -> Result<Option<Vec<(String, Value)>>, String> {
+pub fn parse_py_json_args(text: &str) -> Result<Option<crate::api::ArgList<'_>>, String> {
     let mut p = Parser {
         s: text.as_bytes(),
         text,
@@ -78,7 +78,7 @@ struct Parser<'a> {
     entries: Vec<(String, Value)>,
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
     fn document(&mut self) -> Result<Value, String> {
         self.skip_ws();
         let v = self.value()?;
@@ -89,23 +89,69 @@ impl Parser<'_> {
         Ok(v)
     }
 
-    fn document_args(&mut self) -> Result<Option<Vec<(String, Value)>>, String> {
+    fn document_args(&mut self) -> Result<Option<crate::api::ArgList<'a>>, String> {
         self.skip_ws();
         if self.peek() != Some(b'{') {
             return self.document().map(|_| None);
         }
+        // The members of the top-level object, as `object_members` reads them, with the
+        // names borrowed from the text where they have no escape (a copy each otherwise).
         self.depth += 1;
-        let members = if self.object_members()? {
-            self.entries.drain(..).collect()
+        self.pos += 1; // '{'
+        self.skip_ws();
+        let mut members = Vec::new();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
         } else {
-            Vec::new()
-        };
+            members.reserve(24);
+            loop {
+                if self.peek() != Some(b'"') {
+                    return Err(self.err("Expecting property name enclosed in double quotes"));
+                }
+                let key = self.key()?;
+                self.skip_ws();
+                if self.peek() != Some(b':') {
+                    return Err(self.err("Expecting ':' delimiter"));
+                }
+                self.pos += 1;
+                self.skip_ws();
+                let v = self.value()?;
+                members.push((key, v));
+                self.skip_ws();
+                match self.peek() {
+                    Some(b',') => {
+                        self.pos += 1;
+                        self.skip_ws();
+                    }
+                    Some(b'}') => {
+                        self.pos += 1;
+                        break;
+                    }
+                    _ => return Err(self.err("Expecting ',' delimiter")),
+                }
+            }
+        }
         self.depth -= 1;
         self.skip_ws();
         if self.pos != self.s.len() {
             return Err(self.err("Extra data"));
         }
         Ok(Some(members))
+    }
+
+    /// A string, borrowed from the text when it has no escape.
+    fn key(&mut self) -> Result<std::borrow::Cow<'a, str>, String> {
+        let start = self.pos + 1;
+        let end = self.s[start..]
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+            .map_or(self.s.len(), |i| start + i);
+        if self.s.get(end) == Some(&b'"') {
+            self.pos = end + 1;
+            // The run ends at an ASCII byte, so it is a whole UTF-8 slice.
+            return Ok(std::borrow::Cow::Borrowed(&self.text[start..end]));
+        }
+        self.string().map(std::borrow::Cow::Owned)
     }
 
     fn err(&self, what: &str) -> String {
@@ -1215,7 +1261,8 @@ mod tests {
                 Ok(Value::Object(map)) => {
                     let list = args.unwrap().expect(text);
                     // Duplicates are kept in order; folding them as a dict does gives the map.
-                    let folded: Map<String, Value> = list.into_iter().collect();
+                    let folded: Map<String, Value> =
+                        list.into_iter().map(|(k, v)| (k.into_owned(), v)).collect();
                     assert_eq!(dump(&Value::Object(folded)), dump(&Value::Object(map)));
                 }
                 Ok(_) => assert_eq!(args, Ok(None), "{text}"),
@@ -1224,8 +1271,15 @@ mod tests {
         let list = parse_py_json_args(r#"{"a": 1, "b": 2, "a": 3}"#)
             .unwrap()
             .unwrap();
-        let keys: Vec<&str> = list.iter().map(|(k, _)| k.as_str()).collect();
+        let keys: Vec<&str> = list.iter().map(|(k, _)| k.as_ref()).collect();
         assert_eq!(keys, ["a", "b", "a"]);
+        // Names with escapes are decoded (and copied); the others borrow the text.
+        let list = parse_py_json_args(r#"{"a\u0062": 1, "c\"": 2, "d": 3}"#)
+            .unwrap()
+            .unwrap();
+        let keys: Vec<&str> = list.iter().map(|(k, _)| k.as_ref()).collect();
+        assert_eq!(keys, ["ab", "c\"", "d"]);
+        assert!(matches!(list[2].0, std::borrow::Cow::Borrowed(_)));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 use crate::scheduler::{AddTask, Scheduler};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// Why a call failed; the router turns it into a status code and a JSON message.
 #[derive(Debug, Clone, PartialEq)]
@@ -179,10 +180,10 @@ fn bad(method: &str, msg: String) -> ApiError {
 /// (name, value) members in order. A repeated name stays repeated and its last value
 /// counts, at its first position, as in the Python dict luigid builds; [`arg`] looks up
 /// that way. A handful of names is faster to scan than to hash into a map.
-pub type ArgList = Vec<(String, Value)>;
+pub type ArgList<'a> = Vec<(Cow<'a, str>, Value)>;
 
 /// The value of `name` in an [`ArgList`]: its last one.
-pub fn arg<'a>(args: &'a [(String, Value)], name: &str) -> Option<&'a Value> {
+pub fn arg<'a>(args: &'a [(Cow<'_, str>, Value)], name: &str) -> Option<&'a Value> {
     args.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v)
 }
 
@@ -190,7 +191,7 @@ pub fn arg<'a>(args: &'a [(String, Value)], name: &str) -> Option<&'a Value> {
 #[derive(Clone, Copy)]
 enum Src<'a> {
     Map(&'a Map<String, Value>),
-    List(&'a [(String, Value)]),
+    List(&'a [(Cow<'a, str>, Value)]),
 }
 
 impl<'a> Src<'a> {
@@ -209,7 +210,7 @@ impl<'a> Src<'a> {
                 .iter()
                 .enumerate()
                 .filter(|(i, (k, _))| !l[..*i].iter().any(|(seen, _)| seen == k))
-                .filter_map(|(_, (k, _))| arg(l, k).map(|v| (k.as_str(), v)))
+                .filter_map(|(_, (k, _))| arg(l, k).map(|v| (k.as_ref(), v)))
                 .collect(),
         }
     }
@@ -218,7 +219,7 @@ impl<'a> Src<'a> {
     fn names(self) -> Box<dyn Iterator<Item = &'a str> + 'a> {
         match self {
             Src::Map(m) => Box::new(m.keys().map(String::as_str)),
-            Src::List(l) => Box::new(l.iter().map(|(k, _)| k.as_str())),
+            Src::List(l) => Box::new(l.iter().map(|(k, _)| k.as_ref())),
         }
     }
 }
@@ -550,7 +551,7 @@ pub fn call(
 pub fn call_args(
     s: &mut Scheduler,
     method: &str,
-    args: &[(String, Value)],
+    args: &[(Cow<'_, str>, Value)],
     now: f64,
 ) -> Result<Value, ApiError> {
     call_src(s, method, Src::List(args), now)
@@ -849,7 +850,7 @@ mod tests {
     use crate::scheduler::SchedulerConfig;
     use serde_json::json;
 
-    fn list(text: &str) -> ArgList {
+    fn list(text: &str) -> ArgList<'_> {
         crate::json::parse_py_json_args(text).unwrap().unwrap()
     }
 

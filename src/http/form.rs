@@ -665,7 +665,10 @@ mod tests {
         // Empty fields count too.
         assert_eq!(data(&"&".repeat(1000), None, b""), Err(400));
         assert_eq!(data(&"&".repeat(999), None, b""), Ok(None));
-        assert_eq!(data(&format!("{}data=1", "&".repeat(999)), None, b""), some("1"));
+        assert_eq!(
+            data(&format!("{}data=1", "&".repeat(999)), None, b""),
+            some("1")
+        );
         let mut req = request("", Some(FORM), b"data=1");
         req.headers
             .push(("content-encoding".into(), b"gzip".to_vec()));
