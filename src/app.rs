@@ -198,7 +198,7 @@ impl App {
                 }
             }
         }
-        let result = crate::api::call_args(&mut self.scheduler, method, &args, now);
+        let result = crate::api::call_args_owned(&mut self.scheduler, method, args, now);
         self.dispatch_events();
         result
     }
