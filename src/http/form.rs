@@ -37,34 +37,27 @@ const HEX: [u8; 256] = {
 /// Percent-decode; `plus` turns `+` into a space first (forms). A `%` not followed by
 /// two hex digits stays as it is, as in Python's `unquote_to_bytes`.
 fn unquote(raw: &[u8], plus: bool) -> Vec<u8> {
-    // One pass over the input writing into a buffer of its size (the output is never
-    // longer): form-encoded JSON escapes about every third byte, so copying runs between
-    // escapes does not pay off.
-    let mut out = vec![0u8; raw.len()];
-    let mut o = 0;
-    let mut i = 0;
-    while i < raw.len() {
-        let b = raw[i];
+    // One pass over the input into a buffer of its size (the output is never longer):
+    // form-encoded JSON escapes about every third byte, so copying runs between escapes
+    // does not pay off.
+    let mut out = Vec::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some((&b, tail)) = rest.split_first() {
+        rest = tail;
         let mut decoded = b;
-        i += 1;
         if b == b'%' {
-            if let Some(&[h, l]) = raw.get(i..i + 2) {
-                let (h, l) = (HEX[usize::from(h)], HEX[usize::from(l)]);
+            if let [h, l, after @ ..] = rest {
+                let (h, l) = (HEX[usize::from(*h)], HEX[usize::from(*l)]);
                 if (h | l) & 0xf0 == 0 {
-                    i += 2;
+                    rest = after;
                     decoded = h << 4 | l;
                 }
             }
         } else if plus && b == b'+' {
             decoded = b' ';
         }
-        // `o < i <= raw.len()`: in bounds.
-        if let Some(slot) = out.get_mut(o) {
-            *slot = decoded;
-        }
-        o += 1;
+        out.push(decoded);
     }
-    out.truncate(o);
     out
 }
 
