@@ -11,7 +11,8 @@
 //! loadgen wait --addr 127.0.0.1:8082 [--limit 60]
 //! loadgen table results.jsonl
 //! ```
-//! Workloads: head, ping, add_task, get_work (needs --tasks), task_list (--tasks), fill
+//! Workloads: head, ping, add_task, get_work (needs --tasks), task_list (--tasks),
+//! task_list_changing (an add_task before each task_list: no reply from the cache), fill
 //! (--tasks; reports RSS), mix, upstream_get_work_speed, upstream_quadratic.
 //! Run with no arguments (as `cargo bench` and `cargo test` do) it checks itself against
 //! an in-process trivial server and exits.
@@ -63,6 +64,38 @@ impl Script for Fixed {
     }
 }
 
+/// An add_task (a new DONE task), then the request in `bytes`, in turn on each
+/// connection: the state has changed before every request, so every reply is built
+/// afresh instead of coming from the reply cache.
+struct AfterChange {
+    kind: &'static str,
+    bytes: Vec<u8>,
+    host: String,
+    worker: String,
+    next_id: usize,
+    pinged: Vec<bool>,
+}
+
+impl Script for AfterChange {
+    fn next(&mut self, c: usize, out: &mut Vec<u8>) -> Step {
+        if !self.pinged[c] {
+            self.pinged[c] = true;
+            self.next_id += 1;
+            let id = format!("ChangeTask_{}", self.next_id);
+            wl::post_rpc(
+                "add_task",
+                &wl::done_args(&self.worker, &id),
+                &self.host,
+                out,
+            );
+            return Step::Send("add_task");
+        }
+        self.pinged[c] = false;
+        out.extend_from_slice(&self.bytes);
+        Step::Send(self.kind)
+    }
+}
+
 /// add_task of fresh task ids, up to `limit` of them.
 struct AddTasks {
     host: String,
@@ -100,6 +133,10 @@ struct GetWorkCycle {
     get_work: Vec<u8>,
     worker: String,
     done: Vec<Option<String>>,
+    /// Keep the number of PENDING tasks constant: after each DONE, add a fresh PENDING
+    /// task (ids continue from this number), so a run lasts its whole duration.
+    topup: Option<usize>,
+    topup_due: Vec<bool>,
 }
 
 impl Script for GetWorkCycle {
@@ -111,7 +148,16 @@ impl Script for GetWorkCycle {
                 &self.host,
                 out,
             );
+            self.topup_due[c] = self.topup.is_some();
             return Step::Send("add_task_done");
+        }
+        if std::mem::take(&mut self.topup_due[c]) {
+            if let Some(next) = self.topup.as_mut() {
+                let args = wl::add_task_args(&self.worker, "BenchTask", *next, "PENDING", &[]);
+                *next += 1;
+                wl::post_rpc("add_task", &args, &self.host, out);
+                return Step::Send("add_task_new");
+            }
         }
         out.extend_from_slice(&self.get_work);
         Step::Send("get_work")
@@ -1082,6 +1128,9 @@ fn cmd_run(a: &Args) -> Result<(), String> {
         };
     let result = match workload.as_str() {
         "get_work" => {
+            // --keep-pending 1: a fresh PENDING task after each DONE (get_work, DONE,
+            // add_task per cycle), for latency at a steady number of pending tasks.
+            let keep_pending = a.num("keep-pending", 0u8)? == 1;
             preload(tasks, false, &mut extra)?;
             let mut bytes = Vec::new();
             wl::post_rpc("get_work", &wl::get_work_args(&worker), &host, &mut bytes);
@@ -1090,11 +1139,39 @@ fn cmd_run(a: &Args) -> Result<(), String> {
                 get_work: bytes,
                 worker: worker.clone(),
                 done: vec![None; conns],
+                topup: keep_pending.then_some(tasks),
+                topup_due: vec![false; conns],
             };
-            // Each cycle hands out one task: keep at least half the preload pending.
-            let max = max_requests.min(2 * (tasks / 2).max(1) as u64);
+            // Each cycle hands out one task: without top-ups, keep at least half the
+            // preload pending.
+            let max = if keep_pending {
+                max_requests
+            } else {
+                max_requests.min(2 * (tasks / 2).max(1) as u64)
+            };
+            extra.insert("keep_pending".into(), json!(keep_pending));
             extra.insert("primary_kind".into(), json!("get_work"));
             drive(&opts(conns, duration, max), &mut s)?
+        }
+        "task_list_changing" => {
+            preload(tasks, false, &mut extra)?;
+            let mut bytes = Vec::new();
+            wl::get_rpc(
+                "task_list",
+                &wl::task_list_args("PENDING"),
+                &host,
+                &mut bytes,
+            );
+            let mut s = AfterChange {
+                kind: "task_list",
+                bytes,
+                host: host.clone(),
+                worker: worker.clone(),
+                next_id: 0,
+                pinged: vec![false; conns],
+            };
+            extra.insert("primary_kind".into(), json!("task_list"));
+            drive(&opts(conns, duration, max_requests), &mut s)?
         }
         "head" | "ping" | "task_list" => {
             let mut bytes = Vec::new();
@@ -1568,18 +1645,17 @@ fn targets(rows: &[Value]) -> Vec<(String, Option<bool>, String)> {
             fmt_num(cpu)
         ),
     ));
-    for w in ["get_work_10k", "get_work_100k"] {
-        let x = cpu_x(w, "get_work_10k");
-        t.push((
-            format!("{w}: >= 1000x luigid at 10k"),
-            x.map(|x| x >= 1000.0 && errs("luigid-rs", w) == 0.0),
-            format!(
-                "{}x by CPU ({}x by req/s)",
-                fmt_num(x),
-                fmt_num(thr_x(w, "get_work_10k"))
-            ),
-        ));
-    }
+    let w = "get_work_10k";
+    let x = cpu_x(w, "get_work_10k");
+    t.push((
+        format!("{w}: >= 1000x luigid at 10k"),
+        x.map(|x| x >= 1000.0 && errs("luigid-rs", w) == 0.0),
+        format!(
+            "{}x by CPU ({}x by req/s)",
+            fmt_num(x),
+            fmt_num(thr_x(w, "get_work_10k"))
+        ),
+    ));
     let a = p99("luigid-rs", "get_work_100k");
     let b = p99("luigid-rs", "get_work_1k");
     t.push((
@@ -1587,16 +1663,24 @@ fn targets(rows: &[Value]) -> Vec<(String, Option<bool>, String)> {
         cmp(a, b, &|a, b| a <= 2.0 * b),
         format!("{} vs {} us", fmt_num(a), fmt_num(b)),
     ));
-    let x = cpu_x("task_list_10k", "task_list_10k");
-    t.push((
-        "task_list 10k: >= 20x luigid".into(),
-        x.map(|x| x >= 20.0 && errs("luigid-rs", "task_list_10k") == 0.0),
-        format!(
-            "{}x by CPU ({}x by req/s)",
-            fmt_num(x),
-            fmt_num(thr_x("task_list_10k", "task_list_10k"))
+    for (w, label) in [
+        ("task_list_10k", "task_list 10k"),
+        (
+            "task_list_10k_changing",
+            "task_list 10k, state changed each time",
         ),
-    ));
+    ] {
+        let x = cpu_x(w, w);
+        t.push((
+            format!("{label}: >= 20x luigid"),
+            x.map(|x| x >= 20.0 && errs("luigid-rs", w) == 0.0),
+            format!(
+                "{}x by CPU ({}x by req/s)",
+                fmt_num(x),
+                fmt_num(thr_x(w, w))
+            ),
+        ));
+    }
     for w in ["upstream_get_work_speed", "upstream_quadratic"] {
         let v = find(rows, "luigid-rs", w);
         let wall = v.and_then(|v| f(v, "wall_s"));

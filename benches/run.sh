@@ -119,10 +119,15 @@ echo "machine: $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f
 run head head "luigid-rs luigid trivial" --duration "$DUR"
 run ping ping "luigid-rs luigid trivial" --duration "$DUR"
 run add_task add_task "luigid-rs luigid" --duration "$DUR"
-run get_work_1k get_work "luigid-rs luigid" --tasks 1000 --duration "$DUR" PYDUR="$SLOW_DUR"
 run get_work_10k get_work "luigid-rs luigid" --tasks 10000 --duration "$DUR" PYDUR="$SLOW_DUR"
-run get_work_100k get_work "luigid-rs" --tasks 100000 --duration "$DUR"
+# Latency at a steady 1k and 100k pending tasks (a fresh task added after each DONE).
+run get_work_1k get_work "luigid-rs" --tasks 1000 --keep-pending 1 --duration "$DUR"
+run get_work_100k get_work "luigid-rs" --tasks 100000 --keep-pending 1 --duration "$DUR"
 run task_list_10k task_list "luigid-rs luigid" --tasks 10000 --duration "$DUR" PYDUR="$SLOW_DUR"
+# The same with the state changed before every task_list (one connection, so no reply
+# comes from the cache).
+run task_list_10k_changing task_list_changing "luigid-rs luigid" --tasks 10000 --conns 1 \
+  --duration "$DUR" PYDUR="$SLOW_DUR"
 run mix mix "luigid-rs luigid" --duration "$DUR"
 run "$FILL_NAME" fill "luigid-rs luigid" --tasks "$FILL"
 # Upstream's two performance tests take luigid minutes: quick mode runs them on luigid-rs only.

@@ -155,14 +155,27 @@ impl App {
     pub fn rpc_data(
         &mut self,
         method: &str,
-        mut args: Map<String, Value>,
+        args: Map<String, Value>,
+        data: Option<&str>,
+        now: f64,
+    ) -> Result<Value, ApiError> {
+        let args = args.into_iter().map(|(k, v)| (k.into(), v)).collect();
+        self.rpc_args(method, args, data, now)
+    }
+
+    /// [`App::rpc_data`] with the arguments as [`crate::json::parse_py_json_args`] reads
+    /// them (the server's path).
+    pub fn rpc_args(
+        &mut self,
+        method: &str,
+        mut args: crate::api::ArgList<'_>,
         data: Option<&str>,
         now: f64,
     ) -> Result<Value, ApiError> {
         let mut data = data;
-        if method == "send_scheduler_message" && !args.contains_key("_message_id") {
+        if method == "send_scheduler_message" && crate::api::arg(&args, "_message_id").is_none() {
             // Chosen here, not in the scheduler, so that a replay uses the same id.
-            args.insert("_message_id".into(), Value::String(self.rng.uuid4()));
+            args.push(("_message_id".into(), Value::String(self.rng.uuid4())));
             data = None;
         }
         let may_change = if crate::api::runs_prune(method) && method != "prune" {
@@ -177,11 +190,15 @@ impl App {
             if let Some(p) = self.persistence.as_mut() {
                 match data {
                     Some(text) => p.record_raw(method, text, now),
-                    None => p.record(method, &args, now),
+                    // Folded as a dict: a repeated name's last value at its first place.
+                    None => {
+                        let map = args.iter().map(|(k, v)| (k.to_string(), v.clone()));
+                        p.record(method, &map.collect(), now)
+                    }
                 }
             }
         }
-        let result = crate::api::call(&mut self.scheduler, method, &args, now);
+        let result = crate::api::call_args_owned(&mut self.scheduler, method, args, now);
         self.dispatch_events();
         result
     }
@@ -199,13 +216,20 @@ impl App {
         self.dispatch_events();
     }
 
-    fn needs_journal(&mut self, method: &str, args: &Map<String, Value>, now: f64) -> bool {
+    fn needs_journal(
+        &mut self,
+        method: &str,
+        args: &[(std::borrow::Cow<'_, str>, Value)],
+        now: f64,
+    ) -> bool {
         match method {
             // A heartbeat only refreshes last_active, unless it creates the worker or
             // collects its messages; journal the rest at most every few seconds so that a
             // recovered worker is not pruned early.
             "ping" => {
-                let worker = args.get("worker").and_then(Value::as_str).unwrap_or("");
+                let worker = crate::api::arg(args, "worker")
+                    .and_then(Value::as_str)
+                    .unwrap_or("");
                 let due = self
                     .ping_journaled
                     .get(worker)

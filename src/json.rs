@@ -41,6 +41,27 @@ pub fn parse_py_json(text: &str) -> Result<Value, String> {
     result
 }
 
+/// [`parse_py_json`] for a call's `data`: a top-level object comes back as its members in
+/// order, a repeated name kept each time (the last one counts, see
+/// [`crate::api::ArgList`]), which spares hashing every name; `Ok(None)` for valid JSON
+/// that is not an object. Errors are [`parse_py_json`]'s.
+pub fn parse_py_json_args(text: &str) -> Result<Option<crate::api::ArgList<'_>>, String> {
+    let mut p = Parser {
+        s: text.as_bytes(),
+        text,
+        pos: 0,
+        depth: 0,
+        entries: ENTRIES.take(),
+    };
+    let result = p.document_args();
+    let mut entries = p.entries;
+    entries.clear();
+    if entries.capacity() <= 4096 {
+        ENTRIES.set(entries);
+    }
+    result
+}
+
 thread_local! {
     /// [`Parser::entries`] between parses: growing it anew cost a few reallocations
     /// per request.
@@ -57,7 +78,7 @@ struct Parser<'a> {
     entries: Vec<(String, Value)>,
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
     fn document(&mut self) -> Result<Value, String> {
         self.skip_ws();
         let v = self.value()?;
@@ -66,6 +87,71 @@ impl Parser<'_> {
             return Err(self.err("Extra data"));
         }
         Ok(v)
+    }
+
+    fn document_args(&mut self) -> Result<Option<crate::api::ArgList<'a>>, String> {
+        self.skip_ws();
+        if self.peek() != Some(b'{') {
+            return self.document().map(|_| None);
+        }
+        // The members of the top-level object, as `object_members` reads them, with the
+        // names borrowed from the text where they have no escape (a copy each otherwise).
+        self.depth += 1;
+        self.pos += 1; // '{'
+        self.skip_ws();
+        let mut members = Vec::new();
+        if self.peek() == Some(b'}') {
+            self.pos += 1;
+        } else {
+            members.reserve(24);
+            loop {
+                if self.peek() != Some(b'"') {
+                    return Err(self.err("Expecting property name enclosed in double quotes"));
+                }
+                let key = self.key()?;
+                self.skip_ws();
+                if self.peek() != Some(b':') {
+                    return Err(self.err("Expecting ':' delimiter"));
+                }
+                self.pos += 1;
+                self.skip_ws();
+                let v = self.value()?;
+                members.push((key, v));
+                self.skip_ws();
+                match self.peek() {
+                    Some(b',') => {
+                        self.pos += 1;
+                        self.skip_ws();
+                    }
+                    Some(b'}') => {
+                        self.pos += 1;
+                        break;
+                    }
+                    _ => return Err(self.err("Expecting ',' delimiter")),
+                }
+            }
+        }
+        self.depth -= 1;
+        self.skip_ws();
+        if self.pos != self.s.len() {
+            return Err(self.err("Extra data"));
+        }
+        Ok(Some(members))
+    }
+
+    /// A string, borrowed from the text when it has no escape.
+    fn key(&mut self) -> Result<std::borrow::Cow<'a, str>, String> {
+        let start = self.pos + 1;
+        let end = self.s[start..]
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+            .map_or(self.s.len(), |i| start + i);
+        if self.s.get(end) == Some(&b'"') {
+            self.pos = end + 1;
+            // The run ends at an ASCII byte, so it is a whole UTF-8 slice.
+            return Ok(std::borrow::Cow::Borrowed(&self.text[start..end]));
+        }
+        self.string().map(std::borrow::Cow::Owned)
     }
 
     fn err(&self, what: &str) -> String {
@@ -132,13 +218,27 @@ impl Parser<'_> {
     }
 
     fn object(&mut self) -> Result<Value, String> {
+        let base = self.entries.len();
+        if !self.object_members()? {
+            return Ok(Value::Object(Map::new()));
+        }
+        let mut map = Map::with_capacity(self.entries.len() - base);
+        for (key, v) in self.entries.drain(base..) {
+            // Like a Python dict: the last duplicate wins, at the first one's position.
+            map.insert(key, v);
+        }
+        Ok(Value::Object(map))
+    }
+
+    /// An object's members, pushed onto `entries` in order (duplicates kept); false for
+    /// `{}`, which pushes nothing.
+    fn object_members(&mut self) -> Result<bool, String> {
         self.pos += 1; // '{'
         self.skip_ws();
         if self.peek() == Some(b'}') {
             self.pos += 1;
-            return Ok(Value::Object(Map::new()));
+            return Ok(false);
         }
-        let base = self.entries.len();
         loop {
             if self.peek() != Some(b'"') {
                 return Err(self.err("Expecting property name enclosed in double quotes"));
@@ -160,13 +260,7 @@ impl Parser<'_> {
                 }
                 Some(b'}') => {
                     self.pos += 1;
-                    let mut map = Map::with_capacity(self.entries.len() - base);
-                    for (key, v) in self.entries.drain(base..) {
-                        // Like a Python dict: the last duplicate wins, at the first one's
-                        // position.
-                        map.insert(key, v);
-                    }
-                    return Ok(Value::Object(map));
+                    return Ok(true);
                 }
                 _ => return Err(self.err("Expecting ',' delimiter")),
             }
@@ -1144,6 +1238,48 @@ mod tests {
     fn last_duplicate_key_wins_at_first_position() {
         let v = parse_py_json(r#"{"a": 1, "b": 2, "a": 3}"#).unwrap();
         assert_eq!(dump(&v), r#"{"a": 3, "b": 2}"#);
+    }
+
+    #[test]
+    fn args_parse_agrees_with_the_value_parse() {
+        for text in [
+            r#"{"a": 1, "b": [2, {"c": 3, "c": 4}], "a": 5}"#,
+            " {} ",
+            "{\"x\": NaN}",
+            "[1]",
+            "1 x",
+            "{\"a\": 1} x",
+            "{\"a\" 1}",
+            "{\"a\": 1,}",
+            "{",
+            "",
+            "\"s\"",
+        ] {
+            let args = parse_py_json_args(text);
+            match parse_py_json(text) {
+                Err(e) => assert_eq!(args, Err(e), "{text}"),
+                Ok(Value::Object(map)) => {
+                    let list = args.unwrap().expect(text);
+                    // Duplicates are kept in order; folding them as a dict does gives the map.
+                    let folded: Map<String, Value> =
+                        list.into_iter().map(|(k, v)| (k.into_owned(), v)).collect();
+                    assert_eq!(dump(&Value::Object(folded)), dump(&Value::Object(map)));
+                }
+                Ok(_) => assert_eq!(args, Ok(None), "{text}"),
+            }
+        }
+        let list = parse_py_json_args(r#"{"a": 1, "b": 2, "a": 3}"#)
+            .unwrap()
+            .unwrap();
+        let keys: Vec<&str> = list.iter().map(|(k, _)| k.as_ref()).collect();
+        assert_eq!(keys, ["a", "b", "a"]);
+        // Names with escapes are decoded (and copied); the others borrow the text.
+        let list = parse_py_json_args(r#"{"a\u0062": 1, "c\"": 2, "d": 3}"#)
+            .unwrap()
+            .unwrap();
+        let keys: Vec<&str> = list.iter().map(|(k, _)| k.as_ref()).collect();
+        assert_eq!(keys, ["ab", "c\"", "d"]);
+        assert!(matches!(list[2].0, std::borrow::Cow::Borrowed(_)));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 use crate::scheduler::{AddTask, Scheduler};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 
 /// Why a call failed; the router turns it into a status code and a JSON message.
 #[derive(Debug, Clone, PartialEq)]
@@ -175,26 +176,142 @@ fn bad(method: &str, msg: String) -> ApiError {
     ApiError::BadArgument(format!("{method}: {msg}"))
 }
 
+/// A call's top-level arguments as parsed ([`crate::json::parse_py_json_args`]): the
+/// (name, value) members in order. A repeated name stays repeated and its last value
+/// counts, at its first position, as in the Python dict luigid builds; [`arg`] looks up
+/// that way. A handful of names is faster to scan than to hash into a map.
+pub type ArgList<'a> = Vec<(Cow<'a, str>, Value)>;
+
+/// The value of `name` in an [`ArgList`]: its last one.
+pub fn arg<'a>(args: &'a [(Cow<'_, str>, Value)], name: &str) -> Option<&'a Value> {
+    args.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v)
+}
+
+/// The arguments of a call, as a map or as an [`ArgList`].
+#[derive(Clone, Copy)]
+enum Src<'a> {
+    Map(&'a Map<String, Value>),
+    List(&'a [(Cow<'a, str>, Value)]),
+}
+
+impl<'a> Src<'a> {
+    fn get(self, name: &str) -> Option<&'a Value> {
+        match self {
+            Src::Map(m) => m.get(name),
+            Src::List(l) => arg(l, name),
+        }
+    }
+
+    /// Each distinct name with its value, in the dict's order (first position, last value).
+    fn entries(self) -> Vec<(&'a str, &'a Value)> {
+        match self {
+            Src::Map(m) => m.iter().map(|(k, v)| (k.as_str(), v)).collect(),
+            Src::List(l) => l
+                .iter()
+                .enumerate()
+                .filter(|(i, (k, _))| !l[..*i].iter().any(|(seen, _)| seen == k))
+                .filter_map(|(_, (k, _))| arg(l, k).map(|v| (k.as_ref(), v)))
+                .collect(),
+        }
+    }
+
+    /// Every name in order (a repeated one more than once).
+    fn names(self) -> Box<dyn Iterator<Item = &'a str> + 'a> {
+        match self {
+            Src::Map(m) => Box::new(m.keys().map(String::as_str)),
+            Src::List(l) => Box::new(l.iter().map(|(k, _)| k.as_ref())),
+        }
+    }
+}
+
+/// `add_task`'s parameters, each with its slot in [`Args::slots`].
+const ADD_TASK_ARGS: usize = 20;
+
+fn add_task_slot(name: &str) -> Option<usize> {
+    Some(match name {
+        "task_id" => 0,
+        "status" => 1,
+        "runnable" => 2,
+        "deps" => 3,
+        "new_deps" => 4,
+        "expl" => 5,
+        "resources" => 6,
+        "priority" => 7,
+        "family" => 8,
+        "module" => 9,
+        "params" => 10,
+        "param_visibilities" => 11,
+        "accepts_messages" => 12,
+        "assistant" => 13,
+        "tracking_url" => 14,
+        "worker" => 15,
+        "batchable" => 16,
+        "batch_id" => 17,
+        "retry_policy_dict" => 18,
+        "owners" => 19,
+        _ => return None,
+    })
+}
+
 /// Typed access to one call's arguments.
 struct Args<'a> {
     method: &'a str,
-    map: &'a Map<String, Value>,
+    src: Src<'a>,
+    /// For `add_task` (the hot call, with some twenty lookups): its parameters' values,
+    /// found in one pass over the arguments.
+    slots: Option<[Option<&'a Value>; ADD_TASK_ARGS]>,
 }
 
 impl<'a> Args<'a> {
+    fn new(method: &'a str, src: Src<'a>) -> Args<'a> {
+        let mut a = Args {
+            method,
+            src,
+            slots: None,
+        };
+        if method == "add_task" {
+            let mut slots = [None; ADD_TASK_ARGS];
+            match src {
+                Src::Map(m) => {
+                    for (k, v) in m {
+                        if let Some(i) = add_task_slot(k) {
+                            slots[i] = Some(v);
+                        }
+                    }
+                }
+                // In order, so that a repeated name's last value wins.
+                Src::List(l) => {
+                    for (k, v) in l {
+                        if let Some(i) = add_task_slot(k) {
+                            slots[i] = Some(v);
+                        }
+                    }
+                }
+            }
+            a.slots = Some(slots);
+        }
+        a
+    }
+
+    fn get(&self, name: &str) -> Option<&'a Value> {
+        if let (Some(slots), Some(i)) = (&self.slots, add_task_slot(name)) {
+            return slots[i];
+        }
+        self.src.get(name)
+    }
+
     /// Present and not null.
     fn opt(&self, name: &str) -> Option<&'a Value> {
-        self.map.get(name).filter(|v| !v.is_null())
+        self.get(name).filter(|v| !v.is_null())
     }
 
     /// As sent (null included); None when absent.
     fn raw(&self, name: &str) -> Option<&'a Value> {
-        self.map.get(name)
+        self.get(name)
     }
 
     fn req(&self, name: &str) -> Result<&'a Value, ApiError> {
-        self.map
-            .get(name)
+        self.get(name)
             .ok_or_else(|| bad(self.method, format!("missing required argument {name:?}")))
     }
 
@@ -228,9 +345,14 @@ impl<'a> Args<'a> {
         }
     }
 
-    fn opt_str_list(&self, name: &str) -> Result<Option<Vec<String>>, ApiError> {
+    /// With `moved`, only checks (and gives `None`).
+    fn opt_str_list(&self, name: &str, moved: bool) -> Result<Option<Vec<String>>, ApiError> {
         match self.opt(name) {
             None => Ok(None),
+            Some(Value::Array(a)) if moved => match a.iter().all(Value::is_string) {
+                true => Ok(None),
+                false => Err(self.wrong(name, "a list of strings")),
+            },
             Some(Value::Array(a)) => a
                 .iter()
                 .map(|x| {
@@ -262,16 +384,17 @@ impl<'a> Args<'a> {
     }
 }
 
-fn check_keys(method: &str, map: &Map<String, Value>, known: &[&str]) -> Result<(), ApiError> {
-    for k in map.keys() {
-        if k != MESSAGE_ID_ARG && !known.contains(&k.as_str()) {
+fn check_keys(method: &str, src: Src, known: &[&str]) -> Result<(), ApiError> {
+    for k in src.names() {
+        if k != MESSAGE_ID_ARG && !known.contains(&k) {
             return Err(bad(method, format!("unexpected argument {k:?}")));
         }
     }
     Ok(())
 }
 
-fn numeric_map(a: &Args, name: &str) -> Result<Option<Map<String, Value>>, ApiError> {
+/// With `moved`, only checks: the caller moves the value itself.
+fn numeric_map(a: &Args, name: &str, moved: bool) -> Result<Option<Map<String, Value>>, ApiError> {
     let Some(m) = a.opt_obj(name)? else {
         return Ok(None);
     };
@@ -280,13 +403,17 @@ fn numeric_map(a: &Args, name: &str) -> Result<Option<Map<String, Value>>, ApiEr
             return Err(a.wrong(name, &format!("an object of numbers (key {k:?})")));
         }
     }
-    Ok(Some(m.clone()))
+    Ok((!moved).then(|| m.clone()))
 }
 
-fn decode_add_task(a: &Args) -> Result<AddTask, ApiError> {
+/// `add_task`'s arguments, checked. With `moved`, the large values (the ones
+/// [`fill_moved`] knows) are left at their defaults for the caller to move in.
+fn decode_add_task(a: &Args, moved: bool) -> Result<AddTask, ApiError> {
+    let keep = |v: &Value| if moved { Value::Null } else { v.clone() };
     let mut t = AddTask {
         task_id: match a.opt("task_id") {
-            Some(Value::String(s)) => s.clone(),
+            Some(Value::String(s)) if !moved => s.clone(),
+            Some(Value::String(_)) => String::new(),
             Some(_) => return Err(a.wrong("task_id", "a string")),
             None => {
                 return Err(bad(
@@ -296,7 +423,8 @@ fn decode_add_task(a: &Args) -> Result<AddTask, ApiError> {
             }
         },
         worker: match a.opt("worker") {
-            Some(Value::String(s)) => s.clone(),
+            Some(Value::String(s)) if !moved => s.clone(),
+            Some(Value::String(_)) => String::new(),
             Some(_) => return Err(a.wrong("worker", "a string")),
             None => return Err(bad(a.method, "missing required argument \"worker\"".into())),
         },
@@ -312,26 +440,25 @@ fn decode_add_task(a: &Args) -> Result<AddTask, ApiError> {
         t.status = s.to_string();
     }
     t.runnable = a.truthy_or("runnable", true);
-    t.deps = a.opt_str_list("deps")?;
-    t.new_deps = a.opt_str_list("new_deps")?;
-    t.expl = a.raw("expl").cloned().unwrap_or(Value::Null);
-    t.resources = numeric_map(a, "resources")?;
+    t.deps = a.opt_str_list("deps", moved)?;
+    t.new_deps = a.opt_str_list("new_deps", moved)?;
+    t.expl = a.raw("expl").map_or(Value::Null, keep);
+    t.resources = numeric_map(a, "resources", moved)?;
     if let Some(p) = a.raw("priority") {
         if !matches!(p, Value::Number(_) | Value::Bool(_)) {
             return Err(a.wrong("priority", "a number"));
         }
-        t.priority = p.clone();
+        if !moved {
+            t.priority = p.clone();
+        }
     }
     t.family = a.opt_str("family")?.unwrap_or("").to_string();
-    t.module = a.raw("module").cloned().unwrap_or(Value::Null);
-    t.params = a.opt_obj("params")?.cloned();
-    t.param_visibilities = a.opt_obj("param_visibilities")?.cloned();
-    t.accepts_messages = a
-        .raw("accepts_messages")
-        .cloned()
-        .unwrap_or(Value::Bool(false));
+    t.module = a.raw("module").map_or(Value::Null, keep);
+    t.params = a.opt_obj("params")?.filter(|_| !moved).cloned();
+    t.param_visibilities = a.opt_obj("param_visibilities")?.filter(|_| !moved).cloned();
+    t.accepts_messages = a.raw("accepts_messages").map_or(Value::Bool(false), keep);
     t.assistant = a.truthy_or("assistant", false);
-    t.tracking_url = a.raw("tracking_url").cloned().unwrap_or(Value::Null);
+    t.tracking_url = a.raw("tracking_url").map_or(Value::Null, keep);
     t.batchable = a.opt("batchable").map(crate::scheduler::types::truthy);
     t.batch_id = a.opt_str("batch_id")?.map(str::to_string);
     if let Some(rp) = a.opt_obj("retry_policy_dict")? {
@@ -404,7 +531,7 @@ thread_local! {
 }
 
 /// Ask the next [`call`] on this thread to write a large list reply (`task_list`,
-/// `task_search`, `graph`, `dep_graph`, `inverse_dep_graph`) as
+/// `task_search`, `graph`, `dep_graph`, `inverse_dep_graph`, `get_work`) as
 /// luigid's JSON bytes instead of a `Value` (building a `Value` tree per task cost
 /// ~10x the writing). That call then returns `Value::Null` and leaves the bytes for
 /// [`take_raw_reply`]. The HTTP router uses this; replays and tests keep getting `Value`s.
@@ -427,21 +554,107 @@ pub fn call(
     args: &Map<String, Value>,
     now: f64,
 ) -> Result<Value, ApiError> {
+    call_src(s, method, Src::Map(args), now)
+}
+
+/// [`call`] with the arguments as an [`ArgList`] (the server's path).
+pub fn call_args(
+    s: &mut Scheduler,
+    method: &str,
+    args: &[(Cow<'_, str>, Value)],
+    now: f64,
+) -> Result<Value, ApiError> {
+    call_src(s, method, Src::List(args), now)
+}
+
+/// [`call_args`] that may move values out of the arguments instead of copying them
+/// (`add_task`'s parameters, task ids and lists); the server's path.
+pub fn call_args_owned(
+    s: &mut Scheduler,
+    method: &str,
+    args: ArgList,
+    now: f64,
+) -> Result<Value, ApiError> {
+    // add_task takes **kwargs: no unknown-name check to make.
+    if method != "add_task" || arg(&args, "self").is_some() {
+        return call_args(s, method, &args, now);
+    }
+    let mut owned: [Option<Value>; ADD_TASK_ARGS] = Default::default();
+    // In order, so that a repeated name's last value wins.
+    for (k, v) in args {
+        if let Some(i) = add_task_slot(&k) {
+            owned[i] = Some(v);
+        }
+    }
+    let refs = std::array::from_fn(|i| owned[i].as_ref());
+    let a = Args {
+        method,
+        src: Src::List(&[]),
+        slots: Some(refs),
+    };
+    let mut t = decode_add_task(&a, true)?;
+    fill_moved(&mut t, &mut owned);
+    s.add_task(t, now);
+    Ok(Value::Null)
+}
+
+/// Move into `t` the values [`decode_add_task`] checked but left out (`moved`).
+fn fill_moved(t: &mut AddTask, v: &mut [Option<Value>; ADD_TASK_ARGS]) {
+    fn object(v: Option<Value>) -> Option<Map<String, Value>> {
+        match v {
+            Some(Value::Object(m)) => Some(m),
+            _ => None,
+        }
+    }
+    fn strings(v: Option<Value>) -> Option<Vec<String>> {
+        match v {
+            Some(Value::Array(a)) => Some(
+                a.into_iter()
+                    .filter_map(|x| match x {
+                        Value::String(s) => Some(s),
+                        _ => None,
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+    if let Some(Value::String(s)) = v[0].take() {
+        t.task_id = s;
+    }
+    if let Some(Value::String(s)) = v[15].take() {
+        t.worker = s;
+    }
+    t.deps = strings(v[3].take());
+    t.new_deps = strings(v[4].take());
+    t.expl = v[5].take().unwrap_or(Value::Null);
+    t.resources = object(v[6].take());
+    if let Some(p) = v[7].take() {
+        t.priority = p;
+    }
+    t.module = v[9].take().unwrap_or(Value::Null);
+    t.params = object(v[10].take());
+    t.param_visibilities = object(v[11].take());
+    t.accepts_messages = v[12].take().unwrap_or(Value::Bool(false));
+    t.tracking_url = v[14].take().unwrap_or(Value::Null);
+}
+
+fn call_src(s: &mut Scheduler, method: &str, args: Src, now: f64) -> Result<Value, ApiError> {
     let Some(&(_, known, kwargs)) = METHODS.iter().find(|(m, _, _)| *m == method) else {
         return Err(ApiError::UnknownMethod(method.to_string()));
     };
     if !kwargs {
         check_keys(method, args, known)?;
     }
-    if args.contains_key("self") {
+    if args.get("self").is_some() {
         // Python binds `self` positionally; luigid fails such a call.
         return Err(bad(method, "\"self\" is not an argument".into()));
     }
-    let a = Args { method, map: args };
+    let a = Args::new(method, args);
     let null = Value::Null;
     Ok(match method {
         "add_task" => {
-            let t = decode_add_task(&a)?;
+            let t = decode_add_task(&a, false)?;
             s.add_task(t, now);
             Value::Null
         }
@@ -524,7 +737,7 @@ pub fn call(
             };
             let host = a.raw("host").cloned().unwrap_or(Value::Null);
             let assistant = a.raw("assistant").cloned().unwrap_or(Value::Bool(false));
-            let current = a.opt_str_list("current_tasks")?;
+            let current = a.opt_str_list("current_tasks", false)?;
             if RAW_WANTED.replace(false) {
                 let mut out = Vec::new();
                 s.get_work_json(host, assistant, current, worker, now, &mut out);
@@ -557,7 +770,7 @@ pub fn call(
         "decrease_running_task_resources" => {
             let id = a.task_id("task_id")?;
             a.req("decrease_resources")?;
-            let dec = numeric_map(&a, "decrease_resources")?.unwrap_or_default();
+            let dec = numeric_map(&a, "decrease_resources", false)?.unwrap_or_default();
             s.decrease_running_task_resources(id, &dec);
             Value::Null
         }
@@ -693,14 +906,14 @@ pub fn call(
         }
         "update_resources" => {
             let mut updates = Vec::new();
-            for (k, v) in args {
+            for (k, v) in args.entries() {
                 if k == MESSAGE_ID_ARG {
                     continue;
                 }
                 if !matches!(v, Value::Number(_) | Value::Bool(_)) {
                     return Err(a.wrong(k, "a number"));
                 }
-                updates.push((k.clone(), v.clone()));
+                updates.push((k.to_string(), v.clone()));
             }
             s.update_resources(updates);
             Value::Null
@@ -719,3 +932,113 @@ pub fn call(
 
 #[cfg(test)]
 mod perf;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scheduler::SchedulerConfig;
+    use serde_json::json;
+
+    fn list(text: &str) -> ArgList<'_> {
+        crate::json::parse_py_json_args(text).unwrap().unwrap()
+    }
+
+    /// The list form answers exactly as the map form, repeated names included.
+    #[test]
+    fn arg_lists_act_like_python_dicts() {
+        let calls = [
+            (
+                "add_task",
+                r#"{"task_id": "A", "worker": "w", "status": "DONE", "task_id": "B", "priority": 3, "owners": 1, "extra": 2}"#,
+            ),
+            (
+                "add_task",
+                r#"{"task_id": "C", "worker": "w", "status": "BAD"}"#,
+            ),
+            ("add_task", r#"{"worker": "w", "task_id": 5}"#),
+            (
+                "add_task",
+                r#"{"worker": "w", "task_id": "P", "params": {"a": "1", "b": [2]}, "param_visibilities": {"a": "public"}, "deps": ["A", "B"], "new_deps": null, "resources": {"r": 1}, "expl": "e", "module": "m", "family": "F", "accepts_messages": null, "tracking_url": "u", "priority": 2.5, "batch_id": "b", "retry_policy_dict": {"retry_count": 3}}"#,
+            ),
+            (
+                "add_task",
+                r#"{"worker": "w", "task_id": "Q", "deps": ["A", 1]}"#,
+            ),
+            (
+                "add_task",
+                r#"{"worker": "w", "task_id": "Q", "deps": "A"}"#,
+            ),
+            (
+                "add_task",
+                r#"{"worker": "w", "task_id": "Q", "resources": {"r": "x"}}"#,
+            ),
+            (
+                "add_task",
+                r#"{"worker": "w", "task_id": "Q", "params": [1]}"#,
+            ),
+            (
+                "add_task",
+                r#"{"worker": "w", "task_id": "Q", "priority": null}"#,
+            ),
+            ("add_task", r#"{"worker": 3, "task_id": "Q"}"#),
+            ("add_task", r#"{"task_id": "Q"}"#),
+            ("add_task", r#"{"worker": "w", "task_id": "D", "self": 1}"#),
+            (
+                "update_resources",
+                r#"{"r1": 1, "r2": 2, "r1": 5, "_message_id": "m"}"#,
+            ),
+            ("update_resources", r#"{"r1": 1, "r2": "x"}"#),
+            ("count_pending", r#"{"worker": "w", "bogus": 1}"#),
+            ("task_list", r#"{"status": "DONE", "status": "PENDING"}"#),
+            ("resource_list", "{}"),
+            ("task_list", r#"{"status": "", "upstream_status": ""}"#),
+        ];
+        let mut a = Scheduler::new(SchedulerConfig::default());
+        let mut b = Scheduler::new(SchedulerConfig::default());
+        let mut c = Scheduler::new(SchedulerConfig::default());
+        for (i, (method, text)) in calls.iter().enumerate() {
+            let args = list(text);
+            let map = match crate::json::parse_py_json(text).unwrap() {
+                Value::Object(m) => m,
+                _ => unreachable!(),
+            };
+            let now = 1000.0 + i as f64;
+            let want = call(&mut b, method, &map, now);
+            assert_eq!(
+                call_args(&mut a, method, &args, now),
+                want,
+                "{method} {text}"
+            );
+            assert_eq!(
+                call_args_owned(&mut c, method, args, now),
+                want,
+                "{method} {text}"
+            );
+        }
+        assert_eq!(arg(&list(r#"{"a": 1, "a": 2}"#), "a"), Some(&json!(2)));
+        // The repeated task_id's last value named the task.
+        let tasks = call_args(&mut a, "task_list", &list(r#"{"status": "DONE"}"#), 2000.0);
+        let tasks = tasks.unwrap();
+        assert!(
+            tasks.get("B").is_some() && tasks.get("A").is_none(),
+            "{tasks}"
+        );
+        let res = call_args(&mut a, "resource_list", &[], 2001.0).unwrap();
+        assert_eq!(
+            res,
+            call(&mut b, "resource_list", &Map::new(), 2001.0).unwrap()
+        );
+        // Every task reads back the same from each path, parameters and all.
+        let all = r#"{"status": "", "upstream_status": ""}"#;
+        let from_map = call(&mut b, "task_list", &Map::new(), 2002.0).unwrap();
+        assert_eq!(
+            call_args(&mut a, "task_list", &list(all), 2002.0).unwrap(),
+            from_map
+        );
+        assert_eq!(
+            call_args(&mut c, "task_list", &list(all), 2002.0).unwrap(),
+            from_map
+        );
+        assert!(from_map.get("P").is_some(), "{from_map}");
+    }
+}

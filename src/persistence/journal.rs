@@ -302,6 +302,11 @@ impl JournalWriter {
     pub fn sync(&mut self) -> io::Result<()> {
         self.file.sync_data()
     }
+
+    /// A second handle on the file, for an fsync on another thread.
+    pub fn sync_handle(&self) -> io::Result<File> {
+        self.file.try_clone()
+    }
 }
 
 /// fsync the directory holding `path`, so a create or rename in it is durable.

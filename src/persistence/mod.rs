@@ -19,6 +19,8 @@ pub mod snapshot;
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -135,6 +137,8 @@ pub struct Persistence {
     last_snapshot: f64,
     records_since_snapshot: u64,
     job: Option<Job>,
+    /// `everysec` fsyncs, off the loop thread (started on first use).
+    bg: Option<BgSync>,
     pub stats: Stats,
     /// Test hook: the next snapshot stops between temp write and rename.
     pub crash_next_snapshot_before_rename: bool,
@@ -163,6 +167,7 @@ impl Persistence {
             last_snapshot: now,
             records_since_snapshot: 0,
             job: None,
+            bg: None,
             stats: Stats::default(),
             crash_next_snapshot_before_rename: false,
         };
@@ -329,11 +334,58 @@ impl Persistence {
         self.last_sync = now;
     }
 
+    /// `everysec`: hand the fsync to the sync thread, so the loop does not wait the
+    /// milliseconds a disk flush takes. False when that is not possible (then the caller
+    /// syncs here). A sync still running is not queued behind; the next tick retries.
+    fn sync_in_background(&mut self, now: f64) -> bool {
+        let Some(w) = self.writer.as_ref() else {
+            return false;
+        };
+        if self.bg.is_none() {
+            self.bg = BgSync::start();
+        }
+        let Some(bg) = self.bg.as_mut() else {
+            return false;
+        };
+        if bg.busy.load(Ordering::Acquire) {
+            return true;
+        }
+        let Ok(handle) = w.sync_handle() else {
+            return false;
+        };
+        bg.busy.store(true, Ordering::Release);
+        if bg.tx.send((handle, w.path.clone())).is_err() {
+            bg.busy.store(false, Ordering::Release);
+            self.bg = None;
+            return false;
+        }
+        self.unsynced = false;
+        self.last_sync = now;
+        true
+    }
+
+    /// Count the sync thread's finished fsyncs into the stats.
+    fn collect_background_syncs(&mut self) {
+        if let Some(bg) = self.bg.as_mut() {
+            let done = bg.done.load(Ordering::Acquire);
+            let failed = bg.failed.load(Ordering::Acquire);
+            self.stats.journal_syncs += done - bg.seen_done;
+            self.stats.journal_errors += failed - bg.seen_failed;
+            bg.seen_done = done;
+            bg.seen_failed = failed;
+        }
+    }
+
     /// About once a second: `everysec` sync, reap a finished snapshot child, and start a
     /// snapshot when one is due.
     pub fn tick<T: Serialize>(&mut self, now: f64, state: &T) {
+        self.collect_background_syncs();
         if self.unsynced && now - self.last_sync >= 1.0 {
-            self.sync(now);
+            let background =
+                self.cfg.durability == Durability::EverySec && self.sync_in_background(now);
+            if !background {
+                self.sync(now);
+            }
         }
         self.reap(false);
         let Some(w) = self.writer.as_ref() else {
@@ -502,6 +554,70 @@ fn now_secs() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The `everysec` sync thread: fsyncs the journal handles it is sent, one at a time.
+struct BgSync {
+    tx: mpsc::Sender<(std::fs::File, PathBuf)>,
+    busy: Arc<AtomicBool>,
+    done: Arc<AtomicU64>,
+    failed: Arc<AtomicU64>,
+    seen_done: u64,
+    seen_failed: u64,
+}
+
+impl BgSync {
+    fn start() -> Option<BgSync> {
+        let (tx, rx) = mpsc::channel::<(std::fs::File, PathBuf)>();
+        let busy = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicU64::new(0));
+        let failed = Arc::new(AtomicU64::new(0));
+        let (b, d, f) = (busy.clone(), done.clone(), failed.clone());
+        let spawned = std::thread::Builder::new()
+            .name("journal-sync".into())
+            .spawn(move || {
+                for (file, path) in rx {
+                    match file.sync_data() {
+                        Ok(()) => d.fetch_add(1, Ordering::AcqRel),
+                        Err(e) => {
+                            log::error!("journal fsync of {} failed: {e}", path.display());
+                            f.fetch_add(1, Ordering::AcqRel)
+                        }
+                    };
+                    b.store(false, Ordering::Release);
+                }
+            });
+        match spawned {
+            Ok(_) => Some(BgSync {
+                tx,
+                busy,
+                done,
+                failed,
+                seen_done: 0,
+                seen_failed: 0,
+            }),
+            Err(e) => {
+                log::warn!("no journal sync thread ({e}); syncing on the loop thread");
+                None
+            }
+        }
+    }
+}
+
+/// In a snapshot child: give way to the event loop. The child inherits the loop's CPU
+/// affinity (a pinned server would share its one core with the snapshot writer), so let
+/// it run on any CPU, and at a lower priority so it takes idle time first.
+fn yield_to_loop() {
+    // SAFETY: plain syscalls on this process with a zeroed, then filled, CPU set.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        let n = libc::sysconf(libc::_SC_NPROCESSORS_ONLN).clamp(1, 1024) as usize;
+        for cpu in 0..n {
+            libc::CPU_SET(cpu, &mut set);
+        }
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -598,6 +714,28 @@ mod tests {
     }
 
     #[test]
+    fn everysec_fsyncs_on_the_sync_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cfg(dir.path(), Durability::EverySec);
+        let (mut p, _) = Persistence::open(c, 1.0).unwrap();
+        p.record("a", &args(1), 2.0);
+        p.flush(2.0);
+        p.tick(2.5, &json!({}));
+        assert_eq!(p.stats.journal_syncs, 0, "not due within a second");
+        p.tick(3.0, &json!({}));
+        assert!(p.bg.is_some(), "handed to the sync thread");
+        assert!(!p.unsynced);
+        // The thread reports back; the next ticks count it (bounded wait).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while p.stats.journal_syncs == 0 && std::time::Instant::now() < deadline {
+            std::thread::yield_now();
+            p.tick(3.1, &json!({}));
+        }
+        assert_eq!(p.stats.journal_syncs, 1);
+        assert_eq!(p.stats.journal_errors, 0);
+    }
+
+    #[test]
     fn clean_shutdown_leaves_only_the_snapshot() {
         let dir = tempfile::tempdir().unwrap();
         let c = cfg(dir.path(), Durability::EverySec);
@@ -645,21 +783,5 @@ mod tests {
         assert!(!p.journaling());
         assert!(rec.warnings[0].contains("does not exist"));
         p.shutdown(2.0, &json!({}));
-    }
-}
-
-/// In a snapshot child: give way to the event loop. The child inherits the loop's CPU
-/// affinity (a pinned server would share its one core with the snapshot writer), so let
-/// it run on any CPU, and at a lower priority so it takes idle time first.
-fn yield_to_loop() {
-    // SAFETY: plain syscalls on this process with a zeroed, then filled, CPU set.
-    unsafe {
-        let mut set: libc::cpu_set_t = std::mem::zeroed();
-        let n = libc::sysconf(libc::_SC_NPROCESSORS_ONLN).clamp(1, 1024) as usize;
-        for cpu in 0..n {
-            libc::CPU_SET(cpu, &mut set);
-        }
-        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
-        libc::setpriority(libc::PRIO_PROCESS, 0, 10);
     }
 }

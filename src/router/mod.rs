@@ -20,7 +20,6 @@ use crate::auth::RouteClass;
 use crate::config::Ini;
 use crate::http::{Request, Response};
 use crate::static_files::StaticRoot;
-use serde_json::{Map, Value};
 use sha1::{Digest, Sha1};
 
 const HTML: &str = "text/html; charset=UTF-8";
@@ -428,10 +427,10 @@ fn api(app: &mut App, raw_method: &str, req: &Request, now: f64) -> Response {
         Err(e) => return json_error(e.status, &e.message),
     };
     let args = match data.as_deref() {
-        None | Some("") => Map::new(),
-        Some(text) => match crate::json::parse_py_json(text) {
-            Ok(Value::Object(map)) => map,
-            Ok(_) => return json_error(400, "data must be a JSON object"),
+        None | Some("") => Vec::new(),
+        Some(text) => match crate::json::parse_py_json_args(text) {
+            Ok(Some(args)) => args,
+            Ok(None) => return json_error(400, "data must be a JSON object"),
             Err(e) => return json_error(400, &e),
         },
     };
@@ -446,7 +445,7 @@ fn api(app: &mut App, raw_method: &str, req: &Request, now: f64) -> Response {
         }
     }
     crate::api::want_raw_reply();
-    let result = app.rpc_data(&method, args, Some(text), now);
+    let result = app.rpc_args(&method, args, Some(text), now);
     let raw = crate::api::take_raw_reply();
     match result {
         Ok(value) => {
