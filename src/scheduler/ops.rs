@@ -625,7 +625,8 @@ impl Scheduler {
         worker: &str,
         now: f64,
     ) -> Value {
-        let (mut reply, running) = self.get_work_parts(host, assistant, current_tasks, worker, now);
+        let (mut reply, running, _) =
+            self.get_work_parts(host, assistant, current_tasks, worker, now, false);
         if let Some(running) = running {
             let list = self.running_value(&running);
             if let Some(v) = reply.get_mut("running_tasks") {
@@ -647,7 +648,8 @@ impl Scheduler {
         now: f64,
         out: &mut Vec<u8>,
     ) {
-        let (reply, running) = self.get_work_parts(host, assistant, current_tasks, worker, now);
+        let (reply, running, params_of) =
+            self.get_work_parts(host, assistant, current_tasks, worker, now, true);
         let Some(running) = running else {
             crate::json::to_py_json(&Value::Object(reply), out);
             return;
@@ -671,6 +673,11 @@ impl Scheduler {
             out.extend_from_slice(b": ");
             if k == "running_tasks" {
                 self.write_running(&running, out);
+            } else if let (true, Some(t)) =
+                (k == "task_params", params_of.and_then(|p| self.task(p)))
+            {
+                // The stored text is the writer's bytes for the parameter object.
+                out.extend_from_slice(t.params.text().as_bytes());
             } else {
                 crate::json::to_py_json(v, out);
             }
@@ -680,6 +687,8 @@ impl Scheduler {
 
     /// get_work's reply, with `running_tasks` left to the caller (see
     /// [`Self::count_pending_parts`]) unless the list is already in it (`None`).
+    /// With `raw`, a single task's `task_params` is a `null` placeholder too, and the
+    /// task's slot is returned for writing its stored text.
     fn get_work_parts(
         &mut self,
         host: Value,
@@ -687,7 +696,8 @@ impl Scheduler {
         current_tasks: Option<Vec<String>>,
         worker: &str,
         now: f64,
-    ) -> (Map<String, Value>, Option<RunningList>) {
+        raw: bool,
+    ) -> (Map<String, Value>, Option<RunningList>, Option<u32>) {
         if self.config.prune_on_get_work {
             self.prune(now);
         }
@@ -701,8 +711,8 @@ impl Scheduler {
                 "worker_state": "disabled",
             });
             return match reply {
-                Value::Object(m) => (m, None),
-                _ => (Map::new(), None),
+                Value::Object(m) => (m, None, None),
+                _ => (Map::new(), None, None),
             };
         }
         let is_assistant = truthy(&assistant);
@@ -759,7 +769,7 @@ impl Scheduler {
             .unwrap_or_else(|| (Map::new(), Vec::new()));
         if batched.len() > 1 {
             let Some(bt) = best.and_then(|b| self.task(b)) else {
-                return (reply, Some(running));
+                return (reply, Some(running), None);
             };
             let (family, module, mut params) = (
                 bt.family.to_string(),
@@ -817,12 +827,22 @@ impl Scheduler {
                 reply.insert("task_id".into(), Value::String(t.id.to_string()));
                 reply.insert("task_family".into(), Value::String(t.family.to_string()));
                 reply.insert("task_module".into(), t.module().to_value());
-                reply.insert("task_params".into(), Value::Object(t.params.to_map()));
+                let params = if raw {
+                    Value::Null
+                } else {
+                    Value::Object(t.params.to_map())
+                };
+                reply.insert("task_params".into(), params);
             }
         } else {
             reply.insert("task_id".into(), Value::Null);
         }
-        (reply, Some(running))
+        let params_of = if raw {
+            best.filter(|_| batched.len() <= 1)
+        } else {
+            None
+        };
+        (reply, Some(running), params_of)
     }
 
     /// The get_work walk over candidates in rank order (reference 2.3.7 steps 6-8).

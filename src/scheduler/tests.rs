@@ -960,7 +960,9 @@ fn get_work_json_matches_the_value_bytes() {
             0.2,
         );
         for i in 0..4 {
-            add(s, "W", &format!("A_{i}é"), json!({}), 1.0 + i as f64);
+            let params = json!({"params": {"id": i, "f": 0.1, "e": 1e300, "s": "é</b>\n",
+                                            "l": [1, 2.0, null], "big": crate::json::raw_number("123456789012345678901234567890")}});
+            add(s, "W", &format!("A_{i}é"), params, 1.0 + i as f64);
             add(s, "V", &format!("A_{i}é"), json!({}), 1.0 + i as f64);
         }
         for i in 0..3 {
@@ -988,7 +990,7 @@ fn get_work_json_matches_the_value_bytes() {
         ("W", 16.0),
         ("Z", 17.0),
     ];
-    let mut batched = false;
+    let (mut batched, mut odd_params) = (false, false);
     for (w, now) in calls {
         let host = json!(format!("host-{w}"));
         let v = a.get_work(host.clone(), json!(false), None, w, now);
@@ -1002,7 +1004,9 @@ fn get_work_json_matches_the_value_bytes() {
             "{w} at {now}"
         );
         batched |= v.get("batch_id").is_some();
+        odd_params |= v["task_params"].get("big").is_some();
     }
+    assert!(odd_params);
     // Each shape was compared: running lists with both runners, a batch, a disabled worker.
     let last = a.get_work(json!("h"), json!(false), None, "W", 20.0);
     assert!(batched);
