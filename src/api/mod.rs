@@ -543,8 +543,39 @@ pub fn want_raw_reply() {
 
 /// The bytes a call made after [`want_raw_reply`] left, if it did; clears the request.
 pub fn take_raw_reply() -> Option<Vec<u8>> {
+    take_raw_body().map(|mut body| {
+        body.pop();
+        body.drain(..RAW_PREFIX.len());
+        body
+    })
+}
+
+/// The same as the whole reply body, `{"response": ...}`: the raw writers start in a
+/// buffer that already holds the opening, so a multi-megabyte reply is not copied again.
+pub fn take_raw_body() -> Option<Vec<u8>> {
     RAW_WANTED.set(false);
-    RAW_REPLY.take()
+    let mut body = RAW_REPLY.take()?;
+    body.push(b'}');
+    Some(body)
+}
+
+const RAW_PREFIX: &[u8] = b"{\"response\": ";
+
+thread_local! {
+    /// The size of the last raw reply: the next buffer starts that large, so a big reply
+    /// is not grown (and copied) a doubling at a time.
+    static RAW_HINT: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+fn raw_buffer() -> Vec<u8> {
+    let mut out = Vec::with_capacity(RAW_HINT.get().max(256));
+    out.extend_from_slice(RAW_PREFIX);
+    out
+}
+
+fn set_raw_reply(out: Vec<u8>) {
+    RAW_HINT.set(out.len() + out.len() / 8 + 1);
+    RAW_REPLY.set(Some(out));
 }
 
 /// Call `method` with the decoded `data` object at time `now`.
@@ -739,9 +770,9 @@ fn call_src(s: &mut Scheduler, method: &str, args: Src, now: f64) -> Result<Valu
             let assistant = a.raw("assistant").cloned().unwrap_or(Value::Bool(false));
             let current = a.opt_str_list("current_tasks", false)?;
             if RAW_WANTED.replace(false) {
-                let mut out = Vec::new();
+                let mut out = raw_buffer();
                 s.get_work_json(host, assistant, current, worker, now, &mut out);
-                RAW_REPLY.set(Some(out));
+                set_raw_reply(out);
                 Value::Null
             } else {
                 s.get_work(host, assistant, current, worker, now)
@@ -804,9 +835,9 @@ fn call_src(s: &mut Scheduler, method: &str, args: Src, now: f64) -> Result<Valu
         }
         "graph" => {
             if RAW_WANTED.replace(false) {
-                let mut out = Vec::new();
+                let mut out = raw_buffer();
                 s.graph_json(now, &mut out);
-                RAW_REPLY.set(Some(out));
+                set_raw_reply(out);
                 Value::Null
             } else {
                 s.graph(now)
@@ -817,9 +848,9 @@ fn call_src(s: &mut Scheduler, method: &str, args: Src, now: f64) -> Result<Valu
             let include_done = a.truthy_or("include_done", true);
             let inverse = method == "inverse_dep_graph";
             if RAW_WANTED.replace(false) {
-                let mut out = Vec::new();
+                let mut out = raw_buffer();
                 s.dep_graph_json(id, include_done, inverse, now, &mut out);
-                RAW_REPLY.set(Some(out));
+                set_raw_reply(out);
                 Value::Null
             } else {
                 s.dep_graph(id, include_done, inverse, now)
@@ -841,9 +872,9 @@ fn call_src(s: &mut Scheduler, method: &str, args: Src, now: f64) -> Result<Valu
                 ),
             };
             if RAW_WANTED.replace(false) {
-                let mut out = Vec::new();
+                let mut out = raw_buffer();
                 s.task_list_json(status, upstream, limit, search, max_shown, now, &mut out);
-                RAW_REPLY.set(Some(out));
+                set_raw_reply(out);
                 Value::Null
             } else {
                 s.task_list(status, upstream, limit, search, max_shown, now)
@@ -854,9 +885,9 @@ fn call_src(s: &mut Scheduler, method: &str, args: Src, now: f64) -> Result<Valu
         "task_search" => {
             let task_str = a.req_str("task_str")?;
             if RAW_WANTED.replace(false) {
-                let mut out = Vec::new();
+                let mut out = raw_buffer();
                 s.task_search_json(task_str, now, &mut out);
-                RAW_REPLY.set(Some(out));
+                set_raw_reply(out);
                 Value::Null
             } else {
                 s.task_search(task_str, now)

@@ -212,8 +212,8 @@ fn finish(req: &Request, resp: &mut Response) {
     let get_or_head = req.method == "GET" || req.method == "HEAD";
     if resp.status == 200 && get_or_head && resp.header("etag").is_none() {
         let etag = match resp.shared_body() {
-            Some(shared) => shared.etag.get_or_init(|| sha1_etag(&shared.body)).clone(),
-            None => sha1_etag(&resp.body),
+            Some(shared) => shared.etag.get_or_init(|| etag_of(&shared.body)).clone(),
+            None => etag_of(&resp.body),
         };
         let matched = req
             .header_str("if-none-match")
@@ -243,6 +243,23 @@ fn finish(req: &Request, resp: &mut Response) {
         req.header_str("accept-encoding")
     };
     crate::http::gzip_response(accept, resp);
+}
+
+/// From this size on, ETags are a fast 128-bit hash instead of SHA-1.
+const FAST_ETAG_LENGTH: usize = 64 * 1024;
+
+/// The ETag of a reply: Tornado's (the quoted hex SHA-1 of the body), except for replies
+/// of [`FAST_ETAG_LENGTH`] and more (task lists of thousands of tasks), where SHA-1 cost
+/// as much as building the reply: two seeded 64-bit foldhash passes. ETags are opaque to
+/// clients; only this server compares them.
+fn etag_of(body: &[u8]) -> String {
+    if body.len() < FAST_ETAG_LENGTH {
+        return sha1_etag(body);
+    }
+    use std::hash::BuildHasher;
+    let a = foldhash::quality::FixedState::with_seed(0x6c75_6967_6964_2d72).hash_one(body);
+    let b = foldhash::quality::FixedState::with_seed(0x6574_6167_2d76_3121).hash_one(body);
+    format!("\"{a:016x}{b:016x}\"")
 }
 
 /// Tornado's ETag: the quoted hex SHA-1 of the body.
@@ -446,16 +463,19 @@ fn api(app: &mut App, raw_method: &str, req: &Request, now: f64) -> Response {
     }
     crate::api::want_raw_reply();
     let result = app.rpc_args(&method, args, Some(text), now);
-    let raw = crate::api::take_raw_reply();
+    let raw = crate::api::take_raw_body();
     match result {
         Ok(value) => {
-            let mut body = Vec::with_capacity(raw.as_ref().map_or(64, |r| r.len() + 16));
-            body.extend_from_slice(b"{\"response\": ");
-            match raw {
-                Some(raw) => body.extend_from_slice(&raw),
-                None => crate::json::to_py_json(&value, &mut body),
-            }
-            body.push(b'}');
+            let body = match raw {
+                Some(raw) => raw,
+                None => {
+                    let mut body = Vec::with_capacity(64);
+                    body.extend_from_slice(b"{\"response\": ");
+                    crate::json::to_py_json(&value, &mut body);
+                    body.push(b'}');
+                    body
+                }
+            };
             let mut resp = Response::new(200).with_body(JSON, body);
             if cacheable && resp.body.len() >= ReplyCache::MIN_BODY {
                 let shared = std::sync::Arc::new(crate::http::SharedBody::new(resp.body.clone()));
@@ -481,6 +501,20 @@ mod tests {
         assert!(is_rpc_method("ping"));
         assert!(!is_rpc_method("load"));
         assert!(!is_rpc_method("resources"));
+    }
+
+    #[test]
+    fn large_replies_get_a_fast_etag_that_follows_the_content() {
+        let small = vec![b'a'; FAST_ETAG_LENGTH - 1];
+        assert_eq!(etag_of(&small), sha1_etag(&small));
+        let mut big = vec![b'a'; FAST_ETAG_LENGTH];
+        let e1 = etag_of(&big);
+        assert_eq!(e1.len(), 34);
+        assert_eq!(e1, etag_of(&big.clone()), "deterministic");
+        big[FAST_ETAG_LENGTH / 2] = b'b';
+        assert_ne!(etag_of(&big), e1, "any changed byte changes it");
+        big.push(b'a');
+        assert_ne!(etag_of(&big), etag_of(&big[..FAST_ETAG_LENGTH]));
     }
 
     #[test]
