@@ -105,29 +105,13 @@ impl<'a> Parser<'a> {
         } else {
             members.reserve(24);
             loop {
-                if self.peek() != Some(b'"') {
-                    return Err(self.err("Expecting property name enclosed in double quotes"));
-                }
+                self.member_name_start()?;
                 let key = self.key()?;
-                self.skip_ws();
-                if self.peek() != Some(b':') {
-                    return Err(self.err("Expecting ':' delimiter"));
-                }
-                self.pos += 1;
-                self.skip_ws();
+                self.member_colon()?;
                 let v = self.value()?;
                 members.push((key, v));
-                self.skip_ws();
-                match self.peek() {
-                    Some(b',') => {
-                        self.pos += 1;
-                        self.skip_ws();
-                    }
-                    Some(b'}') => {
-                        self.pos += 1;
-                        break;
-                    }
-                    _ => return Err(self.err("Expecting ',' delimiter")),
+                if !self.member_end()? {
+                    break;
                 }
             }
         }
@@ -240,30 +224,51 @@ impl<'a> Parser<'a> {
             return Ok(false);
         }
         loop {
-            if self.peek() != Some(b'"') {
-                return Err(self.err("Expecting property name enclosed in double quotes"));
-            }
+            self.member_name_start()?;
             let key = self.string()?;
-            self.skip_ws();
-            if self.peek() != Some(b':') {
-                return Err(self.err("Expecting ':' delimiter"));
-            }
-            self.pos += 1;
-            self.skip_ws();
+            self.member_colon()?;
             let v = self.value()?;
             self.entries.push((key, v));
-            self.skip_ws();
-            match self.peek() {
-                Some(b',') => {
-                    self.pos += 1;
-                    self.skip_ws();
-                }
-                Some(b'}') => {
-                    self.pos += 1;
-                    return Ok(true);
-                }
-                _ => return Err(self.err("Expecting ',' delimiter")),
+            if !self.member_end()? {
+                return Ok(true);
             }
+        }
+    }
+
+    // The punctuation of an object's members, shared by the value parser and the
+    // top-level argument parser (same errors as Python's json).
+
+    fn member_name_start(&self) -> Result<(), String> {
+        if self.peek() != Some(b'"') {
+            return Err(self.err("Expecting property name enclosed in double quotes"));
+        }
+        Ok(())
+    }
+
+    fn member_colon(&mut self) -> Result<(), String> {
+        self.skip_ws();
+        if self.peek() != Some(b':') {
+            return Err(self.err("Expecting ':' delimiter"));
+        }
+        self.pos += 1;
+        self.skip_ws();
+        Ok(())
+    }
+
+    /// After a member's value: true when another member follows, false at the `}`.
+    fn member_end(&mut self) -> Result<bool, String> {
+        self.skip_ws();
+        match self.peek() {
+            Some(b',') => {
+                self.pos += 1;
+                self.skip_ws();
+                Ok(true)
+            }
+            Some(b'}') => {
+                self.pos += 1;
+                Ok(false)
+            }
+            _ => Err(self.err("Expecting ',' delimiter")),
         }
     }
 
