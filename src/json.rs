@@ -62,7 +62,24 @@ pub fn parse_py_json_args(text: &str) -> Result<Option<crate::api::ArgList<'_>>,
     result
 }
 
+/// Give back a call's argument list once its values have been taken or used, so that
+/// the next [`parse_py_json_args`] reuses its buffer: a new one of add_task's size is
+/// too large for the allocator's fast path and cost more than the parsing around it.
+pub fn recycle_args(mut args: crate::api::ArgList<'_>) {
+    args.clear();
+    // An empty list of the same layout under the longer lifetime; collecting an emptied
+    // vector's iterator keeps its buffer (std collects in place when layouts match).
+    let empty: Vec<(std::borrow::Cow<'static, str>, Value)> =
+        args.into_iter().filter_map(|_| None).collect();
+    if empty.capacity() <= 256 {
+        ARGS.set(empty);
+    }
+}
+
 thread_local! {
+    /// The buffer of the last argument list, between calls (see [`recycle_args`]).
+    static ARGS: std::cell::Cell<Vec<(std::borrow::Cow<'static, str>, Value)>> =
+        const { std::cell::Cell::new(Vec::new()) };
     /// [`Parser::entries`] between parses: growing it anew cost a few reallocations
     /// per request.
     static ENTRIES: std::cell::Cell<Vec<(String, Value)>> = const { std::cell::Cell::new(Vec::new()) };
@@ -99,7 +116,8 @@ impl<'a> Parser<'a> {
         self.depth += 1;
         self.pos += 1; // '{'
         self.skip_ws();
-        let mut members = Vec::new();
+        // An empty list whose buffer a previous call left (see [`recycle_args`]).
+        let mut members: crate::api::ArgList<'a> = ARGS.take();
         if self.peek() == Some(b'}') {
             self.pos += 1;
         } else {
@@ -1243,6 +1261,21 @@ mod tests {
     fn last_duplicate_key_wins_at_first_position() {
         let v = parse_py_json(r#"{"a": 1, "b": 2, "a": 3}"#).unwrap();
         assert_eq!(dump(&v), r#"{"a": 3, "b": 2}"#);
+    }
+
+    #[test]
+    fn a_recycled_argument_list_lends_its_buffer_to_the_next_parse() {
+        let text = r#"{"a": 1, "b": 2}"#;
+        let first = parse_py_json_args(text).unwrap().unwrap();
+        let buffer = first.as_ptr();
+        let capacity = first.capacity();
+        assert!(capacity >= 2);
+        recycle_args(first);
+        let second = parse_py_json_args(r#"{"c": 3}"#).unwrap().unwrap();
+        assert_eq!((second.as_ptr(), second.capacity()), (buffer, capacity));
+        assert_eq!(second.len(), 1);
+        assert_eq!(second[0].0, "c");
+        recycle_args(second);
     }
 
     #[test]

@@ -123,7 +123,7 @@ fn req(method: &str, headers: &[(String, String)]) -> Request {
         minor_version: 1,
         headers: headers
             .iter()
-            .map(|(n, v)| (n.clone(), v.as_bytes().to_vec()))
+            .map(|(n, v)| (n.clone().into(), v.as_bytes().to_vec()))
             .collect(),
         ..Request::default()
     }

@@ -603,20 +603,23 @@ pub fn call_args(
 pub fn call_args_owned(
     s: &mut Scheduler,
     method: &str,
-    args: ArgList,
+    mut args: ArgList,
     now: f64,
 ) -> Result<Value, ApiError> {
     // add_task takes **kwargs: no unknown-name check to make.
     if method != "add_task" || arg(&args, "self").is_some() {
-        return call_args(s, method, &args, now);
+        let result = call_args(s, method, &args, now);
+        crate::json::recycle_args(args);
+        return result;
     }
     let mut owned: [Option<Value>; ADD_TASK_ARGS] = Default::default();
     // In order, so that a repeated name's last value wins.
-    for (k, v) in args {
+    for (k, v) in args.drain(..) {
         if let Some(i) = add_task_slot(&k) {
             owned[i] = Some(v);
         }
     }
+    crate::json::recycle_args(args);
     let refs = std::array::from_fn(|i| owned[i].as_ref());
     let a = Args {
         method,

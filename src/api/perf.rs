@@ -16,7 +16,7 @@ fn request(method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) ->
         minor_version: 1,
         headers: headers
             .iter()
-            .map(|(n, v)| (n.to_ascii_lowercase(), v.as_bytes().to_vec()))
+            .map(|(n, v)| (n.to_ascii_lowercase().into(), v.as_bytes().to_vec()))
             .collect(),
         body: body.to_vec(),
     }

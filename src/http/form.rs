@@ -4,7 +4,7 @@
 //! Values stay raw bytes until one is asked for: like Tornado, only the requested
 //! argument's values must be valid UTF-8.
 
-use super::{HttpError, Request};
+use super::{find_byte, HttpError, Request};
 
 /// Tornado's cap on urlencoded fields (query string or body), counted as `1 + #'&'`.
 pub const MAX_URLENCODED_FIELDS: usize = 1000;
@@ -37,27 +37,28 @@ const HEX: [u8; 256] = {
 /// Percent-decode; `plus` turns `+` into a space first (forms). A `%` not followed by
 /// two hex digits stays as it is, as in Python's `unquote_to_bytes`.
 fn unquote(raw: &[u8], plus: bool) -> Vec<u8> {
-    // One pass over the input into a buffer of its size (the output is never longer):
+    // Into a zeroed buffer of the input's size (the output is never longer), by index:
     // form-encoded JSON escapes about every third byte, so copying runs between escapes
-    // does not pay off.
-    let mut out = Vec::with_capacity(raw.len());
-    let mut rest = raw;
-    while let Some((&b, tail)) = rest.split_first() {
-        rest = tail;
-        let mut decoded = b;
-        if b == b'%' {
-            if let [h, l, after @ ..] = rest {
-                let (h, l) = (HEX[usize::from(*h)], HEX[usize::from(*l)]);
-                if (h | l) & 0xf0 == 0 {
-                    rest = after;
-                    decoded = h << 4 | l;
-                }
+    // does not pay off, and a push per byte cost a capacity check each.
+    let n = raw.len();
+    let mut out = vec![0u8; n];
+    let (mut i, mut j) = (0, 0);
+    while i < n {
+        let b = raw[i];
+        if b == b'%' && i + 2 < n {
+            let (h, l) = (HEX[usize::from(raw[i + 1])], HEX[usize::from(raw[i + 2])]);
+            if (h | l) & 0xf0 == 0 {
+                out[j] = h << 4 | l;
+                j += 1;
+                i += 3;
+                continue;
             }
-        } else if plus && b == b'+' {
-            decoded = b' ';
         }
-        out.push(decoded);
+        out[j] = if plus && b == b'+' { b' ' } else { b };
+        j += 1;
+        i += 1;
     }
+    out.truncate(j);
     out
 }
 
@@ -103,31 +104,6 @@ fn urlencoded_raw(bytes: &[u8], out: &mut Vec<(String, Vec<u8>)>) -> Result<(), 
             None => return Ok(()),
         }
     }
-}
-
-/// The first `needle` in `hay`, eight bytes at a time (a form body is one long field
-/// that a byte loop crawled through).
-fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
-    const LOW: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let pattern = LOW * u64::from(needle);
-    let mut chunks = hay.chunks_exact(8);
-    let mut base = 0;
-    for chunk in &mut chunks {
-        let word = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).unwrap_or_default()) ^ pattern;
-        // The lowest high bit set marks the first zero byte (bits above it may be false
-        // positives, never bits below).
-        let zero = word.wrapping_sub(LOW) & !word & HIGH;
-        if zero != 0 {
-            return Some(base + (zero.trailing_zeros() / 8) as usize);
-        }
-        base += 8;
-    }
-    chunks
-        .remainder()
-        .iter()
-        .position(|&b| b == needle)
-        .map(|p| base + p)
 }
 
 fn utf8(bytes: Vec<u8>) -> Result<String, HttpError> {
@@ -478,7 +454,7 @@ mod tests {
     fn request(query: &str, content_type: Option<&str>, body: &[u8]) -> Request {
         let mut headers = Vec::new();
         if let Some(ct) = content_type {
-            headers.push(("content-type".to_string(), ct.as_bytes().to_vec()));
+            headers.push(("content-type".into(), ct.as_bytes().to_vec()));
         }
         Request {
             method: "POST".into(),

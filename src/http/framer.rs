@@ -6,7 +6,9 @@
 //! however it is split. The buffer's front must not move until a `Frame::Request` is
 //! returned; the caller then drops exactly `consumed` bytes.
 
-use super::{HttpError, Limits, Request};
+use std::borrow::Cow;
+
+use super::{find_byte, HttpError, Limits, Request};
 
 /// What the framer found at the front of the buffer.
 #[derive(Debug)]
@@ -190,7 +192,7 @@ fn parse_head(
         .position(|&b| b != b'\r' && b != b'\n')
         .unwrap_or(buf.len());
     let mut i = (*scanned).max(start);
-    while let Some(off) = buf[i..].iter().position(|&b| b == b'\n') {
+    while let Some(off) = find_byte(&buf[i..], b'\n') {
         let nl = i + off;
         // The shortest head ending here still ends at nl + 2. Deciding this before
         // anything else keeps the verdict independent of how the bytes were split.
@@ -310,10 +312,10 @@ fn parse_complete_head(
         Some((p, q)) => (p.to_string(), q.to_string()),
         None => (target.to_string(), String::new()),
     };
-    let headers: Vec<(String, Vec<u8>)> = req
+    let headers: Vec<(Cow<'static, str>, Vec<u8>)> = req
         .headers
         .iter()
-        .map(|h| (h.name.to_ascii_lowercase(), h.value.trim_ascii().to_vec()))
+        .map(|h| (lower_name(h.name), h.value.trim_ascii().to_vec()))
         .collect();
     let request = Request {
         method: req.method.unwrap_or("GET").to_string(),
@@ -340,6 +342,29 @@ fn parse_complete_head(
         body,
         expect_continue,
     })))
+}
+
+/// A header name lower-cased: the names clients send on nearly every request are
+/// borrowed (picked by length, then compared) instead of allocated each time.
+fn lower_name(name: &str) -> Cow<'static, str> {
+    let candidates: &[&'static str] = match name.len() {
+        4 => &["host"],
+        6 => &["accept", "origin", "cookie", "expect"],
+        7 => &["referer"],
+        10 => &["user-agent", "connection"],
+        12 => &["content-type"],
+        13 => &["authorization"],
+        14 => &["content-length"],
+        15 => &["accept-encoding", "accept-language"],
+        16 => &["x-requested-with"],
+        17 => &["transfer-encoding"],
+        19 => &["x-luigid-rs-request"],
+        _ => &[],
+    };
+    match candidates.iter().find(|c| c.eq_ignore_ascii_case(name)) {
+        Some(c) => Cow::Borrowed(c),
+        None => Cow::Owned(name.to_ascii_lowercase()),
+    }
 }
 
 /// Decide how the body is delimited (RFC 9112 6.3), refusing ambiguous framing that
@@ -553,6 +578,38 @@ fn check_trailer(line: &[u8]) -> Result<(), HttpError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_names_are_lower_cased_whether_borrowed_or_not() {
+        for name in [
+            "Host",
+            "ACCEPT",
+            "Origin",
+            "Cookie",
+            "Expect",
+            "Referer",
+            "User-Agent",
+            "Connection",
+            "Content-Type",
+            "Authorization",
+            "Content-Length",
+            "Accept-Encoding",
+            "Accept-Language",
+            "X-Requested-With",
+            "Transfer-Encoding",
+            "X-Luigid-Rs-Request",
+        ] {
+            let lower = lower_name(name);
+            assert!(matches!(lower, Cow::Borrowed(_)), "{name}");
+            assert_eq!(lower, name.to_ascii_lowercase());
+        }
+        for name in ["X-Custom", "Hos", "Accept-Charset", "origins"] {
+            let lower = lower_name(name);
+            assert!(matches!(lower, Cow::Owned(_)), "{name}");
+            assert_eq!(lower, name.to_ascii_lowercase());
+        }
+        assert_eq!(crate::auth::CSRF_HEADER, lower_name("X-LUIGID-RS-REQUEST"));
+    }
 
     /// What a connection saw: requests in order, then maybe the error that closed it,
     /// and how many 100 Continue were asked for.

@@ -27,6 +27,7 @@ pub use form::{
 pub use framer::{Frame, Framer};
 pub use gzip::gzip_response;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
@@ -42,8 +43,9 @@ pub struct Request {
     pub query: String,
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     pub minor_version: u8,
-    /// Header names lower-cased, values as sent (surrounding whitespace trimmed).
-    pub headers: Vec<(String, Vec<u8>)>,
+    /// Header names lower-cased (the usual ones borrowed, not copied), values as sent
+    /// (surrounding whitespace trimmed).
+    pub headers: Vec<(Cow<'static, str>, Vec<u8>)>,
     /// The body, de-chunked.
     pub body: Vec<u8>,
 }
@@ -269,6 +271,31 @@ pub fn reason(status: u16) -> &'static str {
         505 => "HTTP Version Not Supported",
         _ => "Unknown",
     }
+}
+
+/// The first `needle` in `hay`, eight bytes at a time (a form body is one long field,
+/// a request head a few long lines, that a byte loop crawled through).
+pub(crate) fn find_byte(hay: &[u8], needle: u8) -> Option<usize> {
+    const LOW: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let pattern = LOW * u64::from(needle);
+    let mut chunks = hay.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(<[u8; 8]>::try_from(chunk).unwrap_or_default()) ^ pattern;
+        // The lowest high bit set marks the first zero byte (bits above it may be false
+        // positives, never bits below).
+        let zero = word.wrapping_sub(LOW) & !word & HIGH;
+        if zero != 0 {
+            return Some(base + (zero.trailing_zeros() / 8) as usize);
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&b| b == needle)
+        .map(|p| base + p)
 }
 
 #[cfg(test)]
