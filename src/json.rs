@@ -69,8 +69,10 @@ pub fn recycle_args(mut args: crate::api::ArgList<'_>) {
     args.clear();
     // An empty list of the same layout under the longer lifetime; collecting an emptied
     // vector's iterator keeps its buffer (std collects in place when layouts match).
-    let empty: Vec<(std::borrow::Cow<'static, str>, Value)> =
-        args.into_iter().filter_map(|_| None).collect();
+    let empty: Vec<(std::borrow::Cow<'static, str>, Value)> = args
+        .into_iter()
+        .map(|(k, v)| (std::borrow::Cow::Owned(k.into_owned()), v))
+        .collect();
     if empty.capacity() <= 256 {
         ARGS.set(empty);
     }
