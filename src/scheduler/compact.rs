@@ -261,6 +261,78 @@ impl SlotSet {
     }
 }
 
+/// A set of task slots that may grow large (a worker's tasks): a bitmap in chunks of
+/// 256 slots, only the chunks in use stored. Slots are dense and handed out in order, so
+/// a worker's tasks share a few chunks, and adding one sets a bit in a small table
+/// instead of hashing into a table as large as the worker's task count.
+#[derive(Debug, Clone, Default)]
+pub struct SlotBits {
+    chunks: FastMap<u32, [u64; 4]>,
+    len: usize,
+}
+
+impl SlotBits {
+    fn place(slot: u32) -> (u32, usize, u64) {
+        (slot >> 8, ((slot >> 6) & 3) as usize, 1u64 << (slot & 63))
+    }
+
+    /// Whether `slot` was not in the set.
+    pub fn insert(&mut self, slot: u32) -> bool {
+        let (key, word, bit) = Self::place(slot);
+        let w = &mut self.chunks.entry(key).or_default()[word];
+        let new = *w & bit == 0;
+        *w |= bit;
+        self.len += usize::from(new);
+        new
+    }
+
+    /// Whether `slot` was in the set.
+    pub fn remove(&mut self, slot: u32) -> bool {
+        let (key, word, bit) = Self::place(slot);
+        let Some(chunk) = self.chunks.get_mut(&key) else {
+            return false;
+        };
+        let was = chunk[word] & bit != 0;
+        chunk[word] &= !bit;
+        if chunk.iter().all(|&w| w == 0) {
+            self.chunks.remove(&key);
+        }
+        self.len -= usize::from(was);
+        was
+    }
+
+    pub fn contains(&self, slot: u32) -> bool {
+        let (key, word, bit) = Self::place(slot);
+        self.chunks.get(&key).is_some_and(|c| c[word] & bit != 0)
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The slots, in no particular order (ascending within a chunk).
+    pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        self.chunks.iter().flat_map(|(&key, chunk)| {
+            chunk.iter().enumerate().flat_map(move |(i, &w)| {
+                let base = key << 8 | (i as u32) << 6;
+                let mut rest = w;
+                std::iter::from_fn(move || {
+                    if rest == 0 {
+                        return None;
+                    }
+                    let b = rest.trailing_zeros();
+                    rest &= rest - 1;
+                    Some(base | b)
+                })
+            })
+        })
+    }
+}
+
 /// A task's dependencies: sorted, unique ids, sharing the id strings of the id table.
 #[derive(Clone, Default, PartialEq)]
 pub enum Deps {
@@ -540,6 +612,40 @@ impl Interner {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn slot_bits_behave_as_a_set() {
+        let mut bits = SlotBits::default();
+        let mut model = std::collections::BTreeSet::new();
+        // A deterministic walk over slots near chunk and word edges and far apart.
+        let mut x: u64 = 7;
+        for step in 0..20_000 {
+            x = x
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let slot = match step % 3 {
+                0 => (x >> 33) as u32 % 1200,
+                1 => u32::MAX - (x >> 40) as u32 % 300,
+                _ => (x >> 20) as u32,
+            };
+            if x >> 63 == 0 {
+                assert_eq!(bits.insert(slot), model.insert(slot), "insert {slot}");
+            } else {
+                assert_eq!(bits.remove(slot), model.remove(&slot), "remove {slot}");
+            }
+            assert_eq!(bits.contains(slot), model.contains(&slot));
+            assert_eq!(bits.len(), model.len());
+        }
+        let mut all: Vec<u32> = bits.iter().collect();
+        all.sort_unstable();
+        assert_eq!(all, model.iter().copied().collect::<Vec<_>>());
+        for s in model {
+            assert!(bits.remove(s));
+        }
+        assert!(bits.is_empty());
+        assert!(bits.chunks.is_empty(), "empty chunks are dropped");
+        assert_eq!(bits.iter().count(), 0);
+    }
 
     #[test]
     fn pv_round_trips_values() {

@@ -365,7 +365,7 @@ fn index_task(t: &Task, slot: u32, ix: &mut Index, workers: &mut [Option<Worker>
         if add {
             wi.tasks.insert(slot);
         } else {
-            wi.tasks.remove(&slot);
+            wi.tasks.remove(slot);
         }
         if pf {
             adj(&mut wi.n_pf, add);
@@ -398,7 +398,7 @@ fn index_task(t: &Task, slot: u32, ix: &mut Index, workers: &mut [Option<Worker>
             if add {
                 worker.ix.stake.insert(slot);
             } else {
-                worker.ix.stake.remove(&slot);
+                worker.ix.stake.remove(slot);
             }
         }
     }
@@ -993,7 +993,6 @@ impl Scheduler {
                 .tasks
                 .iter()
                 .chain(worker.ix.stake.iter())
-                .copied()
                 .collect();
             slots.sort_unstable();
             slots.dedup();

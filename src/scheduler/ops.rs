@@ -393,7 +393,7 @@ impl Scheduler {
         if let Some(w) = self.lookup_worker(worker) {
             let mut slots: Vec<u32> = self
                 .worker(w)
-                .map(|wk| wk.ix.tasks.iter().copied().collect())
+                .map(|wk| wk.ix.tasks.iter().collect())
                 .unwrap_or_default();
             slots.sort_unstable();
             for s in slots {

@@ -1026,9 +1026,9 @@ fn index_dump(s: &Scheduler) -> String {
         s.ix.buckets, s.ix.cand, s.ix.no_stake, s.ix.remove_at, s.ix.retry_at, s.ix.auto_disabled
     );
     for w in s.workers.iter().flatten() {
-        let mut tasks: Vec<u32> = w.ix.tasks.iter().copied().collect();
+        let mut tasks: Vec<u32> = w.ix.tasks.iter().collect();
         tasks.sort_unstable();
-        let mut stake: Vec<u32> = w.ix.stake.iter().copied().collect();
+        let mut stake: Vec<u32> = w.ix.stake.iter().collect();
         stake.sort_unstable();
         let i = &w.ix;
         out += &format!(

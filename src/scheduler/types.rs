@@ -1,7 +1,7 @@
 //! Records of the scheduler state: tasks, workers, statuses, and the small helpers
 //! (ordered floats, candidate keys, Python-like value comparisons) the indexes use.
 
-use super::compact::FastSet;
+use super::compact::SlotBits;
 pub use super::compact::{Deps, Ids, Params, Pv};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -699,9 +699,9 @@ pub struct Worker {
 #[derive(Debug, Clone, Default)]
 pub struct WorkerIndex {
     /// Slots of tasks whose `workers` contain this worker.
-    pub tasks: FastSet<u32>,
+    pub tasks: SlotBits,
     /// Slots of tasks whose `stakeholders` contain this worker.
-    pub stake: FastSet<u32>,
+    pub stake: SlotBits,
     /// Schedulable PENDING tasks of this worker, in rank order (trivial workers).
     pub ready: BTreeSet<CandKey>,
     /// PENDING or FAILED tasks: all, with one worker, with this worker last.
