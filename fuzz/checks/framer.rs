@@ -8,7 +8,7 @@
 use crate::http::{Frame, Framer, Limits};
 
 /// method, path, query, minor version, headers, body.
-type Seen = (String, String, String, u8, Vec<(String, Vec<u8>)>, Vec<u8>);
+type Seen = (String, String, String, u8, Vec<(std::borrow::Cow<'static, str>, Vec<u8>)>, Vec<u8>);
 
 #[derive(Debug, PartialEq)]
 struct Outcome {
