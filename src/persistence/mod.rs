@@ -135,6 +135,9 @@ pub struct Persistence {
     unsynced: bool,
     last_sync: f64,
     last_snapshot: f64,
+    /// Size of the state file last written or loaded: the journal may grow to this much
+    /// before the next snapshot (see [`Persistence::journal_limit`]).
+    last_snapshot_bytes: u64,
     records_since_snapshot: u64,
     job: Option<Job>,
     /// `everysec` fsyncs, off the loop thread (started on first use).
@@ -165,6 +168,7 @@ impl Persistence {
             unsynced: false,
             last_sync: now,
             last_snapshot: now,
+            last_snapshot_bytes: 0,
             records_since_snapshot: 0,
             job: None,
             bg: None,
@@ -190,6 +194,7 @@ impl Persistence {
             )),
             Ok(Some(l)) => {
                 snapshot_gen = l.journal_gen;
+                p.last_snapshot_bytes = file_len(&path);
                 rec.notes.push(format!(
                     "loaded snapshot {} (journal generation {})",
                     path.display(),
@@ -393,10 +398,22 @@ impl Persistence {
         };
         let due = self.records_since_snapshot > 0
             && (now - self.last_snapshot >= self.cfg.snapshot_interval
-                || w.len >= self.cfg.snapshot_journal_bytes);
+                || w.len >= self.journal_limit());
         if due && self.job.is_none() {
             self.start_snapshot(now, state);
         }
+    }
+
+    /// Journal bytes that start a snapshot: `snapshot_journal_bytes`, or the size of the
+    /// last snapshot when that is larger. With a fixed limit a large state would be
+    /// rewritten whole for every few MiB of journal (a 1M-task state is ~14 times 64 MiB),
+    /// and the fork and copy-on-write of each snapshot show in request latency; this way a
+    /// snapshot is paid for by at least as many journal bytes as it writes, and recovery
+    /// replays at most about one snapshot's worth of journal.
+    fn journal_limit(&self) -> u64 {
+        self.cfg
+            .snapshot_journal_bytes
+            .max(self.last_snapshot_bytes)
     }
 
     /// Start a snapshot now: appends move to a new generation, then a child (or this
@@ -470,6 +487,7 @@ impl Persistence {
             Ok(()) => {
                 self.stats.snapshots += 1;
                 self.stats.last_snapshot_secs = (now_secs() - started).max(0.0);
+                self.last_snapshot_bytes = file_len(&self.cfg.state_path);
                 // Everything before `gen` is inside the snapshot now.
                 if let Ok(gens) = journal::list_generations(&self.cfg.state_path) {
                     for g in gens.into_iter().filter(|&g| g < gen) {
@@ -602,6 +620,11 @@ impl BgSync {
     }
 }
 
+/// The size of the file at `path`, 0 when it cannot be read.
+fn file_len(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
 /// In a snapshot child: give way to the event loop. The child inherits the loop's CPU
 /// affinity (a pinned server would share its one core with the snapshot writer), so let
 /// it run on any CPU, and at a lower priority so it takes idle time first.
@@ -679,6 +702,49 @@ mod tests {
             let gens = journal::list_generations(&dir.path().join("state.json")).unwrap();
             assert_eq!(gens, vec![1], "old generation removed after the snapshot");
         }
+    }
+
+    #[test]
+    fn a_large_state_waits_for_as_much_journal_as_its_snapshot() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut c = cfg(dir.path(), Durability::EverySec);
+        c.snapshot_journal_bytes = 100;
+        let big = json!({"pad": "x".repeat(20_000)});
+        let (mut p, _) = Persistence::open(c.clone(), 1.0).unwrap();
+        p.record("add_task", &args(0), 1.0);
+        p.flush(1.0);
+        p.start_snapshot(1.0, &big);
+        let snap = std::fs::metadata(dir.path().join("state.json"))
+            .unwrap()
+            .len();
+        assert!(snap > 20_000);
+        assert_eq!(p.journal_limit(), snap);
+        let mut t = 2.0;
+        // Past snapshot_journal_bytes but short of the snapshot's size: no snapshot.
+        while p.writer.as_ref().unwrap().len < snap / 2 {
+            p.record("add_task", &args(1), t);
+            p.flush(t);
+            t += 0.01;
+        }
+        p.tick(t, &big);
+        assert_eq!(p.stats.snapshots, 1);
+        // Past the snapshot's size: the next one starts.
+        while p.writer.as_ref().unwrap().len < snap {
+            p.record("add_task", &args(2), t);
+            p.flush(t);
+            t += 0.01;
+        }
+        p.tick(t, &big);
+        p.reap(true);
+        assert_eq!(p.stats.snapshots, 2);
+        drop(p);
+        // The limit is known again after a restart, from the file loaded.
+        let now_len = std::fs::metadata(dir.path().join("state.json"))
+            .unwrap()
+            .len();
+        assert!(now_len > 20_000);
+        let (p, _) = Persistence::open(c, t + 1.0).unwrap();
+        assert_eq!(p.journal_limit(), now_len);
     }
 
     #[test]
