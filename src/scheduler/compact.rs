@@ -557,7 +557,29 @@ impl std::fmt::Debug for Params {
 
 impl Serialize for Params {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        self.to_map().serialize(ser)
+        ObjectText(&self.0).serialize(ser)
+    }
+}
+
+/// An object's JSON text as crate::json wrote it (or "" for `{}`), serialised as the
+/// parsed map would be, without building the map: that re-parse (with its hash index)
+/// was a quarter of a snapshot's time. Plain string values, the usual ones, are passed
+/// through as they are stored.
+pub struct ObjectText<'a>(pub &'a str);
+
+impl Serialize for ObjectText<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = ser.serialize_map(None)?;
+        if !self.0.is_empty() {
+            for (key, raw) in entries(self.0) {
+                match plain_str(raw) {
+                    Some(text) => map.serialize_entry(&*key, text)?,
+                    None => map.serialize_entry(&*key, &parse_raw(raw))?,
+                }
+            }
+        }
+        map.end()
     }
 }
 
@@ -612,6 +634,24 @@ impl Interner {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn params_serialise_as_their_map_does() {
+        for m in [
+            json!({}),
+            json!({"date": "2026-11-24", "n": "0"}),
+            json!({"q": "a \"quoted\" \\ path\n", "u": "caf\u{e9} \u{1f600}", "c": "\u{1}"}),
+            json!({"i": 3, "f": 1.5, "big": 1e300, "neg": -0.0, "b": true, "z": null}),
+            json!({"list": [1, "two", {"three": 3}], "obj": {"k": ["v"]}, "e": ""}),
+        ] {
+            let Value::Object(m) = m else { unreachable!() };
+            let p = Params::from_map(&m);
+            let want = serde_json::to_string(&m).unwrap();
+            assert_eq!(serde_json::to_string(&p).unwrap(), want);
+            let from_text = with_json_text(&m, |t| serde_json::to_string(&ObjectText(t)).unwrap());
+            assert_eq!(from_text, want);
+        }
+    }
 
     #[test]
     fn slot_bits_behave_as_a_set() {

@@ -510,7 +510,7 @@ impl Serialize for Task {
         } else {
             self.resources_running()
         };
-        let vis = self.param_visibilities_map();
+        let vis = super::compact::ObjectText(self.param_visibilities.as_deref().unwrap_or(""));
         let mut st = ser.serialize_struct("Task", 35)?;
         st.serialize_field("id", &*self.id)?;
         st.serialize_field("stakeholders", &self.stakeholders)?;
