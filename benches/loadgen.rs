@@ -311,17 +311,7 @@ fn pipelined_adds(
     });
     let mut r = RunResult::default();
     for part in results {
-        let p = part?;
-        r.requests += p.requests;
-        r.errors += p.errors;
-        r.body_bytes += p.body_bytes;
-        r.timed_out |= p.timed_out;
-        for (k, v) in p.statuses {
-            *r.statuses.entry(k).or_default() += v;
-        }
-        for (k, v) in p.lat_us {
-            r.lat_us.entry(k).or_default().extend(v);
-        }
+        r.absorb(part?);
     }
     r.elapsed = start.elapsed().as_secs_f64();
     Ok(r)
@@ -594,6 +584,22 @@ struct RunResult {
     cpu_ns: Option<u64>,
     cpu_source: &'static str,
     timed_out: bool,
+}
+
+impl RunResult {
+    /// Add the counts and latencies of `p` (a part of this run) to these.
+    fn absorb(&mut self, p: RunResult) {
+        self.requests += p.requests;
+        self.errors += p.errors;
+        self.body_bytes += p.body_bytes;
+        self.timed_out |= p.timed_out;
+        for (k, v) in p.statuses {
+            *self.statuses.entry(k).or_default() += v;
+        }
+        for (k, v) in p.lat_us {
+            self.lat_us.entry(k).or_default().extend(v);
+        }
+    }
 }
 
 /// What the front of a response buffer holds.
@@ -1303,16 +1309,7 @@ fn cmd_run(a: &Args) -> Result<(), String> {
                 ..RunResult::default()
             };
             for p in phases {
-                r.requests += p.requests;
-                r.errors += p.errors;
-                r.body_bytes += p.body_bytes;
-                r.timed_out |= p.timed_out;
-                for (k, v) in p.statuses {
-                    *r.statuses.entry(k).or_default() += v;
-                }
-                for (k, v) in p.lat_us {
-                    r.lat_us.entry(k).or_default().extend(v);
-                }
+                r.absorb(p);
             }
             if let (Some(p), Some((c0, src))) = (pid, cpu0) {
                 r.cpu_ns = server_cpu_ns(p).map(|(c1, _)| c1.saturating_sub(c0));

@@ -24,6 +24,12 @@ const MAX_DEPTH: usize = 1000;
 /// Parse a `data` argument the way Python's `json.loads` does. Errors carry a message for
 /// a 400 reply.
 pub fn parse_py_json(text: &str) -> Result<Value, String> {
+    with_parser(text, |p| p.document())
+}
+
+/// Run `f` on a parser over `text` that borrows the thread's scratch space, and keep the
+/// scratch space for the next request (unless an odd one made it huge).
+fn with_parser<'a, R>(text: &'a str, f: impl FnOnce(&mut Parser<'a>) -> R) -> R {
     let mut p = Parser {
         s: text.as_bytes(),
         text,
@@ -31,8 +37,7 @@ pub fn parse_py_json(text: &str) -> Result<Value, String> {
         depth: 0,
         entries: ENTRIES.take(),
     };
-    let result = p.document();
-    // Keep the scratch space for the next request (unless an odd one made it huge).
+    let result = f(&mut p);
     let mut entries = p.entries;
     entries.clear();
     if entries.capacity() <= 4096 {
@@ -46,20 +51,7 @@ pub fn parse_py_json(text: &str) -> Result<Value, String> {
 /// [`crate::api::ArgList`]), which spares hashing every name; `Ok(None)` for valid JSON
 /// that is not an object. Errors are [`parse_py_json`]'s.
 pub fn parse_py_json_args(text: &str) -> Result<Option<crate::api::ArgList<'_>>, String> {
-    let mut p = Parser {
-        s: text.as_bytes(),
-        text,
-        pos: 0,
-        depth: 0,
-        entries: ENTRIES.take(),
-    };
-    let result = p.document_args();
-    let mut entries = p.entries;
-    entries.clear();
-    if entries.capacity() <= 4096 {
-        ENTRIES.set(entries);
-    }
-    result
+    with_parser(text, |p| p.document_args())
 }
 
 /// Give back a call's argument list once its values have been taken or used, so that
