@@ -1304,6 +1304,9 @@ fn cmd_run(a: &Args) -> Result<(), String> {
             };
             phases.push(drive(&opts(conns, setup_time, u64::MAX), &mut work)?);
             let wall = t0.elapsed().as_secs_f64();
+            // Where the wall time went: pending adds, done adds, get_work rounds.
+            let phase_s: Vec<f64> = phases.iter().map(|p| p.elapsed).collect();
+            extra.insert("phase_s".into(), json!(phase_s));
             let mut r = RunResult {
                 elapsed: wall,
                 ..RunResult::default()

@@ -89,6 +89,34 @@ fn unix_now() -> f64 {
         .unwrap_or(0.0)
 }
 
+/// `families.get_mut(name)`, with "" found without a string comparison: comparing an
+/// empty string whose buffer was never allocated runs `memcmp(_, _, 0)` on a dangling
+/// address, which costs ~100 ns on AVX-512 machines (see `Interner::empty`), and the
+/// upstream tests' tasks all have family "".
+fn family_mut<'a>(
+    families: &'a mut BTreeMap<String, Family>,
+    name: &str,
+) -> Option<&'a mut Family> {
+    if name.is_empty() {
+        // "" sorts first.
+        return families
+            .first_entry()
+            .filter(|e| e.key().is_empty())
+            .map(|e| e.into_mut());
+    }
+    families.get_mut(name)
+}
+
+/// A map key for `name`; "" gets a real (one-byte) buffer so that other names compared
+/// with it do not pay the dangling-address `memcmp` described at [`family_mut`].
+fn owned_key(name: &str) -> String {
+    if name.is_empty() {
+        String::with_capacity(1)
+    } else {
+        name.to_string()
+    }
+}
+
 fn bump(c: &mut Option<Counter>, now: f64) {
     c.get_or_insert(Counter {
         value: 0.0,
@@ -139,12 +167,12 @@ impl Metrics {
                     }
                 }),
             };
-            match inner.families.get_mut(family) {
+            match family_mut(&mut inner.families, family) {
                 Some(fam) => f(fam),
                 None => {
                     let mut fam = Family::default();
                     f(&mut fam);
-                    inner.families.insert(family.to_string(), fam);
+                    inner.families.insert(owned_key(family), fam);
                 }
             }
         }
@@ -593,6 +621,33 @@ mod tests {
         assert!(!empty.contains("luigi_task_failed_created"));
         assert!(t.contains("# HELP luigi_task_started_total number of started luigi tasks\n# TYPE luigi_task_started_total counter\n"));
         assert!(t.contains("# TYPE luigi_task_execution_time_seconds gauge\n"));
+    }
+
+    #[test]
+    fn the_empty_family_is_counted_apart_from_the_others() {
+        let m = Metrics::default();
+        let done = |f: &str| Event::TaskDone {
+            family: f.into(),
+            execution_secs: None,
+        };
+        // "" before, between and after other names, so every lookup path is taken.
+        m.record_events(&[
+            done("B"),
+            done(""),
+            done("A"),
+            done(""),
+            done("C"),
+            done(""),
+        ]);
+        assert_eq!(
+            lines(&m.render(&[], 0, 0), "luigi_task_done_total"),
+            [
+                "luigi_task_done_total{family=\"\"} 3.0",
+                "luigi_task_done_total{family=\"A\"} 1.0",
+                "luigi_task_done_total{family=\"B\"} 1.0",
+                "luigi_task_done_total{family=\"C\"} 1.0",
+            ]
+        );
     }
 
     #[test]

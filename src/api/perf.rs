@@ -221,3 +221,65 @@ fn perf_task_list_split() {
         );
     }
 }
+
+/// The bytes python-requests sends for `add_task(worker="W", task_id=id, status=...)` with
+/// RemoteScheduler's other arguments at their defaults (the upstream tests' adds).
+fn upstream_add_wire(id: usize, status: &str) -> Vec<u8> {
+    let data = format!(
+        r#"{{"task_id": "{id}", "status": "{status}", "runnable": true, "deps": null, "new_deps": null, "expl": null, "resources": null, "priority": 0, "family": "", "module": null, "params": null, "param_visibilities": null, "accepts_messages": false, "assistant": false, "tracking_url": null, "worker": "W", "batchable": null, "batch_id": null, "retry_policy_dict": null, "owners": null}}"#
+    );
+    let mut body = b"data=".to_vec();
+    for &b in data.as_bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => body.push(b),
+            b' ' => body.push(b'+'),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789ABCDEF";
+                body.extend_from_slice(&[b'%', HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+            }
+        }
+    }
+    let mut out = format!(
+        "POST /api/add_task HTTP/1.1\r\nHost: 127.0.0.1:8082\r\nUser-Agent: python-requests/2.32.3\r\nAccept-Encoding: gzip, deflate\r\nAccept: */*\r\nConnection: keep-alive\r\nContent-Length: {}\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(&body);
+    out
+}
+
+/// Framer + handle + encode over the wire bytes of upstream test_get_work_speed's
+/// 200,000 adds (PERF_N to change), sockets left out.
+#[test]
+#[ignore]
+fn perf_upstream_adds_wire() {
+    let n: usize = std::env::var("PERF_N")
+        .ok()
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(200_000);
+    let wires: Vec<Vec<u8>> = (0..n)
+        .map(|i| upstream_add_wire(i, if i < 1000 { "PENDING" } else { "DONE" }))
+        .collect();
+    let reps: usize = std::env::var("PERF_REPS")
+        .ok()
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(3);
+    let mut best = f64::MAX;
+    for _ in 0..reps {
+        let mut app = App::new(Ini::default());
+        let mut framer = crate::http::Framer::default();
+        let mut out = Vec::with_capacity(1 << 16);
+        let t = Instant::now();
+        for w in &wires {
+            let Ok(Some(crate::http::Frame::Request { request, .. })) = framer.next_frame(w) else {
+                panic!("not framed");
+            };
+            let resp = app.handle(&request, &Peer::default(), 1000.0);
+            encode_response(&resp, true, 1, 1000, &mut out);
+            assert_eq!(resp.status, 200);
+            out.clear();
+        }
+        best = best.min(t.elapsed().as_secs_f64() * 1e6 / n as f64);
+    }
+    println!("upstream adds (wire): {best:.3} us/req over {n} (best of {reps})");
+}

@@ -589,10 +589,14 @@ impl Serialize for ObjectText<'_> {
 pub struct Interner {
     set: FastSet<Arc<str>>,
     sweep_at: usize,
+    empty: Option<Arc<str>>,
 }
 
 impl Interner {
     pub fn get(&mut self, s: &str) -> Arc<str> {
+        if s.is_empty() {
+            return self.empty();
+        }
         if let Some(a) = self.set.get(s) {
             return a.clone();
         }
@@ -607,11 +611,22 @@ impl Interner {
 
     /// The interned copy of `a` (for state loaded from a snapshot).
     pub fn canon(&mut self, a: &Arc<str>) -> Arc<str> {
+        if a.is_empty() {
+            return self.empty();
+        }
         if let Some(c) = self.set.get(&**a) {
             return c.clone();
         }
         self.set.insert(a.clone());
         a.clone()
+    }
+
+    /// "" is kept apart from the table: an empty `&str` (such as a parsed `""`) points at
+    /// a dangling address, and comparing it with a stored "" runs `memcmp(_, _, 0)`,
+    /// whose masked vector load from that address takes a fault-suppression assist on
+    /// AVX-512 machines: ~100 ns, measured as 5% of an upstream add_task (family "").
+    fn empty(&mut self) -> Arc<str> {
+        self.empty.get_or_insert_with(|| Arc::from("")).clone()
     }
 
     /// The interned JSON text of a non-empty object (`None` for `{}`).
@@ -651,6 +666,19 @@ mod tests {
             let from_text = with_json_text(&m, |t| serde_json::to_string(&ObjectText(t)).unwrap());
             assert_eq!(from_text, want);
         }
+    }
+
+    #[test]
+    fn interner_shares_one_copy_per_text_the_empty_one_too() {
+        let mut i = Interner::default();
+        let owned = String::new();
+        let (a, b) = (i.get(""), i.get(owned.as_str()));
+        assert!(Arc::ptr_eq(&a, &b) && a.is_empty());
+        assert!(Arc::ptr_eq(&i.canon(&Arc::from("")), &a));
+        let owned = String::from("Fam");
+        let (x, y) = (i.get("Fam"), i.get(owned.as_str()));
+        assert!(Arc::ptr_eq(&x, &y) && &*x == "Fam");
+        assert!(Arc::ptr_eq(&i.canon(&Arc::from("Fam")), &x));
     }
 
     #[test]
