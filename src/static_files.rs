@@ -87,7 +87,9 @@ fn safe_relative(raw: &str) -> Result<String, u16> {
     if lower.contains("%2f") || lower.contains("%5c") || lower.contains("%00") {
         return Err(403);
     }
-    let decoded = crate::http::percent_decode_path(raw).map_err(|e| e.status)?;
+    let decoded = crate::http::percent_decode_path(raw)
+        .map_err(|e| e.status)?
+        .into_owned();
     if decoded.is_empty()
         || decoded.starts_with('/')
         || decoded.contains('\\')

@@ -129,8 +129,13 @@ pub fn parse_urlencoded(bytes: &[u8]) -> Result<Vec<(String, String)>, HttpError
 }
 
 /// Percent-decode a path capture as Tornado does: `+` stays `+`, invalid UTF-8 -> 400.
-pub fn percent_decode_path(raw: &str) -> Result<String, HttpError> {
+/// Borrowed when there is nothing to decode (the usual `/api/add_task`).
+pub fn percent_decode_path(raw: &str) -> Result<std::borrow::Cow<'_, str>, HttpError> {
+    if find_byte(raw.as_bytes(), b'%').is_none() {
+        return Ok(raw.into());
+    }
     String::from_utf8(unquote(raw.as_bytes(), false))
+        .map(Into::into)
         .map_err(|_| bad("invalid UTF-8 in the request path"))
 }
 
@@ -442,7 +447,27 @@ pub fn is_replaced_control(b: u8) -> bool {
 /// Tornado's `get_argument(name)`: the last of the query and form-body values, cleaned
 /// (see [`Arguments::get_all`]); `None` when absent (the caller applies its default).
 pub fn get_argument(req: &Request, name: &str) -> Result<Option<String>, HttpError> {
+    if let Some(value) = lone_form_field(req, name) {
+        return clean_owned(unquote(value, true)).map(Some);
+    }
     Arguments::parse(req)?.take(name)
+}
+
+/// The raw value when the request's only argument is a form body that is exactly
+/// `name=value` (no query string, one form Content-Type, no Content-Encoding): what
+/// Luigi's client sends on every call, read without building the argument list.
+/// Anything else (`None`) takes the general path, which gives the same answer.
+fn lone_form_field<'a>(req: &'a Request, name: &str) -> Option<&'a [u8]> {
+    if !req.query.is_empty() || req.header("content-encoding").is_some() {
+        return None;
+    }
+    let mut types = req.headers.iter().filter(|(n, _)| n == "content-type");
+    let (_, content_type) = types.next()?;
+    if types.next().is_some() || !content_type.starts_with(b"application/x-www-form-urlencoded") {
+        return None;
+    }
+    let value = req.body.strip_prefix(name.as_bytes())?.strip_prefix(b"=")?;
+    find_byte(value, b'&').is_none().then_some(value)
 }
 
 /// Tornado's `get_arguments(name)`: every value, query ones first.
@@ -502,6 +527,43 @@ mod tests {
             i += 1;
         }
         out
+    }
+
+    #[test]
+    fn the_lone_field_shortcut_answers_as_the_general_path() {
+        let bodies: [&[u8]; 10] = [
+            b"data=%7B%22a%22%3A+1%7D",
+            b"data=",
+            b"data",
+            b"data=x&data=y",
+            b"data=%00%20x%0A",
+            b"dat%61=v",
+            b"datax=v",
+            b"data=\xff",
+            b"data=a%2",
+            b"",
+        ];
+        for body in bodies {
+            for (query, ct) in [
+                ("", Some(FORM)),
+                ("", Some("application/x-www-form-urlencoded; charset=UTF-8")),
+                ("data=q", Some(FORM)),
+                ("", Some("text/plain")),
+                ("", None),
+            ] {
+                let req = request(query, ct, body);
+                let general = Arguments::parse(&req).and_then(|a| a.take("data"));
+                let got = get_argument(&req, "data");
+                assert_eq!(
+                    got.as_ref().map_err(|e| e.status),
+                    general.as_ref().map_err(|e| e.status),
+                    "{query:?} {ct:?} {body:?}"
+                );
+            }
+        }
+        let mut req = request("", Some(FORM), b"data=x");
+        req.headers.push(("content-encoding".into(), b"gzip".to_vec()));
+        assert_eq!(get_argument(&req, "data").map_err(|e| e.status), Err(400));
     }
 
     #[test]

@@ -368,7 +368,7 @@ fn dispatch(app: &mut App, req: &Request, now: f64) -> Response {
     ];
     for (prefix, make) in prefixed {
         if let Some(rest) = path.strip_prefix(prefix) {
-            let route = crate::http::percent_decode_path(rest).map(make);
+            let route = crate::http::percent_decode_path(rest).map(|d| make(d.into_owned()));
             return history(app, req, route);
         }
     }
