@@ -36,6 +36,7 @@ const HEX: [u8; 256] = {
 
 /// Percent-decode; `plus` turns `+` into a space first (forms). A `%` not followed by
 /// two hex digits stays as it is, as in Python's `unquote_to_bytes`.
+#[allow(clippy::slow_vector_initialization)] // deliberately not calloc: see below
 fn unquote(raw: &[u8], plus: bool) -> Vec<u8> {
     // Into a zeroed buffer of the input's size (the output is never longer), by index:
     // form-encoded JSON escapes about every third byte, so copying runs between escapes
