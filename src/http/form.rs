@@ -563,7 +563,8 @@ mod tests {
             }
         }
         let mut req = request("", Some(FORM), b"data=x");
-        req.headers.push(("content-encoding".into(), b"gzip".to_vec()));
+        req.headers
+            .push(("content-encoding".into(), b"gzip".to_vec()));
         assert_eq!(get_argument(&req, "data").map_err(|e| e.status), Err(400));
     }
 
