@@ -133,12 +133,12 @@ run "$FILL_NAME" fill "luigid-rs luigid" --tasks "$FILL"
 # Upstream's two performance tests take luigid minutes: quick mode runs them on luigid-rs only.
 UPSTREAM_SERVERS="luigid-rs"
 [[ $UPSTREAM_PY == 1 ]] && UPSTREAM_SERVERS="luigid-rs luigid"
-# Their bulk add loops are independent calls: sent over 2 connections, 32 requests in
+# Their bulk add loops are independent calls: sent over 4 connections, 32 requests in
 # flight on each (HTTP/1.1 pipelining); the get_work rounds stay one request at a time.
 run upstream_get_work_speed upstream_get_work_speed "$UPSTREAM_SERVERS" --tasks 200000 \
-  --pipeline 32 --pipeline-conns 2
+  --pipeline 32 --pipeline-conns 4
 run upstream_quadratic upstream_quadratic "$UPSTREAM_SERVERS" --tasks 10000 \
-  --pipeline 32 --pipeline-conns 2
+  --pipeline 32 --pipeline-conns 4
 
 if wanted startup; then
   for srv in $SERVERS; do
