@@ -58,6 +58,14 @@ fn fill(app: &mut App, n: usize, status: &str, now: f64) {
     }
 }
 
+/// A count from the environment (e.g. PERF_N), or `default`.
+fn env_count(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|x| x.parse().ok())
+        .unwrap_or(default)
+}
+
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -171,10 +179,7 @@ fn perf_check() {
 #[test]
 #[ignore]
 fn perf_task_list_split() {
-    let n = std::env::var("PERF_N")
-        .ok()
-        .and_then(|x| x.parse().ok())
-        .unwrap_or(10_000);
+    let n = env_count("PERF_N", 10_000);
     let mut app = App::new(Ini::default());
     fill(&mut app, n, "PENDING", 1000.0);
     let mut args = serde_json::Map::new();
@@ -253,17 +258,11 @@ fn upstream_add_wire(id: usize, status: &str) -> Vec<u8> {
 #[test]
 #[ignore]
 fn perf_upstream_adds_wire() {
-    let n: usize = std::env::var("PERF_N")
-        .ok()
-        .and_then(|x| x.parse().ok())
-        .unwrap_or(200_000);
+    let n = env_count("PERF_N", 200_000);
     let wires: Vec<Vec<u8>> = (0..n)
         .map(|i| upstream_add_wire(i, if i < 1000 { "PENDING" } else { "DONE" }))
         .collect();
-    let reps: usize = std::env::var("PERF_REPS")
-        .ok()
-        .and_then(|x| x.parse().ok())
-        .unwrap_or(3);
+    let reps = env_count("PERF_REPS", 3);
     let mut best = f64::MAX;
     for _ in 0..reps {
         let mut app = App::new(Ini::default());
