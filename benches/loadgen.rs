@@ -98,12 +98,21 @@ impl Script for AfterChange {
 
 /// add_task of fresh task ids, up to `limit` of them.
 struct AddTasks {
-    host: String,
-    worker: String,
-    family: &'static str,
+    requests: wl::AddTaskRequests,
     next: usize,
     limit: usize,
     with_dep: bool,
+}
+
+impl AddTasks {
+    fn new(host: &str, worker: &str, family: &str, limit: usize, with_dep: bool) -> AddTasks {
+        AddTasks {
+            requests: wl::AddTaskRequests::new(host, worker, family, "PENDING"),
+            next: 0,
+            limit,
+            with_dep,
+        }
+    }
 }
 
 impl Script for AddTasks {
@@ -114,13 +123,7 @@ impl Script for AddTasks {
         let i = self.next;
         self.next += 1;
         // One dependency on the previous task: a chain, so no placeholder tasks appear.
-        let deps = if self.with_dep && i > 0 {
-            vec![wl::task_id(self.family, i - 1)]
-        } else {
-            Vec::new()
-        };
-        let args = wl::add_task_args(&self.worker, self.family, i, "PENDING", &deps);
-        wl::post_rpc("add_task", &args, &self.host, out);
+        self.requests.write(i, self.with_dep, out);
         Step::Send("add_task")
     }
 }
@@ -1110,14 +1113,7 @@ fn cmd_run(a: &Args) -> Result<(), String> {
             if n == 0 {
                 return Ok(());
             }
-            let mut s = AddTasks {
-                host: host.clone(),
-                worker: worker.clone(),
-                family: "BenchTask",
-                next: 0,
-                limit: n,
-                with_dep,
-            };
+            let mut s = AddTasks::new(&host, &worker, "BenchTask", n, with_dep);
             let r = drive(&opts(conns, setup_time, n as u64), &mut s)?;
             if r.errors > 0 || r.requests < n as u64 {
                 return Err(format!(
@@ -1205,26 +1201,12 @@ fn cmd_run(a: &Args) -> Result<(), String> {
             drive(&opts(conns, duration, max_requests), &mut s)?
         }
         "add_task" => {
-            let mut s = AddTasks {
-                host: host.clone(),
-                worker: worker.clone(),
-                family: "AddBench",
-                next: 0,
-                limit: usize::MAX,
-                with_dep: false,
-            };
+            let mut s = AddTasks::new(&host, &worker, "AddBench", usize::MAX, false);
             drive(&opts(conns, duration, max_requests), &mut s)?
         }
         "fill" => {
             let rss0 = pid.and_then(server_rss_kib);
-            let mut s = AddTasks {
-                host: host.clone(),
-                worker: worker.clone(),
-                family: "FillTask",
-                next: 0,
-                limit: tasks,
-                with_dep: true,
-            };
+            let mut s = AddTasks::new(&host, &worker, "FillTask", tasks, true);
             let r = drive(&opts(conns, setup_time, tasks as u64), &mut s)?;
             extra.insert("rss_idle_kib".into(), json!(rss0));
             extra.insert("rss_kib".into(), json!(pid.and_then(server_rss_kib)));

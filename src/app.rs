@@ -160,7 +160,7 @@ impl App {
         now: f64,
     ) -> Result<Value, ApiError> {
         let args = args.into_iter().map(|(k, v)| (k.into(), v)).collect();
-        self.rpc_args(method, args, data, now)
+        self.rpc_args(method, args, Default::default(), data, now)
     }
 
     /// [`App::rpc_data`] with the arguments as [`crate::json::parse_py_json_args`] reads
@@ -169,6 +169,7 @@ impl App {
         &mut self,
         method: &str,
         mut args: crate::api::ArgList<'_>,
+        texts: crate::json::ObjectTexts,
         data: Option<&str>,
         now: f64,
     ) -> Result<Value, ApiError> {
@@ -198,7 +199,7 @@ impl App {
                 }
             }
         }
-        let result = crate::api::call_args_owned(&mut self.scheduler, method, args, now);
+        let result = crate::api::call_args_owned(&mut self.scheduler, method, args, texts, now);
         self.dispatch_events();
         result
     }

@@ -36,6 +36,7 @@ fn with_parser<'a, R>(text: &'a str, f: impl FnOnce(&mut Parser<'a>) -> R) -> R 
         pos: 0,
         depth: 0,
         entries: ENTRIES.take(),
+        object_texts: None,
     };
     let result = f(&mut p);
     let mut entries = p.entries;
@@ -52,6 +53,41 @@ fn with_parser<'a, R>(text: &'a str, f: impl FnOnce(&mut Parser<'a>) -> R) -> R 
 /// that is not an object. Errors are [`parse_py_json`]'s.
 pub fn parse_py_json_args(text: &str) -> Result<Option<crate::api::ArgList<'_>>, String> {
     with_parser(text, |p| p.document_args())
+}
+
+/// The names of add_task's object arguments that [`parse_add_task_args`] can return as
+/// text, in the order of [`ObjectTexts`].
+pub const OBJECT_TEXT_ARGS: [&str; 2] = ["params", "param_visibilities"];
+
+/// For each of [`OBJECT_TEXT_ARGS`], its object as [`write_py_json`] writes it, when
+/// [`parse_add_task_args`] read it that way.
+pub type ObjectTexts = [Option<String>; 2];
+
+/// [`parse_py_json_args`] for `add_task`: a `params` or `param_visibilities` object of
+/// plain members (see [`Parser::object_text`]) comes back as the text [`write_py_json`]
+/// writes for it, in the [`ObjectTexts`], with an empty object in its place in the list.
+/// The scheduler keeps both as text; building a map only to write it again cost more
+/// than the rest of their parsing. Anything else is parsed as [`parse_py_json_args`] does.
+pub fn parse_add_task_args(
+    text: &str,
+) -> Result<Option<(crate::api::ArgList<'_>, ObjectTexts)>, String> {
+    with_parser(text, |p| {
+        p.object_texts = Some(ObjectTexts::default());
+        let args = p.document_args()?;
+        Ok(args.map(|a| (a, p.object_texts.take().unwrap_or_default())))
+    })
+}
+
+/// Write `s`, a string token's text without escapes (no `"`, `\\` or control
+/// character), as [`write_py_json`] writes it: as it is when it is printable ASCII
+/// without `<`, else by the writer itself.
+fn write_plain_str(s: &str, out: &mut Vec<u8>) {
+    if s.bytes().any(|b| b >= 0x7f || b == b'<') {
+        return write_py_json(s, out);
+    }
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
 }
 
 /// Give back a call's argument list once its values have been taken or used, so that
@@ -87,6 +123,9 @@ struct Parser<'a> {
     /// Members of the objects being parsed, innermost last: an object's map is built
     /// once its size is known, so it never rehashes while growing.
     entries: Vec<(String, Value)>,
+    /// Set by [`parse_add_task_args`]: where the top-level object arguments it reads as
+    /// text go.
+    object_texts: Option<ObjectTexts>,
 }
 
 impl<'a> Parser<'a> {
@@ -120,7 +159,10 @@ impl<'a> Parser<'a> {
                 self.member_name_start()?;
                 let key = self.key()?;
                 self.member_colon()?;
-                let v = self.value()?;
+                let v = match self.object_text_slot(&key) {
+                    Some(i) => self.object_or_text(i)?,
+                    None => self.value()?,
+                };
                 members.push((key, v));
                 if !self.member_end()? {
                     break;
@@ -148,6 +190,114 @@ impl<'a> Parser<'a> {
             return Ok(std::borrow::Cow::Borrowed(&self.text[start..end]));
         }
         self.string().map(std::borrow::Cow::Owned)
+    }
+
+    /// Which of [`OBJECT_TEXT_ARGS`] `key` is, when object texts are wanted.
+    fn object_text_slot(&self, key: &str) -> Option<usize> {
+        self.object_texts.as_ref()?;
+        OBJECT_TEXT_ARGS.iter().position(|&n| n == key)
+    }
+
+    /// The value of object argument `i`: as text when [`Parser::object_text`] can read
+    /// it (an empty object stands in the list), else parsed. Each occurrence of the name
+    /// sets or clears the text, so a repeated name's last value counts here as well.
+    fn object_or_text(&mut self, i: usize) -> Result<Value, String> {
+        let start = self.pos;
+        let text = if self.peek() == Some(b'{') {
+            self.object_text()
+        } else {
+            None
+        };
+        let found = text.is_some();
+        if let Some(slot) = self.object_texts.as_mut().and_then(|t| t.get_mut(i)) {
+            *slot = text;
+        }
+        if found {
+            return Ok(Value::Object(Map::new()));
+        }
+        self.pos = start;
+        self.value()
+    }
+
+    /// An object of plain members written as [`write_py_json`] writes its map: at most
+    /// eight members, no name repeated or escaped, each value a string, `true`, `false`,
+    /// `null` or an integer of at most 15 digits (the same text either way). `None`
+    /// for anything else (`{}` included), leaving the position anywhere: the caller
+    /// parses again, and reports any error, the usual way.
+    fn object_text(&mut self) -> Option<String> {
+        if self.depth >= MAX_DEPTH {
+            return None;
+        }
+        self.pos += 1; // '{'
+        self.skip_ws();
+        let mut names: [&str; 8] = [""; 8];
+        let mut n = 0;
+        let mut out = Vec::with_capacity(64);
+        out.push(b'{');
+        loop {
+            if self.peek() != Some(b'"') || n == names.len() {
+                return None;
+            }
+            let std::borrow::Cow::Borrowed(name) = self.key().ok()? else {
+                return None;
+            };
+            if names[..n].contains(&name) {
+                return None;
+            }
+            names[n] = name;
+            if n > 0 {
+                out.extend_from_slice(b", ");
+            }
+            n += 1;
+            write_plain_str(name, &mut out);
+            out.extend_from_slice(b": ");
+            self.member_colon().ok()?;
+            match self.peek()? {
+                b'"' => match self.key().ok()? {
+                    std::borrow::Cow::Borrowed(v) => write_plain_str(v, &mut out),
+                    std::borrow::Cow::Owned(v) => write_py_json(&v, &mut out),
+                },
+                b'n' if self.starts_with(b"null") => {
+                    self.pos += 4;
+                    out.extend_from_slice(b"null");
+                }
+                b't' if self.starts_with(b"true") => {
+                    self.pos += 4;
+                    out.extend_from_slice(b"true");
+                }
+                b'f' if self.starts_with(b"false") => {
+                    self.pos += 5;
+                    out.extend_from_slice(b"false");
+                }
+                b'-' | b'0'..=b'9' => {
+                    let start = self.pos;
+                    if self.peek() == Some(b'-') {
+                        self.pos += 1;
+                    }
+                    let first = self.pos;
+                    while let Some(b'0'..=b'9') = self.peek() {
+                        self.pos += 1;
+                    }
+                    let digits = &self.s[first..self.pos];
+                    // `-0`, leading zeros, fractions and exponents go the usual way.
+                    let plain = match digits {
+                        [b'0'] => first == start,
+                        [b'1'..=b'9', ..] => digits.len() <= 15,
+                        _ => false,
+                    };
+                    if !plain || matches!(self.peek(), Some(b'.' | b'e' | b'E')) {
+                        return None;
+                    }
+                    out.extend_from_slice(&self.s[start..self.pos]);
+                }
+                _ => return None,
+            }
+            if !self.member_end().ok()? {
+                break;
+            }
+        }
+        out.push(b'}');
+        String::from_utf8(out).ok()
     }
 
     fn err(&self, what: &str) -> String {
@@ -970,6 +1120,124 @@ fn write_py_float<W: ?Sized + Write>(w: &mut W, v: f64) -> io::Result<()> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    /// `params` and `param_visibilities` read as text by [`parse_add_task_args`] are the
+    /// text the map path writes, and the rest of the list is unchanged.
+    #[test]
+    fn object_texts_are_what_the_map_would_write() {
+        let keys = [
+            r#""a""#,
+            r#""b""#,
+            r#""date""#,
+            r#""\u00e9""#,
+            "\"caf\u{e9}\"",
+            r#""""#,
+            r#""</x""#,
+        ];
+        let values = [
+            r#""2026-11-24""#,
+            r#""""#,
+            "\"caf\u{e9} \\\"q\\\" \\\\ \\n \\u0001 \\ud83d\\ude00 \\ud800\"",
+            "0",
+            "-0",
+            "7",
+            "-12",
+            "007",
+            "1.5",
+            "1e3",
+            "123456789012345",
+            "1234567890123456",
+            "true",
+            "false",
+            "null",
+            "NaN",
+            "[]",
+            "{}",
+            r#"{"x": 1}"#,
+            r#""</script>""#,
+            "\"a\u{7f}b<c\"",
+            "\"\\t\\u0041\"",
+            "tru",
+        ];
+        let mut seed = 7u64;
+        let mut next = |m: usize| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) as usize % m
+        };
+        let (mut as_text, mut total) = (0, 0);
+        for _ in 0..4000 {
+            let members = next(10);
+            let mut obj = String::from("{");
+            for k in 0..members {
+                if k > 0 {
+                    obj.push_str([",", ", ", " ,\n"][next(3)]);
+                }
+                obj.push_str(keys[next(keys.len())]);
+                obj.push_str([":", ": ", " : "][next(3)]);
+                obj.push_str(values[next(values.len())]);
+            }
+            obj.push_str(if next(2) == 0 { "}" } else { " }" });
+            let name = ["params", "param_visibilities"][next(2)];
+            let data = format!(r#"{{"task_id": "T", "{name}": {obj}, "worker": "W"}}"#);
+            let plain = parse_py_json_args(&data).map(|a| {
+                a.map(|a| {
+                    a.into_iter()
+                        .map(|(k, v)| (k.into_owned(), v))
+                        .collect::<Vec<_>>()
+                })
+            });
+            let fast = parse_add_task_args(&data);
+            total += 1;
+            match (plain, fast) {
+                (Ok(Some(plain)), Ok(Some((fast, texts)))) => {
+                    let slot = OBJECT_TEXT_ARGS.iter().position(|&n| n == name);
+                    assert!(texts
+                        .iter()
+                        .enumerate()
+                        .all(|(i, t)| Some(i) == slot || t.is_none()));
+                    assert_eq!(plain.len(), fast.len(), "{data}");
+                    for ((pk, pv), (fk, fv)) in plain.iter().zip(&fast) {
+                        assert_eq!(pk, fk);
+                        match slot.and_then(|i| texts[i].as_deref()) {
+                            Some(text) if pk == name => {
+                                let mut want = Vec::new();
+                                write_py_json(pv, &mut want);
+                                assert_eq!(Ok(text), std::str::from_utf8(&want), "{data}");
+                                assert_eq!(fv, &json!({}));
+                                as_text += 1;
+                            }
+                            _ => assert_eq!(pv, fv, "{data}"),
+                        }
+                    }
+                }
+                (Err(a), Err(b)) => assert_eq!(a, b, "{data}"),
+                (a, b) => panic!("{data}: {a:?} vs {b:?}"),
+            }
+        }
+        // Both kinds occur: read as text, and handed back to the usual parser.
+        assert!(
+            as_text > 200 && as_text < total - 200,
+            "{as_text} of {total}"
+        );
+    }
+
+    #[test]
+    fn a_repeated_object_argument_keeps_its_last_value() {
+        let (args, texts) = parse_add_task_args(
+            r#"{"params": {"a": "1"}, "params": {"a": 1.5}, "param_visibilities": [], "param_visibilities": {"a": 0}}"#,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(texts, [None, Some(r#"{"a": 0}"#.to_string())]);
+        assert_eq!(args[1].1, json!({"a": 1.5}));
+        assert_eq!(args[3].1, json!({}));
+        let (_, texts) = parse_add_task_args(r#"{"params": {"a": [1]}, "params": {"b": "x"}}"#)
+            .unwrap()
+            .unwrap();
+        assert_eq!(texts, [Some(r#"{"b": "x"}"#.to_string()), None]);
+    }
 
     fn dump(v: &Value) -> String {
         let mut out = Vec::new();

@@ -600,10 +600,12 @@ pub fn call_args(
 
 /// [`call_args`] that may move values out of the arguments instead of copying them
 /// (`add_task`'s parameters, task ids and lists); the server's path.
+/// `texts`: add_task's object arguments as [`crate::json::parse_add_task_args`] gave them.
 pub fn call_args_owned(
     s: &mut Scheduler,
     method: &str,
     mut args: ArgList,
+    texts: crate::json::ObjectTexts,
     now: f64,
 ) -> Result<Value, ApiError> {
     // add_task takes **kwargs: no unknown-name check to make.
@@ -628,6 +630,9 @@ pub fn call_args_owned(
     };
     let mut t = decode_add_task(&a, true)?;
     fill_moved(&mut t, &mut owned);
+    let [params, vis] = texts;
+    t.params_text = params;
+    t.param_visibilities_text = vis;
     s.add_task(t, now);
     Ok(Value::Null)
 }
@@ -1018,6 +1023,26 @@ mod tests {
             ("add_task", r#"{"task_id": "Q"}"#),
             ("add_task", r#"{"worker": "w", "task_id": "D", "self": 1}"#),
             (
+                "add_task",
+                r#"{"worker": "w", "task_id": "V", "params": {"date": "2026-11-24", "n": 5, "x": null}, "param_visibilities": {"date": 0, "n": 0}, "family": "F"}"#,
+            ),
+            (
+                "add_task",
+                r#"{"worker": "w", "task_id": "H", "params": {"user": "u", "pw": "s"}, "param_visibilities": {"user": 0, "pw": 2}}"#,
+            ),
+            (
+                "add_task",
+                r#"{"worker": "w", "task_id": "H2", "params": {"pw": "s", "k": "\u00e9"}, "param_visibilities": {"pw": 1.0}}"#,
+            ),
+            (
+                "add_task",
+                r#"{"worker": "w2", "task_id": "H2", "params": {"pw": "t"}, "param_visibilities": {"pw": 0}}"#,
+            ),
+            (
+                "add_task",
+                r#"{"worker": "w", "task_id": "H3", "params": {"a": "1"}, "param_visibilities": {}}"#,
+            ),
+            (
                 "update_resources",
                 r#"{"r1": 1, "r2": 2, "r1": 5, "_message_id": "m"}"#,
             ),
@@ -1030,6 +1055,8 @@ mod tests {
         let mut a = Scheduler::new(SchedulerConfig::default());
         let mut b = Scheduler::new(SchedulerConfig::default());
         let mut c = Scheduler::new(SchedulerConfig::default());
+        // add_task's objects as text (the server's path).
+        let mut d = Scheduler::new(SchedulerConfig::default());
         for (i, (method, text)) in calls.iter().enumerate() {
             let args = list(text);
             let map = match crate::json::parse_py_json(text).unwrap() {
@@ -1044,7 +1071,16 @@ mod tests {
                 "{method} {text}"
             );
             assert_eq!(
-                call_args_owned(&mut c, method, args, now),
+                call_args_owned(&mut c, method, args, Default::default(), now),
+                want,
+                "{method} {text}"
+            );
+            let (args, texts) = match method {
+                &"add_task" => crate::json::parse_add_task_args(text).unwrap().unwrap(),
+                _ => (list(text), Default::default()),
+            };
+            assert_eq!(
+                call_args_owned(&mut d, method, args, texts, now),
                 want,
                 "{method} {text}"
             );
@@ -1062,6 +1098,7 @@ mod tests {
             res,
             call(&mut b, "resource_list", &Map::new(), 2001.0).unwrap()
         );
+        call_args(&mut d, "resource_list", &[], 2001.0).unwrap();
         // Every task reads back the same from each path, parameters and all.
         let all = r#"{"status": "", "upstream_status": ""}"#;
         let from_map = call(&mut b, "task_list", &Map::new(), 2002.0).unwrap();
@@ -1073,6 +1110,16 @@ mod tests {
             call_args(&mut c, "task_list", &list(all), 2002.0).unwrap(),
             from_map
         );
+        assert_eq!(
+            call_args(&mut d, "task_list", &list(all), 2002.0).unwrap(),
+            from_map
+        );
         assert!(from_map.get("P").is_some(), "{from_map}");
+        for t in ["P", "V", "H"] {
+            assert!(from_map.get(t).is_some(), "{t} {from_map}");
+        }
+        // Saved state too (params, visibilities and public params of each task).
+        let state = |s: &Scheduler| serde_json::to_value(s).unwrap();
+        assert_eq!(state(&d), state(&b));
     }
 }

@@ -227,12 +227,8 @@ fn perf_task_list_split() {
     }
 }
 
-/// The bytes python-requests sends for `add_task(worker="W", task_id=id, status=...)` with
-/// RemoteScheduler's other arguments at their defaults (the upstream tests' adds).
-fn upstream_add_wire(id: usize, status: &str) -> Vec<u8> {
-    let data = format!(
-        r#"{{"task_id": "{id}", "status": "{status}", "runnable": true, "deps": null, "new_deps": null, "expl": null, "resources": null, "priority": 0, "family": "", "module": null, "params": null, "param_visibilities": null, "accepts_messages": false, "assistant": false, "tracking_url": null, "worker": "W", "batchable": null, "batch_id": null, "retry_policy_dict": null, "owners": null}}"#
-    );
+/// The bytes python-requests sends to POST `data` (JSON text) to /api/{method}.
+fn form_wire(method: &str, data: &str) -> Vec<u8> {
     let mut body = b"data=".to_vec();
     for &b in data.as_bytes() {
         match b {
@@ -245,12 +241,68 @@ fn upstream_add_wire(id: usize, status: &str) -> Vec<u8> {
         }
     }
     let mut out = format!(
-        "POST /api/add_task HTTP/1.1\r\nHost: 127.0.0.1:8082\r\nUser-Agent: python-requests/2.32.3\r\nAccept-Encoding: gzip, deflate\r\nAccept: */*\r\nConnection: keep-alive\r\nContent-Length: {}\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\n",
+        "POST /api/{method} HTTP/1.1\r\nHost: 127.0.0.1:8082\r\nUser-Agent: python-requests/2.32.3\r\nAccept-Encoding: gzip, deflate\r\nAccept: */*\r\nConnection: keep-alive\r\nContent-Length: {}\r\nContent-Type: application/x-www-form-urlencoded\r\n\r\n",
         body.len()
     )
     .into_bytes();
     out.extend_from_slice(&body);
     out
+}
+
+/// The bytes python-requests sends for `add_task(worker="W", task_id=id, status=...)` with
+/// RemoteScheduler's other arguments at their defaults (the upstream tests' adds).
+fn upstream_add_wire(id: usize, status: &str) -> Vec<u8> {
+    let data = format!(
+        r#"{{"task_id": "{id}", "status": "{status}", "runnable": true, "deps": null, "new_deps": null, "expl": null, "resources": null, "priority": 0, "family": "", "module": null, "params": null, "param_visibilities": null, "accepts_messages": false, "assistant": false, "tracking_url": null, "worker": "W", "batchable": null, "batch_id": null, "retry_policy_dict": null, "owners": null}}"#
+    );
+    form_wire("add_task", &data)
+}
+
+/// The bytes of `make bench`'s add_task workload (a worker's add of a fresh PENDING task
+/// with two parameters, every argument filled in as RemoteScheduler does).
+fn bench_add_wire(i: usize) -> Vec<u8> {
+    let worker = "Worker(salt=654435761, workers=1, host=bench-host-1, username=bench, pid=4001)";
+    let data = format!(
+        r#"{{"task_id": "AddBench_2026_11_24_{i}_{:010x}", "status": "PENDING", "runnable": true, "deps": [], "new_deps": null, "expl": null, "resources": {{}}, "priority": 0, "family": "AddBench", "module": "bench.tasks", "params": {{"date": "2026-11-24", "n": "{i}"}}, "param_visibilities": {{"date": 0, "n": 0}}, "accepts_messages": false, "assistant": false, "tracking_url": null, "worker": "{worker}", "batchable": false, "batch_id": null, "retry_policy_dict": {{}}, "owners": []}}"#,
+        (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) & 0xff_ffff_ffff
+    );
+    form_wire("add_task", &data)
+}
+
+/// Framer + handle + encode over `wires`, best of PERF_REPS, in µs per request.
+fn time_wires(wires: &[Vec<u8>]) -> f64 {
+    let reps = env_count("PERF_REPS", 3);
+    let mut best = f64::MAX;
+    for _ in 0..reps {
+        let mut app = App::new(Ini::default());
+        let mut framer = crate::http::Framer::default();
+        let mut out = Vec::with_capacity(1 << 16);
+        let t = Instant::now();
+        for w in wires {
+            let Ok(Some(crate::http::Frame::Request { request, .. })) = framer.next_frame(w) else {
+                panic!("not framed");
+            };
+            let resp = app.handle(&request, &Peer::default(), 1000.0);
+            encode_response(&resp, true, 1, 1000, &mut out);
+            assert_eq!(resp.status, 200);
+            out.clear();
+        }
+        best = best.min(t.elapsed().as_secs_f64() * 1e6 / wires.len() as f64);
+    }
+    best
+}
+
+/// Framer + handle + encode over the wire bytes of `make bench`'s add_task workload
+/// (PERF_N adds, 100,000 by default), sockets left out.
+#[test]
+#[ignore]
+fn perf_bench_adds_wire() {
+    let n = env_count("PERF_N", 100_000);
+    let wires: Vec<Vec<u8>> = (0..n).map(bench_add_wire).collect();
+    println!(
+        "bench adds (wire): {:.3} us/req over {n}",
+        time_wires(&wires)
+    );
 }
 
 /// Framer + handle + encode over the wire bytes of upstream test_get_work_speed's
@@ -262,23 +314,8 @@ fn perf_upstream_adds_wire() {
     let wires: Vec<Vec<u8>> = (0..n)
         .map(|i| upstream_add_wire(i, if i < 1000 { "PENDING" } else { "DONE" }))
         .collect();
-    let reps = env_count("PERF_REPS", 3);
-    let mut best = f64::MAX;
-    for _ in 0..reps {
-        let mut app = App::new(Ini::default());
-        let mut framer = crate::http::Framer::default();
-        let mut out = Vec::with_capacity(1 << 16);
-        let t = Instant::now();
-        for w in &wires {
-            let Ok(Some(crate::http::Frame::Request { request, .. })) = framer.next_frame(w) else {
-                panic!("not framed");
-            };
-            let resp = app.handle(&request, &Peer::default(), 1000.0);
-            encode_response(&resp, true, 1, 1000, &mut out);
-            assert_eq!(resp.status, 200);
-            out.clear();
-        }
-        best = best.min(t.elapsed().as_secs_f64() * 1e6 / n as f64);
-    }
-    println!("upstream adds (wire): {best:.3} us/req over {n} (best of {reps})");
+    println!(
+        "upstream adds (wire): {:.3} us/req over {n}",
+        time_wires(&wires)
+    );
 }

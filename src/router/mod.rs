@@ -443,13 +443,18 @@ fn api(app: &mut App, raw_method: &str, req: &Request, now: f64) -> Response {
         Ok(d) => d,
         Err(e) => return json_error(e.status, &e.message),
     };
-    let args = match data.as_deref() {
-        None | Some("") => Vec::new(),
-        Some(text) => match crate::json::parse_py_json_args(text) {
-            Ok(Some(args)) => args,
-            Ok(None) => return json_error(400, "data must be a JSON object"),
-            Err(e) => return json_error(400, &e),
-        },
+    let parsed = match data.as_deref() {
+        None | Some("") => Ok(Some((Vec::new(), Default::default()))),
+        // add_task's parameters stay text (see parse_add_task_args).
+        Some(text) if method == "add_task" => crate::json::parse_add_task_args(text),
+        Some(text) => {
+            crate::json::parse_py_json_args(text).map(|a| a.map(|a| (a, Default::default())))
+        }
+    };
+    let (args, texts) = match parsed {
+        Ok(Some(parsed)) => parsed,
+        Ok(None) => return json_error(400, "data must be a JSON object"),
+        Err(e) => return json_error(400, &e),
     };
     let text = data.as_deref().unwrap_or("");
     let cacheable = ReplyCache::cacheable(&method);
@@ -462,7 +467,7 @@ fn api(app: &mut App, raw_method: &str, req: &Request, now: f64) -> Response {
         }
     }
     crate::api::want_raw_reply();
-    let result = app.rpc_args(&method, args, Some(text), now);
+    let result = app.rpc_args(&method, args, texts, Some(text), now);
     let raw = crate::api::take_raw_body();
     match result {
         Ok(value) => {

@@ -384,6 +384,35 @@ impl Serialize for Deps {
     }
 }
 
+/// An object argument of add_task (`params`, `param_visibilities`): parsed, or already
+/// as the text crate::json writes for it (see [`crate::json::parse_add_task_args`]).
+#[derive(Clone, Copy, Debug)]
+pub enum ObjArg<'a> {
+    Map(&'a Map<String, Value>),
+    Text(&'a str),
+}
+
+impl<'a> ObjArg<'a> {
+    /// `text` when there is one, else `map`.
+    pub fn of(text: Option<&'a str>, map: &'a Map<String, Value>) -> ObjArg<'a> {
+        match text {
+            Some(t) => ObjArg::Text(t),
+            None => ObjArg::Map(map),
+        }
+    }
+
+    /// As a map (parsed again from text: the uncommon paths only).
+    pub fn to_map(self) -> std::borrow::Cow<'a, Map<String, Value>> {
+        match self {
+            ObjArg::Map(m) => std::borrow::Cow::Borrowed(m),
+            ObjArg::Text(t) => match crate::json::parse_py_json(t) {
+                Ok(Value::Object(m)) => std::borrow::Cow::Owned(m),
+                _ => std::borrow::Cow::Owned(Map::new()),
+            },
+        }
+    }
+}
+
 /// A JSON object kept as the text crate::json writes for it (`""` for `{}`), so that
 /// replies copy it verbatim; [`Params::to_map`] gives it back as a `Map`.
 #[derive(Clone, Default, PartialEq)]
@@ -395,6 +424,14 @@ impl Params {
             return Params::default();
         }
         with_json_text(m, |text| Params(Box::from(text)))
+    }
+
+    /// From the text crate::json writes for the object.
+    pub fn from_text(text: &str) -> Params {
+        if text == "{}" {
+            return Params::default();
+        }
+        Params(Box::from(text))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -635,6 +672,15 @@ impl Interner {
             return None;
         }
         Some(with_json_text(m, |text| self.get(text)))
+    }
+
+    /// [`Interner::object_text`] of an object argument.
+    pub fn object_arg(&mut self, o: ObjArg) -> Option<Arc<str>> {
+        match o {
+            ObjArg::Map(m) => self.object_text(m),
+            ObjArg::Text("{}") => None,
+            ObjArg::Text(t) => Some(self.get(t)),
+        }
     }
 
     pub fn pv(&mut self, v: &Value) -> Pv {

@@ -752,8 +752,8 @@ impl Scheduler {
         priority: &Value,
         family: &str,
         module: &Value,
-        params: &serde_json::Map<String, Value>,
-        param_visibilities: &serde_json::Map<String, Value>,
+        params: compact::ObjArg,
+        param_visibilities: compact::ObjArg,
         now: f64,
         defer_index: bool,
     ) -> u32 {
@@ -783,8 +783,8 @@ impl Scheduler {
         );
         t.set_resources(resources);
         t.set_module(self.ix.strs.pv(module));
-        t.param_visibilities = self.ix.strs.object_text(param_visibilities);
-        t.set_params(params, param_visibilities);
+        t.param_visibilities = self.ix.strs.object_arg(param_visibilities);
+        t.set_params_arg(params, param_visibilities);
         if defer_index {
             self.flush_unindexed();
             self.ix.unindexed = Some(slot);

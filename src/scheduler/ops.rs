@@ -1,6 +1,6 @@
 //! The RPC methods, with arguments already decoded by `crate::api`.
 
-use super::compact::FastSet;
+use super::compact::{FastSet, ObjArg};
 use super::events::Event;
 use super::pyfmt::{guess_family, md5_hex, pretty_id};
 use super::types;
@@ -28,6 +28,11 @@ pub struct AddTask {
     pub module: Value,
     pub params: Option<Map<String, Value>>,
     pub param_visibilities: Option<Map<String, Value>>,
+    /// `params` and `param_visibilities` as the JSON text crate::json writes for them,
+    /// when the caller has it (see [`crate::json::parse_add_task_args`]); a text stands
+    /// for the map field of the same name.
+    pub params_text: Option<String>,
+    pub param_visibilities_text: Option<String>,
     pub accepts_messages: Value,
     pub assistant: bool,
     pub tracking_url: Value,
@@ -53,6 +58,8 @@ impl Default for AddTask {
             module: Value::Null,
             params: None,
             param_visibilities: None,
+            params_text: None,
+            param_visibilities_text: None,
             accepts_messages: Value::Bool(false),
             assistant: false,
             tracking_url: Value::Null,
@@ -135,8 +142,14 @@ impl Scheduler {
         }
         let enabled = self.worker(wid).is_some_and(|w| !w.disabled);
         let empty = Map::new();
-        let a_params = a.params.as_ref().unwrap_or(&empty);
-        let a_vis = a.param_visibilities.as_ref().unwrap_or(&empty);
+        let a_params = ObjArg::of(
+            a.params_text.as_deref(),
+            a.params.as_ref().unwrap_or(&empty),
+        );
+        let a_vis = ObjArg::of(
+            a.param_visibilities_text.as_deref(),
+            a.param_visibilities.as_ref().unwrap_or(&empty),
+        );
         let slot = match self.slot_of(&a.task_id) {
             Some(s) => s,
             None if enabled => self.create_task(
@@ -189,7 +202,7 @@ impl Scheduler {
         let new_family = no_family.then(|| self.ix.strs.get(&a.family));
         let new_module = no_module.then(|| self.ix.strs.pv(&a.module));
         let new_vis = if no_vis {
-            self.ix.strs.object_text(a_vis)
+            self.ix.strs.object_arg(a_vis)
         } else {
             None
         };
@@ -209,10 +222,10 @@ impl Scheduler {
             }
             if t.params.is_empty() {
                 if vis_set {
-                    t.set_params(a_params, a_vis);
+                    t.set_params_arg(a_params, a_vis);
                 } else {
                     let vis = t.param_visibilities_map();
-                    t.set_params(a_params, &vis);
+                    t.set_params_arg(a_params, ObjArg::Map(&vis));
                 }
             }
             if let Some(bid) = &a.batch_id {
@@ -327,8 +340,8 @@ impl Scheduler {
                         &a.priority,
                         "",
                         &Value::Null,
-                        &empty,
-                        &empty,
+                        ObjArg::Map(&empty),
+                        ObjArg::Map(&empty),
                         now,
                         false,
                     ),

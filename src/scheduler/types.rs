@@ -1,7 +1,7 @@
 //! Records of the scheduler state: tasks, workers, statuses, and the small helpers
 //! (ordered floats, candidate keys, Python-like value comparisons) the indexes use.
 
-use super::compact::SlotBits;
+use super::compact::{self, ObjArg, SlotBits};
 pub use super::compact::{Deps, Ids, Params, Pv};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -470,6 +470,27 @@ impl Task {
         };
         self.set_x(public.is_none(), |x| x.public_params = public);
         self.params = Params::from_map(params);
+    }
+
+    /// [`Task::set_params`] of object arguments; no map is built when `params` is text
+    /// and every parameter is public (the usual case).
+    pub fn set_params_arg(&mut self, params: ObjArg, vis: ObjArg) {
+        if let ObjArg::Text(text) = params {
+            let public = |name: &str| match vis {
+                ObjArg::Map(m) => m.get(name).is_none_or(|v| py_num(v) == Some(0.0)),
+                ObjArg::Text(t) => match compact::entries(t).find(|(k, _)| k == name) {
+                    None => true,
+                    Some((_, "0")) => true,
+                    Some((_, raw)) => py_num(&compact::parse_raw(raw)) == Some(0.0),
+                },
+            };
+            if compact::entries(text).all(|(k, _)| public(&k)) {
+                self.set_x(true, |x| x.public_params = None);
+                self.params = Params::from_text(text);
+                return;
+            }
+        }
+        self.set_params(&params.to_map(), &vis.to_map());
     }
 
     pub fn num_failures(&mut self, now: f64) -> usize {
