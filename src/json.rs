@@ -78,6 +78,35 @@ pub fn parse_add_task_args(
     })
 }
 
+/// The index of the first byte from `start` on that ends a string's plain text: `"`,
+/// `\\` or a control character (`s.len()` if none). Eight bytes at a time: names and
+/// values are mostly longer than a word, and this runs for every one of them.
+fn plain_run_end(s: &[u8], start: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let mut i = start;
+    while let Some(chunk) = s.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let w = u64::from_le_bytes(word);
+        let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+        // Flags quotes, backslashes and bytes below 0x20. A flag above the lowest may be
+        // false (a borrow), but the lowest is always right, and only it is used.
+        let m = zero(w ^ (ONES * u64::from(b'"')))
+            | zero(w ^ (ONES * u64::from(b'\\')))
+            | (w.wrapping_sub(ONES * 0x20) & !w & HIGH);
+        if m != 0 {
+            return i + (m.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    let tail = s.get(i..).unwrap_or_default();
+    i + tail
+        .iter()
+        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+        .unwrap_or(tail.len())
+}
+
 /// Write `s`, a string token's text without escapes (no `"`, `\\` or control
 /// character), as [`write_py_json`] writes it: as it is when it is printable ASCII
 /// without `<`, else by the writer itself.
@@ -180,10 +209,7 @@ impl<'a> Parser<'a> {
     /// A string, borrowed from the text when it has no escape.
     fn key(&mut self) -> Result<std::borrow::Cow<'a, str>, String> {
         let start = self.pos + 1;
-        let end = self.s[start..]
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-            .map_or(self.s.len(), |i| start + i);
+        let end = plain_run_end(self.s, start);
         if self.s.get(end) == Some(&b'"') {
             self.pos = end + 1;
             // The run ends at an ASCII byte, so it is a whole UTF-8 slice.
@@ -538,10 +564,7 @@ impl<'a> Parser<'a> {
         self.pos += 1; // opening quote
                        // Most strings have no escape: find the closing quote, copy once.
         let start = self.pos;
-        let end = self.s[start..]
-            .iter()
-            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
-            .map_or(self.s.len(), |i| start + i);
+        let end = plain_run_end(self.s, start);
         if self.s.get(end) == Some(&b'"') {
             self.pos = end + 1;
             // The run ends at an ASCII byte, so it is a whole UTF-8 slice.
@@ -1221,6 +1244,38 @@ mod tests {
             as_text > 200 && as_text < total - 200,
             "{as_text} of {total}"
         );
+    }
+
+    #[test]
+    fn plain_run_end_finds_the_first_quote_backslash_or_control_byte() {
+        let alphabet = [
+            b'a', b'"', b'\\', 0x1f, 0x20, 0x00, 0x7f, 0x80, 0xff, b'Z', 0x21, 0x5c,
+        ];
+        let mut seed = 99u64;
+        for len in 0..40usize {
+            for _ in 0..300 {
+                let s: Vec<u8> = (0..len)
+                    .map(|_| {
+                        seed = seed
+                            .wrapping_mul(6_364_136_223_846_793_005)
+                            .wrapping_add(1_442_695_040_888_963_407);
+                        let r = (seed >> 33) as usize;
+                        if r.is_multiple_of(4) {
+                            alphabet[r / 4 % alphabet.len()]
+                        } else {
+                            b'a' + (r % 26) as u8
+                        }
+                    })
+                    .collect();
+                for start in 0..=len {
+                    let want = s[start..]
+                        .iter()
+                        .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+                        .map_or(len, |i| start + i);
+                    assert_eq!(plain_run_end(&s, start), want, "{s:?} from {start}");
+                }
+            }
+        }
     }
 
     #[test]

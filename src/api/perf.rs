@@ -285,6 +285,7 @@ fn time_wires(wires: &[Vec<u8>]) -> f64 {
             let resp = app.handle(&request, &Peer::default(), 1000.0);
             encode_response(&resp, true, 1, 1000, &mut out);
             assert_eq!(resp.status, 200);
+            framer.recycle(request);
             out.clear();
         }
         best = best.min(t.elapsed().as_secs_f64() * 1e6 / wires.len() as f64);

@@ -664,6 +664,7 @@ impl Server<'_> {
                         );
                         c.head_started = (!c.unread().is_empty()).then_some(mono);
                         c.head_done = false;
+                        c.framer.recycle(request);
                         if !keep {
                             c.closing = true;
                             c.discard_input();
