@@ -421,10 +421,18 @@ fn lower_name(name: &str) -> Cow<'static, str> {
         19 => &["x-luigid-rs-request"],
         _ => &[],
     };
-    match candidates.iter().find(|c| c.eq_ignore_ascii_case(name)) {
+    match candidates.iter().find(|c| is_lower_of(name, c)) {
         Some(c) => Cow::Borrowed(c),
         None => Cow::Owned(name.to_ascii_lowercase()),
     }
+}
+
+/// `name` lower-cased is `lower` (letters and `-` only). OR-ing 0x20 lower-cases a
+/// letter; among other bytes only `-` and CR become a letter or `-` that way, and CR
+/// is no header-name character (httparse refuses it), so this is exact for names and
+/// cheaper than comparing case-insensitively.
+fn is_lower_of(name: &str, lower: &str) -> bool {
+    name.len() == lower.len() && name.bytes().zip(lower.bytes()).all(|(a, b)| a | 0x20 == b)
 }
 
 /// Decide how the body is delimited (RFC 9112 6.3), refusing ambiguous framing that
@@ -669,6 +677,29 @@ mod tests {
             assert_eq!(lower, name.to_ascii_lowercase());
         }
         assert_eq!(crate::auth::CSRF_HEADER, lower_name("X-LUIGID-RS-REQUEST"));
+        // Every header-name character in every place of every known name: borrowed
+        // exactly when it names the same header, and always the lower-cased name.
+        let tchars: Vec<u8> = (0x21..0x7fu8)
+            .filter(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b))
+            .collect();
+        for known in [
+            "host",
+            "content-type",
+            "x-requested-with",
+            "accept-language",
+        ] {
+            for at in 0..known.len() {
+                for &c in &tchars {
+                    let mut name = known.as_bytes().to_vec();
+                    name[at] = c;
+                    let name = String::from_utf8(name).unwrap();
+                    let lower = lower_name(&name);
+                    assert_eq!(lower, name.to_ascii_lowercase(), "{name}");
+                    let same = name.eq_ignore_ascii_case(known);
+                    assert_eq!(matches!(lower, Cow::Borrowed(_)), same, "{name}");
+                }
+            }
+        }
     }
 
     /// What a connection saw: requests in order, then maybe the error that closed it,

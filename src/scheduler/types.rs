@@ -484,7 +484,10 @@ impl Task {
                     Some((_, raw)) => py_num(&compact::parse_raw(raw)) == Some(0.0),
                 },
             };
-            if compact::entries(text).all(|(k, _)| public(&k)) {
+            // Usually every visibility is 0: then all are public, whatever the names.
+            let all_zero =
+                matches!(vis, ObjArg::Text(t) if compact::entries(t).all(|(_, raw)| raw == "0"));
+            if all_zero || compact::entries(text).all(|(k, _)| public(&k)) {
                 self.set_x(true, |x| x.public_params = None);
                 self.params = Params::from_text(text);
                 return;
