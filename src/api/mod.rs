@@ -437,7 +437,9 @@ fn decode_add_task(a: &Args, moved: bool) -> Result<AddTask, ApiError> {
         if s != "SUSPENDED" && crate::scheduler::Status::parse(s).is_none() {
             return Err(a.wrong("status", "one of PENDING, RUNNING, DONE, FAILED, DISABLED, UNKNOWN, BATCH_RUNNING, SUSPENDED"));
         }
-        t.status = s.to_string();
+        if !moved {
+            t.status = s.to_string();
+        }
     }
     t.runnable = a.truthy_or("runnable", true);
     t.deps = a.opt_str_list("deps", moved)?;
@@ -452,7 +454,10 @@ fn decode_add_task(a: &Args, moved: bool) -> Result<AddTask, ApiError> {
             t.priority = p.clone();
         }
     }
-    t.family = a.opt_str("family")?.unwrap_or("").to_string();
+    let family = a.opt_str("family")?.unwrap_or("");
+    if !moved {
+        t.family = family.to_string();
+    }
     t.module = a.raw("module").map_or(Value::Null, keep);
     t.params = a.opt_obj("params")?.filter(|_| !moved).cloned();
     t.param_visibilities = a.opt_obj("param_visibilities")?.filter(|_| !moved).cloned();
@@ -663,6 +668,12 @@ fn fill_moved(t: &mut AddTask, v: &mut [Option<Value>; ADD_TASK_ARGS]) {
     }
     if let Some(Value::String(s)) = v[15].take() {
         t.worker = s;
+    }
+    if let Some(Value::String(s)) = v[1].take() {
+        t.status = s;
+    }
+    if let Some(Value::String(s)) = v[8].take() {
+        t.family = s;
     }
     t.deps = strings(v[3].take());
     t.new_deps = strings(v[4].take());
