@@ -230,6 +230,15 @@ fn parse_head(
         .iter()
         .position(|&b| b != b'\r' && b != b'\n')
         .unwrap_or(buf.len());
+    if *scanned == 0 && !*line_checked {
+        // First look at this head: usually all of it is there, and httparse finds its
+        // end by itself. Only a success is taken; anything else (more bytes needed, an
+        // error) goes the line-by-line way below, which decides it exactly as before.
+        // Once per head, so a head arriving in pieces is not parsed again each time.
+        if let Ok(Some(p)) = parse_complete_head(limits, buf, start, spare) {
+            return Ok(Some(p));
+        }
+    }
     let mut i = (*scanned).max(start);
     while let Some(off) = find_byte(&buf[i..], b'\n') {
         let nl = i + off;
