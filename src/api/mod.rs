@@ -227,30 +227,57 @@ impl<'a> Src<'a> {
 /// `add_task`'s parameters, each with its slot in [`Args::slots`].
 const ADD_TASK_ARGS: usize = 20;
 
+/// `add_task`'s parameter names, in slot order.
+const ADD_TASK_NAMES: [&str; ADD_TASK_ARGS] = [
+    "task_id",
+    "status",
+    "runnable",
+    "deps",
+    "new_deps",
+    "expl",
+    "resources",
+    "priority",
+    "family",
+    "module",
+    "params",
+    "param_visibilities",
+    "accepts_messages",
+    "assistant",
+    "tracking_url",
+    "worker",
+    "batchable",
+    "batch_id",
+    "retry_policy_dict",
+    "owners",
+];
+
 fn add_task_slot(name: &str) -> Option<usize> {
-    Some(match name {
-        "task_id" => 0,
-        "status" => 1,
-        "runnable" => 2,
-        "deps" => 3,
-        "new_deps" => 4,
-        "expl" => 5,
-        "resources" => 6,
-        "priority" => 7,
-        "family" => 8,
-        "module" => 9,
-        "params" => 10,
-        "param_visibilities" => 11,
-        "accepts_messages" => 12,
-        "assistant" => 13,
-        "tracking_url" => 14,
-        "worker" => 15,
-        "batchable" => 16,
-        "batch_id" => 17,
-        "retry_policy_dict" => 18,
-        "owners" => 19,
+    // Length and first byte tell the twenty names apart; one comparison confirms. This
+    // runs some forty times per add_task.
+    let i = match (name.len(), *name.as_bytes().first()?) {
+        (7, b't') => 0,
+        (6, b's') => 1,
+        (8, b'r') => 2,
+        (4, b'd') => 3,
+        (8, b'n') => 4,
+        (4, b'e') => 5,
+        (9, b'r') => 6,
+        (8, b'p') => 7,
+        (6, b'f') => 8,
+        (6, b'm') => 9,
+        (6, b'p') => 10,
+        (18, b'p') => 11,
+        (16, b'a') => 12,
+        (9, b'a') => 13,
+        (12, b't') => 14,
+        (6, b'w') => 15,
+        (9, b'b') => 16,
+        (8, b'b') => 17,
+        (17, b'r') => 18,
+        (6, b'o') => 19,
         _ => return None,
-    })
+    };
+    (ADD_TASK_NAMES[i] == name).then_some(i)
 }
 
 /// Typed access to one call's arguments.
@@ -991,6 +1018,29 @@ mod tests {
 
     fn list(text: &str) -> ArgList<'_> {
         crate::json::parse_py_json_args(text).unwrap().unwrap()
+    }
+
+    #[test]
+    fn add_task_slots_name_each_parameter_once() {
+        for (i, name) in ADD_TASK_NAMES.iter().enumerate() {
+            assert_eq!(add_task_slot(name), Some(i), "{name}");
+            // Same length and first byte, another name.
+            let mut other = name.to_string();
+            other.pop();
+            other.push('~');
+            assert_eq!(add_task_slot(&other), None, "{other}");
+        }
+        for other in [
+            "",
+            "t",
+            "Task_id",
+            "task_id ",
+            "self",
+            "worker_id",
+            "\u{e9}",
+        ] {
+            assert_eq!(add_task_slot(other), None, "{other}");
+        }
     }
 
     /// The list form answers exactly as the map form, repeated names included.
