@@ -37,6 +37,7 @@ fn with_parser<'a, R>(text: &'a str, f: impl FnOnce(&mut Parser<'a>) -> R) -> R 
         depth: 0,
         entries: ENTRIES.take(),
         object_texts: None,
+        spans: None,
     };
     let result = f(&mut p);
     let mut entries = p.entries;
@@ -68,13 +69,24 @@ pub type ObjectTexts = [Option<String>; 2];
 /// writes for it, in the [`ObjectTexts`], with an empty object in its place in the list.
 /// The scheduler keeps both as text; building a map only to write it again cost more
 /// than the rest of their parsing. Anything else is parsed as [`parse_py_json_args`] does.
+///
+/// Also gives each member's place in `text` (where its name's opening quote, its value
+/// and the value's end are), for [`crate::api::add_task_journal_text`].
+#[allow(clippy::type_complexity)]
 pub fn parse_add_task_args(
     text: &str,
-) -> Result<Option<(crate::api::ArgList<'_>, ObjectTexts)>, String> {
+) -> Result<Option<(crate::api::ArgList<'_>, ObjectTexts, Vec<[usize; 3]>)>, String> {
     with_parser(text, |p| {
         p.object_texts = Some(ObjectTexts::default());
+        p.spans = Some(Vec::with_capacity(24));
         let args = p.document_args()?;
-        Ok(args.map(|a| (a, p.object_texts.take().unwrap_or_default())))
+        Ok(args.map(|a| {
+            (
+                a,
+                p.object_texts.take().unwrap_or_default(),
+                p.spans.take().unwrap_or_default(),
+            )
+        }))
     })
 }
 
@@ -155,6 +167,8 @@ struct Parser<'a> {
     /// Set by [`parse_add_task_args`]: where the top-level object arguments it reads as
     /// text go.
     object_texts: Option<ObjectTexts>,
+    /// Set by [`parse_add_task_args`]: where each top-level member is in the text.
+    spans: Option<Vec<[usize; 3]>>,
 }
 
 impl<'a> Parser<'a> {
@@ -186,12 +200,17 @@ impl<'a> Parser<'a> {
             members.reserve(24);
             loop {
                 self.member_name_start()?;
+                let start = self.pos;
                 let key = self.key()?;
                 self.member_colon()?;
+                let value_start = self.pos;
                 let v = match self.object_text_slot(&key) {
                     Some(i) => self.object_or_text(i)?,
                     None => self.value()?,
                 };
+                if let Some(spans) = self.spans.as_mut() {
+                    spans.push([start, value_start, self.pos]);
+                }
                 members.push((key, v));
                 if !self.member_end()? {
                     break;
@@ -1214,7 +1233,7 @@ mod tests {
             let fast = parse_add_task_args(&data);
             total += 1;
             match (plain, fast) {
-                (Ok(Some(plain)), Ok(Some((fast, texts)))) => {
+                (Ok(Some(plain)), Ok(Some((fast, texts, _)))) => {
                     let slot = OBJECT_TEXT_ARGS.iter().position(|&n| n == name);
                     assert!(texts
                         .iter()
@@ -1280,7 +1299,7 @@ mod tests {
 
     #[test]
     fn a_repeated_object_argument_keeps_its_last_value() {
-        let (args, texts) = parse_add_task_args(
+        let (args, texts, _) = parse_add_task_args(
             r#"{"params": {"a": "1"}, "params": {"a": 1.5}, "param_visibilities": [], "param_visibilities": {"a": 0}}"#,
         )
         .unwrap()
@@ -1288,7 +1307,7 @@ mod tests {
         assert_eq!(texts, [None, Some(r#"{"a": 0}"#.to_string())]);
         assert_eq!(args[1].1, json!({"a": 1.5}));
         assert_eq!(args[3].1, json!({}));
-        let (_, texts) = parse_add_task_args(r#"{"params": {"a": [1]}, "params": {"b": "x"}}"#)
+        let (_, texts, _) = parse_add_task_args(r#"{"params": {"a": [1]}, "params": {"b": "x"}}"#)
             .unwrap()
             .unwrap();
         assert_eq!(texts, [Some(r#"{"b": "x"}"#.to_string()), None]);

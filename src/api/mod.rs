@@ -280,6 +280,68 @@ fn add_task_slot(name: &str) -> Option<usize> {
     (ADD_TASK_NAMES[i] == name).then_some(i)
 }
 
+/// The text to journal for an add_task call whose `data` is `text` (parsed into `args`,
+/// each member at its span of `text`): the same object without the members that say what
+/// their absence says (a null where luigid's default is None, `"runnable": true`,
+/// `"priority": 0`, `"family": ""`, `"accepts_messages": false`, `"assistant": false`,
+/// `"status": "PENDING"`), or `None` to journal `text` as it is (nothing to leave out, or
+/// a repeated name, whose last value must win on replay). Workers send every argument,
+/// mostly at its default; the journal's page-cache writes cost about 1 us per KB here, and
+/// upstream's bulk adds shrink from ~560 to ~70 bytes.
+pub fn add_task_journal_text(
+    text: &str,
+    args: &[(Cow<'_, str>, Value)],
+    spans: &[[usize; 3]],
+) -> Option<String> {
+    if args.len() != spans.len() {
+        return None;
+    }
+    let mut seen = 0u32;
+    let mut keep = [true; 32];
+    let mut dropped = 0;
+    for (i, (name, value)) in args.iter().enumerate() {
+        let Some(slot) = add_task_slot(name) else {
+            // Extra names are kept as they are; a repeated one cannot change anything.
+            continue;
+        };
+        if seen & (1 << slot) != 0 || i >= keep.len() {
+            return None;
+        }
+        seen |= 1 << slot;
+        let raw_value = text.get(spans[i][1]..spans[i][2]).unwrap_or("");
+        let default = match (slot, value) {
+            // Null is luigid's default for these (and task_id and worker are refused
+            // either way).
+            (0 | 3..=6 | 9..=11 | 14..=19, Value::Null) => true,
+            (1, _) => raw_value == r#""PENDING""#,
+            (2, _) => raw_value == "true",
+            (7, _) => raw_value == "0",
+            (8, _) => raw_value == r#""""#,
+            (12 | 13, _) => raw_value == "false",
+            _ => false,
+        };
+        if default {
+            keep[i] = false;
+            dropped += 1;
+        }
+    }
+    if dropped == 0 {
+        return None;
+    }
+    let mut out = String::with_capacity(text.len());
+    out.push('{');
+    for (i, &[start, _, end]) in spans.iter().enumerate() {
+        if keep.get(i).copied().unwrap_or(true) {
+            if out.len() > 1 {
+                out.push(',');
+            }
+            out.push_str(text.get(start..end)?);
+        }
+    }
+    out.push('}');
+    Some(out)
+}
+
 /// Typed access to one call's arguments.
 struct Args<'a> {
     method: &'a str,
@@ -1020,6 +1082,105 @@ mod tests {
         crate::json::parse_py_json_args(text).unwrap().unwrap()
     }
 
+    /// The journal's shortened add_task text replays exactly as the call did: same reply
+    /// and same state, over generated calls (defaults, nulls, other values, extra and
+    /// repeated names, on a fresh task or an existing one).
+    #[test]
+    fn add_task_journal_text_replays_as_the_call() {
+        let choices: [(&str, &[&str]); 20] = [
+            ("task_id", &[r#""T1""#, r#""T1""#, r#""T1""#, "null"]),
+            (
+                "status",
+                &[r#""PENDING""#, r#""DONE""#, "null", r#""RUNNING""#],
+            ),
+            ("runnable", &["true", "false", "null", "1"]),
+            ("deps", &["null", "[]", r#"["D1"]"#]),
+            ("new_deps", &["null", r#"["D2"]"#]),
+            ("expl", &["null", r#""e""#]),
+            ("resources", &["null", "{}", r#"{"r": 1}"#]),
+            ("priority", &["0", "0.0", "5", "null", "-0"]),
+            ("family", &[r#""""#, r#""F""#, "null"]),
+            ("module", &["null", r#""m""#]),
+            ("params", &["null", r#"{"a": "1"}"#, "{}"]),
+            (
+                "param_visibilities",
+                &["null", r#"{"a": 0}"#, r#"{"a": 1}"#],
+            ),
+            ("accepts_messages", &["false", "true", "null"]),
+            ("assistant", &["false", "true", "null"]),
+            ("tracking_url", &["null", r#""u""#]),
+            ("worker", &[r#""W""#, r#""W""#, r#""W2""#, "null"]),
+            ("batchable", &["null", "true", "false"]),
+            ("batch_id", &["null", r#""b""#]),
+            (
+                "retry_policy_dict",
+                &["null", "{}", r#"{"retry_count": 2}"#],
+            ),
+            ("owners", &["null", "[]", r#"["o"]"#]),
+        ];
+        let mut seed = 5u64;
+        let mut next = |m: usize| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) as usize % m
+        };
+        let state = |s: &Scheduler| serde_json::to_value(s).unwrap();
+        let map = |text: &str| match crate::json::parse_py_json(text).unwrap() {
+            Value::Object(m) => m,
+            _ => unreachable!(),
+        };
+        let (mut shortened, mut repeated) = (0, 0);
+        for _ in 0..3000 {
+            let mut members = Vec::new();
+            for (name, values) in choices {
+                if next(4) > 0 {
+                    let sep = [": ", ":", " :  "][next(3)];
+                    members.push(format!(r#""{name}"{sep}{}"#, values[next(values.len())]));
+                }
+            }
+            if next(4) == 0 {
+                members.push(r#""extra": null"#.to_string());
+            }
+            if next(6) == 0 && !members.is_empty() {
+                // A repeated name, with another value.
+                let (name, values) = choices[next(choices.len())];
+                members.push(format!(r#""{name}": {}"#, values[next(values.len())]));
+            }
+            let text = format!("{{{}}}", members.join([", ", ",", " ,\n "][next(3)]));
+            let (args, _, spans) = crate::json::parse_add_task_args(&text).unwrap().unwrap();
+            let Some(short) = add_task_journal_text(&text, &args, &spans) else {
+                let names: Vec<&str> = args.iter().map(|(k, _)| k.as_ref()).collect();
+                let mut unique = names.clone();
+                unique.sort_unstable();
+                unique.dedup();
+                if unique.len() < names.len() {
+                    repeated += 1;
+                }
+                continue;
+            };
+            shortened += 1;
+            assert!(short.len() < text.len(), "{text}");
+            let mut a = Scheduler::new(SchedulerConfig::default());
+            let mut b = Scheduler::new(SchedulerConfig::default());
+            if next(2) == 0 {
+                // An existing task: the call updates it.
+                let first = map(
+                    r#"{"task_id": "T1", "worker": "W", "status": "FAILED", "expl": "x", "family": "G", "module": "n", "params": {"a": "0"}, "tracking_url": "v", "priority": 3, "resources": {"s": 2}, "accepts_messages": true}"#,
+                );
+                call(&mut a, "add_task", &first, 999.0).unwrap();
+                call(&mut b, "add_task", &first, 999.0).unwrap();
+            }
+            assert_eq!(
+                call(&mut a, "add_task", &map(&text), 1000.0),
+                call(&mut b, "add_task", &map(&short), 1000.0),
+                "{text} / {short}"
+            );
+            assert_eq!(state(&a), state(&b), "{text} / {short}");
+        }
+        assert!(shortened > 2000 && repeated > 100, "{shortened} {repeated}");
+    }
+
     #[test]
     fn add_task_slots_name_each_parameter_once() {
         for (i, name) in ADD_TASK_NAMES.iter().enumerate() {
@@ -1137,7 +1298,10 @@ mod tests {
                 "{method} {text}"
             );
             let (args, texts) = match method {
-                &"add_task" => crate::json::parse_add_task_args(text).unwrap().unwrap(),
+                &"add_task" => {
+                    let (args, texts, _) = crate::json::parse_add_task_args(text).unwrap().unwrap();
+                    (args, texts)
+                }
                 _ => (list(text), Default::default()),
             };
             assert_eq!(

@@ -443,20 +443,25 @@ fn api(app: &mut App, raw_method: &str, req: &Request, now: f64) -> Response {
         Ok(d) => d,
         Err(e) => return json_error(e.status, &e.message),
     };
-    let parsed = match data.as_deref() {
-        None | Some("") => Ok(Some((Vec::new(), Default::default()))),
+    let text = data.as_deref().unwrap_or("");
+    // What the journal records for the call (add_task: without its default arguments).
+    let mut journal_text = None;
+    let parsed = match text {
+        "" => Ok(Some((Vec::new(), Default::default()))),
         // add_task's parameters stay text (see parse_add_task_args).
-        Some(text) if method == "add_task" => crate::json::parse_add_task_args(text),
-        Some(text) => {
-            crate::json::parse_py_json_args(text).map(|a| a.map(|a| (a, Default::default())))
-        }
+        _ if method == "add_task" => crate::json::parse_add_task_args(text).map(|a| {
+            a.map(|(args, texts, spans)| {
+                journal_text = crate::api::add_task_journal_text(text, &args, &spans);
+                (args, texts)
+            })
+        }),
+        _ => crate::json::parse_py_json_args(text).map(|a| a.map(|a| (a, Default::default()))),
     };
     let (args, texts) = match parsed {
         Ok(Some(parsed)) => parsed,
         Ok(None) => return json_error(400, "data must be a JSON object"),
         Err(e) => return json_error(400, &e),
     };
-    let text = data.as_deref().unwrap_or("");
     let cacheable = ReplyCache::cacheable(&method);
     if cacheable && !app.scheduler.prune_needed(now) {
         if let Some(shared) = app.reply_cache.get(app.state_version, &method, text) {
@@ -467,7 +472,8 @@ fn api(app: &mut App, raw_method: &str, req: &Request, now: f64) -> Response {
         }
     }
     crate::api::want_raw_reply();
-    let result = app.rpc_args(&method, args, texts, Some(text), now);
+    let journaled = journal_text.as_deref().unwrap_or(text);
+    let result = app.rpc_args(&method, args, texts, Some(journaled), now);
     let raw = crate::api::take_raw_body();
     match result {
         Ok(value) => {
