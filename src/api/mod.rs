@@ -36,32 +36,7 @@ pub const MESSAGE_ID_ARG: &str = "_message_id";
 
 /// All 39 RPC methods of luigid 3.8: (name, parameter names, takes **kwargs).
 pub const METHODS: &[(&str, &[&str], bool)] = &[
-    (
-        "add_task",
-        &[
-            "task_id",
-            "status",
-            "runnable",
-            "deps",
-            "new_deps",
-            "expl",
-            "resources",
-            "priority",
-            "family",
-            "module",
-            "params",
-            "param_visibilities",
-            "accepts_messages",
-            "assistant",
-            "tracking_url",
-            "worker",
-            "batchable",
-            "batch_id",
-            "retry_policy_dict",
-            "owners",
-        ],
-        true,
-    ),
+    ("add_task", &ADD_TASK_NAMES, true),
     (
         "add_task_batcher",
         &["worker", "task_family", "batched_args", "max_batch_size"],
