@@ -1201,13 +1201,7 @@ mod tests {
             "\"\\t\\u0041\"",
             "tru",
         ];
-        let mut seed = 7u64;
-        let mut next = |m: usize| {
-            seed = seed
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (seed >> 33) as usize % m
-        };
+        let mut next = crate::test_rng::below(7);
         let (mut as_text, mut total) = (0, 0);
         for _ in 0..4000 {
             let members = next(10);
@@ -1270,19 +1264,16 @@ mod tests {
         let alphabet = [
             b'a', b'"', b'\\', 0x1f, 0x20, 0x00, 0x7f, 0x80, 0xff, b'Z', 0x21, 0x5c,
         ];
-        let mut seed = 99u64;
+        let mut next = crate::test_rng::below(99);
         for len in 0..40usize {
             for _ in 0..300 {
                 let s: Vec<u8> = (0..len)
                     .map(|_| {
-                        seed = seed
-                            .wrapping_mul(6_364_136_223_846_793_005)
-                            .wrapping_add(1_442_695_040_888_963_407);
-                        let r = (seed >> 33) as usize;
-                        if r.is_multiple_of(4) {
-                            alphabet[r / 4 % alphabet.len()]
+                        // Mostly letters, so that runs of every length occur.
+                        if next(4) == 0 {
+                            alphabet[next(alphabet.len())]
                         } else {
-                            b'a' + (r % 26) as u8
+                            b'a' + next(26) as u8
                         }
                     })
                     .collect();

@@ -28,3 +28,5 @@ pub mod router;
 pub mod scheduler;
 pub mod server;
 pub mod static_files;
+#[cfg(test)]
+mod test_rng;

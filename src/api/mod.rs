@@ -1093,13 +1093,7 @@ mod tests {
             ),
             ("owners", &["null", "[]", r#"["o"]"#]),
         ];
-        let mut seed = 5u64;
-        let mut next = |m: usize| {
-            seed = seed
-                .wrapping_mul(6_364_136_223_846_793_005)
-                .wrapping_add(1_442_695_040_888_963_407);
-            (seed >> 33) as usize % m
-        };
+        let mut next = crate::test_rng::below(5);
         let state = |s: &Scheduler| serde_json::to_value(s).unwrap();
         let map = |text: &str| match crate::json::parse_py_json(text).unwrap() {
             Value::Object(m) => m,
