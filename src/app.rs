@@ -15,7 +15,7 @@ use crate::config::Ini;
 use crate::history::History;
 use crate::http::{Request, Response};
 use crate::metrics::Metrics;
-use crate::persistence::{PersistConfig, Persistence};
+use crate::persistence::{Commit, PersistConfig, Persistence, Recovery};
 use crate::scheduler::{Scheduler, SchedulerConfig};
 
 /// Who is on the other end of a connection (for logs, rate limits and peer credentials).
@@ -48,6 +48,7 @@ pub struct App {
     /// When each worker's heartbeat was last journaled (pings are journaled sparingly).
     ping_journaled: HashMap<String, f64>,
     rng: XorShift,
+    final_save_failed: bool,
 }
 
 impl App {
@@ -61,37 +62,9 @@ impl App {
         let history = History::from_ini(&ini)?;
         let persist_config = PersistConfig::from_ini(&ini).map_err(|e| e.to_string())?;
         let now = wall_clock();
-        let (persistence, recovery) = Persistence::open(persist_config, now)?;
-        for note in &recovery.notes {
-            log::info!("{note}");
-        }
-        for warning in &recovery.warnings {
-            log::warn!("{warning}");
-        }
-        let mut scheduler = match recovery.state {
-            Some(state) => {
-                let mut s: Scheduler = serde_json::from_value(state).map_err(|e| {
-                    format!(
-                        "the state file {} has an unexpected shape ({e}); run with \
-                         --start-empty to move it aside and start empty",
-                        persistence.state_path().display()
-                    )
-                })?;
-                s.apply_config(scheduler_config.clone());
-                s.rebuild_indexes();
-                s
-            }
-            None => Scheduler::new(scheduler_config.clone()),
-        };
-        let replayed = recovery.records.len();
-        for rec in recovery.records {
-            // Replayed calls already produced their replies and history before the crash.
-            let _ = crate::api::call(&mut scheduler, &rec.method, &rec.args, rec.now);
-            scheduler.drain_events();
-        }
-        if replayed > 0 {
-            log::info!("replayed {replayed} journaled calls");
-        }
+        let (persistence, recovery) =
+            Persistence::open::<Scheduler>(persist_config, now).map_err(|e| e.to_string())?;
+        let scheduler = rebuild(recovery, &scheduler_config);
         Ok(App {
             router,
             auth,
@@ -104,6 +77,7 @@ impl App {
             reply_cache: Default::default(),
             ping_journaled: HashMap::new(),
             rng: XorShift::seeded(),
+            final_save_failed: false,
             ini,
         })
     }
@@ -123,6 +97,7 @@ impl App {
             reply_cache: Default::default(),
             ping_journaled: HashMap::new(),
             rng: XorShift::seeded(),
+            final_save_failed: false,
             ini,
         }
     }
@@ -130,13 +105,27 @@ impl App {
     /// Answer one request at time `now` (seconds since the epoch).
     pub fn handle(&mut self, req: &Request, peer: &Peer, now: f64) -> Response {
         let started = Instant::now();
-        let resp = crate::router::route(self, req, peer, now);
+        let records = self.journal_records();
+        let mut resp = crate::router::route(self, req, peer, now);
+        // Its journal record must be kept before this reply may say it was done.
+        resp.needs_commit = self.journal_records() != records;
         self.metrics.observe_request(
             request_label(&req.path),
             resp.status,
             started.elapsed().as_secs_f64(),
         );
         resp
+    }
+
+    fn journal_records(&self) -> u64 {
+        self.persistence
+            .as_ref()
+            .map_or(0, |p| p.stats.journal_records)
+    }
+
+    /// Why state-changing calls are refused right now (the saved state cannot be written).
+    pub fn writes_blocked(&self) -> Option<&crate::persistence::WriteBlock> {
+        self.persistence.as_ref().and_then(|p| p.writes_blocked())
     }
 
     /// One RPC call: journal it if it can change state, run it, feed history and metrics.
@@ -179,6 +168,8 @@ impl App {
             args.push(("_message_id".into(), Value::String(self.rng.uuid4())));
             data = None;
         }
+        let blocked = self.writes_blocked().is_some();
+        self.scheduler.hold_prunes(blocked);
         let may_change = if crate::api::runs_prune(method) && method != "prune" {
             self.scheduler.prune_needed(now)
         } else {
@@ -189,6 +180,12 @@ impl App {
         }
         if self.needs_journal(method, &args, now) {
             if let Some(p) = self.persistence.as_mut() {
+                let size = data.map_or(256, str::len) + method.len();
+                if let Err(refused) = p.admit(size, now) {
+                    self.metrics.add_refused_write();
+                    self.metrics.set_writes_blocked(true);
+                    return Err(ApiError::Unavailable(refused.reason));
+                }
                 match data {
                     Some(text) => p.record_raw(method, text, now),
                     // Folded as a dict: a repeated name's last value at its first place.
@@ -207,6 +204,8 @@ impl App {
     /// Prune now, journaling it only when it changed something (a replay of an
     /// unchanged prune changes nothing either, so skipping it is exact).
     fn prune(&mut self, now: f64) {
+        let blocked = self.writes_blocked().is_some();
+        self.scheduler.hold_prunes(blocked);
         if self.scheduler.prune_needed(now) {
             self.state_version += 1;
             if let Some(p) = self.persistence.as_mut() {
@@ -276,14 +275,55 @@ impl App {
     }
 
     /// Called by the loop once per iteration, after all requests of the iteration were
-    /// handled and before their replies are written (group commit point).
-    pub fn before_flush(&mut self, now: f64) {
-        if let Some(p) = self.persistence.as_mut() {
-            let syncs = p.stats.journal_syncs;
-            p.flush(now);
-            for _ in syncs..p.stats.journal_syncs {
-                self.metrics.add_journal_sync();
+    /// handled and before their replies are written (group commit point). False: the
+    /// journal records of this iteration were not kept, so the replies of the requests
+    /// that made them ([`Response::needs_commit`]) must not say they were done.
+    pub fn before_flush(&mut self, now: f64) -> bool {
+        let Some(p) = self.persistence.as_mut() else {
+            return true;
+        };
+        let syncs = p.stats.journal_syncs;
+        let commit = p.flush(now);
+        for _ in syncs..p.stats.journal_syncs {
+            self.metrics.add_journal_sync();
+        }
+        match commit {
+            Commit::Done => true,
+            Commit::Failed { rollback } => {
+                self.metrics.set_writes_blocked(true);
+                if rollback {
+                    self.rollback(now);
+                }
+                false
             }
+        }
+    }
+
+    /// Calls of this iteration were applied but their journal append failed: rebuild the
+    /// state from the files, so that what is served is what a restart would rebuild.
+    fn rollback(&mut self, now: f64) {
+        let Some(p) = self.persistence.as_mut() else {
+            return;
+        };
+        let t0 = Instant::now();
+        match p.reread::<Scheduler>(now) {
+            Ok(recovery) => {
+                let mut scheduler = rebuild(recovery, &self.scheduler_config);
+                scheduler.hold_prunes(true);
+                self.scheduler = scheduler;
+                self.state_version += 1;
+                self.ping_journaled.clear();
+                log::warn!(
+                    "state rebuilt from {} in {:.3} s: calls whose journal append failed were \
+                     answered 503 and are undone",
+                    p.state_path().display(),
+                    t0.elapsed().as_secs_f64()
+                );
+            }
+            Err(e) => log::error!(
+                "cannot reread the saved state to undo calls whose journal append failed \
+                 ({e}); they stay applied in memory, answered 503"
+            ),
         }
     }
 
@@ -307,6 +347,9 @@ impl App {
             if p.stats.snapshots > snaps {
                 self.metrics.observe_snapshot(p.stats.last_snapshot_secs);
             }
+            let blocked = p.writes_blocked().is_some();
+            self.metrics.set_writes_blocked(blocked);
+            self.scheduler.hold_prunes(blocked);
         }
     }
 
@@ -315,15 +358,64 @@ impl App {
         self.metrics.set_open_connections(open);
     }
 
-    /// A stop signal arrived: save state. Called once, before the loop exits.
-    pub fn shutdown(&mut self, now: f64) {
-        if let Some(p) = self.persistence.as_mut() {
-            p.shutdown(now, &self.scheduler);
-        }
+    /// A stop signal arrived: save state. Called once, before the loop exits. False when
+    /// the final snapshot could not be written (the journal still holds what was kept).
+    pub fn shutdown(&mut self, now: f64) -> bool {
+        let saved = match self.persistence.as_mut() {
+            Some(p) => p.shutdown(now, &self.scheduler),
+            None => true,
+        };
         if let Some(h) = &self.history {
             h.flush();
         }
+        self.final_save_failed = !saved;
+        saved
     }
+
+    /// The final snapshot at the stop failed (the exit status says so).
+    pub fn final_save_failed(&self) -> bool {
+        self.final_save_failed
+    }
+
+    /// The server swapped a reply for a 503 because the group commit failed.
+    pub fn note_refused_reply(&mut self) {
+        self.metrics.add_refused_write();
+    }
+}
+
+/// The scheduler a start rebuilds from the saved state: the snapshot with today's
+/// settings, then the journal replayed.
+fn rebuild(recovery: Recovery<Scheduler>, config: &SchedulerConfig) -> Scheduler {
+    for note in &recovery.notes {
+        log::info!("{note}");
+    }
+    for warning in &recovery.warnings {
+        log::warn!("{warning}");
+    }
+    let mut scheduler = match recovery.state {
+        Some(mut s) => {
+            s.apply_config(config.clone());
+            s.rebuild_indexes();
+            s
+        }
+        None => Scheduler::new(config.clone()),
+    };
+    let replayed = recovery.records.len();
+    let mut failed = 0usize;
+    for rec in recovery.records {
+        // Replayed calls already produced their replies and history before the crash.
+        if let Err(e) = crate::api::call(&mut scheduler, &rec.method, &rec.args, rec.now) {
+            failed += 1;
+            if failed <= 3 {
+                log::warn!("replaying a journaled {} failed: {e}", rec.method);
+            }
+        }
+        scheduler.drain_events();
+    }
+    if replayed > 0 {
+        log::info!("replayed {replayed} journaled calls ({failed} answered an error, as when they were first made)");
+    }
+    scheduler
 }
 
 /// A bounded set of labels for the request metrics.

@@ -254,6 +254,10 @@ fn main() {
     }
 
     match server::run_prepared(prepared, &mut app, server_cfg) {
+        Ok(()) if app.final_save_failed() => {
+            log::error!("luigid-rs stopped without saving its final snapshot (see above)");
+            exit(1)
+        }
         Ok(()) => {
             log::info!("luigid-rs stopped");
             exit(0)

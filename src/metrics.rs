@@ -70,6 +70,8 @@ struct Inner {
     latency: BTreeMap<String, Histogram>,
     open_connections: usize,
     journal_syncs: u64,
+    state_writes_blocked: bool,
+    state_write_refused: u64,
     snapshots: u64,
     snapshot_sum: f64,
     snapshot_last: Option<f64>,
@@ -223,6 +225,17 @@ impl Metrics {
     /// Hook for persistence: one journal fsync done.
     pub fn add_journal_sync(&self) {
         self.lock().journal_syncs += 1;
+    }
+
+    /// Hook for persistence: a state-changing call refused (or answered 503) because the
+    /// saved state could not be written.
+    pub fn add_refused_write(&self) {
+        self.lock().state_write_refused += 1;
+    }
+
+    /// Hook for persistence: whether state-changing calls are refused right now.
+    pub fn set_writes_blocked(&self, blocked: bool) {
+        self.lock().state_writes_blocked = blocked;
     }
 
     /// Hook for persistence: one snapshot written in `secs`.
@@ -397,6 +410,30 @@ impl Metrics {
             "luigid_journal_syncs_total",
             &[],
             inner.journal_syncs as f64,
+        );
+        header(
+            &mut o,
+            "luigid_state_writes_blocked",
+            "1 while the saved state cannot be written and state-changing calls get 503",
+            "gauge",
+        );
+        sample(
+            &mut o,
+            "luigid_state_writes_blocked",
+            &[],
+            if inner.state_writes_blocked { 1.0 } else { 0.0 },
+        );
+        header(
+            &mut o,
+            "luigid_state_write_refused_total",
+            "state-changing calls answered 503 because the saved state could not be written",
+            "counter",
+        );
+        sample(
+            &mut o,
+            "luigid_state_write_refused_total",
+            &[],
+            inner.state_write_refused as f64,
         );
         let sn = "luigid_snapshot_duration_seconds";
         header(&mut o, sn, "time to write a state snapshot", "summary");

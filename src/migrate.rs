@@ -67,7 +67,7 @@ fn import(export: &str, state_path: &str, force: bool) -> Result<usize, String> 
     let sched = Scheduler::from_luigi_export(&value, cfg)?;
     let n = sched.task_count();
     let now = crate::app::wall_clock();
-    snapshot::write_atomic(path, 0, now, &sched, false)
+    snapshot::write_atomic(path, 0, now, &sched, false, &Default::default())
         .map_err(|e| format!("cannot write {state_path}: {e}"))?;
     Ok(n)
 }

@@ -19,7 +19,7 @@ fn state_path() -> PathBuf {
 
 /// The header of a valid journal of generation 0, taken from the writer itself.
 fn header(state: &Path) -> Vec<u8> {
-    match luigid_rs::persistence::journal::JournalWriter::create(state, 0) {
+    match luigid_rs::persistence::journal::JournalWriter::create(state, 0, &Default::default()) {
         Ok(w) => drop(w),
         Err(_) => return Vec::new(),
     }

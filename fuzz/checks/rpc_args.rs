@@ -144,6 +144,7 @@ fn exercise(s: &mut Scheduler, calls: &[(String, Map<String, Value>)]) {
         match call(s, m, a, now) {
             Err(ApiError::UnknownMethod(_)) => assert!(!known, "{m} is known"),
             Err(ApiError::BadArgument(msg)) => assert!(!msg.is_empty()),
+            Err(ApiError::Unavailable(why)) => panic!("the scheduler alone never refuses: {why}"),
             Ok(_) => assert!(known, "{m} is unknown but answered"),
         }
         s.drain_events();

@@ -20,6 +20,9 @@ pub enum ApiError {
     UnknownMethod(String),
     /// Bad or missing arguments -> 400, message names the argument.
     BadArgument(String),
+    /// The call would change state but the saved state cannot be written -> 503 with
+    /// Retry-After; nothing was changed.
+    Unavailable(String),
 }
 
 impl std::fmt::Display for ApiError {
@@ -27,6 +30,11 @@ impl std::fmt::Display for ApiError {
         match self {
             ApiError::UnknownMethod(m) => write!(f, "unknown RPC method {m:?}"),
             ApiError::BadArgument(m) => f.write_str(m),
+            ApiError::Unavailable(why) => write!(
+                f,
+                "the scheduler cannot save state changes right now ({why}); nothing was \
+                 changed, retry later"
+            ),
         }
     }
 }

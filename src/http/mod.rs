@@ -80,6 +80,9 @@ pub struct Response {
     /// Set when `body` is a copy of a reply cache's body: its ETag and gzip form are then
     /// computed once for all the replies that share it.
     pub shared: Option<Arc<SharedBody>>,
+    /// The request made a journal record: this reply may leave only once the record is
+    /// kept (the server swaps it for a 503 when the group commit fails).
+    pub needs_commit: bool,
 }
 
 /// A reply body kept by a cache, with what the reply rules derive from it, each computed

@@ -11,11 +11,15 @@
 //!
 //! New files get `LDRSJNL2` (an older binary then refuses them instead of dropping the
 //! records it cannot read); both magics are read. A crash mid-append leaves a short or
-//! mismatching last record; [`read_journal`] drops it and says so.
+//! mismatching last record; [`read_journal`] drops it and says so. A damaged record with
+//! whole records after it is never dropped: reading stops with [`ReadError::Corrupt`].
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
+use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
+
+use super::faults::{Faults, Op};
 
 use serde_json::{Map, Value};
 
@@ -173,13 +177,114 @@ pub struct JournalRead {
     pub records: Vec<Record>,
     /// Byte length of the valid prefix (header + whole records).
     pub valid_len: u64,
-    /// Set when the file ended in a torn or corrupt record that was dropped.
+    /// Set when the file ended in a torn record (a crash mid-append) that was dropped.
     pub dropped_tail: Option<String>,
 }
 
-/// Read every whole record of a journal file. A bad header is an error; a torn or
-/// corrupt record stops the read and is reported in `dropped_tail`.
-pub fn read_journal(path: &Path, expect_gen: u64) -> io::Result<JournalRead> {
+/// Why a journal cannot be used as it is.
+#[derive(Debug)]
+pub enum ReadError {
+    Io(io::Error),
+    /// Not a journal, or not the generation its name says.
+    BadHeader {
+        path: PathBuf,
+        why: String,
+    },
+    /// A damaged record with whole, valid records after it: dropping the damaged one
+    /// would silently drop acknowledged changes, so nothing is dropped.
+    Corrupt(Corruption),
+}
+
+/// Where a journal is damaged, for the operator.
+#[derive(Debug, Clone)]
+pub struct Corruption {
+    pub path: PathBuf,
+    /// Byte offset of the first bad record.
+    pub offset: u64,
+    /// Bytes from that offset to the end of the file.
+    pub following: u64,
+    /// Offset of the next record that reads back whole.
+    pub next_valid: u64,
+    pub why: String,
+    /// Records before the damage.
+    pub records_before: usize,
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::Io(e) => write!(f, "{e}"),
+            ReadError::BadHeader { path, why } => write!(f, "{}: {why}", path.display()),
+            ReadError::Corrupt(c) => write!(
+                f,
+                "{}: damaged record at byte {} ({}), with {} bytes after it that still hold \
+                 whole records (the next one at byte {}); {} records come before it",
+                c.path.display(),
+                c.offset,
+                c.why,
+                c.following,
+                c.next_valid,
+                c.records_before
+            ),
+        }
+    }
+}
+
+impl From<io::Error> for ReadError {
+    fn from(e: io::Error) -> ReadError {
+        ReadError::Io(e)
+    }
+}
+
+/// The record at `pos` of `data` if it is whole and valid: (record, its framed length).
+/// `Err` says why not.
+fn record_at(data: &[u8], pos: usize) -> Result<(Record, usize), String> {
+    let rest = &data[pos..];
+    if rest.len() < 8 {
+        return Err(format!("torn record header at byte {pos}"));
+    }
+    let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]);
+    let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
+    if len > MAX_RECORD || rest.len() < 8 + len as usize {
+        return Err(format!("torn record at byte {pos} (length {len})"));
+    }
+    let payload = &rest[8..8 + len as usize];
+    if !plausible_payload(payload) || crc32fast::hash(payload) != crc {
+        return Err(format!("checksum mismatch at byte {pos}"));
+    }
+    match Record::decode(payload) {
+        Some(r) => Ok((r, 8 + len as usize)),
+        None => Err(format!("undecodable record at byte {pos}")),
+    }
+}
+
+/// A cheap look at a payload's first bytes before its checksum is computed, so that
+/// searching damaged bytes for the next record does not checksum megabytes at every offset.
+fn plausible_payload(p: &[u8]) -> bool {
+    match p.first() {
+        Some(b'{') => true,
+        Some(&RAW_TAG) => match p.get(1) {
+            Some(&n) if n > 0 => p
+                .get(2..2 + usize::from(n))
+                .is_some_and(|m| m.iter().all(|c| c.is_ascii_lowercase() || *c == b'_')),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// The first offset after `from` where a whole, valid record starts.
+fn next_valid_record(data: &[u8], from: usize) -> Option<usize> {
+    (from + 1..data.len().saturating_sub(8)).find(|&p| record_at(data, p).is_ok())
+}
+
+/// Read every whole record of a journal file.
+///
+/// Only a torn *last* record may be dropped: that is what a crash in the middle of an
+/// append leaves, and it was never acknowledged (replies leave after the append). A
+/// damaged record with valid records after it is bit rot or a bad write, not a crash:
+/// it is an error, and nothing is dropped.
+pub fn read_journal(path: &Path, expect_gen: u64) -> Result<JournalRead, ReadError> {
     let mut data = Vec::new();
     File::open(path)?.read_to_end(&mut data)?;
     let mut out = JournalRead::default();
@@ -188,93 +293,146 @@ pub fn read_journal(path: &Path, expect_gen: u64) -> io::Result<JournalRead> {
         out.dropped_tail = Some(format!("header incomplete ({} bytes)", data.len()));
         return Ok(out);
     }
+    let bad_header = |why: String| ReadError::BadHeader {
+        path: path.to_path_buf(),
+        why,
+    };
     if &data[..8] != MAGIC && &data[..8] != MAGIC_V1 {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!("{} is not a luigid-rs journal", path.display()),
-        ));
+        return Err(bad_header("not a luigid-rs journal (bad magic)".into()));
     }
     let mut gen_bytes = [0u8; 8];
     gen_bytes.copy_from_slice(&data[8..16]);
     let gen = u64::from_le_bytes(gen_bytes);
     if gen != expect_gen {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidData,
-            format!(
-                "{} holds generation {gen}, its name says {expect_gen}",
-                path.display()
-            ),
-        ));
+        return Err(bad_header(format!(
+            "holds generation {gen}, its name says {expect_gen}"
+        )));
     }
     let mut pos = HEADER_LEN as usize;
     out.valid_len = HEADER_LEN;
     while pos < data.len() {
-        let rest = &data[pos..];
-        if rest.len() < 8 {
-            out.dropped_tail = Some(format!("torn record header at byte {pos}"));
-            break;
-        }
-        let len = u32::from_le_bytes([rest[0], rest[1], rest[2], rest[3]]);
-        let crc = u32::from_le_bytes([rest[4], rest[5], rest[6], rest[7]]);
-        if len > MAX_RECORD || rest.len() < 8 + len as usize {
-            out.dropped_tail = Some(format!("torn record at byte {pos} (length {len})"));
-            break;
-        }
-        let payload = &rest[8..8 + len as usize];
-        if crc32fast::hash(payload) != crc {
-            out.dropped_tail = Some(format!("checksum mismatch at byte {pos}"));
-            break;
-        }
-        match Record::decode(payload) {
-            Some(r) => out.records.push(r),
-            None => {
-                out.dropped_tail = Some(format!("undecodable record at byte {pos}"));
+        match record_at(&data, pos) {
+            Ok((r, n)) => {
+                out.records.push(r);
+                pos += n;
+                out.valid_len = pos as u64;
+            }
+            Err(why) => {
+                if let Some(next) = next_valid_record(&data, pos) {
+                    return Err(ReadError::Corrupt(Corruption {
+                        path: path.to_path_buf(),
+                        offset: pos as u64,
+                        following: (data.len() - pos) as u64,
+                        next_valid: next as u64,
+                        why,
+                        records_before: out.records.len(),
+                    }));
+                }
+                out.dropped_tail = Some(why);
                 break;
             }
         }
-        pos += 8 + len as usize;
-        out.valid_len = pos as u64;
     }
     Ok(out)
 }
+
+/// What [`salvage_journal`] kept, and the byte ranges (start, end) it skipped.
+pub type Salvaged = (Vec<Record>, Vec<(u64, u64)>);
+
+/// Every valid record of a damaged journal, skipping what cannot be read: what
+/// `check-state --repair` keeps.
+pub fn salvage_journal(path: &Path) -> io::Result<Salvaged> {
+    let data = std::fs::read(path)?;
+    let mut records = Vec::new();
+    let mut skipped = Vec::new();
+    let mut pos = HEADER_LEN as usize;
+    if data.len() < pos {
+        return Ok((records, skipped));
+    }
+    while pos < data.len() {
+        match record_at(&data, pos) {
+            Ok((r, n)) => {
+                records.push(r);
+                pos += n;
+            }
+            Err(_) => {
+                let next = next_valid_record(&data, pos).unwrap_or(data.len());
+                skipped.push((pos as u64, next as u64));
+                pos = next;
+            }
+        }
+    }
+    Ok((records, skipped))
+}
+
+/// Journal space is reserved ahead of the appends in steps of this size, so that a full
+/// disk is found before a call is applied (and refused), not after it was answered.
+pub const RESERVE_STEP: u64 = 256 * 1024;
 
 /// An open journal file that records are appended to.
 pub struct JournalWriter {
     file: File,
     pub gen: u64,
     pub path: PathBuf,
-    /// Bytes in the file (header included).
+    /// Bytes of whole records in the file (header included); a failed append does not
+    /// move it, so it is where the file must be cut back to.
     pub len: u64,
+    /// Bytes allocated for the file (from offset 0); `None` when the filesystem cannot
+    /// reserve space (then a full disk shows only as a failed append).
+    reserved: Option<u64>,
+    /// An append failed part-way: the file holds bytes after `len`.
+    pub torn: bool,
+    faults: Faults,
 }
 
 impl JournalWriter {
     /// Create a fresh journal for `gen` (truncating a leftover file of that generation).
-    pub fn create(state_path: &Path, gen: u64) -> io::Result<JournalWriter> {
+    pub fn create(state_path: &Path, gen: u64, faults: &Faults) -> io::Result<JournalWriter> {
+        faults.check(Op::Rotate)?;
         let path = journal_path(state_path, gen);
-        let mut file = OpenOptions::new()
-            .create(true)
-            .write(true)
-            .truncate(true)
-            .open(&path)?;
-        let mut header = Vec::with_capacity(HEADER_LEN as usize);
-        header.extend_from_slice(MAGIC);
-        header.extend_from_slice(&gen.to_le_bytes());
-        file.write_all(&header)?;
-        file.sync_all()?;
-        sync_parent(&path)?;
-        Ok(JournalWriter {
-            file,
-            gen,
-            path,
-            len: HEADER_LEN,
-        })
+        let result = (|| {
+            let mut file = OpenOptions::new()
+                .create(true)
+                .write(true)
+                .truncate(true)
+                .open(&path)?;
+            let mut header = Vec::with_capacity(HEADER_LEN as usize);
+            header.extend_from_slice(MAGIC);
+            header.extend_from_slice(&gen.to_le_bytes());
+            file.write_all(&header)?;
+            file.sync_all()?;
+            faults.check(Op::SyncDir)?;
+            sync_parent(&path)?;
+            Ok(file)
+        })();
+        match result {
+            Ok(file) => Ok(JournalWriter {
+                file,
+                gen,
+                path,
+                len: HEADER_LEN,
+                reserved: Some(0),
+                torn: false,
+                faults: faults.clone(),
+            }),
+            Err(e) => {
+                // Leave no half-made generation behind to be read as one.
+                let _ = std::fs::remove_file(&path);
+                Err(e)
+            }
+        }
     }
 
     /// Continue an existing journal after its valid prefix (a torn tail is cut off).
-    pub fn reopen(state_path: &Path, gen: u64, valid_len: u64) -> io::Result<JournalWriter> {
+    pub fn reopen(
+        state_path: &Path,
+        gen: u64,
+        valid_len: u64,
+        faults: &Faults,
+    ) -> io::Result<JournalWriter> {
         let path = journal_path(state_path, gen);
         if valid_len < HEADER_LEN {
-            return JournalWriter::create(state_path, gen);
+            return JournalWriter::create(state_path, gen, faults);
         }
         let mut file = OpenOptions::new().write(true).open(&path)?;
         file.set_len(valid_len)?;
@@ -286,27 +444,130 @@ impl JournalWriter {
             gen,
             path,
             len: valid_len,
+            reserved: Some(0),
+            torn: false,
+            faults: faults.clone(),
         };
         use std::io::Seek;
         w.file.seek(io::SeekFrom::Start(valid_len))?;
         Ok(w)
     }
 
+    /// Make sure `more` bytes can be appended without the disk running out: reserve
+    /// space (fallocate, keeping the file size) in [`RESERVE_STEP`]s. An error means the
+    /// disk is full (or failing): the caller refuses the call that needed the room.
+    pub fn reserve(&mut self, more: u64) -> io::Result<()> {
+        let Some(reserved) = self.reserved else {
+            return Ok(());
+        };
+        let need = self.len + more;
+        if need <= reserved {
+            return Ok(());
+        }
+        let step_end = need.div_ceil(RESERVE_STEP) * RESERVE_STEP;
+        // A whole step when there is room for it, else just what this call needs.
+        let mut last = Ok(());
+        for end in [step_end, need] {
+            last = self.allocate(reserved, end);
+            match &last {
+                Ok(()) => {
+                    self.reserved = Some(end);
+                    return Ok(());
+                }
+                Err(e) if unsupported(e) => {
+                    self.reserved = None;
+                    return Ok(());
+                }
+                Err(_) => {}
+            }
+        }
+        last
+    }
+
+    fn allocate(&self, from: u64, to: u64) -> io::Result<()> {
+        self.faults.check(Op::Allocate)?;
+        let (Ok(off), Ok(len)) = (
+            libc::off_t::try_from(from),
+            libc::off_t::try_from(to - from),
+        ) else {
+            return Err(io::Error::from_raw_os_error(libc::EFBIG));
+        };
+        loop {
+            // SAFETY: fallocate on our own open descriptor; no memory is passed.
+            let r = unsafe {
+                libc::fallocate(self.file.as_raw_fd(), libc::FALLOC_FL_KEEP_SIZE, off, len)
+            };
+            if r == 0 {
+                return Ok(());
+            }
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+    }
+
     /// Write already-encoded records (one write call for a whole loop iteration).
     pub fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.file.write_all(bytes)?;
+        if let Err(e) = self.faults.check(Op::Append) {
+            // As a disk that fills up mid-write: half the bytes land, then the error.
+            let _ = self.file.write_all(&bytes[..bytes.len() / 2]);
+            self.torn = true;
+            return Err(e);
+        }
+        if let Err(e) = self.file.write_all(bytes) {
+            self.torn = true;
+            return Err(e);
+        }
         self.len += bytes.len() as u64;
         Ok(())
     }
 
     pub fn sync(&mut self) -> io::Result<()> {
+        self.faults.check(Op::Sync)?;
         self.file.sync_data()
+    }
+
+    /// Cut the file back to its whole records (after a failed append) and make that
+    /// durable, so that no record is ever written after a torn one.
+    pub fn cut_to_valid(&mut self) -> io::Result<()> {
+        use std::io::Seek;
+        self.faults.check(Op::Truncate)?;
+        self.file.set_len(self.len)?;
+        self.file.seek(io::SeekFrom::Start(self.len))?;
+        self.file.sync_all()?;
+        self.torn = false;
+        Ok(())
+    }
+
+    /// Give back reserved space past the end (a generation that is done).
+    pub fn release_reserve(&mut self) {
+        if self.reserved.is_some_and(|r| r > self.len) {
+            let _ = self.file.set_len(self.len);
+            self.reserved = Some(self.len);
+        }
     }
 
     /// A second handle on the file, for an fsync on another thread.
     pub fn sync_handle(&self) -> io::Result<File> {
         self.file.try_clone()
     }
+
+    /// After the file was read back: whole records that a failed append did write count
+    /// as written (they are in the file, so a restart replays them), and cutting back
+    /// stops after them.
+    pub fn adopt_valid_len(&mut self, valid_len: u64) {
+        if valid_len >= self.len {
+            self.len = valid_len;
+        }
+    }
+}
+
+fn unsupported(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EOPNOTSUPP) | Some(libc::ENOSYS) | Some(libc::EINVAL)
+    )
 }
 
 /// fsync the directory holding `path`, so a create or rename in it is durable.
@@ -338,7 +599,7 @@ mod tests {
     fn round_trip_and_torn_tail_at_every_length() {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("state.json");
-        let mut w = JournalWriter::create(&state, 3).unwrap();
+        let mut w = JournalWriter::create(&state, 3, &Faults::default()).unwrap();
         let mut buf = Vec::new();
         for i in 0..5 {
             rec(i).encode(&mut buf);
@@ -372,7 +633,7 @@ mod tests {
     fn raw_records_read_back_as_parsed_arguments() {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("s");
-        let mut w = JournalWriter::create(&state, 2).unwrap();
+        let mut w = JournalWriter::create(&state, 2, &Faults::default()).unwrap();
         let texts = [
             r#"{"task_id": "T1", "worker": "w", "n": NaN, "big": 123456789012345678901234567890, "d": {"b": 1, "a": 2, "b": 3}}"#,
             "",
@@ -433,7 +694,7 @@ mod tests {
         std::fs::write(journal_path(&state, 4), &file).unwrap();
         let r = read_journal(&journal_path(&state, 4), 4).unwrap();
         assert_eq!(r.records, vec![rec(0)]);
-        let mut w = JournalWriter::reopen(&state, 4, r.valid_len).unwrap();
+        let mut w = JournalWriter::reopen(&state, 4, r.valid_len, &Faults::default()).unwrap();
         let mut buf = Vec::new();
         encode_raw_record("pause", "", 5.0, &mut buf);
         w.write(&buf).unwrap();
@@ -448,7 +709,7 @@ mod tests {
     fn checksum_mismatch_drops_the_record_and_after() {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("s");
-        let mut w = JournalWriter::create(&state, 0).unwrap();
+        let mut w = JournalWriter::create(&state, 0, &Faults::default()).unwrap();
         let mut buf = Vec::new();
         for i in 0..3 {
             rec(i).encode(&mut buf);
@@ -464,11 +725,174 @@ mod tests {
         assert!(r.dropped_tail.unwrap().contains("checksum"));
     }
 
+    /// A journal of `n` records at generation 0 beside `state`, and its bytes.
+    fn small_journal(state: &Path, n: u64) -> Vec<u8> {
+        let mut w = JournalWriter::create(state, 0, &Faults::default()).unwrap();
+        let mut buf = Vec::new();
+        for i in 0..n {
+            if i % 2 == 0 {
+                rec(i).encode(&mut buf);
+            } else {
+                encode_raw_record(
+                    "add_task",
+                    &format!("{{\"task_id\": \"T{i}\"}}"),
+                    i as f64,
+                    &mut buf,
+                );
+            }
+        }
+        w.write(&buf).unwrap();
+        std::fs::read(journal_path(state, 0)).unwrap()
+    }
+
+    #[test]
+    fn a_flipped_byte_anywhere_is_refused_or_only_the_last_record_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("s");
+        let good = small_journal(&state, 6);
+        let all = read_journal(&journal_path(&state, 0), 0).unwrap().records;
+        assert_eq!(all.len(), 6);
+        let last_start = {
+            let mut pos = HEADER_LEN as usize;
+            let mut starts = Vec::new();
+            while pos < good.len() {
+                starts.push(pos);
+                pos += record_at(&good, pos).unwrap().1;
+            }
+            *starts.last().unwrap()
+        };
+        let (mut refused, mut tail_dropped, mut unchanged) = (0, 0, 0);
+        for off in 0..good.len() {
+            for flip in [0x01u8, 0x80, 0xff] {
+                let mut bad = good.clone();
+                bad[off] ^= flip;
+                std::fs::write(journal_path(&state, 0), &bad).unwrap();
+                match read_journal(&journal_path(&state, 0), 0) {
+                    Err(ReadError::Corrupt(c)) => {
+                        assert!(off >= HEADER_LEN as usize, "offset {off}");
+                        assert!(c.offset as usize <= off, "offset {off}: {c:?}");
+                        assert_eq!(c.following as usize, bad.len() - c.offset as usize);
+                        refused += 1;
+                    }
+                    Err(ReadError::BadHeader { .. }) => {
+                        assert!(off < HEADER_LEN as usize, "offset {off}");
+                        refused += 1;
+                    }
+                    Err(ReadError::Io(e)) => panic!("offset {off}: {e}"),
+                    Ok(r) => {
+                        // Never more than the damaged last record is lost, and a record
+                        // before the damage is never changed.
+                        assert_eq!(
+                            r.records[..r.records.len().min(5)],
+                            all[..r.records.len().min(5)],
+                            "offset {off}"
+                        );
+                        if r.records.len() == 6 {
+                            // The flip landed where it changes nothing we read.
+                            unchanged += 1;
+                        } else {
+                            assert_eq!(r.records.len(), 5, "offset {off} flip {flip:#x}");
+                            assert!(off >= last_start, "offset {off} is before the last record");
+                            assert!(r.dropped_tail.is_some());
+                            tail_dropped += 1;
+                        }
+                    }
+                }
+            }
+        }
+        assert!(
+            refused > 0 && tail_dropped > 0,
+            "{refused} {tail_dropped} {unchanged}"
+        );
+    }
+
+    #[test]
+    fn corruption_says_where_and_salvage_keeps_every_valid_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("s");
+        let mut bad = small_journal(&state, 6);
+        let second = HEADER_LEN as usize + record_at(&bad, HEADER_LEN as usize).unwrap().1;
+        bad[second + 12] ^= 0x20;
+        std::fs::write(journal_path(&state, 0), &bad).unwrap();
+        let ReadError::Corrupt(c) = read_journal(&journal_path(&state, 0), 0).unwrap_err() else {
+            panic!("not corrupt")
+        };
+        assert_eq!(c.offset as usize, second);
+        assert_eq!(c.records_before, 1);
+        assert!(c.next_valid as usize > second);
+        let msg = ReadError::Corrupt(c).to_string();
+        assert!(msg.contains(&format!("byte {second}")), "{msg}");
+        let (kept, skipped) = salvage_journal(&journal_path(&state, 0)).unwrap();
+        assert_eq!(kept.len(), 5, "all but the damaged one");
+        assert_eq!(skipped.len(), 1);
+        assert_eq!(skipped[0].0 as usize, second);
+    }
+
+    #[test]
+    fn reserve_then_fill_a_tiny_disk_fails_at_reserve_not_at_append() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("s");
+        let faults = Faults::armable();
+        let mut w = JournalWriter::create(&state, 0, &faults).unwrap();
+        w.reserve(100).unwrap();
+        assert!(w.reserved.unwrap_or(u64::MAX) >= 116);
+        faults.fail(Op::Allocate, libc::ENOSPC);
+        // Inside what is reserved: no allocation needed.
+        w.reserve(1000).unwrap();
+        let e = w.reserve(RESERVE_STEP * 2).unwrap_err();
+        assert_eq!(e.raw_os_error(), Some(libc::ENOSPC));
+    }
+
+    #[test]
+    fn a_failed_append_is_cut_back_before_anything_follows() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("s");
+        let faults = Faults::armable();
+        let mut w = JournalWriter::create(&state, 0, &faults).unwrap();
+        let mut buf = Vec::new();
+        rec(0).encode(&mut buf);
+        w.write(&buf).unwrap();
+        faults.fail_times(Op::Append, libc::EIO, 1);
+        let mut two = Vec::new();
+        rec(1).encode(&mut two);
+        rec(2).encode(&mut two);
+        rec(4).encode(&mut two);
+        assert!(w.write(&two).is_err());
+        assert!(w.torn);
+        let r = read_journal(&journal_path(&state, 0), 0).unwrap();
+        // Half of the failed append landed: one whole record and a torn one.
+        assert_eq!(r.records, vec![rec(0), rec(1)]);
+        assert!(r.dropped_tail.is_some());
+        w.cut_to_valid().unwrap();
+        let r = read_journal(&journal_path(&state, 0), 0).unwrap();
+        assert_eq!(
+            r.records,
+            vec![rec(0)],
+            "cut to what the writer knew was whole"
+        );
+        w.adopt_valid_len(r.valid_len);
+        let mut three = Vec::new();
+        rec(3).encode(&mut three);
+        w.write(&three).unwrap();
+        let r = read_journal(&journal_path(&state, 0), 0).unwrap();
+        assert_eq!(r.records, vec![rec(0), rec(3)]);
+        assert!(r.dropped_tail.is_none());
+        // Read back first, the whole record that did land is kept.
+        faults.fail_times(Op::Append, libc::EIO, 1);
+        assert!(w.write(&two).is_err());
+        let r = read_journal(&journal_path(&state, 0), 0).unwrap();
+        w.adopt_valid_len(r.valid_len);
+        w.cut_to_valid().unwrap();
+        let r = read_journal(&journal_path(&state, 0), 0).unwrap();
+        assert_eq!(r.records, vec![rec(0), rec(3), rec(1)]);
+        assert!(r.dropped_tail.is_none());
+    }
+
     #[test]
     fn reopen_cuts_torn_tail_and_appends() {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("s");
-        let mut w = JournalWriter::create(&state, 1).unwrap();
+        let mut w = JournalWriter::create(&state, 1, &Faults::default()).unwrap();
         let mut buf = Vec::new();
         rec(0).encode(&mut buf);
         w.write(&buf).unwrap();
@@ -476,7 +900,7 @@ mod tests {
         drop(w);
         let r = read_journal(&journal_path(&state, 1), 1).unwrap();
         assert_eq!(r.records.len(), 1);
-        let mut w = JournalWriter::reopen(&state, 1, r.valid_len).unwrap();
+        let mut w = JournalWriter::reopen(&state, 1, r.valid_len, &Faults::default()).unwrap();
         let mut buf = Vec::new();
         rec(1).encode(&mut buf);
         w.write(&buf).unwrap();
@@ -491,7 +915,7 @@ mod tests {
         let state = dir.path().join("s");
         std::fs::write(journal_path(&state, 0), b"garbage-garbage-garbage").unwrap();
         assert!(read_journal(&journal_path(&state, 0), 0).is_err());
-        JournalWriter::create(&state, 4).unwrap();
+        JournalWriter::create(&state, 4, &Faults::default()).unwrap();
         std::fs::rename(journal_path(&state, 4), journal_path(&state, 5)).unwrap();
         assert!(read_journal(&journal_path(&state, 5), 5).is_err());
         assert_eq!(list_generations(&state).unwrap(), vec![0, 5]);

@@ -13,8 +13,21 @@
 //! serialization or the disk. Before forking, appends move to a new journal generation,
 //! so the child's image and the journal split cleanly; old generations are deleted only
 //! once the new snapshot is safely renamed into place.
+//!
+//! # When the disk fails
+//! Nothing is acknowledged that is not kept. Journal space is reserved ahead of the
+//! appends ([`journal::RESERVE_STEP`]), so a full disk is found by [`Persistence::admit`]
+//! before a call is applied, and the call is refused. A write or fsync that fails anyway
+//! (EIO, a filesystem without reservations) fails the whole loop iteration: its replies
+//! become 503s, and after a failed append the App rebuilds its state from the files, so
+//! that what it serves is what a restart would rebuild. Either way writes stay blocked
+//! ([`Persistence::writes_blocked`]) until a retry on the tick succeeds: the torn journal
+//! is cut back to its last whole record and appends continue in a fresh generation, so no
+//! record ever follows a torn one.
 
+pub mod faults;
 pub mod journal;
+pub mod lock;
 pub mod snapshot;
 
 use std::io;
@@ -22,11 +35,14 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 
+use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::config::{ConfigError, Ini};
+use faults::Faults;
 use journal::{JournalWriter, Record};
+use lock::StateLock;
 
 /// When journal appends reach the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,17 +107,80 @@ impl PersistConfig {
     }
 }
 
+/// Why the saved state cannot be used; a refusal to start, leaving every file as it was.
+#[derive(Debug)]
+pub enum PersistError {
+    /// Another server holds the state.
+    Locked(lock::LockError),
+    /// The snapshot is damaged or of another kind.
+    Snapshot { path: PathBuf, why: String },
+    /// A journal is damaged in a way that a crash cannot explain.
+    Journal {
+        path: PathBuf,
+        source: journal::ReadError,
+    },
+    /// The files cannot be read or written.
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+}
+
+impl std::fmt::Display for PersistError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PersistError::Locked(e) => write!(f, "{e}"),
+            PersistError::Snapshot { path, why } => write!(
+                f,
+                "the state file {} cannot be used: {why}. It was left untouched. \
+                 `luigid-rs check-state {}` says what it holds. To start with an empty \
+                 state anyway, run with --start-empty (or [luigid_rs] start_empty = true): \
+                 the file and its journals are then moved aside with a .corrupt-<time> \
+                 suffix, never deleted.",
+                path.display(),
+                path.display()
+            ),
+            PersistError::Journal { path, source } => write!(
+                f,
+                "journal {} is damaged: {source}. Nothing was changed or dropped. Run \
+                 `luigid-rs check-state STATE_PATH` to see every file, and `luigid-rs \
+                 check-state STATE_PATH --repair NEW_STATE_PATH` to write a copy that keeps \
+                 every record that is still whole; then start on the copy, or move the \
+                 journal aside to start from the snapshot alone.",
+                path.display()
+            ),
+            PersistError::Io { what, path, source } => {
+                write!(f, "cannot {what} {}: {source}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for PersistError {}
+
 /// What `open` found on disk, for the App to rebuild the scheduler from.
-#[derive(Debug, Default)]
-pub struct Recovery {
+#[derive(Debug)]
+pub struct Recovery<T> {
     /// The snapshot's scheduler state, if there was one.
-    pub state: Option<Value>,
+    pub state: Option<T>,
     /// Journal records to replay on top of it, in order.
     pub records: Vec<Record>,
     /// What happened, for the log: routine notes, and `warnings` for what lost or moved
     /// something (torn tails dropped, files moved aside, no state directory).
     pub notes: Vec<String>,
     pub warnings: Vec<String>,
+}
+
+impl<T> Default for Recovery<T> {
+    fn default() -> Recovery<T> {
+        Recovery {
+            state: None,
+            records: Vec::new(),
+            notes: Vec::new(),
+            warnings: Vec::new(),
+        }
+    }
 }
 
 /// Counters for /metrics and the benchmark.
@@ -117,6 +196,42 @@ pub struct Stats {
     pub max_snapshot_pause: f64,
     /// Seconds from start to finish of the last completed snapshot.
     pub last_snapshot_secs: f64,
+    /// State-changing calls refused because the state could not be written.
+    pub refused: u64,
+    /// Times writes became blocked.
+    pub write_blocks: u64,
+}
+
+/// Why state-changing calls are refused right now.
+#[derive(Debug, Clone)]
+pub struct WriteBlock {
+    /// Wall-clock time the writes started failing.
+    pub since: f64,
+    /// What failed, with the path and the OS error.
+    pub reason: String,
+    /// Calls refused since.
+    pub refused: u64,
+    /// A journal fsync failed: what was written may not be on disk, so a fresh snapshot
+    /// is taken once writes work again.
+    sync_failed: bool,
+    next_retry: f64,
+}
+
+/// A call refused because the state cannot be written (the router answers 503).
+#[derive(Debug, Clone)]
+pub struct Refused {
+    pub reason: String,
+}
+
+/// How an iteration's journal writes ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commit {
+    /// Written (and with `always`, synced): the replies may leave.
+    Done,
+    /// Not kept: the replies of the journaled calls must not say they were. `rollback`:
+    /// the calls are applied in memory but not in the files, so the state must be
+    /// rebuilt from the files.
+    Failed { rollback: bool },
 }
 
 struct Job {
@@ -144,6 +259,12 @@ pub struct Persistence {
     bg: Option<BgSync>,
     /// The thread removing journals a snapshot made obsolete, if one is running.
     cleanup: Option<std::thread::JoinHandle<()>>,
+    block: Option<WriteBlock>,
+    /// Take a snapshot at the next tick (after a failed fsync was recovered from).
+    snapshot_wanted: bool,
+    faults: Faults,
+    /// Held while this process serves the state (None without a state directory).
+    lock: Option<StateLock>,
     pub stats: Stats,
     /// Test hook: the next snapshot stops between temp write and rename.
     pub crash_next_snapshot_before_rename: bool,
@@ -156,11 +277,28 @@ fn dir_of(path: &Path) -> PathBuf {
     }
 }
 
+/// The newest journal generation read and the length of its whole records.
+type LastJournal = (u64, u64);
+
+/// How long a refused caller is told to wait (the retry timer's period).
+pub const RETRY_AFTER_SECS: u64 = 1;
+
 impl Persistence {
-    /// Read the snapshot and journal, and open the journal for appending.
+    /// Lock the state, read the snapshot and journal, and open the journal for appending.
     /// An error is a refusal to start, with a message that says what to do.
-    pub fn open(cfg: PersistConfig, now: f64) -> Result<(Persistence, Recovery), String> {
-        let mut rec = Recovery::default();
+    pub fn open<T: DeserializeOwned>(
+        cfg: PersistConfig,
+        now: f64,
+    ) -> Result<(Persistence, Recovery<T>), PersistError> {
+        Persistence::open_with_faults(cfg, now, Faults::default())
+    }
+
+    /// [`Persistence::open`] with injected file failures (tests).
+    pub fn open_with_faults<T: DeserializeOwned>(
+        cfg: PersistConfig,
+        now: f64,
+        faults: Faults,
+    ) -> Result<(Persistence, Recovery<T>), PersistError> {
         let path = cfg.state_path.clone();
         let mut p = Persistence {
             cfg,
@@ -175,12 +313,17 @@ impl Persistence {
             job: None,
             bg: None,
             cleanup: None,
+            block: None,
+            snapshot_wanted: false,
+            faults,
+            lock: None,
             stats: Stats::default(),
             crash_next_snapshot_before_rename: false,
         };
         if !dir_of(&path).is_dir() {
             // luigid does not create the directory either; it only fails to save at
             // shutdown. Keep running, without durability, and say so.
+            let mut rec = Recovery::default();
             rec.warnings.push(format!(
                 "state directory {} does not exist: state will not be saved (create it to \
                  enable snapshots and the journal)",
@@ -188,16 +331,44 @@ impl Persistence {
             ));
             return Ok((p, rec));
         }
+        p.lock = Some(StateLock::acquire(&path).map_err(PersistError::Locked)?);
         remove_stale_temps(&path);
+        let (rec, last) = p.read_files(now, p.cfg.start_empty)?;
+        p.gen = last.map(|(g, _)| g).unwrap_or(p.gen);
+        if p.cfg.durability != Durability::Off {
+            let writer = match last {
+                Some((g, len)) => JournalWriter::reopen(&path, g, len, &p.faults),
+                None => JournalWriter::create(&path, p.gen, &p.faults),
+            }
+            .map_err(|source| PersistError::Io {
+                what: "open the journal beside",
+                path: path.clone(),
+                source,
+            })?;
+            p.writer = Some(writer);
+        }
+        Ok((p, rec))
+    }
+
+    /// Read the snapshot and every journal generation after it: what a start would
+    /// rebuild. Also sets the snapshot generation and size. `start_empty` moves an
+    /// unusable snapshot aside instead of failing (only at startup).
+    fn read_files<T: DeserializeOwned>(
+        &mut self,
+        now: f64,
+        start_empty: bool,
+    ) -> Result<(Recovery<T>, Option<LastJournal>), PersistError> {
+        let path = self.cfg.state_path.clone();
+        let mut rec = Recovery::default();
         let mut snapshot_gen = 0;
-        match snapshot::read(&path) {
+        match snapshot::read::<T>(&path) {
             Ok(None) => rec.notes.push(format!(
-                "no state file at {}: starting with an empty state",
+                "no saved state at {}: starting with an empty state",
                 path.display()
             )),
             Ok(Some(l)) => {
                 snapshot_gen = l.journal_gen;
-                p.last_snapshot_bytes = file_len(&path);
+                self.last_snapshot_bytes = file_len(&path);
                 rec.notes.push(format!(
                     "loaded snapshot {} (journal generation {})",
                     path.display(),
@@ -205,37 +376,48 @@ impl Persistence {
                 ));
                 rec.state = Some(l.state);
             }
-            Err(snapshot::LoadError::Io(e)) => {
-                return Err(format!("cannot read state file {}: {e}", path.display()))
+            Err(snapshot::LoadError::Io(source)) => {
+                return Err(PersistError::Io {
+                    what: "read state file",
+                    path,
+                    source,
+                })
             }
             Err(snapshot::LoadError::Corrupt { path, why }) => {
-                if !p.cfg.start_empty {
-                    return Err(format!(
-                        "the state file {} cannot be used: {why}. It was left untouched. \
-                         To start with an empty state anyway, run with --start-empty (or \
-                         [luigid_rs] start_empty = true): the file and its journals are then \
-                         moved aside with a .corrupt-<time> suffix, never deleted.",
-                        path.display()
-                    ));
+                if !start_empty {
+                    return Err(PersistError::Snapshot { path, why });
                 }
-                let moved = snapshot::move_aside(&path, now)
-                    .map_err(|e| format!("cannot move {} aside: {e}", path.display()))?;
+                let io_err = |source| PersistError::Io {
+                    what: "move aside",
+                    path: path.clone(),
+                    source,
+                };
+                let moved = snapshot::move_aside(&path, now).map_err(io_err)?;
                 rec.warnings.push(format!(
                     "state file unusable ({why}); moved to {} and starting empty",
                     moved.display()
                 ));
-                for g in journal::list_generations(&path).map_err(|e| e.to_string())? {
+                for g in journal::list_generations(&path).map_err(io_err)? {
                     let jp = journal::journal_path(&path, g);
-                    let moved = snapshot::move_aside(&jp, now).map_err(|e| e.to_string())?;
+                    let moved = snapshot::move_aside(&jp, now).map_err(io_err)?;
                     rec.notes
                         .push(format!("journal moved to {}", moved.display()));
                 }
             }
         }
-        let gens = journal::list_generations(&path)
-            .map_err(|e| format!("cannot list journals beside {}: {e}", path.display()))?;
+        self.gen = snapshot_gen;
+        let gens = journal::list_generations(&path).map_err(|source| PersistError::Io {
+            what: "list the journals beside",
+            path: path.clone(),
+            source,
+        })?;
+        let live: Vec<u64> = gens
+            .iter()
+            .copied()
+            .filter(|&g| g >= snapshot_gen)
+            .collect();
         let mut last: Option<(u64, u64)> = None;
-        for g in gens {
+        for &g in &gens {
             let jp = journal::journal_path(&path, g);
             if g < snapshot_gen {
                 // Already contained in the snapshot: a crash came between the rename and
@@ -243,18 +425,31 @@ impl Persistence {
                 let _ = std::fs::remove_file(&jp);
                 continue;
             }
-            let read = journal::read_journal(&jp, g).map_err(|e| {
-                format!(
-                    "journal {} cannot be read: {e}. Move it aside to start from the \
-                     snapshot alone.",
-                    jp.display()
-                )
+            let read = journal::read_journal(&jp, g).map_err(|source| PersistError::Journal {
+                path: jp.clone(),
+                source,
             })?;
             if let Some(why) = &read.dropped_tail {
+                if live.last() != Some(&g) && read.valid_len > 0 {
+                    // Appends continue in a new generation only after the old one was
+                    // cut back to whole records: a torn record here is damage.
+                    return Err(PersistError::Journal {
+                        path: jp.clone(),
+                        source: journal::ReadError::Corrupt(journal::Corruption {
+                            path: jp.clone(),
+                            offset: read.valid_len,
+                            following: file_len(&jp).saturating_sub(read.valid_len),
+                            next_valid: 0,
+                            why: format!("{why}, in a generation that later ones follow"),
+                            records_before: read.records.len(),
+                        }),
+                    });
+                }
                 rec.warnings.push(format!(
-                    "journal {}: dropped an incomplete last record ({why}); it was never \
-                     acknowledged",
-                    jp.display()
+                    "journal {}: dropped an incomplete last record ({why}) at byte {}; it \
+                     was never acknowledged",
+                    jp.display(),
+                    read.valid_len
                 ));
             }
             rec.notes.push(format!(
@@ -262,20 +457,32 @@ impl Persistence {
                 jp.display(),
                 read.records.len()
             ));
-            p.records_since_snapshot += read.records.len() as u64;
+            self.records_since_snapshot += read.records.len() as u64;
             rec.records.extend(read.records);
             last = Some((g, read.valid_len));
         }
-        p.gen = last.map(|(g, _)| g).unwrap_or(snapshot_gen);
-        if p.cfg.durability != Durability::Off {
-            let writer = match last {
-                Some((g, len)) => JournalWriter::reopen(&path, g, len),
-                None => JournalWriter::create(&path, snapshot_gen),
+        Ok((rec, last))
+    }
+
+    /// Read the files again: the state a restart would rebuild right now. Used to undo
+    /// calls that were applied in memory but whose journal append failed.
+    pub fn reread<T: DeserializeOwned>(&mut self, now: f64) -> Result<Recovery<T>, PersistError> {
+        // Obsolete journals are deleted only by the cleanup thread; let it finish so the
+        // snapshot and the generations read belong together.
+        self.join_cleanup();
+        let records = self.records_since_snapshot;
+        let last_bytes = self.last_snapshot_bytes;
+        let gen = self.gen;
+        let (rec, last) = self.read_files(now, false)?;
+        if let (Some(w), Some((g, valid_len))) = (self.writer.as_mut(), last) {
+            if w.gen == g {
+                w.adopt_valid_len(valid_len);
             }
-            .map_err(|e| format!("cannot open the journal beside {}: {e}", path.display()))?;
-            p.writer = Some(writer);
         }
-        Ok((p, rec))
+        self.records_since_snapshot = records;
+        self.last_snapshot_bytes = last_bytes;
+        self.gen = gen;
+        Ok(rec)
     }
 
     pub fn durability(&self) -> Durability {
@@ -285,6 +492,60 @@ impl Persistence {
     /// Whether calls are being journaled (durability on and a writable state directory).
     pub fn journaling(&self) -> bool {
         self.writer.is_some()
+    }
+
+    /// Set while state-changing calls are refused.
+    pub fn writes_blocked(&self) -> Option<&WriteBlock> {
+        self.block.as_ref()
+    }
+
+    /// May a call whose journal record takes about `record_bytes` be applied now? Refused
+    /// while writes are blocked, and when the journal cannot reserve room for it (a full
+    /// disk), which blocks writes.
+    pub fn admit(&mut self, record_bytes: usize, now: f64) -> Result<(), Refused> {
+        if let Some(b) = self.block.as_mut() {
+            b.refused += 1;
+            self.stats.refused += 1;
+            return Err(Refused {
+                reason: b.reason.clone(),
+            });
+        }
+        let Some(w) = self.writer.as_mut() else {
+            return Ok(());
+        };
+        // The record's text plus its framing, with room for an encoding that is longer
+        // than the request text (escapes).
+        let more = self.pending.len() as u64 + 2 * record_bytes as u64 + 256;
+        if let Err(e) = w.reserve(more) {
+            let reason = format!("cannot reserve journal space in {}: {e}", w.path.display());
+            self.start_block(now, reason.clone(), false);
+            self.stats.refused += 1;
+            if let Some(b) = self.block.as_mut() {
+                b.refused += 1;
+            }
+            return Err(Refused { reason });
+        }
+        Ok(())
+    }
+
+    fn start_block(&mut self, now: f64, reason: String, sync_failed: bool) {
+        self.stats.journal_errors += 1;
+        if let Some(b) = self.block.as_mut() {
+            b.sync_failed |= sync_failed;
+            return;
+        }
+        log::error!(
+            "state writes failing: {reason}. State-changing calls are refused (503) until a \
+             write succeeds again; reads keep working"
+        );
+        self.stats.write_blocks += 1;
+        self.block = Some(WriteBlock {
+            since: now,
+            reason,
+            refused: 0,
+            sync_failed,
+            next_retry: now + RETRY_AFTER_SECS as f64,
+        });
     }
 
     /// Queue one operation; it is written at the next `flush`.
@@ -310,36 +571,45 @@ impl Persistence {
 
     /// Write what this loop iteration queued; with `always`, make it durable too.
     /// Called before the iteration's replies are written.
-    pub fn flush(&mut self, now: f64) {
+    pub fn flush(&mut self, now: f64) -> Commit {
         let Some(w) = self.writer.as_mut() else {
-            return;
+            return Commit::Done;
         };
         if self.pending.is_empty() {
-            return;
+            return Commit::Done;
         }
-        if let Err(e) = w.write(&self.pending) {
-            self.stats.journal_errors += 1;
-            log::error!("journal write to {} failed: {e}", w.path.display());
-        }
+        let written = w.write(&self.pending);
         self.pending.clear();
-        self.unsynced = true;
-        if self.cfg.durability == Durability::Always {
-            self.sync(now);
+        if let Err(e) = written {
+            let reason = format!("journal append to {} failed: {e}", w.path.display());
+            self.start_block(now, reason, false);
+            return Commit::Failed { rollback: true };
         }
+        self.unsynced = true;
+        if self.cfg.durability == Durability::Always && !self.sync(now) {
+            return Commit::Failed { rollback: false };
+        }
+        Commit::Done
     }
 
-    fn sync(&mut self, now: f64) {
-        if let Some(w) = self.writer.as_mut() {
-            match w.sync() {
-                Ok(()) => self.stats.journal_syncs += 1,
-                Err(e) => {
-                    self.stats.journal_errors += 1;
-                    log::error!("journal fsync of {} failed: {e}", w.path.display());
-                }
-            }
-        }
+    /// fdatasync the journal here; false (and writes blocked) when it failed.
+    fn sync(&mut self, now: f64) -> bool {
+        let Some(w) = self.writer.as_mut() else {
+            return true;
+        };
         self.unsynced = false;
         self.last_sync = now;
+        match w.sync() {
+            Ok(()) => {
+                self.stats.journal_syncs += 1;
+                true
+            }
+            Err(e) => {
+                let reason = format!("journal fsync of {} failed: {e}", w.path.display());
+                self.start_block(now, reason, true);
+                false
+            }
+        }
     }
 
     /// `everysec`: hand the fsync to the sync thread, so the loop does not wait the
@@ -362,7 +632,11 @@ impl Persistence {
             return false;
         };
         bg.busy.store(true, Ordering::Release);
-        if bg.tx.send((handle, w.path.clone())).is_err() {
+        if bg
+            .tx
+            .send((handle, w.path.clone(), self.faults.clone()))
+            .is_err()
+        {
             bg.busy.store(false, Ordering::Release);
             self.bg = None;
             return false;
@@ -372,23 +646,31 @@ impl Persistence {
         true
     }
 
-    /// Count the sync thread's finished fsyncs into the stats.
-    fn collect_background_syncs(&mut self) {
-        if let Some(bg) = self.bg.as_mut() {
-            let done = bg.done.load(Ordering::Acquire);
-            let failed = bg.failed.load(Ordering::Acquire);
-            self.stats.journal_syncs += done - bg.seen_done;
-            self.stats.journal_errors += failed - bg.seen_failed;
-            bg.seen_done = done;
-            bg.seen_failed = failed;
+    /// Count the sync thread's finished fsyncs into the stats; a failed one blocks writes.
+    fn collect_background_syncs(&mut self, now: f64) {
+        let Some(bg) = self.bg.as_mut() else {
+            return;
+        };
+        let done = bg.done.load(Ordering::Acquire);
+        let failed = bg.failed.load(Ordering::Acquire);
+        self.stats.journal_syncs += done - bg.seen_done;
+        let new_failures = failed - bg.seen_failed;
+        bg.seen_done = done;
+        bg.seen_failed = failed;
+        if new_failures > 0 {
+            let why = bg.last_error.lock().map(|e| e.clone()).unwrap_or_default();
+            self.start_block(now, format!("journal fsync failed: {why}"), true);
         }
     }
 
-    /// About once a second: `everysec` sync, reap a finished snapshot child, and start a
-    /// snapshot when one is due.
+    /// About once a second: `everysec` sync, retry blocked writes, reap a finished
+    /// snapshot child, and start a snapshot when one is due.
     pub fn tick<T: Serialize>(&mut self, now: f64, state: &T) {
-        self.collect_background_syncs();
-        if self.unsynced && now - self.last_sync >= 1.0 {
+        self.collect_background_syncs(now);
+        if self.block.is_some() {
+            self.try_recover(now);
+        }
+        if self.unsynced && now - self.last_sync >= 1.0 && self.block.is_none() {
             let background =
                 self.cfg.durability == Durability::EverySec && self.sync_in_background(now);
             if !background {
@@ -396,14 +678,69 @@ impl Persistence {
             }
         }
         self.reap(false);
+        if self.block.is_some() {
+            return;
+        }
         let Some(w) = self.writer.as_ref() else {
             return;
         };
-        let due = self.records_since_snapshot > 0
-            && (now - self.last_snapshot >= self.cfg.snapshot_interval
-                || w.len >= self.journal_limit());
+        let due = self.snapshot_wanted
+            || (self.records_since_snapshot > 0
+                && (now - self.last_snapshot >= self.cfg.snapshot_interval
+                    || w.len >= self.journal_limit()));
         if due && self.job.is_none() {
             self.start_snapshot(now, state);
+        }
+    }
+
+    /// Blocked writes: try to continue. The current journal is cut back to its last whole
+    /// record and synced, and appends move to a fresh generation with space reserved, so
+    /// no record ever follows a torn one. Retried on every tick until it works.
+    fn try_recover(&mut self, now: f64) {
+        let Some(b) = self.block.as_ref() else {
+            return;
+        };
+        if now < b.next_retry {
+            return;
+        }
+        let result = match self.writer.as_mut() {
+            None => Ok(None),
+            Some(w) => {
+                let new_gen = w.gen + 1;
+                let state_path = &self.cfg.state_path;
+                let faults = &self.faults;
+                (|| {
+                    w.cut_to_valid()?;
+                    let mut fresh = JournalWriter::create(state_path, new_gen, faults)?;
+                    fresh.reserve(journal::RESERVE_STEP)?;
+                    w.release_reserve();
+                    Ok::<_, io::Error>(Some(fresh))
+                })()
+            }
+        };
+        match result {
+            Ok(fresh) => {
+                let Some(b) = self.block.take() else {
+                    return;
+                };
+                if let Some(f) = fresh {
+                    self.gen = f.gen;
+                    self.writer = Some(f);
+                }
+                self.snapshot_wanted |= b.sync_failed;
+                log::info!(
+                    "state writes work again after {:.0} s ({} state-changing calls were \
+                     refused meanwhile); the journal continues in generation {}",
+                    (now - b.since).max(0.0),
+                    b.refused,
+                    self.gen
+                );
+            }
+            Err(_) => {
+                if let Some(b) = self.block.as_mut() {
+                    b.next_retry = now + RETRY_AFTER_SECS as f64;
+                }
+            }
         }
     }
 
@@ -423,20 +760,39 @@ impl Persistence {
     /// thread) writes the state.
     pub fn start_snapshot<T: Serialize>(&mut self, now: f64, state: &T) {
         let t0 = std::time::Instant::now();
-        self.flush(now);
-        if self.unsynced {
-            self.sync(now);
+        if self.flush(now) != Commit::Done || (self.unsynced && !self.sync(now)) {
+            return;
+        }
+        if let Some(w) = self.writer.as_mut().filter(|w| w.torn) {
+            // A later generation must never follow a torn record.
+            if let Err(e) = w.cut_to_valid() {
+                self.stats.snapshot_errors += 1;
+                log::error!(
+                    "cannot cut {} back to its whole records: {e}",
+                    w.path.display()
+                );
+                return;
+            }
         }
         let new_gen = match self.writer.as_ref() {
             Some(w) => w.gen + 1,
             None => self.gen + 1,
         };
         if self.writer.is_some() {
-            match JournalWriter::create(&self.cfg.state_path, new_gen) {
-                Ok(w) => self.writer = Some(w),
+            match JournalWriter::create(&self.cfg.state_path, new_gen, &self.faults) {
+                Ok(w) => {
+                    if let Some(old) = self.writer.as_mut() {
+                        old.release_reserve();
+                    }
+                    self.writer = Some(w);
+                }
                 Err(e) => {
                     self.stats.snapshot_errors += 1;
-                    log::error!("cannot start journal generation {new_gen}: {e}");
+                    self.last_snapshot = now;
+                    log::error!(
+                        "cannot start journal generation {new_gen} for a snapshot: {e}; \
+                         the current journal goes on and keeps every change"
+                    );
                     return;
                 }
             }
@@ -444,18 +800,20 @@ impl Persistence {
         self.gen = new_gen;
         self.last_snapshot = now;
         self.records_since_snapshot = 0;
+        self.snapshot_wanted = false;
         let crash = std::mem::take(&mut self.crash_next_snapshot_before_rename);
         if self.cfg.fork_snapshots {
             // SAFETY: the child only serializes already-built memory into a file and then
             // leaves with _exit, running no destructors, atexit handlers or logging.
             let pid = unsafe { libc::fork() };
             if pid == 0 {
-                yield_to_loop();
+                self.in_snapshot_child();
                 let path = self.cfg.state_path.clone();
-                let code = match snapshot::write_atomic(&path, new_gen, now, state, crash) {
-                    Ok(()) => 0,
-                    Err(_) => 1,
-                };
+                let code =
+                    match snapshot::write_atomic(&path, new_gen, now, state, crash, &self.faults) {
+                        Ok(()) => 0,
+                        Err(_) => 1,
+                    };
                 // SAFETY: see above.
                 unsafe { libc::_exit(code) };
             }
@@ -473,9 +831,35 @@ impl Persistence {
                 io::Error::last_os_error()
             );
         }
-        let res = snapshot::write_atomic(&self.cfg.state_path, new_gen, now, state, crash);
+        let res = snapshot::write_atomic(
+            &self.cfg.state_path,
+            new_gen,
+            now,
+            state,
+            crash,
+            &self.faults,
+        );
         self.note_pause(t0.elapsed().as_secs_f64());
         self.finish_snapshot(new_gen, now, res.map_err(|e| e.to_string()));
+    }
+
+    /// First steps of a snapshot child: let go of the state lock (so that a server
+    /// restarted after this process died does not find it held by the child), die with
+    /// the parent (an orphan must not rename an old image over a newer server's
+    /// snapshot), and give way to the event loop.
+    fn in_snapshot_child(&self) {
+        if let Some(l) = &self.lock {
+            // SAFETY: closing our copy of an inherited descriptor; the parent keeps its own.
+            unsafe { libc::close(l.raw_fd()) };
+        }
+        // SAFETY: plain prctl/getppid calls on this process.
+        unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if libc::getppid() == 1 {
+                libc::_exit(1);
+            }
+        }
+        yield_to_loop();
     }
 
     fn note_pause(&mut self, secs: f64) {
@@ -570,20 +954,26 @@ impl Persistence {
         self.finish_snapshot(gen, started, res);
     }
 
-    /// Stop: wait for a running snapshot, then write a final one on this thread.
-    pub fn shutdown<T: Serialize>(&mut self, now: f64, state: &T) {
+    /// Stop: wait for a running snapshot, then write a final one on this thread. False
+    /// when the final snapshot failed (the journal then still holds what was kept).
+    pub fn shutdown<T: Serialize>(&mut self, now: f64, state: &T) -> bool {
         self.reap(true);
+        let errors = self.stats.snapshot_errors;
+        let snapshots = self.stats.snapshots;
         let fork = std::mem::replace(&mut self.cfg.fork_snapshots, false);
         self.start_snapshot(now, state);
         self.cfg.fork_snapshots = fork;
+        let saved = self.stats.snapshots > snapshots && self.stats.snapshot_errors == errors;
         // The journal of the new generation is empty: remove it so a clean stop leaves
         // only the snapshot behind.
         if let Some(w) = self.writer.take() {
-            if w.len <= 16 {
+            if saved && w.len <= 16 {
                 let _ = std::fs::remove_file(&w.path);
             }
         }
         self.join_cleanup();
+        // Without a state directory nothing was ever meant to be saved.
+        saved || self.lock.is_none()
     }
 
     pub fn state_path(&self) -> &Path {
@@ -615,29 +1005,41 @@ fn now_secs() -> f64 {
 
 /// The `everysec` sync thread: fsyncs the journal handles it is sent, one at a time.
 struct BgSync {
-    tx: mpsc::Sender<(std::fs::File, PathBuf)>,
+    tx: mpsc::Sender<(std::fs::File, PathBuf, Faults)>,
     busy: Arc<AtomicBool>,
     done: Arc<AtomicU64>,
     failed: Arc<AtomicU64>,
+    last_error: Arc<std::sync::Mutex<String>>,
     seen_done: u64,
     seen_failed: u64,
 }
 
 impl BgSync {
     fn start() -> Option<BgSync> {
-        let (tx, rx) = mpsc::channel::<(std::fs::File, PathBuf)>();
+        let (tx, rx) = mpsc::channel::<(std::fs::File, PathBuf, Faults)>();
         let busy = Arc::new(AtomicBool::new(false));
         let done = Arc::new(AtomicU64::new(0));
         let failed = Arc::new(AtomicU64::new(0));
-        let (b, d, f) = (busy.clone(), done.clone(), failed.clone());
+        let last_error = Arc::new(std::sync::Mutex::new(String::new()));
+        let (b, d, f, le) = (
+            busy.clone(),
+            done.clone(),
+            failed.clone(),
+            last_error.clone(),
+        );
         let spawned = std::thread::Builder::new()
             .name("journal-sync".into())
             .spawn(move || {
-                for (file, path) in rx {
-                    match file.sync_data() {
+                for (file, path, faults) in rx {
+                    match faults
+                        .check(faults::Op::Sync)
+                        .and_then(|()| file.sync_data())
+                    {
                         Ok(()) => d.fetch_add(1, Ordering::AcqRel),
                         Err(e) => {
-                            log::error!("journal fsync of {} failed: {e}", path.display());
+                            if let Ok(mut s) = le.lock() {
+                                *s = format!("{}: {e}", path.display());
+                            }
                             f.fetch_add(1, Ordering::AcqRel)
                         }
                     };
@@ -650,6 +1052,7 @@ impl BgSync {
                 busy,
                 done,
                 failed,
+                last_error,
                 seen_done: 0,
                 seen_failed: 0,
             }),
@@ -685,6 +1088,7 @@ fn yield_to_loop() {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use faults::Op;
     use serde_json::json;
 
     fn cfg(dir: &Path, durability: Durability) -> PersistConfig {
@@ -708,7 +1112,8 @@ mod tests {
     #[test]
     fn journal_survives_without_snapshot_and_replays_in_order() {
         let dir = tempfile::tempdir().unwrap();
-        let (mut p, rec) = Persistence::open(cfg(dir.path(), Durability::Always), 1.0).unwrap();
+        let (mut p, rec) =
+            Persistence::open::<Value>(cfg(dir.path(), Durability::Always), 1.0).unwrap();
         assert!(rec.state.is_none() && rec.records.is_empty());
         for i in 0..10 {
             p.record("add_task", &args(i), 10.0 + i as f64);
@@ -716,7 +1121,8 @@ mod tests {
         p.flush(20.0);
         assert_eq!(p.stats.journal_syncs, 1, "one sync for the whole iteration");
         drop(p); // a crash: no shutdown
-        let (_p, rec) = Persistence::open(cfg(dir.path(), Durability::Always), 2.0).unwrap();
+        let (_p, rec) =
+            Persistence::open::<Value>(cfg(dir.path(), Durability::Always), 2.0).unwrap();
         assert_eq!(rec.records.len(), 10);
         assert_eq!(rec.records[3].args, args(3));
         assert_eq!(rec.records[9].now, 19.0);
@@ -728,7 +1134,7 @@ mod tests {
             let dir = tempfile::tempdir().unwrap();
             let mut c = cfg(dir.path(), Durability::EverySec);
             c.fork_snapshots = fork;
-            let (mut p, _) = Persistence::open(c.clone(), 1.0).unwrap();
+            let (mut p, _) = Persistence::open::<Value>(c.clone(), 1.0).unwrap();
             p.record("add_task", &args(1), 2.0);
             p.flush(2.0);
             p.start_snapshot(3.0, &json!({"n": 1}));
@@ -740,7 +1146,7 @@ mod tests {
             p.record("add_task", &args(2), 4.0);
             p.flush(4.0);
             drop(p);
-            let (_p, rec) = Persistence::open(c, 5.0).unwrap();
+            let (_p, rec) = Persistence::open::<Value>(c, 5.0).unwrap();
             assert_eq!(rec.state, Some(json!({"n": 1})));
             assert_eq!(rec.records.len(), 1, "only what came after the snapshot");
             assert_eq!(rec.records[0].args, args(2));
@@ -755,7 +1161,7 @@ mod tests {
         let mut c = cfg(dir.path(), Durability::EverySec);
         c.snapshot_journal_bytes = 100;
         let big = json!({"pad": "x".repeat(20_000)});
-        let (mut p, _) = Persistence::open(c.clone(), 1.0).unwrap();
+        let (mut p, _) = Persistence::open::<Value>(c.clone(), 1.0).unwrap();
         p.record("add_task", &args(0), 1.0);
         p.flush(1.0);
         p.start_snapshot(1.0, &big);
@@ -788,7 +1194,7 @@ mod tests {
             .unwrap()
             .len();
         assert!(now_len > 20_000);
-        let (p, _) = Persistence::open(c, t + 1.0).unwrap();
+        let (p, _) = Persistence::open::<Value>(c, t + 1.0).unwrap();
         assert_eq!(p.journal_limit(), now_len);
     }
 
@@ -796,7 +1202,7 @@ mod tests {
     fn failed_snapshot_keeps_every_journal() {
         let dir = tempfile::tempdir().unwrap();
         let c = cfg(dir.path(), Durability::Always);
-        let (mut p, _) = Persistence::open(c.clone(), 1.0).unwrap();
+        let (mut p, _) = Persistence::open::<Value>(c.clone(), 1.0).unwrap();
         p.record("a", &args(1), 2.0);
         p.flush(2.0);
         p.start_snapshot(3.0, &json!({"n": 1}));
@@ -807,7 +1213,7 @@ mod tests {
         p.record("c", &args(3), 6.0);
         p.flush(6.0);
         drop(p);
-        let (_p, rec) = Persistence::open(c, 7.0).unwrap();
+        let (_p, rec) = Persistence::open::<Value>(c, 7.0).unwrap();
         let leftovers = std::fs::read_dir(dir.path())
             .unwrap()
             .filter(|e| {
@@ -828,7 +1234,7 @@ mod tests {
     fn everysec_fsyncs_on_the_sync_thread() {
         let dir = tempfile::tempdir().unwrap();
         let c = cfg(dir.path(), Durability::EverySec);
-        let (mut p, _) = Persistence::open(c, 1.0).unwrap();
+        let (mut p, _) = Persistence::open::<Value>(c, 1.0).unwrap();
         p.record("a", &args(1), 2.0);
         p.flush(2.0);
         p.tick(2.5, &json!({}));
@@ -850,10 +1256,11 @@ mod tests {
     fn clean_shutdown_leaves_only_the_snapshot() {
         let dir = tempfile::tempdir().unwrap();
         let c = cfg(dir.path(), Durability::EverySec);
-        let (mut p, _) = Persistence::open(c.clone(), 1.0).unwrap();
+        let (mut p, _) = Persistence::open::<Value>(c.clone(), 1.0).unwrap();
         p.record("a", &args(1), 2.0);
         p.shutdown(3.0, &json!({"n": 9}));
-        let (_p, rec) = Persistence::open(c, 4.0).unwrap();
+        drop(p);
+        let (_p, rec) = Persistence::open::<Value>(c, 4.0).unwrap();
         assert_eq!(rec.state, Some(json!({"n": 9})));
         assert!(rec.records.is_empty());
     }
@@ -862,13 +1269,14 @@ mod tests {
     fn off_writes_no_journal_but_saves_at_shutdown() {
         let dir = tempfile::tempdir().unwrap();
         let c = cfg(dir.path(), Durability::Off);
-        let (mut p, _) = Persistence::open(c.clone(), 1.0).unwrap();
+        let (mut p, _) = Persistence::open::<Value>(c.clone(), 1.0).unwrap();
         assert!(!p.journaling());
         p.record("a", &args(1), 2.0);
         p.flush(2.0);
         assert!(journal::list_generations(&c.state_path).unwrap().is_empty());
         p.shutdown(3.0, &json!({"n": 3}));
-        let (_p, rec) = Persistence::open(c, 4.0).unwrap();
+        drop(p);
+        let (_p, rec) = Persistence::open::<Value>(c, 4.0).unwrap();
         assert_eq!(rec.state, Some(json!({"n": 3})));
     }
 
@@ -877,11 +1285,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut c = cfg(dir.path(), Durability::Always);
         std::fs::write(&c.state_path, b"{broken").unwrap();
-        let err = Persistence::open(c.clone(), 1.0).err().unwrap();
+        let err = Persistence::open::<Value>(c.clone(), 1.0)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(err.contains("--start-empty"), "{err}");
         assert_eq!(std::fs::read(&c.state_path).unwrap(), b"{broken");
         c.start_empty = true;
-        let (_p, rec) = Persistence::open(c.clone(), 1700000000.0).unwrap();
+        let (_p, rec) = Persistence::open::<Value>(c.clone(), 1700000000.0).unwrap();
         assert!(rec.state.is_none());
         assert!(dir.path().join("state.json.corrupt-1700000000").exists());
     }
@@ -890,9 +1301,308 @@ mod tests {
     fn missing_directory_runs_without_persistence() {
         let dir = tempfile::tempdir().unwrap();
         let c = cfg(&dir.path().join("nope"), Durability::Always);
-        let (mut p, rec) = Persistence::open(c, 1.0).unwrap();
+        let (mut p, rec) = Persistence::open::<Value>(c, 1.0).unwrap();
         assert!(!p.journaling());
         assert!(rec.warnings[0].contains("does not exist"));
-        p.shutdown(2.0, &json!({}));
+        assert!(p.shutdown(2.0, &json!({})), "nothing was meant to be saved");
+    }
+
+    fn open_faulty(c: &PersistConfig, faults: &Faults) -> (Persistence, Recovery<Value>) {
+        Persistence::open_with_faults::<Value>(c.clone(), 1.0, faults.clone()).unwrap()
+    }
+
+    fn methods(rec: &Recovery<Value>) -> Vec<String> {
+        rec.records.iter().map(|r| r.method.clone()).collect()
+    }
+
+    /// Record one call the way the App does: admitted first, then queued.
+    fn call(p: &mut Persistence, name: &str, now: f64) -> bool {
+        if p.admit(40, now).is_err() {
+            return false;
+        }
+        p.record_raw(name, "", now);
+        true
+    }
+
+    #[test]
+    fn a_full_disk_refuses_calls_before_they_apply_then_recovers_in_a_new_generation() {
+        for durability in [Durability::Always, Durability::EverySec] {
+            let dir = tempfile::tempdir().unwrap();
+            let c = cfg(dir.path(), durability);
+            let faults = Faults::armable();
+            let (mut p, _) = open_faulty(&c, &faults);
+            assert!(call(&mut p, "a", 2.0));
+            assert_eq!(p.flush(2.0), Commit::Done);
+            // The reservation ran out and the disk is full.
+            let reserved = journal::RESERVE_STEP;
+            faults.fail(Op::Allocate, libc::ENOSPC);
+            let mut admitted = 1;
+            let mut t = 3.0;
+            while call(&mut p, "b", t) {
+                admitted += 1;
+                assert_eq!(p.flush(t), Commit::Done, "what was admitted is written");
+                t += 0.001;
+                assert!(
+                    admitted < reserved as usize,
+                    "refused within the reservation"
+                );
+            }
+            let block = p.writes_blocked().unwrap().clone();
+            assert!(block.reason.contains("No space left"), "{}", block.reason);
+            assert!(!call(&mut p, "c", t), "still refused");
+            assert_eq!(p.writes_blocked().unwrap().refused, 2);
+            // Retries on the tick fail while the disk is full ...
+            p.tick(t + 2.0, &json!({}));
+            assert!(p.writes_blocked().is_some());
+            // ... and work once space is back, in a fresh generation.
+            faults.disarm_all();
+            let gen_before = p.writer.as_ref().unwrap().gen;
+            p.tick(t + 4.0, &json!({}));
+            assert!(p.writes_blocked().is_none());
+            assert_eq!(p.writer.as_ref().unwrap().gen, gen_before + 1);
+            assert!(call(&mut p, "d", t + 5.0));
+            assert_eq!(p.flush(t + 5.0), Commit::Done);
+            drop(p); // kill -9
+            let (_p, rec) = open_faulty(&c, &Faults::default());
+            let m = methods(&rec);
+            assert_eq!(m.len(), admitted + 1, "every admitted call, nothing else");
+            assert_eq!(m.first().map(String::as_str), Some("a"));
+            assert_eq!(m.last().map(String::as_str), Some("d"));
+            assert!(rec.warnings.is_empty(), "{:?}", rec.warnings);
+        }
+    }
+
+    #[test]
+    fn a_failed_append_fails_the_commit_and_the_torn_bytes_are_cut_before_going_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cfg(dir.path(), Durability::EverySec);
+        let faults = Faults::armable();
+        let (mut p, _) = open_faulty(&c, &faults);
+        assert!(call(&mut p, "a", 2.0));
+        assert_eq!(p.flush(2.0), Commit::Done);
+        faults.fail(Op::Append, libc::EIO);
+        assert!(call(&mut p, "b", 3.0));
+        assert!(call(&mut p, "c", 3.0));
+        assert_eq!(p.flush(3.0), Commit::Failed { rollback: true });
+        assert!(p.writes_blocked().is_some());
+        // What a restart would rebuild right now: without the failed iteration.
+        // Half of the append landed: "b" whole, "c" torn.
+        let rec: Recovery<Value> = p.reread(3.5).unwrap();
+        assert_eq!(methods(&rec), vec!["a", "b"]);
+        assert!(!call(&mut p, "x", 3.6));
+        // The torn bytes cannot be cut while the disk fails: still blocked.
+        faults.fail(Op::Truncate, libc::EIO);
+        p.tick(5.0, &json!({}));
+        assert!(p.writes_blocked().is_some());
+        faults.disarm_all();
+        p.tick(6.0, &json!({}));
+        assert!(p.writes_blocked().is_none());
+        assert!(call(&mut p, "d", 7.0));
+        assert_eq!(p.flush(7.0), Commit::Done);
+        drop(p);
+        let (_p, rec) = open_faulty(&c, &Faults::default());
+        assert_eq!(
+            methods(&rec),
+            vec!["a", "b", "d"],
+            "what the reread said, then more"
+        );
+        assert!(
+            rec.warnings.is_empty(),
+            "the torn bytes were cut: {:?}",
+            rec.warnings
+        );
+    }
+
+    #[test]
+    fn a_failed_fsync_fails_the_commit_in_always_and_a_snapshot_follows_recovery() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cfg(dir.path(), Durability::Always);
+        let faults = Faults::armable();
+        let (mut p, _) = open_faulty(&c, &faults);
+        faults.fail_times(Op::Sync, libc::EIO, 1);
+        assert!(call(&mut p, "a", 2.0));
+        assert_eq!(p.flush(2.0), Commit::Failed { rollback: false });
+        assert!(p.writes_blocked().is_some());
+        assert!(!call(&mut p, "b", 2.5));
+        p.tick(4.0, &json!({"n": 1}));
+        assert!(p.writes_blocked().is_none());
+        assert_eq!(
+            p.stats.snapshots, 1,
+            "what the failed fsync held is saved anew"
+        );
+        drop(p);
+        let (_p, rec) = open_faulty(&c, &Faults::default());
+        assert_eq!(rec.state, Some(json!({"n": 1})));
+        assert!(rec.records.is_empty());
+    }
+
+    #[test]
+    fn everysec_a_failed_background_fsync_blocks_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cfg(dir.path(), Durability::EverySec);
+        let faults = Faults::armable();
+        let (mut p, _) = open_faulty(&c, &faults);
+        assert!(call(&mut p, "a", 2.0));
+        assert_eq!(
+            p.flush(2.0),
+            Commit::Done,
+            "everysec: written, not yet synced"
+        );
+        faults.fail_times(Op::Sync, libc::EIO, 1);
+        p.tick(3.5, &json!({}));
+        // The sync thread reports back; a later tick sees it (bounded wait).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while p.writes_blocked().is_none() && std::time::Instant::now() < deadline {
+            std::thread::yield_now();
+            p.tick(3.5, &json!({}));
+        }
+        assert!(
+            p.writes_blocked().is_some(),
+            "the failed fsync blocks writes"
+        );
+        assert!(!call(&mut p, "b", 3.6));
+        p.tick(5.0, &json!({"n": 2}));
+        assert!(p.writes_blocked().is_none());
+        assert_eq!(p.stats.snapshots, 1);
+    }
+
+    #[test]
+    fn failures_around_snapshots_never_lose_a_record() {
+        for op in [
+            Op::Rotate,
+            Op::SnapshotWrite,
+            Op::SnapshotSync,
+            Op::Rename,
+            Op::SyncDir,
+        ] {
+            let dir = tempfile::tempdir().unwrap();
+            let c = cfg(dir.path(), Durability::Always);
+            let faults = Faults::armable();
+            let (mut p, _) = open_faulty(&c, &faults);
+            assert!(call(&mut p, "a", 2.0));
+            assert_eq!(p.flush(2.0), Commit::Done);
+            faults.fail(op, libc::ENOSPC);
+            p.start_snapshot(3.0, &json!({"n": 1}));
+            assert_eq!(p.stats.snapshot_errors, 1, "{op:?}");
+            assert_eq!(p.stats.snapshots, 0, "{op:?}");
+            assert!(
+                p.writes_blocked().is_none(),
+                "{op:?}: the journal still works"
+            );
+            assert!(call(&mut p, "b", 4.0));
+            assert_eq!(p.flush(4.0), Commit::Done, "{op:?}");
+            drop(p);
+            faults.disarm_all();
+            let (_p, rec) = open_faulty(&c, &Faults::default());
+            assert_eq!(methods(&rec), vec!["a", "b"], "{op:?}");
+            assert!(rec.state.is_none(), "{op:?}");
+            let temps = std::fs::read_dir(dir.path())
+                .unwrap()
+                .filter(|e| {
+                    e.as_ref()
+                        .unwrap()
+                        .file_name()
+                        .to_string_lossy()
+                        .contains(".tmp.")
+                })
+                .count();
+            assert_eq!(temps, 0, "{op:?}");
+        }
+    }
+
+    #[test]
+    fn a_failed_final_snapshot_is_reported_and_the_journal_keeps_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cfg(dir.path(), Durability::EverySec);
+        let faults = Faults::armable();
+        let (mut p, _) = open_faulty(&c, &faults);
+        assert!(call(&mut p, "a", 2.0));
+        faults.fail(Op::SnapshotWrite, libc::ENOSPC);
+        assert!(!p.shutdown(3.0, &json!({"n": 1})));
+        drop(p);
+        let (_p, rec) = open_faulty(&c, &Faults::default());
+        assert_eq!(methods(&rec), vec!["a"]);
+    }
+
+    #[test]
+    fn a_damaged_journal_stops_the_start_and_changes_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cfg(dir.path(), Durability::Always);
+        let (mut p, _) = Persistence::open::<Value>(c.clone(), 1.0).unwrap();
+        for i in 0..5 {
+            p.record("add_task", &args(i), 2.0);
+        }
+        p.flush(2.0);
+        drop(p);
+        let jp = journal::journal_path(&c.state_path, 0);
+        let mut data = std::fs::read(&jp).unwrap();
+        let mid = data.len() / 2;
+        data[mid] ^= 0x10;
+        std::fs::write(&jp, &data).unwrap();
+        let before: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        let err = Persistence::open::<Value>(c.clone(), 3.0).err().unwrap();
+        let msg = err.to_string();
+        assert!(matches!(err, PersistError::Journal { .. }), "{msg}");
+        assert!(
+            msg.contains("state.json.journal.0") && msg.contains("byte "),
+            "{msg}"
+        );
+        assert!(msg.contains("check-state"), "{msg}");
+        assert_eq!(std::fs::read(&jp).unwrap(), data, "left untouched");
+        let mut after: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        let mut before = before;
+        before.sort();
+        after.sort();
+        assert_eq!(before, after);
+    }
+
+    #[test]
+    fn a_torn_record_in_a_generation_that_others_follow_is_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cfg(dir.path(), Durability::Always);
+        let (mut p, _) = Persistence::open::<Value>(c.clone(), 1.0).unwrap();
+        p.record("add_task", &args(1), 2.0);
+        p.flush(2.0);
+        drop(p);
+        let j0 = journal::journal_path(&c.state_path, 0);
+        let mut data = std::fs::read(&j0).unwrap();
+        data.extend_from_slice(&[9, 0, 0, 0, 1, 2]);
+        std::fs::write(&j0, &data).unwrap();
+        JournalWriter::create(&c.state_path, 1, &Faults::default()).unwrap();
+        assert!(matches!(
+            Persistence::open::<Value>(c.clone(), 3.0),
+            Err(PersistError::Journal { .. })
+        ));
+    }
+
+    #[test]
+    fn a_second_server_on_the_same_state_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cfg(dir.path(), Durability::Always);
+        let (first, _) = Persistence::open::<Value>(c.clone(), 1.0).unwrap();
+        let err = Persistence::open::<Value>(c.clone(), 1.0).err().unwrap();
+        assert!(matches!(err, PersistError::Locked(_)), "{err}");
+        assert!(err.to_string().contains(&std::process::id().to_string()));
+        drop(first);
+        Persistence::open::<Value>(c, 1.0).unwrap();
+    }
+
+    #[test]
+    fn an_empty_state_file_is_an_empty_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = cfg(dir.path(), Durability::EverySec);
+        std::fs::write(&c.state_path, b"").unwrap();
+        let (mut p, rec) = Persistence::open::<Value>(c.clone(), 1.0).unwrap();
+        assert!(rec.state.is_none() && rec.warnings.is_empty());
+        assert!(p.shutdown(2.0, &json!({"n": 5})));
+        drop(p);
+        let (_p, rec) = Persistence::open::<Value>(c, 3.0).unwrap();
+        assert_eq!(rec.state, Some(json!({"n": 5})));
     }
 }

@@ -1,24 +1,33 @@
 //! Snapshots: the whole scheduler state as one versioned JSON document, written
 //! atomically (temp file in the same directory, fsync, rename, fsync the directory).
 //!
-//! ```json
-//! {"format": "luigid-rs-state", "version": 1, "journal_gen": 7, "saved_at": 1795504285.1,
+//! ```text
+//! {"format": "luigid-rs-state", "version": 2, "journal_gen": 7, "saved_at": 1795504285.1,
 //!  "state": { ...the scheduler's own serde form... }}
+//! #crc32 1a2b3c4d 123456
 //! ```
 //! `journal_gen` names the first journal generation that holds changes made after this
-//! snapshot was taken; recovery replays that generation and every later one.
+//! snapshot was taken; recovery replays that generation and every later one. The last
+//! line (since version 2) holds the CRC-32 and length of the document line before it: a
+//! flipped bit or a cut file is found before anything is loaded. Version 1 files (no
+//! checksum line) are still read.
+//!
+//! Loading parses straight into the scheduler's types: no intermediate tree of the whole
+//! document, whose many small allocations stayed in the heap after a restart.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
-use serde_json::Value;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
+use super::faults::{Faults, Op};
 use super::journal::sync_parent;
 
 pub const FORMAT: &str = "luigid-rs-state";
-pub const VERSION: u64 = 1;
+pub const VERSION: u64 = 2;
+const CRC_LINE_PREFIX: &[u8] = b"#crc32 ";
 
 #[derive(Serialize)]
 struct SnapshotOut<'a, T: Serialize> {
@@ -29,13 +38,28 @@ struct SnapshotOut<'a, T: Serialize> {
     state: &'a T,
 }
 
+#[derive(Deserialize)]
+struct Header {
+    format: Option<String>,
+    version: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct SnapshotIn<T> {
+    format: Option<String>,
+    version: Option<u64>,
+    journal_gen: u64,
+    #[serde(default)]
+    saved_at: f64,
+    state: T,
+}
+
 /// A snapshot as read back.
 #[derive(Debug)]
-pub struct Loaded {
+pub struct Loaded<T> {
     pub journal_gen: u64,
     pub saved_at: f64,
-    /// The scheduler state, already migrated to the current version.
-    pub state: Value,
+    pub state: T,
 }
 
 #[derive(Debug)]
@@ -63,6 +87,26 @@ fn temp_path(path: &Path) -> PathBuf {
     PathBuf::from(s)
 }
 
+/// A writer that keeps the CRC-32 and length of what passes through it.
+struct Crc<W> {
+    inner: W,
+    hasher: crc32fast::Hasher,
+    len: u64,
+}
+
+impl<W: Write> Write for Crc<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// Write `state` to `path` atomically. `crash_after_temp` is a test hook that stops
 /// between the temp write and the rename, as a crash there would.
 pub fn write_atomic<T: Serialize>(
@@ -71,14 +115,44 @@ pub fn write_atomic<T: Serialize>(
     saved_at: f64,
     state: &T,
     crash_after_temp: bool,
+    faults: &Faults,
 ) -> io::Result<()> {
     let tmp = temp_path(path);
+    let result = write_temp_then_rename(
+        &tmp,
+        path,
+        journal_gen,
+        saved_at,
+        state,
+        crash_after_temp,
+        faults,
+    );
+    if result.is_err() && !crash_after_temp {
+        // A full disk must not keep the half-written copy holding the space.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+fn write_temp_then_rename<T: Serialize>(
+    tmp: &Path,
+    path: &Path,
+    journal_gen: u64,
+    saved_at: f64,
+    state: &T,
+    crash_after_temp: bool,
+    faults: &Faults,
+) -> io::Result<()> {
     let file = OpenOptions::new()
         .create(true)
         .write(true)
         .truncate(true)
-        .open(&tmp)?;
-    let mut w = BufWriter::with_capacity(1 << 20, file);
+        .open(tmp)?;
+    let mut w = Crc {
+        inner: BufWriter::with_capacity(1 << 20, file),
+        hasher: crc32fast::Hasher::new(),
+        len: 0,
+    };
     let doc = SnapshotOut {
         format: FORMAT,
         version: VERSION,
@@ -86,26 +160,37 @@ pub fn write_atomic<T: Serialize>(
         saved_at,
         state,
     };
+    faults.check(Op::SnapshotWrite)?;
     serde_json::to_writer(&mut w, &doc).map_err(io::Error::other)?;
     w.write_all(b"\n")?;
+    let (crc, len) = (w.hasher.clone().finalize(), w.len);
+    let mut w = w.inner;
+    writeln!(w, "#crc32 {crc:08x} {len}")?;
     let file = w.into_inner().map_err(|e| e.into_error())?;
+    faults.check(Op::SnapshotSync)?;
     file.sync_all()?;
     drop(file);
     if crash_after_temp {
         return Err(io::Error::other("simulated crash before the rename"));
     }
-    std::fs::rename(&tmp, path)?;
+    faults.check(Op::Rename)?;
+    std::fs::rename(tmp, path)?;
+    faults.check(Op::SyncDir)?;
     sync_parent(path)
 }
 
-/// Read the snapshot at `path`. `Ok(None)`: no file (a normal first start).
-pub fn read(path: &Path) -> Result<Option<Loaded>, LoadError> {
+/// Read the snapshot at `path`. `Ok(None)`: no file, or an empty one (a normal first
+/// start: provisioning tools and Luigi's own tests create the file before the server).
+pub fn read<T: DeserializeOwned>(path: &Path) -> Result<Option<Loaded<T>>, LoadError> {
     let mut data = Vec::new();
     match File::open(path) {
         Ok(mut f) => f.read_to_end(&mut data).map_err(LoadError::Io)?,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(LoadError::Io(e)),
     };
+    if data.is_empty() {
+        return Ok(None);
+    }
     let corrupt = |why: String| LoadError::Corrupt {
         path: path.to_path_buf(),
         why,
@@ -117,42 +202,80 @@ pub fn read(path: &Path) -> Result<Option<Loaded>, LoadError> {
                 .into(),
         ));
     }
-    let doc: Value = serde_json::from_slice(&data)
-        .map_err(|e| corrupt(format!("not a readable snapshot ({e})")))?;
-    if doc.get("format").and_then(Value::as_str) != Some(FORMAT) {
+    let (doc, checked) = split_checksum(&data).map_err(corrupt)?;
+    // One pass builds the state; only when it fails is the document read again for its
+    // header alone, so that a file of another kind or version says so.
+    let parsed: Result<SnapshotIn<T>, _> = serde_json::from_slice(doc);
+    let header = match &parsed {
+        Ok(snap) => Header {
+            format: snap.format.clone(),
+            version: snap.version,
+        },
+        Err(e) => serde_json::from_slice::<Header>(doc)
+            .map_err(|_| corrupt(format!("not a readable snapshot ({e})")))?,
+    };
+    if header.format.as_deref() != Some(FORMAT) {
         return Err(corrupt(format!("no \"format\": \"{FORMAT}\" field")));
     }
-    let version = doc
-        .get("version")
-        .and_then(Value::as_u64)
+    let version = header
+        .version
         .ok_or_else(|| corrupt("no version field".into()))?;
-    let journal_gen = doc
-        .get("journal_gen")
-        .and_then(Value::as_u64)
-        .ok_or_else(|| corrupt("no journal_gen field".into()))?;
-    let saved_at = doc.get("saved_at").and_then(Value::as_f64).unwrap_or(0.0);
-    let state = doc
-        .get("state")
-        .cloned()
-        .ok_or_else(|| corrupt("no state field".into()))?;
-    let state = migrate(state, version).map_err(corrupt)?;
+    match version {
+        1 => {}
+        VERSION if checked => {}
+        VERSION => return Err(corrupt("its checksum line is missing (a cut file?)".into())),
+        v if v > VERSION => {
+            return Err(corrupt(format!(
+                "snapshot version {v} is newer than this luigid-rs understands ({VERSION})"
+            )))
+        }
+        v => return Err(corrupt(format!("unknown snapshot version {v}"))),
+    }
+    let snap = parsed.map_err(|e| corrupt(format!("not a readable snapshot ({e})")))?;
+    drop(data);
     Ok(Some(Loaded {
-        journal_gen,
-        saved_at,
-        state,
+        journal_gen: snap.journal_gen,
+        saved_at: snap.saved_at,
+        state: snap.state,
     }))
 }
 
-/// Bring an older snapshot's state to the current version. Each future version adds
-/// one step here (v1 -> v2, v2 -> v3, ...), so every old file stays readable.
-fn migrate(state: Value, version: u64) -> Result<Value, String> {
-    match version {
-        VERSION => Ok(state),
-        v if v > VERSION => Err(format!(
-            "snapshot version {v} is newer than this luigid-rs understands ({VERSION})"
-        )),
-        v => Err(format!("unknown snapshot version {v}")),
+/// The document of a snapshot file and whether a checksum line vouched for it. A
+/// checksum line that does not match is an error.
+fn split_checksum(data: &[u8]) -> Result<(&[u8], bool), String> {
+    let body = data.strip_suffix(b"\n").unwrap_or(data);
+    let Some(nl) = body.iter().rposition(|&b| b == b'\n') else {
+        return Ok((data, false));
+    };
+    let line = &body[nl + 1..];
+    let Some(rest) = line.strip_prefix(CRC_LINE_PREFIX) else {
+        return Ok((data, false));
+    };
+    let text = std::str::from_utf8(rest).map_err(|_| "unreadable checksum line".to_string())?;
+    let mut parts = text.split(' ');
+    let (Some(crc), Some(len), None) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(format!("unreadable checksum line {text:?}"));
+    };
+    let crc = u32::from_str_radix(crc, 16).map_err(|_| format!("unreadable checksum {crc:?}"))?;
+    let len: usize = len
+        .parse()
+        .map_err(|_| format!("unreadable length {len:?}"))?;
+    let doc = &data[..nl + 1];
+    if doc.len() != len {
+        return Err(format!(
+            "the file holds {} bytes before its checksum line, the line says {len} (cut or \
+             extended)",
+            doc.len()
+        ));
     }
+    let actual = crc32fast::hash(doc);
+    if actual != crc {
+        return Err(format!(
+            "checksum mismatch: the file's CRC-32 is {actual:08x}, its checksum line says \
+             {crc:08x} (damaged on disk)"
+        ));
+    }
+    Ok((doc, true))
 }
 
 /// Move an unusable snapshot aside (never delete it) and return where it went.
@@ -168,15 +291,19 @@ pub fn move_aside(path: &Path, now: f64) -> io::Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{json, Value};
+
+    fn read_value(p: &Path) -> Result<Option<Loaded<Value>>, LoadError> {
+        read::<Value>(p)
+    }
 
     #[test]
     fn write_then_read_round_trip() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("state.json");
         let state = json!({"tasks": {"A": {"status": "PENDING"}}, "paused": true});
-        write_atomic(&p, 4, 123.5, &state, false).unwrap();
-        let l = read(&p).unwrap().unwrap();
+        write_atomic(&p, 4, 123.5, &state, false, &Faults::default()).unwrap();
+        let l = read_value(&p).unwrap().unwrap();
         assert_eq!(l.journal_gen, 4);
         assert_eq!(l.saved_at, 123.5);
         assert_eq!(l.state, state);
@@ -191,27 +318,87 @@ mod tests {
     fn crash_between_temp_and_rename_keeps_old_snapshot() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("state.json");
-        write_atomic(&p, 1, 1.0, &json!({"v": 1}), false).unwrap();
-        assert!(write_atomic(&p, 2, 2.0, &json!({"v": 2}), true).is_err());
-        let l = read(&p).unwrap().unwrap();
+        let f = Faults::default();
+        write_atomic(&p, 1, 1.0, &json!({"v": 1}), false, &f).unwrap();
+        assert!(write_atomic(&p, 2, 2.0, &json!({"v": 2}), true, &f).is_err());
+        let l = read_value(&p).unwrap().unwrap();
         assert_eq!(l.state, json!({"v": 1}));
         assert_eq!(l.journal_gen, 1);
     }
 
     #[test]
-    fn missing_is_none_and_garbage_is_corrupt() {
+    fn every_failing_step_keeps_the_old_snapshot_and_leaves_no_temp() {
+        for op in [Op::SnapshotWrite, Op::SnapshotSync, Op::Rename] {
+            let dir = tempfile::tempdir().unwrap();
+            let p = dir.path().join("state.json");
+            let f = Faults::armable();
+            write_atomic(&p, 1, 1.0, &json!({"v": 1}), false, &f).unwrap();
+            f.fail(op, libc::ENOSPC);
+            let e = write_atomic(&p, 2, 2.0, &json!({"v": 2}), false, &f).unwrap_err();
+            assert_eq!(e.raw_os_error(), Some(libc::ENOSPC), "{op:?}");
+            assert_eq!(read_value(&p).unwrap().unwrap().state, json!({"v": 1}));
+            assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "{op:?}");
+        }
+    }
+
+    #[test]
+    fn a_flipped_byte_anywhere_is_found() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("state.json");
-        assert!(read(&p).unwrap().is_none());
+        let state = json!({"tasks": {"A": {"status": "PENDING", "n": 12}}, "paused": false});
+        write_atomic(&p, 3, 9.0, &state, false, &Faults::default()).unwrap();
+        let good = std::fs::read(&p).unwrap();
+        for off in 0..good.len() {
+            let mut bad = good.clone();
+            bad[off] ^= 0x04;
+            std::fs::write(&p, &bad).unwrap();
+            match read_value(&p) {
+                Err(LoadError::Corrupt { why, .. }) => assert!(!why.is_empty()),
+                other => panic!("byte {off}: {other:?}"),
+            }
+        }
+        // Cut at any length: never loaded as something else.
+        for cut in 1..good.len() - 1 {
+            std::fs::write(&p, &good[..cut]).unwrap();
+            assert!(read_value(&p).is_err(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn version_1_without_checksum_still_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("state.json");
+        std::fs::write(
+            &p,
+            br#"{"format": "luigid-rs-state", "version": 1, "journal_gen": 2, "saved_at": 5.0, "state": {"a": 1}}
+"#,
+        )
+        .unwrap();
+        let l = read_value(&p).unwrap().unwrap();
+        assert_eq!((l.journal_gen, l.state), (2, json!({"a": 1})));
+    }
+
+    #[test]
+    fn missing_or_empty_is_none_and_garbage_is_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("state.json");
+        assert!(read_value(&p).unwrap().is_none());
+        std::fs::write(&p, b"").unwrap();
+        assert!(
+            read_value(&p).unwrap().is_none(),
+            "an empty file is an empty state"
+        );
         for bad in [
             &b"{\"format\": \"luigid-rs-state\", \"vers"[..],
             b"hello",
             b"{\"format\": \"other\", \"version\": 1}",
             b"{\"format\": \"luigid-rs-state\", \"version\": 99, \"journal_gen\": 0, \"state\": {}}",
+            b"{\"format\": \"luigid-rs-state\", \"version\": 2, \"journal_gen\": 0, \"state\": {}}",
             b"\x80\x04\x95pickle",
+            b"\n",
         ] {
             std::fs::write(&p, bad).unwrap();
-            match read(&p) {
+            match read_value(&p) {
                 Err(LoadError::Corrupt { .. }) => {}
                 other => panic!("expected corrupt for {bad:?}, got {other:?}"),
             }

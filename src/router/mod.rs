@@ -499,7 +499,17 @@ fn api(app: &mut App, raw_method: &str, req: &Request, now: f64) -> Response {
         }
         Err(ApiError::UnknownMethod(m)) => json_error(404, &format!("unknown RPC method {m:?}")),
         Err(ApiError::BadArgument(m)) => json_error(400, &m),
+        Err(e @ ApiError::Unavailable(_)) => unavailable(&e.to_string()),
     }
+}
+
+/// 503 for a state-changing call while the saved state cannot be written. Luigi's
+/// workers retry failed calls (`[core] rpc_retry_attempts`, `rpc_retry_wait`).
+pub fn unavailable(message: &str) -> Response {
+    json_error(503, message).with_header(
+        "Retry-After",
+        crate::persistence::RETRY_AFTER_SECS.to_string(),
+    )
 }
 
 #[cfg(test)]

@@ -11,6 +11,9 @@ impl Scheduler {
     /// Conservative: true whenever `prune(now)` might change state. A false answer must
     /// be exact, because such a prune is not journaled.
     pub fn prune_needed(&self, now: f64) -> bool {
+        if self.prunes_held {
+            return false;
+        }
         let delay = self.config.worker_disconnect_delay;
         if self
             .workers

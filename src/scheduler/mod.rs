@@ -306,6 +306,18 @@ pub struct Scheduler {
     ix: Index,
     #[serde(skip)]
     events: Vec<Event>,
+    /// While set, prunes do nothing: the caller cannot record their effects (writes to
+    /// the saved state are failing), and an unrecorded prune would make the state differ
+    /// from what a restart rebuilds.
+    #[serde(skip)]
+    prunes_held: bool,
+}
+
+impl Scheduler {
+    /// Hold (or resume) prunes; see the `prunes_held` field.
+    pub fn hold_prunes(&mut self, held: bool) {
+        self.prunes_held = held;
+    }
 }
 
 impl Default for Scheduler {
@@ -447,6 +459,7 @@ impl Scheduler {
             message_counter: 0,
             ix: Index::default(),
             events: Vec::new(),
+            prunes_held: false,
         }
     }
 
@@ -977,6 +990,9 @@ impl Scheduler {
 
     /// luigid's `prune` (reference 3.7), without scanning tasks that cannot change.
     pub fn prune(&mut self, now: f64) {
+        if self.prunes_held {
+            return;
+        }
         // 1. Workers that have been silent too long.
         let delay = self.config.worker_disconnect_delay;
         let dead: Vec<u32> = self

@@ -36,6 +36,16 @@ const LINGER_MS: u64 = 2_000;
 const READ_CHUNK: usize = 64 * 1024;
 const MAX_READS_PER_TURN: usize = 16;
 
+/// Where a reply that waits for the group commit sits in its connection's output.
+struct Uncommitted {
+    idx: usize,
+    gen: u32,
+    start: usize,
+    end: usize,
+    keep: bool,
+    minor_version: u8,
+}
+
 #[derive(Debug)]
 enum Timer {
     Prune,
@@ -166,6 +176,8 @@ struct Server<'a> {
     work: Vec<usize>,
     next_work: Vec<usize>,
     flush: Vec<(usize, u32)>,
+    /// Replies of this iteration that wait for the journal's group commit.
+    uncommitted: Vec<Uncommitted>,
     /// A listener may hold connections we did not take (at the cap, or an accept error).
     accept_pending: bool,
     shutdown_at: Option<u64>,
@@ -266,6 +278,7 @@ pub fn run_prepared(prepared: Prepared, app: &mut App, cfg: ServerConfig) -> io:
         work: Vec::new(),
         next_work: Vec::new(),
         flush: Vec::new(),
+        uncommitted: Vec::new(),
         accept_pending: false,
         shutdown_at: None,
         start: Instant::now(),
@@ -359,8 +372,11 @@ impl Server<'_> {
             self.work.clear();
 
             // Group-commit point: everything answered above is made durable before any of
-            // its replies leaves.
-            self.app.before_flush(self.now);
+            // its replies leaves; if that fails, they leave as 503s instead.
+            if !self.app.before_flush(self.now) {
+                self.refuse_uncommitted();
+            }
+            self.uncommitted.clear();
 
             let flush = std::mem::take(&mut self.flush);
             for &(idx, gen) in &flush {
@@ -655,6 +671,7 @@ impl Server<'_> {
                             resp.status
                         );
                         let keep = http::keep_alive(&request) && !resp.close && !shutting_down;
+                        let start = c.wbuf.len();
                         http::encode_response(
                             &resp,
                             keep,
@@ -662,6 +679,16 @@ impl Server<'_> {
                             now as u64,
                             &mut c.wbuf,
                         );
+                        if resp.needs_commit {
+                            self.uncommitted.push(Uncommitted {
+                                idx,
+                                gen: c.gen,
+                                start,
+                                end: c.wbuf.len(),
+                                keep,
+                                minor_version: request.minor_version,
+                            });
+                        }
                         c.head_started = (!c.unread().is_empty()).then_some(mono);
                         c.head_done = false;
                         c.framer.recycle(request);
@@ -752,6 +779,31 @@ impl Server<'_> {
             self.flush.push((idx, gen));
         }
         self.arm(idx);
+    }
+
+    /// The journal records of this iteration were not kept: every reply that depended on
+    /// them is replaced, in place, by a 503 (the replies around it stay as they were).
+    fn refuse_uncommitted(&mut self) {
+        let why = match self.app.writes_blocked() {
+            Some(b) => b.reason.clone(),
+            None => "the journal write failed".to_string(),
+        };
+        let message = crate::api::ApiError::Unavailable(why).to_string();
+        let mut resp = crate::router::unavailable(&message);
+        resp.needs_commit = false;
+        // Last first, so the offsets of earlier replies on a connection stay valid.
+        for u in self.uncommitted.iter().rev() {
+            let Some(c) = self.conns.get_mut(u.idx).and_then(|c| c.as_mut()) else {
+                continue;
+            };
+            if c.gen != u.gen || u.end > c.wbuf.len() || u.start < c.wpos {
+                continue;
+            }
+            let mut bytes = Vec::new();
+            http::encode_response(&resp, u.keep, u.minor_version, self.now as u64, &mut bytes);
+            c.wbuf.splice(u.start..u.end, bytes);
+            self.app.note_refused_reply();
+        }
     }
 
     /// Write buffered replies until done or `WouldBlock`.
