@@ -12,6 +12,7 @@
 //! - [`metrics`]: counters and the Prometheus exposition.
 //! - [`auth`]: access control.
 //! - [`config`]: luigi.cfg reading and typed settings.
+//! - [`logfile`]: the daily-rotated server log file.
 //! - [`app`]: ties the pieces together for one request; owned by the server loop.
 
 pub mod api;
@@ -21,6 +22,7 @@ pub mod config;
 pub mod history;
 pub mod http;
 pub mod json;
+pub mod logfile;
 pub mod metrics;
 pub mod migrate;
 pub mod persistence;

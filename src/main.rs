@@ -25,7 +25,8 @@ options (as luigid):
   --background              run in the background (needs --logdir or /var/log/luigi)
   --pidfile PIDFILE         with --background: write the daemon's pid here, and refuse
                             to start when it names a live process
-  --logdir LOGDIR           log to LOGDIR/luigi-server.log
+  --logdir LOGDIR           log to LOGDIR/luigi-server.log (rotated daily, 7 kept;
+                            SIGHUP reopens it)
   --state-path STATE_PATH   state file; overrides [scheduler] state_path
   --address ADDRESS         address to listen on (default 127.0.0.1; luigid listens on
                             every interface by default)
@@ -41,7 +42,12 @@ options (luigid-rs):
 Configuration is read as Luigi reads it: /etc/luigi/luigi.cfg, ./luigi.cfg, then
 $LUIGI_CONFIG_PATH (LUIGI_CONFIG_PARSER=toml reads luigi.toml files). Logging: RUST_LOG.
 After binding, one line `luigid-rs listening on ADDRESS:PORT` (or `unix:PATH`) is
-printed to stdout.";
+printed to stdout.
+
+subcommands:
+  luigid-rs check-state STATE_PATH [--repair NEW_STATE_PATH]
+                            what a start on this state would do; a repaired copy
+  luigid-rs hash-password   access-control password and token hashes";
 
 #[derive(Debug, Default)]
 struct Options {
@@ -131,6 +137,7 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("hash-password") => exit(luigid_rs::auth::hash_password_main(&args[1..])),
         Some("import-luigi-state") => exit(luigid_rs::migrate::import_main(&args[1..])),
+        Some("check-state") => exit(luigid_rs::persistence::check::check_state_main(&args[1..])),
         _ => {}
     }
     let opts = match parse_args(&args) {
@@ -286,23 +293,23 @@ fn apply_flags(ini: &mut Ini, o: &Options) {
     }
 }
 
-/// RUST_LOG (default info) to stderr, or to `<logdir>/luigi-server.log`.
+/// RUST_LOG (default info) to stderr, or to `<logdir>/luigi-server.log`, rotated daily
+/// as luigid's and reopened on SIGHUP (see [`luigid_rs::logfile`]).
 fn init_logging(logdir: Option<&Path>) {
     let mut b = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
     if let Some(dir) = logdir {
-        let path = dir.join("luigi-server.log");
-        match std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-        {
-            Ok(f) => {
-                b.target(env_logger::Target::Pipe(Box::new(f)));
+        let reopen = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        if let Err(e) = signal_hook::flag::register(signal_hook::consts::SIGHUP, reopen.clone()) {
+            eprintln!("luigid-rs: warning: SIGHUP will not reopen the log file: {e}");
+        }
+        match luigid_rs::logfile::RotatingLog::open(dir, reopen) {
+            Ok(log) => {
+                b.target(env_logger::Target::Pipe(Box::new(log)));
             }
             Err(e) => {
                 eprintln!(
                     "luigid-rs: error: cannot open log file {}: {e}",
-                    path.display()
+                    dir.join(luigid_rs::logfile::FILE_NAME).display()
                 );
                 exit(1);
             }

@@ -132,7 +132,12 @@ pub fn handle_page_at(history: Option<&History>, path: &str, req: &Request, now:
     };
     let result = (|| {
         let Some(history) = history else {
-            return Err(err(500, "task history is disabled"));
+            // A feature that is off, not a server error (luigid answers 500 here).
+            return Err(err(
+                404,
+                "task history is disabled: set [scheduler] record_task_history = true and \
+                 [task_history] db_connection (or start with --history-db PATH)",
+            ));
         };
         if req.method != "GET" && req.method != "HEAD" {
             return Err(err(

@@ -347,13 +347,18 @@ fn jget(h: &History, path: &str, query: &str, now: f64) -> serde_json::Value {
 }
 
 #[test]
-fn disabled_history_answers_500() {
+fn disabled_history_answers_404_saying_how_to_turn_it_on() {
     let (st, body, _) = get(None, "/history", "", false, T0);
-    assert_eq!(st, 500);
+    assert_eq!(st, 404);
     assert!(body.contains("task history is disabled"));
     let (st, body, _) = get(None, "/tasklist", "", true, T0);
-    assert_eq!(st, 500);
-    assert_eq!(body, r#"{"error":"task history is disabled"}"#);
+    assert_eq!(st, 404);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let msg = v["error"].as_str().unwrap();
+    assert!(
+        msg.starts_with("task history is disabled") && msg.contains("record_task_history"),
+        "{msg}"
+    );
 }
 
 fn xss_event(now: f64, status: &str, host: Option<&str>) -> Event {

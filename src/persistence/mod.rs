@@ -25,6 +25,7 @@
 //! is cut back to its last whole record and appends continue in a fresh generation, so no
 //! record ever follows a torn one.
 
+pub mod check;
 pub mod faults;
 pub mod journal;
 pub mod lock;

@@ -328,23 +328,43 @@ impl Scheduler {
         if stakeholder {
             // This task's own stakeholder is added below, with the worker, in one index
             // update (nothing in between reads it).
-            let deps: Vec<Arc<str>> = self.task(slot).map(|t| t.deps.to_vec()).unwrap_or_default();
-            for d in deps {
-                let ds = match self.slot_of(&d) {
+            // In the order the call lists them, so that placeholders created here get
+            // increasing creation times in that order: get_work's oldest-first tie-break
+            // then follows the list (luigid follows Python's set order, which varies).
+            let stored: Vec<Arc<str>> =
+                self.task(slot).map(|t| t.deps.to_vec()).unwrap_or_default();
+            let mut taken = vec![false; stored.len()];
+            let mut order: Vec<usize> = Vec::with_capacity(stored.len());
+            for d in a.deps.iter().flatten().chain(a.new_deps.iter().flatten()) {
+                if let Ok(i) = stored.binary_search_by(|s| (**s).cmp(d.as_str())) {
+                    if !taken[i] {
+                        taken[i] = true;
+                        order.push(i);
+                    }
+                }
+            }
+            order.extend((0..stored.len()).filter(|&i| !taken[i]));
+            let mut created_at = now;
+            for d in order.into_iter().map(|i| &*stored[i]) {
+                let ds = match self.slot_of(d) {
                     Some(ds) => ds,
-                    None => self.create_task(
-                        &d,
-                        Status::Unknown,
-                        &[],
-                        Map::new(),
-                        &a.priority,
-                        "",
-                        &Value::Null,
-                        ObjArg::Map(&empty),
-                        ObjArg::Map(&empty),
-                        now,
-                        false,
-                    ),
+                    None => {
+                        let at = created_at;
+                        created_at = created_at.next_up();
+                        self.create_task(
+                            &d,
+                            Status::Unknown,
+                            &[],
+                            Map::new(),
+                            &a.priority,
+                            "",
+                            &Value::Null,
+                            ObjArg::Map(&empty),
+                            ObjArg::Map(&empty),
+                            at,
+                            false,
+                        )
+                    }
                 };
                 self.add_stakeholder(ds, wid);
             }

@@ -50,18 +50,26 @@ fn ranking_priority_then_age_then_bucket_order() {
     assert_eq!(work(&mut s, "W", 4.0)["task_id"], "B_1");
     assert_eq!(work(&mut s, "W", 5.0)["task_id"], "C_1");
     assert_eq!(work(&mut s, "W", 6.0)["task_id"], "A_1");
-    // Equal priority and equal creation time: placeholders created in one call keep
-    // PENDING-bucket order (the order they entered PENDING).
+    // Equal priority: placeholders created in one call get increasing creation times in
+    // the order the call lists them, so get_work follows the list, whatever order they
+    // later became PENDING in.
     let mut s = Scheduler::default();
     c(
         &mut s,
         "add_task",
-        json!({"worker": "X", "task_id": "R", "deps": ["P_1", "P_2"], "family": "R"}),
+        json!({"worker": "X", "task_id": "R", "deps": ["P_3", "P_1", "P_2"], "family": "R"}),
         1.0,
     );
     add(&mut s, "W", "P_2", json!({}), 2.0);
     add(&mut s, "W", "P_1", json!({}), 3.0);
-    assert_eq!(work(&mut s, "W", 4.0)["task_id"], "P_2");
+    add(&mut s, "W", "P_3", json!({}), 3.5);
+    assert_eq!(work(&mut s, "W", 4.0)["task_id"], "P_3");
+    assert_eq!(work(&mut s, "W", 5.0)["task_id"], "P_1");
+    assert_eq!(work(&mut s, "W", 6.0)["task_id"], "P_2");
+    // The times differ by the smallest step: what task_list shows stays the call's time.
+    let l = c(&mut s, "task_list", json!({}), 7.0);
+    let t = l["P_2"]["start_time"].as_f64().unwrap_or(0.0);
+    assert!((t - 1.0).abs() < 1e-9, "{t}");
 }
 
 #[test]
