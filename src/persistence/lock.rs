@@ -36,10 +36,13 @@ impl std::fmt::Display for LockError {
                     Some(pid) => format!("process {pid}"),
                     None => "another process".to_string(),
                 };
+                let state = lock_path.with_extension("");
                 write!(
                     f,
-                    "{who} already serves this state (it holds the lock {}); two servers \
-                     on one state would overwrite each other's journal. Stop it first.",
+                    "{who} already serves the state at {} (it holds the lock {}); two \
+                     servers on one state would overwrite each other's journal. Stop it \
+                     first.",
+                    state.display(),
                     lock_path.display()
                 )
             }
@@ -119,6 +122,10 @@ mod tests {
         }
         let msg = StateLock::acquire(&state).unwrap_err().to_string();
         assert!(msg.contains(&std::process::id().to_string()), "{msg}");
+        assert!(
+            msg.contains(&format!("the state at {}", state.display())),
+            "{msg}"
+        );
         drop(first);
         StateLock::acquire(&state).unwrap();
     }

@@ -347,6 +347,7 @@ impl Persistence {
                 source,
             })?;
             p.writer = Some(writer);
+            p.reserve_ahead();
         }
         Ok((p, rec))
     }
@@ -547,6 +548,15 @@ impl Persistence {
             sync_failed,
             next_retry: now + RETRY_AFTER_SECS as f64,
         });
+    }
+
+    /// Reserve a step of journal space now, so that a disk that fills up later still
+    /// leaves room for the calls in flight. A failure here is not yet an error: the next
+    /// call that needs the room finds out and is refused.
+    fn reserve_ahead(&mut self) {
+        if let Some(w) = self.writer.as_mut() {
+            let _ = w.reserve(journal::RESERVE_STEP.saturating_sub(w.len));
+        }
     }
 
     /// Queue one operation; it is written at the next `flush`.
@@ -786,6 +796,7 @@ impl Persistence {
                         old.release_reserve();
                     }
                     self.writer = Some(w);
+                    self.reserve_ahead();
                 }
                 Err(e) => {
                     self.stats.snapshot_errors += 1;
