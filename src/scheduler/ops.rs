@@ -352,7 +352,7 @@ impl Scheduler {
                         let at = created_at;
                         created_at = created_at.next_up();
                         self.create_task(
-                            &d,
+                            d,
                             Status::Unknown,
                             &[],
                             Map::new(),
