@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DATA ?= var
 PORT ?= 8082
 
-.PHONY: all build release run test lint test-rust test-py venv browser bench bench-durability fuzz clean
+.PHONY: all build release run test lint test-rust test-py venv browser bench bench-durability bench-faults fuzz clean
 
 all: build
 
@@ -57,6 +57,10 @@ bench: venv build
 bench-durability: build
 	$(CARGO) build --release --benches
 	LUIGID_RS_BIN=$(CURDIR)/target/release/luigid-rs ./benches/durability.sh
+
+# Full disk per durability mode on a 2 MiB tmpfs (root): acknowledged, refused, lost after kill -9.
+bench-faults: build
+	LUIGID_RS_BIN=$(CURDIR)/target/release/luigid-rs python3 benches/fault_matrix.py
 
 FUZZ_SECONDS ?= 60
 fuzz:
