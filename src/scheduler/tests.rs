@@ -455,7 +455,9 @@ fn events_follow_luigid_hooks() {
     }
     work(&mut s, "W", 3.0);
     let ev = s.drain_events();
-    assert!(matches!(&ev[0], events::Event::TaskStarted { family } if family == "A"));
+    assert!(
+        matches!(&ev[0], events::Event::TaskStarted { family, task_id } if family == "A" && &**task_id == "A_1")
+    );
     assert!(
         matches!(&ev[1], events::Event::TaskStatus { status, host: Some(h), .. } if status == "RUNNING" && h == "h")
     );
@@ -473,7 +475,8 @@ fn events_follow_luigid_hooks() {
         ev,
         vec![events::Event::TaskFailed {
             family: "B".into(),
-            execution_secs: None
+            execution_secs: None,
+            task_id: "B_1".into()
         }]
     );
 }
