@@ -143,9 +143,11 @@ pub fn message(e: &Email) -> Result<(Envelope, Vec<u8>), String> {
         .subject(e.subject.clone())
         .multipart(
             MultiPart::related().singlepart(
+                // As bytes: base64 like luigi's MIMEText, and the text's own line
+                // endings kept (a String body would get CRLF).
                 SinglePart::builder()
                     .header(content_type)
-                    .body(e.body.clone()),
+                    .body(e.body.clone().into_bytes()),
             ),
         )
         .map_err(|err| format!("building the e-mail: {err}"))?;
