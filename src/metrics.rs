@@ -949,6 +949,52 @@ mod tests {
     }
 
     #[test]
+    fn prometheus_label_options() {
+        let mut ini = crate::config::Ini::default();
+        assert_eq!(TaskLabels::from_ini(&ini), Ok(TaskLabels::default()));
+        ini.set(
+            "prometheus",
+            "task_parameters_to_use_in_labels",
+            r#"["x", "y"]"#,
+        );
+        ini.set("prometheus", "use_task_family_in_labels", "False");
+        let labels = TaskLabels::from_ini(&ini).expect("valid");
+        assert_eq!(labels.params, ["x", "y"]);
+        assert!(!labels.family);
+        let m = Metrics::with_labels(labels);
+        assert!(m.needs_params());
+        let ev = [Event::TaskStarted {
+            family: "A".into(),
+            task_id: "A_1".into(),
+        }];
+        let params = |id: &str| (id == "A_1").then(|| vec![("x".to_string(), "1\"q".to_string())]);
+        m.record_events_with(&ev, 1.0, &params);
+        m.record_events_with(&ev, 2.0, &params);
+        assert_eq!(
+            lines(&m.render(&[], 0, 0), "luigi_task_started_total"),
+            ["luigi_task_started_total{x=\"1\\\"q\",y=\"None\"} 2.0"]
+        );
+        // Both options on: parameters first, then family.
+        ini.set("prometheus", "use_task_family_in_labels", "true");
+        let m = Metrics::with_labels(TaskLabels::from_ini(&ini).expect("valid"));
+        m.record_events_with(&ev, 1.0, &params);
+        assert_eq!(
+            lines(&m.render(&[], 0, 0), "luigi_task_started_total"),
+            ["luigi_task_started_total{x=\"1\\\"q\",y=\"None\",family=\"A\"} 1.0"]
+        );
+        for bad in [r#"["9x"]"#, r#"["__x"]"#, r#"["family"]"#, "x", "[1]"] {
+            ini.set("prometheus", "task_parameters_to_use_in_labels", bad);
+            assert!(TaskLabels::from_ini(&ini).is_err(), "{bad}");
+        }
+        ini.set("prometheus", "task_parameters_to_use_in_labels", "[]");
+        ini.set("prometheus", "use_task_family_in_labels", "false");
+        let e = TaskLabels::from_ini(&ini).expect_err("no labels");
+        assert!(e.contains("use_task_family_in_labels"), "{e}");
+        ini.set("prometheus", "use_task_family_in_labels", "maybe");
+        assert!(TaskLabels::from_ini(&ini).is_err());
+    }
+
+    #[test]
     fn method_labels_are_bounded() {
         let m = Metrics::default();
         for i in 0..(MAX_METHOD_LABELS + 50) {

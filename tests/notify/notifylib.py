@@ -68,12 +68,37 @@ class Mail:
         }
 
 
+def self_signed_cert(directory):
+    """A throwaway certificate and key for the TLS tests (openssl CLI)."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("openssl"):
+        if os.environ.get("CI", "") == "true":
+            pytest.fail("the openssl command is required for the SMTP TLS tests")
+        pytest.skip("openssl not installed")
+    cert, key = os.path.join(directory, "cert.pem"), os.path.join(directory, "key.pem")
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost",
+         "-days", "1", "-keyout", key, "-out", cert],
+        check=True, capture_output=True, timeout=60,
+    )
+    return cert, key
+
+
 class SmtpSink:
-    def __init__(self):
+    """aiosmtpd on a free port. `tls`: None, "starttls" (required) or "smtps" (implicit
+    TLS); `login`: (user, password) the server requires."""
+
+    def __init__(self, tls=None, cert=None, login=None):
         need("aiosmtpd")
+        import ssl
+
         from aiosmtpd.controller import Controller
+        from aiosmtpd.smtp import AuthResult
 
         self.mails = []
+        self.sessions = []
         self._lock = threading.Lock()
         sink = self
 
@@ -81,10 +106,26 @@ class SmtpSink:
             async def handle_DATA(self, server, session, envelope):
                 with sink._lock:
                     sink.mails.append(Mail(envelope.mail_from, envelope.rcpt_tos, envelope.original_content or envelope.content))
+                    tls = session.ssl is not None or server.transport.get_extra_info("ssl_object") is not None
+                    sink.sessions.append({"tls": tls, "authenticated": bool(session.authenticated)})
                 return "250 OK"
 
+        def authenticator(server, session, envelope, mechanism, auth_data):
+            ok = login is not None and (auth_data.login.decode(), auth_data.password.decode()) == tuple(login)
+            return AuthResult(success=ok)
+
+        kwargs = {}
+        if tls:
+            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ctx.load_cert_chain(*cert)
+            if tls == "starttls":
+                kwargs.update(tls_context=ctx, require_starttls=True)
+            else:
+                kwargs.update(ssl_context=ctx)
+        if login:
+            kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=(tls == "starttls"))
         self.port = free_port()
-        self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)
+        self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port, **kwargs)
         self._controller.start()
 
     def received(self):

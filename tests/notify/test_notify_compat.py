@@ -16,8 +16,19 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "lib"))
 
-from notifylib import EventApiSink, SmtpSink, UdpSink, need, parse_statsd, wait_for  # noqa: E402
+from notifylib import (  # noqa: E402
+    EventApiSink,
+    SmtpSink,
+    UdpSink,
+    need,
+    parse_statsd,
+    self_signed_cert,
+    wait_for,
+)
 from servers import oracle_only, start_luigid, start_luigid_rs  # noqa: E402
+
+# aiosmtpd cannot tell that an SMTPS session is encrypted and warns about AUTH there.
+pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 
 CLEAN_ENV = {"DD_ENV": "", "DD_SERVICE": "", "DD_VERSION": "", "DD_TAGS": "", "DD_ENTITY_ID": ""}
 
@@ -29,9 +40,9 @@ def kinds():
 class Side:
     """One server with its own receivers."""
 
-    def __init__(self, kind, tmp_path, config, datadog=False):
+    def __init__(self, kind, tmp_path, config, datadog=False, smtp=None):
         self.kind = kind
-        self.smtp = SmtpSink()
+        self.smtp = SmtpSink(**(smtp or {}))
         self.udp = UdpSink()
         self.api = EventApiSink() if datadog and kind == "luigid" else None
         cfg = {k: dict(v) for k, v in config.items()}
@@ -63,9 +74,9 @@ class Side:
 def sides(tmp_path):
     made = []
 
-    def make(config, datadog=False):
+    def make(config, datadog=False, smtp=None):
         for kind in kinds():
-            made.append(Side(kind, tmp_path, config, datadog))
+            made.append(Side(kind, tmp_path, config, datadog, smtp))
         return made
 
     yield make
@@ -149,6 +160,28 @@ def test_disable_email_and_datadog(sides):
         assert ours["mails"] == oracle["mails"]
         assert ours["metrics"] == oracle["metrics"]
         assert ours["events"] == oracle["events"]
+
+
+@pytest.mark.parametrize("tls", ["starttls", "smtps"])
+def test_tls_and_login(sides, tmp_path, tls):
+    """STARTTLS offered and required, or SMTPS, with a login; a self-signed certificate,
+    which luigid's smtplib accepts (it does not verify), so ours must too."""
+    cert = self_signed_cert(str(tmp_path))
+    config = {
+        "scheduler": {"retry_count": "1"},
+        "email": {"receiver": "ops@example.com", "sender": "luigi@example.com", "format": "html"},
+        "smtp": {"username": "luigi", "password": "s3cret", "ssl": "true" if tls == "smtps" else "false"},
+    }
+    all_sides = sides(config, smtp={"tls": tls, "cert": cert, "login": ("luigi", "s3cret")})
+    got = {}
+    for s in all_sides:
+        add(s, "T_1", "T", {}, status="FAILED", expl=expl("x"))
+        mails = wait_for(lambda: s.smtp.received(), what="%s e-mail over %s" % (s.kind, tls))
+        assert s.smtp.sessions == [{"tls": True, "authenticated": True}]
+        got[s.kind] = [m.summary() for m in mails]
+    assert got["luigid"][0]["parts"][0][0] == "text/html"
+    if "luigid-rs" in got:
+        assert got["luigid-rs"] == got["luigid"]
 
 
 def batch_scenario(s):
