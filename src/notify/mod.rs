@@ -132,7 +132,12 @@ impl Notifier {
         n.delivery = delivery.clone();
         if datadog_on {
             let cfg = datadog::DatadogConfig::from_ini(ini)?;
-            n.statsd = Some(datadog::Statsd::open(cfg, delivery.clone())?);
+            // luigid starts even when the agent's address does not resolve (its client
+            // resolves lazily); so do we, loudly.
+            match datadog::Statsd::open(cfg, delivery.clone()) {
+                Ok(s) => n.statsd = Some(s),
+                Err(e) => log::error!("{e}: no Datadog metrics will be sent"),
+            }
         }
         let wants_mail = !email.receiver.is_empty() || scheduler.batch_emails;
         if email.method != "smtp" && wants_mail {
@@ -411,6 +416,153 @@ impl Worker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+
+    /// A minimal SMTP server on a loopback port: accepts `sessions` sessions and returns
+    /// each message's DATA text. Reads are bounded by a timeout.
+    fn fake_smtp(sessions: usize) -> (u16, std::thread::JoinHandle<Vec<String>>) {
+        let l = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = l.local_addr().expect("addr").port();
+        let h = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            for _ in 0..sessions {
+                let Ok((s, _)) = l.accept() else { break };
+                s.set_read_timeout(Some(Duration::from_secs(10))).ok();
+                let mut w = s.try_clone().expect("clone");
+                let mut r = BufReader::new(s);
+                let _ = w.write_all(b"220 fake\r\n");
+                let mut data: Option<String> = None;
+                for _ in 0..10_000 {
+                    let mut line = String::new();
+                    if r.read_line(&mut line).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    if let Some(d) = data.as_mut() {
+                        if line == ".\r\n" {
+                            got.push(data.take().unwrap_or_default());
+                            let _ = w.write_all(b"250 queued\r\n");
+                        } else {
+                            d.push_str(&line);
+                        }
+                        continue;
+                    }
+                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                    let reply: &[u8] = match verb.as_str() {
+                        "EHLO" | "HELO" => b"250 fake\r\n",
+                        "DATA" => {
+                            data = Some(String::new());
+                            b"354 go\r\n"
+                        }
+                        "QUIT" => {
+                            let _ = w.write_all(b"221 bye\r\n");
+                            break;
+                        }
+                        _ => b"250 ok\r\n",
+                    };
+                    let _ = w.write_all(reply);
+                }
+            }
+            got
+        });
+        (port, h)
+    }
+
+    fn ini_for(port: u16, batch: bool) -> (Ini, SchedulerConfig) {
+        let mut ini = Ini::default();
+        ini.set("email", "receiver", "ops@example.com");
+        ini.set("email", "sender", "luigi@example.com");
+        ini.set("email", "force_send", "true");
+        ini.set("smtp", "host", "127.0.0.1");
+        ini.set("smtp", "port", &port.to_string());
+        ini.set("batch_email", "email_interval", "0");
+        let sc = SchedulerConfig {
+            batch_emails: batch,
+            disable_persist: 60.0,
+            ..SchedulerConfig::default()
+        };
+        (ini, sc)
+    }
+
+    #[test]
+    fn disable_email_goes_out_from_the_thread() {
+        let (port, server) = fake_smtp(1);
+        let (ini, sc) = ini_for(port, false);
+        let delivery = Arc::new(Delivery::default());
+        let mut n = Notifier::from_ini(&ini, &sc, delivery.clone()).expect("notifier");
+        let s = Scheduler::new(sc);
+        let ev = [Event::ExcessiveFailures {
+            task_id: "T_1".into(),
+            retry_count: 3.0,
+            disable_window: 10.0,
+        }];
+        let t0 = Instant::now();
+        n.on_events(&ev, &s);
+        assert!(
+            t0.elapsed() < Duration::from_millis(500),
+            "on_events waited"
+        );
+        n.shutdown();
+        let got = server.join().expect("server");
+        assert_eq!(got.len(), 1);
+        assert!(
+            got[0].contains("Subject: Luigi Scheduler: DISABLED T_1 due to excessive failures"),
+            "{}",
+            got[0]
+        );
+        assert_eq!(
+            delivery
+                .emails_sent
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+    }
+
+    #[test]
+    fn batch_email_on_prune_and_unreachable_server_counted() {
+        let (port, server) = fake_smtp(1);
+        let (ini, sc) = ini_for(port, true);
+        let delivery = Arc::new(Delivery::default());
+        let mut n = Notifier::from_ini(&ini, &sc, delivery.clone()).expect("notifier");
+        let s = Scheduler::new(sc.clone());
+        let fail = Event::BatchFailure {
+            pretty_id: "A(x=1)".into(),
+            family: "A".into(),
+            unbatched_params: vec![("x".into(), "1".into())],
+            expl: Some("boom".into()),
+            owners: vec![],
+            disabled: true,
+        };
+        n.on_events(&[fail.clone(), Event::Pruned], &s);
+        n.shutdown();
+        let got = server.join().expect("server");
+        assert_eq!(got.len(), 1, "one summary, none left for the shutdown");
+        assert!(got[0].contains("Subject: Luigi: 1 failure, 1 disable in the last 0 minutes"));
+
+        // Nothing listens on the port now: tried, given up, counted; never blocking.
+        let (ini, sc) = ini_for(port, true);
+        let delivery = Arc::new(Delivery::default());
+        let mut n = Notifier::from_ini(&ini, &sc, delivery.clone()).expect("notifier");
+        let t0 = Instant::now();
+        n.on_events(&[fail, Event::Pruned], &s);
+        assert!(
+            t0.elapsed() < Duration::from_millis(500),
+            "on_events waited"
+        );
+        n.shutdown();
+        assert_eq!(
+            delivery
+                .emails_failed
+                .load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+        assert_eq!(
+            delivery
+                .emails_sent
+                .load(std::sync::atomic::Ordering::Relaxed),
+            0
+        );
+    }
 
     #[test]
     fn metrics_collector_values() {
