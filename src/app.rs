@@ -41,6 +41,8 @@ pub struct App {
     pub router: crate::router::RouterState,
     pub history: Option<History>,
     pub metrics: Metrics,
+    /// E-mail and Datadog notifications (crate::notify).
+    pub notifier: crate::notify::Notifier,
     /// None in tests that build an App without a state file.
     pub persistence: Option<Persistence>,
     /// Access control (off by default, as luigid).
@@ -60,6 +62,9 @@ impl App {
         let auth = crate::auth::Auth::from_ini(&ini).map_err(|e| e.to_string())?;
         let scheduler_config = SchedulerConfig::from_ini(&ini).map_err(|e| e.to_string())?;
         let history = History::from_ini(&ini)?;
+        let metrics = Metrics::with_labels(crate::metrics::TaskLabels::from_ini(&ini)?);
+        let notifier =
+            crate::notify::Notifier::from_ini(&ini, &scheduler_config, metrics.delivery.clone())?;
         let persist_config = PersistConfig::from_ini(&ini).map_err(|e| e.to_string())?;
         let now = wall_clock();
         let (persistence, recovery) =
@@ -71,7 +76,8 @@ impl App {
             scheduler,
             scheduler_config,
             history,
-            metrics: Metrics::default(),
+            metrics,
+            notifier,
             persistence: Some(persistence),
             state_version: 0,
             reply_cache: Default::default(),
@@ -92,6 +98,7 @@ impl App {
             scheduler_config,
             history: None,
             metrics: Metrics::default(),
+            notifier: crate::notify::Notifier::disabled(),
             persistence: None,
             state_version: 0,
             reply_cache: Default::default(),
@@ -257,7 +264,10 @@ impl App {
         if events.is_empty() {
             return;
         }
-        self.metrics.record_events_at(&events, wall_clock());
+        let scheduler = &self.scheduler;
+        self.metrics
+            .record_events_with(&events, wall_clock(), &|id| scheduler.task_params(id));
+        self.notifier.on_events(&events, scheduler);
         if let Some(h) = &self.history {
             h.record_owned(events);
         }
@@ -368,6 +378,7 @@ impl App {
         if let Some(h) = &self.history {
             h.flush();
         }
+        self.notifier.shutdown();
         self.final_save_failed = !saved;
         saved
     }

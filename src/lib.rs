@@ -10,6 +10,7 @@
 //! - [`persistence`]: snapshots and the write-ahead journal.
 //! - [`history`]: task history in SQLite and its pages.
 //! - [`metrics`]: counters and the Prometheus exposition.
+//! - [`notify`]: e-mail (SMTP) and Datadog (DogStatsD) notifications.
 //! - [`auth`]: access control.
 //! - [`config`]: luigi.cfg reading and typed settings.
 //! - [`logfile`]: the daily-rotated server log file.
@@ -25,6 +26,7 @@ pub mod json;
 pub mod logfile;
 pub mod metrics;
 pub mod migrate;
+pub mod notify;
 pub mod persistence;
 pub mod router;
 pub mod scheduler;

@@ -6,13 +6,17 @@
 //! and its number formatting, so existing dashboards keep working. Our own series are
 //! prefixed `luigid_`.
 //!
-//! Differences: only the default label set (`family`) is offered; a task disabled gets
-//! its counter but no execution time (the event carries none); a FAILED report for a
-//! task that never ran leaves the execution time unchanged instead of failing the RPC.
+//! The label set follows `[prometheus] use_task_family_in_labels` and
+//! `task_parameters_to_use_in_labels` as that collector does ([`TaskLabels`]).
+//!
+//! Differences: a task disabled gets its counter but no execution time (the event
+//! carries none); a FAILED report for a task that never ran leaves the execution time
+//! unchanged instead of failing the RPC.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::http::Response;
 use crate::scheduler::events::Event;
@@ -82,6 +86,145 @@ struct Inner {
 #[derive(Debug, Default)]
 pub struct Metrics {
     inner: Mutex<Inner>,
+    labels: TaskLabels,
+    /// Outcomes of the notifications (e-mail, DogStatsD), counted by their senders.
+    pub delivery: Arc<Delivery>,
+}
+
+/// Counters the notification senders (crate::notify, on their own thread) bump.
+#[derive(Debug, Default)]
+pub struct Delivery {
+    pub emails_sent: AtomicU64,
+    /// E-mails given up on after their retries.
+    pub emails_failed: AtomicU64,
+    /// Notifications dropped because the sender thread's queue was full.
+    pub notifications_dropped: AtomicU64,
+    pub statsd_datagrams: AtomicU64,
+    pub statsd_errors: AtomicU64,
+}
+
+impl Delivery {
+    pub fn add(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// The labels of the `luigi_task_*` series, as luigi's prometheus collector
+/// (`luigi/contrib/prometheus_metric.py`) builds them: the parameters named in
+/// `[prometheus] task_parameters_to_use_in_labels`, then `family` when
+/// `use_task_family_in_labels` (the default) is true.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskLabels {
+    pub params: Vec<String>,
+    pub family: bool,
+}
+
+impl Default for TaskLabels {
+    fn default() -> Self {
+        TaskLabels {
+            params: Vec::new(),
+            family: true,
+        }
+    }
+}
+
+/// A task's params (as `str()` shows them) by task id.
+pub type ParamsOf<'a> = dyn Fn(&str) -> Option<Vec<(String, String)>> + 'a;
+
+/// Separates the label values in a series key (a NUL in a value is replaced).
+const KEY_SEP: char = '\0';
+
+impl TaskLabels {
+    /// From `[prometheus]`; the errors are the ones luigid fails to start with.
+    pub fn from_ini(ini: &crate::config::Ini) -> Result<TaskLabels, String> {
+        let family = ini
+            .get_bool("prometheus", "use_task_family_in_labels", true)
+            .map_err(|e| e.to_string())?;
+        let key = "task_parameters_to_use_in_labels";
+        let params = match ini
+            .get_checked("prometheus", key)
+            .map_err(|e| e.to_string())?
+        {
+            None => Vec::new(),
+            Some(text) => {
+                let bad = || {
+                    format!(
+                        "{}: [prometheus] {key} = {text:?} is not a JSON list of parameter \
+                         names, e.g. [\"date\", \"region\"]",
+                        ini.origin("prometheus", key)
+                    )
+                };
+                let v = crate::json::parse_py_json(text).map_err(|_| bad())?;
+                let items = v.as_array().ok_or_else(bad)?;
+                let names: Option<Vec<String>> = items
+                    .iter()
+                    .map(|x| x.as_str().map(str::to_string))
+                    .collect();
+                names.ok_or_else(bad)?
+            }
+        };
+        for name in &params {
+            if !valid_label_name(name) || name == "family" && family {
+                return Err(format!(
+                    "[prometheus] {key}: {name:?} cannot be a Prometheus label name \
+                     (letters, digits and _, not starting with a digit or __, and not \
+                     family twice)"
+                ));
+            }
+        }
+        if params.is_empty() && !family {
+            return Err("[prometheus] use_task_family_in_labels = false with no \
+                        task_parameters_to_use_in_labels leaves the task metrics without \
+                        labels, which luigi's prometheus collector refuses"
+                .into());
+        }
+        Ok(TaskLabels { params, family })
+    }
+
+    fn family_only(&self) -> bool {
+        self.family && self.params.is_empty()
+    }
+
+    fn names(&self) -> Vec<&str> {
+        let mut v: Vec<&str> = self.params.iter().map(String::as_str).collect();
+        if self.family {
+            v.push("family");
+        }
+        v
+    }
+
+    /// The series key of a task: its label values joined by [`KEY_SEP`]; a parameter
+    /// the task lacks shows as `None` (prometheus_client's `str(None)`).
+    fn key(&self, family: &str, params: &[(String, String)]) -> String {
+        let mut key = String::new();
+        for (i, name) in self.params.iter().enumerate() {
+            if i > 0 {
+                key.push(KEY_SEP);
+            }
+            match params.iter().find(|(k, _)| k == name) {
+                Some((_, v)) => key.push_str(&v.replace(KEY_SEP, "\u{fffd}")),
+                None => key.push_str("None"),
+            }
+        }
+        if self.family {
+            if !self.params.is_empty() {
+                key.push(KEY_SEP);
+            }
+            key.push_str(&family.replace(KEY_SEP, "\u{fffd}"));
+        }
+        key
+    }
+}
+
+/// prometheus_client's label name rule.
+fn valid_label_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    let first_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    first_ok
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with("__")
 }
 
 fn unix_now() -> f64 {
@@ -132,42 +275,72 @@ impl Metrics {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Metrics with the task label set from `[prometheus]`.
+    pub fn with_labels(labels: TaskLabels) -> Metrics {
+        Metrics {
+            labels,
+            ..Metrics::default()
+        }
+    }
+
+    /// Whether [`Metrics::record_events_with`] needs the tasks' params.
+    pub fn needs_params(&self) -> bool {
+        !self.labels.family_only()
+    }
+
     /// Count the scheduler's events of one loop iteration (status events are ignored).
     pub fn record_events(&self, events: &[Event]) {
         self.record_events_at(events, unix_now());
     }
 
-    /// [`Metrics::record_events`] with the Unix time used for new `_created` series.
+    /// [`Metrics::record_events`] with the Unix time used for new `_created` series
+    /// (parameter labels, if any, show as `None`).
     pub fn record_events_at(&self, events: &[Event], now: f64) {
+        self.record_events_with(events, now, &|_| None);
+    }
+
+    /// [`Metrics::record_events_at`] with `params` giving a task's params by id, for
+    /// the parameter labels.
+    pub fn record_events_with(&self, events: &[Event], now: f64, params: &ParamsOf<'_>) {
         let mut inner = self.lock();
         for e in events {
             let (family, f): (&str, &dyn Fn(&mut Family)) = match e {
-                Event::TaskStatus { .. } => continue,
-                Event::TaskStarted { family } => (family, &|f: &mut Family| {
+                Event::TaskStarted { family, .. } => (family, &|f: &mut Family| {
                     bump(&mut f.started, now);
                     f.execution_time.get_or_insert(0.0);
                 }),
                 Event::TaskFailed {
                     family,
                     execution_secs,
+                    ..
                 } => (family, &move |f: &mut Family| {
                     bump(&mut f.failed, now);
                     if let Some(s) = execution_secs {
                         f.execution_time = Some(*s);
                     }
                 }),
-                Event::TaskDisabled { family } => {
+                Event::TaskDisabled { family, .. } => {
                     (family, &|f: &mut Family| bump(&mut f.disabled, now))
                 }
                 Event::TaskDone {
                     family,
                     execution_secs,
+                    ..
                 } => (family, &move |f: &mut Family| {
                     bump(&mut f.done, now);
                     if let Some(s) = execution_secs {
                         f.execution_time = Some(*s);
                     }
                 }),
+                _ => continue,
+            };
+            let keyed;
+            let family: &str = if self.labels.family_only() {
+                family
+            } else {
+                let task_params = task_id_of(e).and_then(params).unwrap_or_default();
+                keyed = self.labels.key(family, &task_params);
+                &keyed
             };
             match family_mut(&mut inner.families, family) {
                 Some(fam) => f(fam),
@@ -178,6 +351,14 @@ impl Metrics {
                 }
             }
         }
+    }
+
+    /// The `luigi_task_*` labels of a series key.
+    fn series_labels<'a>(&self, names: &[&'a str], key: &'a str) -> Vec<(&'a str, &'a str)> {
+        if self.labels.family_only() {
+            return vec![("family", key)];
+        }
+        names.iter().copied().zip(key.split(KEY_SEP)).collect()
     }
 
     /// One answered request: `method_label` is the RPC method for `/api/...` and a
@@ -257,6 +438,7 @@ impl Metrics {
         history_errors: u64,
     ) -> String {
         let inner = self.lock();
+        let names = self.labels.names();
         let mut o = String::with_capacity(4096);
         type Get = fn(&Family) -> Option<Counter>;
         let luigi: [(&str, &str, Get); 4] = [
@@ -280,7 +462,7 @@ impl Metrics {
                     sample(
                         &mut o,
                         &format!("{name}_total"),
-                        &[("family", fam)],
+                        &self.series_labels(&names, fam),
                         c.value,
                     );
                 }
@@ -295,7 +477,7 @@ impl Metrics {
                     sample(
                         &mut o,
                         &format!("{name}_created"),
-                        &[("family", fam)],
+                        &self.series_labels(&names, fam),
                         c.created,
                     );
                 }
@@ -312,7 +494,7 @@ impl Metrics {
                 sample(
                     &mut o,
                     "luigi_task_execution_time_seconds",
-                    &[("family", fam)],
+                    &self.series_labels(&names, fam),
                     v,
                 );
             }
@@ -448,7 +630,49 @@ impl Metrics {
         if let Some(v) = inner.snapshot_last {
             sample(&mut o, "luigid_snapshot_last_duration_seconds", &[], v);
         }
+        let d = &self.delivery;
+        let delivery: [(&str, &str, &AtomicU64); 5] = [
+            (
+                "luigid_emails_sent_total",
+                "e-mails handed to the SMTP server",
+                &d.emails_sent,
+            ),
+            (
+                "luigid_email_failures_total",
+                "e-mails given up on after their retries",
+                &d.emails_failed,
+            ),
+            (
+                "luigid_notifications_dropped_total",
+                "notifications dropped because the sender's queue was full",
+                &d.notifications_dropped,
+            ),
+            (
+                "luigid_statsd_datagrams_total",
+                "DogStatsD datagrams sent",
+                &d.statsd_datagrams,
+            ),
+            (
+                "luigid_statsd_errors_total",
+                "DogStatsD datagrams that could not be sent",
+                &d.statsd_errors,
+            ),
+        ];
+        for (name, help, c) in delivery {
+            header(&mut o, name, help, "counter");
+            sample(&mut o, name, &[], c.load(Ordering::Relaxed) as f64);
+        }
         o
+    }
+}
+
+fn task_id_of(e: &Event) -> Option<&str> {
+    match e {
+        Event::TaskStarted { task_id, .. }
+        | Event::TaskFailed { task_id, .. }
+        | Event::TaskDisabled { task_id, .. }
+        | Event::TaskDone { task_id, .. } => Some(task_id),
+        _ => None,
     }
 }
 
@@ -579,24 +803,35 @@ mod tests {
 
     fn evs() -> Vec<Event> {
         vec![
-            Event::TaskStarted { family: "A".into() },
-            Event::TaskStarted { family: "A".into() },
+            Event::TaskStarted {
+                family: "A".into(),
+                task_id: "A_1".into(),
+            },
+            Event::TaskStarted {
+                family: "A".into(),
+                task_id: "A_1".into(),
+            },
             Event::TaskDone {
                 family: "A".into(),
+                task_id: "T".into(),
                 execution_secs: Some(2.5),
             },
             Event::TaskStarted {
                 family: "B\"x\\".into(),
+                task_id: "T".into(),
             },
             Event::TaskFailed {
                 family: "B\"x\\".into(),
+                task_id: "T".into(),
                 execution_secs: Some(0.125),
             },
             Event::TaskDisabled {
                 family: "B\"x\\".into(),
+                task_id: "T".into(),
             },
             Event::TaskDone {
                 family: "C".into(),
+                task_id: "T".into(),
                 execution_secs: None,
             },
             Event::TaskStatus {
@@ -665,6 +900,7 @@ mod tests {
         let m = Metrics::default();
         let done = |f: &str| Event::TaskDone {
             family: f.into(),
+            task_id: "T".into(),
             execution_secs: None,
         };
         // "" before, between and after other names, so every lookup path is taken.
@@ -747,6 +983,52 @@ mod tests {
             text, golden,
             "render changed; rerun with UPDATE_GOLDEN=1 and review"
         );
+    }
+
+    #[test]
+    fn prometheus_label_options() {
+        let mut ini = crate::config::Ini::default();
+        assert_eq!(TaskLabels::from_ini(&ini), Ok(TaskLabels::default()));
+        ini.set(
+            "prometheus",
+            "task_parameters_to_use_in_labels",
+            r#"["x", "y"]"#,
+        );
+        ini.set("prometheus", "use_task_family_in_labels", "False");
+        let labels = TaskLabels::from_ini(&ini).expect("valid");
+        assert_eq!(labels.params, ["x", "y"]);
+        assert!(!labels.family);
+        let m = Metrics::with_labels(labels);
+        assert!(m.needs_params());
+        let ev = [Event::TaskStarted {
+            family: "A".into(),
+            task_id: "A_1".into(),
+        }];
+        let params = |id: &str| (id == "A_1").then(|| vec![("x".to_string(), "1\"q".to_string())]);
+        m.record_events_with(&ev, 1.0, &params);
+        m.record_events_with(&ev, 2.0, &params);
+        assert_eq!(
+            lines(&m.render(&[], 0, 0), "luigi_task_started_total"),
+            ["luigi_task_started_total{x=\"1\\\"q\",y=\"None\"} 2.0"]
+        );
+        // Both options on: parameters first, then family.
+        ini.set("prometheus", "use_task_family_in_labels", "true");
+        let m = Metrics::with_labels(TaskLabels::from_ini(&ini).expect("valid"));
+        m.record_events_with(&ev, 1.0, &params);
+        assert_eq!(
+            lines(&m.render(&[], 0, 0), "luigi_task_started_total"),
+            ["luigi_task_started_total{x=\"1\\\"q\",y=\"None\",family=\"A\"} 1.0"]
+        );
+        for bad in [r#"["9x"]"#, r#"["__x"]"#, r#"["family"]"#, "x", "[1]"] {
+            ini.set("prometheus", "task_parameters_to_use_in_labels", bad);
+            assert!(TaskLabels::from_ini(&ini).is_err(), "{bad}");
+        }
+        ini.set("prometheus", "task_parameters_to_use_in_labels", "[]");
+        ini.set("prometheus", "use_task_family_in_labels", "false");
+        let e = TaskLabels::from_ini(&ini).expect_err("no labels");
+        assert!(e.contains("use_task_family_in_labels"), "{e}");
+        ini.set("prometheus", "use_task_family_in_labels", "maybe");
+        assert!(TaskLabels::from_ini(&ini).is_err());
     }
 
     #[test]

@@ -143,7 +143,7 @@ fn metrics_route() {
 }
 
 #[test]
-fn history_routes_exist_and_fail_while_history_is_off() {
+fn history_routes_exist_and_say_not_found_while_history_is_off() {
     let mut a = app();
     for p in [
         "/tasklist",
@@ -156,8 +156,9 @@ fn history_routes_exist_and_fail_while_history_is_off() {
         "/history/by_params/Foo?data=%7B%7D",
     ] {
         let r = get(&mut a, p);
-        assert_eq!(r.status, 500, "{p}");
+        assert_eq!(r.status, 404, "{p}");
         assert_eq!(r.header("Content-Type"), Some(HTML));
+        assert!(String::from_utf8_lossy(&r.body).contains("task history is disabled"));
         let r = send(&mut a, "POST", p, &[], b"");
         assert_eq!(r.status, 405, "POST {p}");
         assert_eq!(r.header("Allow"), Some("GET"));

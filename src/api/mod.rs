@@ -478,6 +478,15 @@ fn numeric_map(a: &Args, name: &str, moved: bool) -> Result<Option<Map<String, V
     Ok((!moved).then(|| m.clone()))
 }
 
+/// A task's `owners` argument (a list of addresses; one address taken as a list of one).
+fn owner_list(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::Array(a)) => a.iter().map(crate::scheduler::pyfmt::py_str).collect(),
+        Some(Value::String(s)) => vec![s.clone()],
+        _ => Vec::new(),
+    }
+}
+
 /// `add_task`'s arguments, checked. With `moved`, the large values (the ones
 /// [`fill_moved`] knows) are left at their defaults for the caller to move in.
 fn decode_add_task(a: &Args, moved: bool) -> Result<AddTask, ApiError> {
@@ -559,6 +568,9 @@ fn decode_add_task(a: &Args, moved: bool) -> Result<AddTask, ApiError> {
                     .ok_or_else(|| a.wrong("retry_policy_dict", "an object of numbers"))?,
             );
         }
+    }
+    if a.raw("status").and_then(Value::as_str) == Some("FAILED") {
+        t.owners = owner_list(a.opt("owners"));
     }
     Ok(t)
 }
@@ -840,14 +852,21 @@ fn call_src(s: &mut Scheduler, method: &str, args: Src, now: f64) -> Result<Valu
                 a.req(k)?;
             }
             if s.config.batch_emails {
-                a.req_str("worker")?;
+                let worker = a.req_str("worker")?;
+                let text = |k| a.opt(k).map(crate::scheduler::pyfmt::py_str);
+                let params = match a.opt("params") {
+                    Some(Value::Object(m)) => m.clone(),
+                    _ => Map::new(),
+                };
+                s.announce_scheduling_failure(
+                    worker,
+                    text("task_name").unwrap_or_default(),
+                    text("family").unwrap_or_default(),
+                    &params,
+                    text("expl").unwrap_or_default(),
+                    owner_list(a.opt("owners")),
+                );
             }
-            log::warn!(
-                "scheduling failure announced for {}: {} (luigid would e-mail the owners; \
-                 luigid-rs sends no e-mail)",
-                a.opt("task_name").unwrap_or(&Value::Null),
-                a.opt("expl").unwrap_or(&Value::Null)
-            );
             Value::Null
         }
         "count_pending" => s.count_pending(a.req_str("worker")?, now),

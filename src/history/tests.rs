@@ -114,7 +114,10 @@ fn wal_mode_and_record_semantics() {
         let h = History::open(&url(&dir), None).unwrap();
         h.record(&[
             status("A_1", "A", "PENDING", None, T0),
-            Event::TaskStarted { family: "A".into() },
+            Event::TaskStarted {
+                family: "A".into(),
+                task_id: "A_1".into(),
+            },
             status("B_1", "B", "PENDING", None, T0 + 0.5),
         ]);
         h.record(&[status("A_1", "A", "RUNNING", Some("host1"), T0 + 1.0)]);

@@ -214,6 +214,7 @@ impl Scheduler {
                 status,
                 status_seq: seq as u64,
                 time,
+                dep_rank: 0,
                 updated: t.get("updated").and_then(f64_opt).unwrap_or(time),
                 retry: t.get("retry").and_then(f64_opt),
                 remove: t.get("remove").and_then(f64_opt),

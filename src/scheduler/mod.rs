@@ -39,7 +39,7 @@
 //! | add_task non-numeric priority / resources | 500 after partial update (Q12) | BadArgument before any change |
 //! | add_task unknown retry_policy_dict key | 500 after the worker touch | BadArgument before any change |
 //! | add_task(RUNNING, batch_id) with no batch (Q13) | IndexError 500 | `resources_running` left as it was |
-//! | add_task FAILED with batch_emails (Q30) | e-mails; 500 on null expl | no e-mails are sent at all |
+//! | add_task FAILED with batch_emails (Q30) | e-mails; 500 on null expl | e-mails (crate::notify); a null or non-text expl is not counted, the call succeeds |
 //! | priority propagation (Q50) | recursive, 500 past ~1000 levels | iterative |
 //! | count_pending running task without worker_running (Q41) | 500 | entry with `"worker": null` |
 //! | decrease_running_task_resources w/o resources_running (Q14) | 500 | no-op for that task |
@@ -49,7 +49,7 @@
 //! | `info.workers` not a number | 500 in get_work | counted as 1 |
 //! | update_resources non-numeric value | stored, 500 later | BadArgument |
 //! | update_metrics_task_started | calls the collector with a non-task | no-op |
-//! | announce_scheduling_failure / batch e-mails | queued e-mails | no-op (no e-mail support) |
+//! | announce_scheduling_failure, non-object `params` | 500 | counted with no parameters |
 //! | send_scheduler_message id | uuid4 | `_message_id` argument when given, else `00000000-0000-4000-8000-<counter>` |
 //! | set order (`deps`, trivial worker candidates, running_tasks) | hash order | sorted deps; rank/bucket order |
 //! | add_task `family: null` | family `None`, shown as `None(...)` | treated as `""` |
@@ -338,6 +338,7 @@ fn cand_key(t: &Task, slot: u32) -> CandKey {
     CandKey {
         neg_prio: OrdF64(-t.prio + 0.0),
         time: OrdF64(t.time),
+        dep_rank: t.dep_rank,
         group: if t.status == Status::Running { 1 } else { 0 },
         status_seq: t.status_seq,
         slot,
@@ -554,6 +555,67 @@ impl Scheduler {
     }
 
     // ----- small accessors -------------------------------------------------------------
+
+    /// A task's params as Python's `str()` shows their values (Datadog tags,
+    /// Prometheus parameter labels); None for an unknown task.
+    pub fn task_params(&self, id: &str) -> Option<Vec<(String, String)>> {
+        let t = self.task(self.slot_of(id)?)?;
+        Some(
+            t.params
+                .to_map()
+                .iter()
+                .map(|(k, v)| (k.clone(), pyfmt::py_str(v)))
+                .collect(),
+        )
+    }
+
+    /// The batched parameter names of `worker`'s batcher for `family` (luigid's
+    /// `get_batcher`); empty without one.
+    fn batched_args(&self, worker: &str, family: &str) -> &[String] {
+        self.batchers
+            .get(worker)
+            .and_then(|m| m.get(family))
+            .map_or(&[], |b| b.args.as_slice())
+    }
+
+    /// `params` without `worker`'s batched parameters for `family`, values as `str()`.
+    fn unbatched_params(
+        &self,
+        worker: &str,
+        family: &str,
+        params: &serde_json::Map<String, Value>,
+    ) -> Vec<(String, String)> {
+        let batched = self.batched_args(worker, family);
+        params
+            .iter()
+            .filter(|(k, _)| !batched.iter().any(|b| b == *k))
+            .map(|(k, v)| (k.clone(), pyfmt::py_str(v)))
+            .collect()
+    }
+
+    /// announce_scheduling_failure: queued for the batch e-mails when they are on
+    /// (luigid ignores the call otherwise).
+    pub fn announce_scheduling_failure(
+        &mut self,
+        worker: &str,
+        task_name: String,
+        family: String,
+        params: &serde_json::Map<String, Value>,
+        expl: String,
+        owners: Vec<String>,
+    ) {
+        if !self.config.batch_emails {
+            return;
+        }
+        let unbatched_params = self.unbatched_params(worker, &family, params);
+        self.events.push(Event::SchedulingFailure {
+            task_name,
+            family,
+            unbatched_params,
+            expl,
+            owners,
+        });
+    }
 
     fn task(&self, slot: u32) -> Option<&Task> {
         self.tasks.get(slot as usize).and_then(|t| t.as_deref())
@@ -850,17 +912,20 @@ impl Scheduler {
     fn push_metric(&mut self, slot: u32) {
         let Some(t) = self.task(slot) else { return };
         let family = t.family.to_string();
+        let task_id = t.id.clone();
         let exec = t.time_running.map(|tr| t.updated - tr);
         let ev = match t.status {
             Status::Done => Event::TaskDone {
                 family,
                 execution_secs: exec,
+                task_id,
             },
             Status::Failed => Event::TaskFailed {
                 family,
                 execution_secs: exec,
+                task_id,
             },
-            Status::Disabled => Event::TaskDisabled { family },
+            Status::Disabled => Event::TaskDisabled { family, task_id },
             _ => return,
         };
         self.events.push(ev);
@@ -949,12 +1014,13 @@ impl Scheduler {
         if disabled_now {
             new = Status::Disabled;
             if let Some(t) = self.task(slot) {
-                // luigid e-mails the owners here; we only say what would have been sent.
-                log::warn!(
-                    "task {} disabled after too many failures (luigid would e-mail a \
-                     disable notification; luigid-rs sends no e-mail)",
-                    t.id
-                );
+                // luigid e-mails the receiver here (crate::notify sends it).
+                let ev = Event::ExcessiveFailures {
+                    task_id: t.id.to_string(),
+                    retry_count: t.retry_policy.retry_count,
+                    disable_window: t.retry_policy.disable_window,
+                };
+                self.events.push(ev);
             }
         }
         if new != cur {
@@ -992,6 +1058,9 @@ impl Scheduler {
     pub fn prune(&mut self, now: f64) {
         if self.prunes_held {
             return;
+        }
+        if self.config.batch_emails {
+            self.events.push(Event::Pruned);
         }
         // 1. Workers that have been silent too long.
         let delay = self.config.worker_disconnect_delay;

@@ -41,6 +41,9 @@ pub struct AddTask {
     pub batch_id: Option<String>,
     /// retry_policy_dict entries: retry_count, disable_hard_timeout, disable_window.
     pub retry_policy: [Option<f64>; 3],
+    /// The task's owners' e-mail addresses (decoded only for FAILED reports: the
+    /// batch e-mails are their only use).
+    pub owners: Vec<String>,
 }
 
 impl Default for AddTask {
@@ -67,6 +70,7 @@ impl Default for AddTask {
             batchable: None,
             batch_id: None,
             retry_policy: [None; 3],
+            owners: Vec::new(),
         }
     }
 }
@@ -290,6 +294,9 @@ impl Scheduler {
             };
             self.set_status(slot, new, now);
         }
+        if a.status == "FAILED" && self.config.batch_emails {
+            self.batch_failure(slot, &a);
+        }
         // Dependencies.
         if a.deps.is_some() || a.new_deps.is_some() {
             let old: Vec<Arc<str>> = match &a.deps {
@@ -328,9 +335,10 @@ impl Scheduler {
         if stakeholder {
             // This task's own stakeholder is added below, with the worker, in one index
             // update (nothing in between reads it).
-            // In the order the call lists them, so that placeholders created here get
-            // increasing creation times in that order: get_work's oldest-first tie-break
-            // then follows the list (luigid follows Python's set order, which varies).
+            // In the order the call lists them, so that placeholders created here rank in
+            // that order among tasks of equal priority and creation time (`dep_rank`):
+            // get_work's oldest-first tie-break then follows the list (luigid follows
+            // Python's set order, which varies between runs).
             let stored: Vec<Arc<str>> =
                 self.task(slot).map(|t| t.deps.to_vec()).unwrap_or_default();
             let mut taken = vec![false; stored.len()];
@@ -344,14 +352,11 @@ impl Scheduler {
                 }
             }
             order.extend((0..stored.len()).filter(|&i| !taken[i]));
-            let mut created_at = now;
-            for d in order.into_iter().map(|i| &*stored[i]) {
+            for (rank, d) in order.into_iter().map(|i| &*stored[i]).enumerate() {
                 let ds = match self.slot_of(d) {
                     Some(ds) => ds,
                     None => {
-                        let at = created_at;
-                        created_at = created_at.next_up();
-                        self.create_task(
+                        let ds = self.create_task(
                             d,
                             Status::Unknown,
                             &[],
@@ -361,9 +366,12 @@ impl Scheduler {
                             &Value::Null,
                             ObjArg::Map(&empty),
                             ObjArg::Map(&empty),
-                            at,
+                            now,
                             false,
-                        )
+                        );
+                        let rank = u16::try_from(rank + 1).unwrap_or(u16::MAX);
+                        self.with_task(ds, |t| t.dep_rank = rank);
+                        ds
                     }
                 };
                 self.add_stakeholder(ds, wid);
@@ -393,6 +401,31 @@ impl Scheduler {
                 t.runnable = true;
             }
         }
+    }
+
+    /// luigid's batch e-mail bookkeeping for a FAILED report (`Scheduler.add_task`):
+    /// the explanation is JSON-decoded when it decodes to a string, kept as sent when it
+    /// does not decode; luigid fails the call on a null or non-text explanation, and
+    /// records nothing then.
+    fn batch_failure(&mut self, slot: u32, a: &AddTask) {
+        let Some(t) = self.task(slot) else { return };
+        let expl = match &a.expl {
+            Value::String(s) => match crate::json::parse_py_json(s) {
+                Ok(Value::String(decoded)) => Some(decoded),
+                Ok(_) | Err(_) => Some(s.clone()),
+            },
+            _ => None,
+        };
+        let params = t.params.to_map();
+        let ev = Event::BatchFailure {
+            pretty_id: pretty_id(&t.family, t.public_params()),
+            family: t.family.to_string(),
+            unbatched_params: self.unbatched_params(&a.worker, &a.family, &params),
+            expl,
+            owners: a.owners.clone(),
+            disabled: t.status == Status::Disabled,
+        };
+        self.events.push(ev);
     }
 
     // ----- workers ---------------------------------------------------------------------
@@ -839,11 +872,10 @@ impl Scheduler {
                 Value::Array(ids.into_iter().map(Value::String).collect()),
             );
         } else if let Some(b) = best {
-            let family = self
-                .task(b)
-                .map(|t| t.family.to_string())
-                .unwrap_or_default();
-            self.events.push(Event::TaskStarted { family });
+            if let Some(t) = self.task(b) {
+                let (family, task_id) = (t.family.to_string(), t.id.clone());
+                self.events.push(Event::TaskStarted { family, task_id });
+            }
             self.set_status(b, Status::Running, now);
             if let Some(t) = self.task_mut(b) {
                 t.worker_running = Some(wid);

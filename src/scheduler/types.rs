@@ -81,6 +81,8 @@ impl Ord for OrdF64 {
 pub struct CandKey {
     pub neg_prio: OrdF64,
     pub time: OrdF64,
+    /// Placeholders created by one add_task at one time rank in the order it listed them.
+    pub dep_rank: u16,
     /// 0 for PENDING (iterated first by luigid), 1 for RUNNING.
     pub group: u8,
     pub status_seq: u64,
@@ -116,6 +118,10 @@ pub struct Task {
     /// Position in its status bucket: set from a global counter on every status change.
     pub status_seq: u64,
     pub time: f64,
+    /// For a placeholder that an add_task created for its deps: its place in that call's
+    /// list (1-based); 0 otherwise. Ranks placeholders of equal creation time in the
+    /// order the call listed them, without changing the time luigid shows.
+    pub dep_rank: u16,
     pub updated: f64,
     /// The priority as a number, for ranking; see [`Task::priority`] for the value
     /// as the client sent it (luigid echoes `1` and `1.0` differently).
@@ -281,6 +287,7 @@ impl Task {
             worker_running: None,
             status_seq: 0,
             time: now,
+            dep_rank: 0,
             updated: now,
             prio: 0.0,
             flags: PRIO_INT,
@@ -543,6 +550,9 @@ impl Serialize for Task {
         st.serialize_field("status", &self.status)?;
         st.serialize_field("status_seq", &self.status_seq)?;
         st.serialize_field("time", &self.time)?;
+        if self.dep_rank != 0 {
+            st.serialize_field("dep_rank", &self.dep_rank)?;
+        }
         st.serialize_field("updated", &self.updated)?;
         st.serialize_field("retry", &self.retry)?;
         st.serialize_field("remove", &self.remove)?;
@@ -590,6 +600,8 @@ pub struct TaskRecord {
     pub status: Status,
     pub status_seq: u64,
     pub time: f64,
+    #[serde(default)]
+    pub dep_rank: u16,
     pub updated: f64,
     pub retry: Option<f64>,
     pub remove: Option<f64>,
@@ -645,6 +657,7 @@ impl From<TaskRecord> for Task {
         t.deps = Deps::from_sorted(deps);
         t.status = r.status;
         t.status_seq = r.status_seq;
+        t.dep_rank = r.dep_rank;
         t.updated = r.updated;
         t.retry = r.retry.into();
         t.remove = r.remove.into();
