@@ -2,18 +2,42 @@
 // Layout: longest-path layering from the root, a few barycentre sweeps to reduce edge
 // crossings, and layers taller than a screen wrapped into several sub-columns so a
 // fan-out of thousands stays a compact block instead of one endless column.
+// Labels: the family on one line, then the parameters that tell the family's nodes in this
+// graph apart, wrapped; each layer's boxes are as wide and tall as its longest label.
 import { call } from "./api.js";
 import { COLORS, LABELS } from "./status.js";
 import { state, update } from "./state.js";
-import { esc, fmtParams, clear, h } from "./util.js";
+import { esc, fmtParams, fmtValue, clear, h } from "./util.js";
 
-const NODE_W = 168;
-const NODE_H = 24;
-const ROW_H = 32;
-const SUBCOL_W = NODE_W + 24;
+const LINE_H = 15;
+const PAD_X = 9;
+const PAD_Y = 6;
+const MIN_W = 120;
+const MAX_TEXT_W = 330; // wider labels wrap onto further lines
+const MAX_PARAM_LINES = 3;
+const ROW_GAP = 8;
+const SUBCOL_GAP = 24;
 const LAYER_GAP = 90;
-// Dark labels on the light fills keep text contrast at 4.5:1 or better.
-const DARK_TEXT = new Set(["PENDING", "DONE", "DISABLED", "TRUNCATED"]);
+// The label font; the same string is used to measure (canvas) and to draw (CSS in
+// app.css, #graph-svg .node text), so boxes fit their text.
+export const LABEL_FONT = "12px system-ui, -apple-system, \"Segoe UI\", Roboto, sans-serif";
+const FAMILY_FONT = "600 " + LABEL_FONT;
+
+// Text colour per fill: black or white, whichever contrasts more (WCAG 2 relative
+// luminance), so every status colour keeps its label legible.
+function luminance(hex) {
+  const v = hex.replace("#", "");
+  const c = [0, 2, 4].map((i) => parseInt(v.slice(i, i + 2), 16) / 255)
+    .map((x) => (x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4));
+  return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+}
+export function contrast(a, b) {
+  const [x, y] = [luminance(a), luminance(b)].sort((p, q) => q - p);
+  return (x + 0.05) / (y + 0.05);
+}
+export function textColour(fill) {
+  return contrast(fill, "#000000") >= contrast(fill, "#ffffff") ? "#000000" : "#ffffff";
+}
 
 // ---- layout (pure) ----
 
@@ -39,6 +63,91 @@ export function buildGraph(reply, rootId) {
     }
   }
   return { nodes, edges, truncated, rootId };
+}
+
+// Parameter names whose values differ between the nodes of each family (null: the
+// family has a single node here, so all its parameters are shown).
+function varyingParams(nodes) {
+  const seen = new Map(); // family -> {count, values: Map(key -> first value), varying: Set}
+  for (const n of nodes.values()) {
+    if (!n.task) continue;
+    const fam = n.task.name || "";
+    let f = seen.get(fam);
+    if (!f) seen.set(fam, (f = { count: 0, values: new Map(), varying: new Set() }));
+    f.count++;
+    const params = n.task.params && typeof n.task.params === "object" ? n.task.params : {};
+    const keys = new Set(Object.keys(params));
+    for (const k of f.values.keys()) if (!keys.has(k)) f.varying.add(k);
+    for (const k of keys) {
+      const v = fmtValue(params[k]);
+      if (!f.values.has(k)) {
+        if (f.count > 1) f.varying.add(k);
+        f.values.set(k, v);
+      } else if (f.values.get(k) !== v) f.varying.add(k);
+    }
+  }
+  const out = new Map();
+  for (const [fam, f] of seen) out.set(fam, f.count > 1 ? f.varying : null);
+  return out;
+}
+
+let ctx2d = null;
+function measure(text, font) {
+  ctx2d ||= document.createElement("canvas").getContext("2d");
+  if (ctx2d.font !== font) ctx2d.font = font;
+  return ctx2d.measureText(text).width;
+}
+
+// Greedy wrap of `pieces` (joined by `sep`) into lines no wider than `max`; a piece wider
+// than a line on its own is cut where it reaches the edge.
+function wrap(pieces, sep, font, max) {
+  const lines = [];
+  let cur = "";
+  for (const piece of pieces) {
+    const next = cur ? cur + sep + piece : piece;
+    if (measure(next, font) <= max) {
+      cur = next;
+      continue;
+    }
+    if (cur) lines.push(cur + sep.trimEnd());
+    cur = piece;
+    for (let guard = 0; guard < 100 && cur.length > 1 && measure(cur, font) > max; guard++) {
+      let i = 1;
+      while (i < cur.length - 1 && measure(cur.slice(0, i + 1), font) <= max) i++;
+      lines.push(cur.slice(0, i));
+      cur = cur.slice(i);
+    }
+  }
+  if (cur) lines.push(cur);
+  return lines;
+}
+
+// Lines of each node's label and the size of its box.
+export function labelNodes(g) {
+  const varying = varyingParams(g.nodes);
+  for (const n of g.nodes.values()) {
+    let head;
+    let rest = [];
+    if (n.task) {
+      head = n.task.name || n.id;
+      const params = n.task.params && typeof n.task.params === "object" ? n.task.params : {};
+      const show = varying.get(n.task.name || "");
+      const keys = Object.keys(params).filter((k) => !show || show.has(k));
+      rest = wrap(keys.map((k) => `${k}=${fmtValue(params[k])}`), ", ", LABEL_FONT, MAX_TEXT_W);
+      if (rest.length > MAX_PARAM_LINES) {
+        rest = rest.slice(0, MAX_PARAM_LINES);
+        rest[MAX_PARAM_LINES - 1] += " …";
+      }
+    } else {
+      head = n.id; // not sent by the scheduler: only the id is known
+    }
+    const headLines = wrap([head], "", FAMILY_FONT, MAX_TEXT_W);
+    n.lines = [...headLines.map((t) => ({ t, bold: true })), ...rest.map((t) => ({ t, bold: false }))];
+    let w = 0;
+    for (const l of n.lines) w = Math.max(w, measure(l.t, l.bold ? FAMILY_FONT : LABEL_FONT));
+    n.w = Math.max(MIN_W, Math.ceil(w) + 2 * PAD_X + 4);
+    n.h = n.lines.length * LINE_H + 2 * PAD_Y;
+  }
 }
 
 export function layout(g) {
@@ -116,64 +225,76 @@ export function layout(g) {
   }
   for (let i = 1; i < layers.length; i++) sweep(layers[i], (n) => parents.get(n.id));
 
-  // Wrap tall layers into sub-columns.
+  // Wrap tall layers into sub-columns. Boxes of a layer share its widest and tallest
+  // label's size (nodes without a measured label get the smallest box).
   const maxRows = Math.max(24, Math.ceil(Math.sqrt(nodes.size) * 1.3));
   let x = 0;
   let height = 0;
   const columns = layers.map((ls) => {
+    let w = MIN_W;
+    let hh = LINE_H + 2 * PAD_Y;
+    for (const n of ls) {
+      w = Math.max(w, n.w || 0);
+      hh = Math.max(hh, n.h || 0);
+    }
     const sub = Math.max(1, Math.ceil(ls.length / maxRows));
     const rows = Math.ceil(ls.length / sub);
-    height = Math.max(height, rows * ROW_H);
-    const col = { x, sub, rows };
-    x += sub * SUBCOL_W + LAYER_GAP;
+    const rowH = hh + ROW_GAP;
+    height = Math.max(height, rows * rowH);
+    const col = { x, sub, rows, w, h: hh, rowH };
+    x += sub * (w + SUBCOL_GAP) - SUBCOL_GAP + LAYER_GAP;
     return col;
   });
   layers.forEach((ls, li) => {
     const col = columns[li];
-    const top = (height - col.rows * ROW_H) / 2;
+    const top = (height - col.rows * col.rowH) / 2;
     ls.forEach((n, i) => {
       // Fill row by row across the sub-columns, so barycentre order maps to height.
       const r = Math.floor(i / col.sub);
       const c = i % col.sub;
-      n.x = col.x + c * SUBCOL_W;
-      n.y = top + r * ROW_H;
+      n.x = col.x + c * (col.w + SUBCOL_GAP);
+      n.y = top + r * col.rowH;
+      n.w = col.w;
+      n.h = col.h;
     });
   });
-  return { width: Math.max(NODE_W, x - LAYER_GAP), height: Math.max(ROW_H, height), layers: layers.length };
+  return { width: Math.max(MIN_W, x - LAYER_GAP), height: Math.max(LINE_H, height), layers: layers.length };
 }
 
 // ---- rendering ----
 
-function label(n) {
-  if (!n.task) return n.id;
-  const name = n.task.name || n.id;
-  const params = fmtParams(n.task.params);
-  const s = params ? `${name}(${params})` : name;
-  return s.length > 26 ? s.slice(0, 25) + "…" : s;
+// A task's readable name: Family(param=value, ...).
+export function prettyName(t, id) {
+  if (!t) return id;
+  const params = fmtParams(t.params);
+  return `${t.name || id}(${params})`;
 }
 
-function toSvg(g, box) {
+function toSvg(g) {
   const parts = [`<g class="edges">`];
   for (const [a, b] of g.edges) {
     const p = g.nodes.get(a);
     const q = g.nodes.get(b);
-    const x1 = p.x + NODE_W;
-    const y1 = p.y + NODE_H / 2;
+    const x1 = p.x + p.w;
+    const y1 = p.y + p.h / 2;
     const x2 = q.x;
-    const y2 = q.y + NODE_H / 2;
+    const y2 = q.y + q.h / 2;
     const mx = (x1 + x2) / 2;
     parts.push(`<path d="M${x1} ${y1}C${mx} ${y1} ${mx} ${y2} ${x2} ${y2}"/>`);
   }
   parts.push(`</g><g class="nodes">`);
   for (const n of g.nodes.values()) {
     const fill = COLORS[n.status] || COLORS.UNKNOWN;
-    const cls = `node${n.id === g.rootId ? " root" : ""}${DARK_TEXT.has(n.status) ? " dark" : ""}`;
-    const tip = `${n.id} — ${LABELS[n.status] || n.status}`;
+    const cls = `node${n.id === g.rootId ? " root" : ""}`;
+    const tip = `${n.id}\n${n.task ? prettyName(n.task, n.id) + "\n" : ""}${LABELS[n.status] || n.status}`;
+    const top = (n.h - n.lines.length * LINE_H) / 2 + LINE_H - 4;
+    const spans = n.lines.map((l, i) =>
+      `<tspan x="${PAD_X}" y="${top + i * LINE_H}"${l.bold ? ' class="fam"' : ""}>${esc(l.t)}</tspan>`).join("");
     parts.push(
       `<g class="${cls}" data-task-id="${esc(n.id)}" data-status="${esc(n.status)}" ` +
       `transform="translate(${n.x},${n.y})" tabindex="0" role="button" aria-label="${esc(tip)}">` +
-      `<title>${esc(tip)}</title><rect width="${NODE_W}" height="${NODE_H}" rx="5" fill="${fill}"/>` +
-      `<text x="8" y="16">${esc(label(n))}</text></g>`);
+      `<title>${esc(tip)}</title><rect width="${n.w}" height="${n.h}" rx="5" fill="${fill}"/>` +
+      `<text fill="${textColour(fill)}">${spans}</text></g>`);
   }
   parts.push("</g>");
   return `<g id="viewport">${parts.join("")}</g>`;
@@ -206,6 +327,21 @@ function fit() {
   applyView();
 }
 
+// A new graph opens fitted to the view, unless that would shrink the labels below
+// legibility: then at READABLE_K with the root at the left edge, vertically centred on it
+// (drag, the arrow keys or Fit show the rest).
+const READABLE_K = 0.8;
+function initialView(g) {
+  fit();
+  const root = g.nodes.get(g.rootId);
+  if (view.k >= READABLE_K || !root) return;
+  const r = document.getElementById("graph-svg").getBoundingClientRect();
+  view.k = READABLE_K;
+  view.x = 20 - root.x * view.k;
+  view.y = r.height / 2 - (root.y + root.h / 2) * view.k;
+  applyView();
+}
+
 function renderLegend(g) {
   const counts = {};
   for (const n of g.nodes.values()) counts[n.status] = (counts[n.status] || 0) + 1;
@@ -223,10 +359,11 @@ let lastSig = "";
 export function renderGraph(reply, rootId) {
   const t0 = performance.now();
   const g = buildGraph(reply, rootId);
+  labelNodes(g);
   const size = layout(g);
   const t1 = performance.now();
   const svg = document.getElementById("graph-svg");
-  svg.innerHTML = toSvg(g, size);
+  svg.innerHTML = toSvg(g);
   view.w = size.width;
   view.h = size.height;
   const t2 = performance.now();
@@ -244,6 +381,19 @@ export function renderGraph(reply, rootId) {
   return g;
 }
 
+// "Dependencies of Family(params)", with the id on its own line.
+function renderTitle(reply, root) {
+  const title = document.getElementById("graph-title");
+  const t = reply && reply[root];
+  clear(title).hidden = !root;
+  if (!root) return;
+  const params = t ? fmtParams(t.params) : "";
+  title.append(state.inv === "1" ? "Tasks that depend on " : "Dependencies of ",
+    t ? h("span", { class: "fam" }, t.name || root) : h("span", { class: "fam" }, root),
+    t ? `(${params})` : "",
+    t ? h("code", { class: "graph-root-id" }, root) : null);
+}
+
 export async function refresh(signal, { force = false } = {}) {
   const note = document.getElementById("graph-note");
   const root = state.root;
@@ -254,6 +404,7 @@ export async function refresh(signal, { force = false } = {}) {
   if (!root) {
     svg.innerHTML = "";
     lastKey = "";
+    renderTitle(null, "");
     note.textContent = "Enter a task id, or pick a task in the Tasks tab and choose “Show graph”.";
     return;
   }
@@ -265,6 +416,7 @@ export async function refresh(signal, { force = false } = {}) {
   const newRoot = key !== lastKey;
   lastKey = key;
   lastSig = sig;
+  renderTitle(reply, root);
   if (!reply || !Object.keys(reply).length) {
     svg.innerHTML = "";
     clear(document.getElementById("graph-legend"));
@@ -279,7 +431,7 @@ export async function refresh(signal, { force = false } = {}) {
       " (the scheduler's max_graph_nodes limit); they are drawn in magenta.";
   }
   note.textContent = text;
-  if (newRoot) fit();
+  if (newRoot) initialView(g);
   else applyView();
 }
 
