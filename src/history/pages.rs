@@ -370,6 +370,17 @@ fn fmt_secs(s: f64) -> String {
     }
 }
 
+/// A duration tick: precise enough that the ticks of short runs do not all read alike.
+fn fmt_tick(v: f64, max: f64) -> String {
+    if max < 1.0 {
+        format!("{:.1} ms", v * 1000.0)
+    } else if max < 60.0 {
+        format!("{v:.1} s")
+    } else {
+        fmt_secs(v)
+    }
+}
+
 /// Bars of run durations, oldest left; coloured by how the run ended. The y axis has
 /// duration ticks, the x axis the start dates of a few runs, and a legend names the colours.
 fn chart(runs: &[RunRow]) -> String {
@@ -411,7 +422,7 @@ fn chart(runs: &[RunRow]) -> String {
     for i in 0..=4 {
         let v = max * f64::from(i) / 4.0;
         let y = y0 - plot_h * f64::from(i) / 4.0;
-        let label = if i == 0 { "0".to_string() } else { fmt_secs(v) };
+        let label = if i == 0 { "0".to_string() } else { fmt_tick(v, max) };
         s.push_str(&format!(
             "<line x1=\"{left}\" y1=\"{y:.1}\" x2=\"{x1}\" y2=\"{y:.1}\" stroke=\"#e4e4e4\"/>\
              <text class=\"y-tick\" x=\"{tx}\" y=\"{ty:.1}\" text-anchor=\"end\">{}</text>\n",
@@ -702,6 +713,9 @@ mod chart_tests {
     fn chart_of_one_run_or_none() {
         let s = chart(&[run(1, "2026-11-22 08:00:00.000000", "DONE", 5.0)]);
         assert_eq!(s.matches("class=\"x-tick\"").count(), 1);
+        assert!(s.contains(">2.5 s</text>") && s.contains(">5.0 s</text>"), "{s}");
+        let s = chart(&[run(1, "2026-11-22 08:00:00.000000", "DONE", 0.002)]);
+        assert!(s.contains(">0.5 ms</text>") && s.contains(">2.0 ms</text>"), "{s}");
         assert!(chart(&[]).contains("No finished runs"));
     }
 }

@@ -31,8 +31,9 @@ def add(srv, task_id, family, params=None, status="PENDING", worker=W1, deps=Non
     srv.rpc("add_task", data)
 
 
-def build(srv, big_fanout=0):
-    """Fill `srv` (a tests/lib/servers.Server) and return the ids the tests look at."""
+def build(srv, big_fanout=0, with_pipeline=True):
+    """Fill `srv` (a tests/lib/servers.Server) and return the ids the tests look at.
+    `with_pipeline`: add the 60-task pipeline (see pipeline())."""
     srv.rpc("add_worker", {"worker": W1, "info": {"host": "alpha", "username": "ana", "pid": 4242, "workers": 2}})
     srv.rpc("add_worker", {"worker": W2, "info": {"host": "beta", "username": "bob", "pid": 4343, "workers": 1}})
 
@@ -80,7 +81,8 @@ def build(srv, big_fanout=0):
     ids["graph_root"] = GRAPH_ROOT
     ids["graph_size"] = 1 + GRAPH_MIDS * (1 + GRAPH_LEAVES)
 
-    ids.update(pipeline(srv))
+    if with_pipeline:
+        ids.update(pipeline(srv))
 
     if big_fanout:
         # A wide graph: one root over `big_fanout` mids of 49 leaves each.

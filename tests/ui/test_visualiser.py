@@ -258,16 +258,16 @@ def test_graph_of_2000_nodes_renders_fast(browser, target):
 def test_workers_tab_lists_worker_list(browser, target):
     open_view(browser, target, "tab=workers")
     workers = target.srv.rpc("worker_list", {})
-    rows = browser.find_elements(By.CSS_SELECTOR, "#worker-table tbody tr")
-    assert [r.get_attribute("data-worker") for r in rows] == [w["name"] for w in workers]
-    for r, w in zip(rows, workers):
-        cells = [c.text for c in r.find_elements(By.TAG_NAME, "td")]
-        assert cells[1] == w["host"] and cells[2] == str(w["pid"]) and cells[3] == w["username"]
+    cards = browser.find_elements(By.CSS_SELECTOR, "#workers .worker")
+    assert [c.get_attribute("data-worker") for c in cards] == [w["name"] for w in workers]
+    for c, w in zip(cards, workers):
+        assert c.find_element(By.CSS_SELECTOR, ".host").text == w["host"]
+        assert c.find_element(By.CSS_SELECTOR, ".pid").text == "pid %d" % w["pid"]
         for col, key in (("running", "num_running"), ("pending", "num_pending"), ("uniques", "num_uniques")):
-            assert r.find_element(By.CSS_SELECTOR, 'td[data-col="%s"]' % col).text == str(w[key])
-        running = [b.text for b in r.find_elements(By.CSS_SELECTOR, ".task-links button")]
+            assert c.find_element(By.CSS_SELECTOR, '[data-col="%s"] dd' % col).text == str(w[key])
+        running = [li.get_attribute("data-task-id") for li in c.find_elements(By.CSS_SELECTOR, ".running-task")]
         assert running == sorted(w["running"])
-        assert r.find_elements(By.CSS_SELECTOR, '[data-action="disable-worker"]')
+        assert c.find_elements(By.CSS_SELECTOR, '[data-action="disable-worker"]')
     screenshot(browser, "workers")
     assert js_errors(browser) == []
 

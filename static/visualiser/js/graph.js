@@ -91,11 +91,28 @@ function varyingParams(nodes) {
   return out;
 }
 
+// Text widths from per-character widths measured once per font (canvas measureText of
+// each whole label costs ~10 µs, too slow for thousands of nodes); kerning is ignored, so
+// a small slack is added to every width.
 let ctx2d = null;
+const charWidths = new Map(); // font -> widths indexed by UTF-16 code unit
 function measure(text, font) {
-  ctx2d ||= document.createElement("canvas").getContext("2d");
-  if (ctx2d.font !== font) ctx2d.font = font;
-  return ctx2d.measureText(text).width;
+  let widths = charWidths.get(font);
+  if (!widths) charWidths.set(font, (widths = []));
+  let w = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    let cw = widths[c];
+    if (cw === undefined) {
+      ctx2d ||= document.createElement("canvas").getContext("2d");
+      if (ctx2d.font !== font) ctx2d.font = font;
+      // A lone half of a surrogate pair has no glyph: count it as a wide character.
+      cw = c >= 0xd800 && c <= 0xdfff ? ctx2d.measureText("M").width : ctx2d.measureText(text[i]).width;
+      widths[c] = cw;
+    }
+    w += cw;
+  }
+  return w * 1.03;
 }
 
 // Greedy wrap of `pieces` (joined by `sep`) into lines no wider than `max`; a piece wider
@@ -270,7 +287,8 @@ export function prettyName(t, id) {
   return `${t.name || id}(${params})`;
 }
 
-function toSvg(g) {
+// `text`: false leaves the labels out (drawn later, when the view is zoomed in enough).
+function toSvg(g, text) {
   const parts = [`<g class="edges">`];
   for (const [a, b] of g.edges) {
     const p = g.nodes.get(a);
@@ -289,23 +307,41 @@ function toSvg(g) {
     const tip = `${n.id}\n${n.task ? prettyName(n.task, n.id) + "\n" : ""}${LABELS[n.status] || n.status}`;
     const top = (n.h - n.lines.length * LINE_H) / 2 + LINE_H - 4;
     const spans = n.lines.map((l, i) =>
-      `<tspan x="${PAD_X}" y="${top + i * LINE_H}"${l.bold ? ' class="fam"' : ""}>${esc(l.t)}</tspan>`).join("");
+      `<tspan x="${PAD_X}" y="${top + i * LINE_H}" class="${l.bold ? "gfam" : "detail"}">${esc(l.t)}</tspan>`).join("");
     parts.push(
       `<g class="${cls}" data-task-id="${esc(n.id)}" data-status="${esc(n.status)}" ` +
       `transform="translate(${n.x},${n.y})" tabindex="0" role="button" aria-label="${esc(tip)}">` +
       `<title>${esc(tip)}</title><rect width="${n.w}" height="${n.h}" rx="5" fill="${fill}"/>` +
-      `<text fill="${textColour(fill)}">${spans}</text></g>`);
+      (text ? `<text fill="${textColour(fill)}">${spans}</text>` : "") + "</g>");
   }
   parts.push("</g>");
-  return `<g id="viewport">${parts.join("")}</g>`;
+  return `<g id="viewport" transform="${viewTransform()}">${parts.join("")}</g>`;
 }
 
 // Pan and zoom by a transform on one group; the SVG itself never changes size.
 const view = { x: 20, y: 20, k: 1, w: 0, h: 0 };
 
+// Level of detail: text drawn smaller than about 6 px cannot be read but costs most of a
+// big graph's drawing time, so below these zooms the parameter lines, then all labels, are
+// left out (the boxes keep their size; the hover text still names each node).
+// Below HIDE_TEXT_K a graph is first drawn without labels at all; they are added the
+// first time the view is zoomed in past it.
+const HIDE_DETAIL_K = 0.5;
+const HIDE_TEXT_K = 0.3;
+const shown = { g: null, text: false };
+function viewTransform() {
+  return `translate(${view.x},${view.y}) scale(${view.k})`;
+}
 function applyView() {
+  const svg = document.getElementById("graph-svg");
+  if (shown.g && !shown.text && view.k >= HIDE_TEXT_K) {
+    shown.text = true;
+    svg.innerHTML = toSvg(shown.g, true);
+  }
   const vp = document.getElementById("viewport");
-  if (vp) vp.setAttribute("transform", `translate(${view.x},${view.y}) scale(${view.k})`);
+  if (vp) vp.setAttribute("transform", viewTransform());
+  svg.classList.toggle("lod-detail", view.k < HIDE_DETAIL_K);
+  svg.classList.toggle("lod-text", view.k < HIDE_TEXT_K);
 }
 
 function zoomAt(factor, cx, cy) {
@@ -316,30 +352,34 @@ function zoomAt(factor, cx, cy) {
   applyView();
 }
 
+// The view that fits the whole graph into a box of r.width x r.height.
+function fitted(r) {
+  const k = Math.max(0.05, Math.min(1.5, (r.width - 40) / view.w, (r.height - 40) / view.h));
+  return { k, x: (r.width - view.w * k) / 2, y: Math.max(20, (r.height - view.h * k) / 2) };
+}
+
 function fit() {
-  const svg = document.getElementById("graph-svg");
-  const r = svg.getBoundingClientRect();
+  const r = document.getElementById("graph-svg").getBoundingClientRect();
   if (!r.width || !view.w) return;
-  const k = Math.min(1.5, (r.width - 40) / view.w, (r.height - 40) / view.h);
-  view.k = Math.max(0.05, k);
-  view.x = (r.width - view.w * view.k) / 2;
-  view.y = Math.max(20, (r.height - view.h * view.k) / 2);
+  Object.assign(view, fitted(r));
   applyView();
 }
 
-// A new graph opens fitted to the view, unless that would shrink the labels below
-// legibility: then at READABLE_K with the root at the left edge, vertically centred on it
-// (drag, the arrow keys or Fit show the rest).
+// A new graph opens fitted to the view. A graph of up to READABLE_MAX nodes whose fit
+// would shrink the labels below legibility opens at READABLE_K instead, with the root at
+// the left edge, vertically centred on it (drag, the arrow keys or Fit show the rest);
+// bigger graphs open as an overview. Set before the graph is inserted, so the first frame
+// is drawn once, at its level of detail.
 const READABLE_K = 0.8;
-function initialView(g) {
-  fit();
+const READABLE_MAX = 200;
+function initialView(g, r) {
+  if (!r.width) return;
+  Object.assign(view, fitted(r));
   const root = g.nodes.get(g.rootId);
-  if (view.k >= READABLE_K || !root) return;
-  const r = document.getElementById("graph-svg").getBoundingClientRect();
+  if (view.k >= READABLE_K || !root || g.nodes.size > READABLE_MAX) return;
   view.k = READABLE_K;
   view.x = 20 - root.x * view.k;
   view.y = r.height / 2 - (root.y + root.h / 2) * view.k;
-  applyView();
 }
 
 function renderLegend(g) {
@@ -356,16 +396,22 @@ function renderLegend(g) {
 let lastKey = "";
 let lastSig = "";
 
-export function renderGraph(reply, rootId) {
+// `fresh`: a new graph, which gets its initial view; otherwise pan and zoom are kept.
+export function renderGraph(reply, rootId, { fresh = true } = {}) {
   const t0 = performance.now();
   const g = buildGraph(reply, rootId);
   labelNodes(g);
   const size = layout(g);
   const t1 = performance.now();
   const svg = document.getElementById("graph-svg");
-  svg.innerHTML = toSvg(g);
   view.w = size.width;
   view.h = size.height;
+  // The SVG's box does not depend on its content: read it before the content changes.
+  if (fresh) initialView(g, svg.getBoundingClientRect());
+  shown.g = g;
+  shown.text = view.k >= HIDE_TEXT_K;
+  svg.innerHTML = toSvg(g, shown.text);
+  applyView();
   const t2 = performance.now();
   renderLegend(g);
   const stats = {
@@ -389,7 +435,7 @@ function renderTitle(reply, root) {
   if (!root) return;
   const params = t ? fmtParams(t.params) : "";
   title.append(state.inv === "1" ? "Tasks that depend on " : "Dependencies of ",
-    t ? h("span", { class: "fam" }, t.name || root) : h("span", { class: "fam" }, root),
+    t ? h("span", { class: "root-fam" }, t.name || root) : h("span", { class: "root-fam" }, root),
     t ? `(${params})` : "",
     t ? h("code", { class: "graph-root-id" }, root) : null);
 }
@@ -403,6 +449,7 @@ export async function refresh(signal, { force = false } = {}) {
   const svg = document.getElementById("graph-svg");
   if (!root) {
     svg.innerHTML = "";
+    shown.g = null;
     lastKey = "";
     renderTitle(null, "");
     note.textContent = "Enter a task id, or pick a task in the Tasks tab and choose “Show graph”.";
@@ -419,11 +466,12 @@ export async function refresh(signal, { force = false } = {}) {
   renderTitle(reply, root);
   if (!reply || !Object.keys(reply).length) {
     svg.innerHTML = "";
+    shown.g = null;
     clear(document.getElementById("graph-legend"));
     note.textContent = `The scheduler knows no task with id “${root}”.`;
     return;
   }
-  const g = renderGraph(reply, root);
+  const g = renderGraph(reply, root, { fresh: newRoot });
   const tasks = g.nodes.size - g.truncated;
   let text = `${tasks} task${tasks === 1 ? "" : "s"}${state.inv === "1" ? " depending on it" : ""}.`;
   if (g.truncated) {
@@ -431,8 +479,7 @@ export async function refresh(signal, { force = false } = {}) {
       " (the scheduler's max_graph_nodes limit); they are drawn in magenta.";
   }
   note.textContent = text;
-  if (newRoot) initialView(g);
-  else applyView();
+
 }
 
 function graphSignature(reply) {
