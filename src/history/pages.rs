@@ -422,7 +422,11 @@ fn chart(runs: &[RunRow]) -> String {
     for i in 0..=4 {
         let v = max * f64::from(i) / 4.0;
         let y = y0 - plot_h * f64::from(i) / 4.0;
-        let label = if i == 0 { "0".to_string() } else { fmt_tick(v, max) };
+        let label = if i == 0 {
+            "0".to_string()
+        } else {
+            fmt_tick(v, max)
+        };
         s.push_str(&format!(
             "<line x1=\"{left}\" y1=\"{y:.1}\" x2=\"{x1}\" y2=\"{y:.1}\" stroke=\"#e4e4e4\"/>\
              <text class=\"y-tick\" x=\"{tx}\" y=\"{ty:.1}\" text-anchor=\"end\">{}</text>\n",
@@ -459,7 +463,11 @@ fn chart(runs: &[RunRow]) -> String {
     let ticks = n.min(5);
     let mut last = usize::MAX;
     for k in 0..ticks {
-        let i = if ticks == 1 { 0 } else { k * (n - 1) / (ticks - 1) };
+        let i = if ticks == 1 {
+            0
+        } else {
+            k * (n - 1) / (ticks - 1)
+        };
         if i == last {
             continue;
         }
@@ -481,7 +489,11 @@ fn chart(runs: &[RunRow]) -> String {
     // Legend, top right.
     let mut lx = w - 16.0 - 3.0 * 80.0;
     s.push_str("<g class=\"legend\">");
-    for (color, name) in [("#43a047", "Done"), ("#e53935", "Failed"), ("#9e9e9e", "Other")] {
+    for (color, name) in [
+        ("#43a047", "Done"),
+        ("#e53935", "Failed"),
+        ("#9e9e9e", "Other"),
+    ] {
         s.push_str(&format!(
             "<rect x=\"{lx}\" y=\"8\" width=\"12\" height=\"12\" fill=\"{color}\"/>\
              <text x=\"{tx}\" y=\"18\">{name}</text>",
@@ -713,9 +725,15 @@ mod chart_tests {
     fn chart_of_one_run_or_none() {
         let s = chart(&[run(1, "2026-11-22 08:00:00.000000", "DONE", 5.0)]);
         assert_eq!(s.matches("class=\"x-tick\"").count(), 1);
-        assert!(s.contains(">2.5 s</text>") && s.contains(">5.0 s</text>"), "{s}");
+        assert!(
+            s.contains(">2.5 s</text>") && s.contains(">5.0 s</text>"),
+            "{s}"
+        );
         let s = chart(&[run(1, "2026-11-22 08:00:00.000000", "DONE", 0.002)]);
-        assert!(s.contains(">0.5 ms</text>") && s.contains(">2.0 ms</text>"), "{s}");
+        assert!(
+            s.contains(">0.5 ms</text>") && s.contains(">2.0 ms</text>"),
+            "{s}"
+        );
         assert!(chart(&[]).contains("No finished runs"));
     }
 }
