@@ -25,6 +25,7 @@ def target(tmp_path_factory):
 @pytest.fixture
 def desktop(browser):
     set_viewport(browser, 1400, 900)
+    js_errors(browser)  # drop what earlier tests' pages logged; each test checks its own
     yield browser
     browser.get("about:blank")
     clear_viewport(browser)
