@@ -225,6 +225,10 @@ def clear_viewport(driver):
     driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
 
+# The graph's zoom factor: the scale in the view transform "translate(x,y) scale(k)".
+ZOOM_JS = r"return +document.getElementById('viewport').getAttribute('transform').match(/scale\((.*)\)/)[1]"
+
+
 def screenshot(driver, name):
     path = os.path.join(ARTIFACTS, name + ".png")
     driver.save_screenshot(path)

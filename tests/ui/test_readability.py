@@ -11,7 +11,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
 import scenario  # noqa: E402
-from conftest import (clear_viewport, js_errors, open_view, screenshot, set_viewport,  # noqa: E402
+from conftest import (ZOOM_JS, clear_viewport, js_errors, open_view, screenshot, set_viewport,  # noqa: E402
                       start_target, wait_for)
 
 
@@ -104,7 +104,7 @@ def test_graph_labels_fit_their_boxes_and_contrast(desktop, target):
     title = desktop.find_element(By.ID, "graph-title").text
     assert "PublishWeeklyDashboard(week=2024-W23)" in title and root in title
     # At the opening zoom the labels are drawn at a legible size.
-    k = desktop.execute_script("return document.getElementById('viewport').transform.baseVal[0].matrix.a")
+    k = desktop.execute_script(ZOOM_JS)
     assert k >= 0.8
     screenshot(desktop, "graph-60")
     assert js_errors(desktop) == []

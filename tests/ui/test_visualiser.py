@@ -11,7 +11,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import Select  # noqa: E402
 
-from conftest import ARTIFACTS, js_errors, open_view, refresh_and_wait, screenshot, wait_for  # noqa: E402
+from conftest import ARTIFACTS, ZOOM_JS, js_errors, open_view, refresh_and_wait, screenshot, wait_for  # noqa: E402
 
 STATUSES = ["PENDING", "RUNNING", "BATCH_RUNNING", "DONE", "FAILED", "DISABLED", "UNKNOWN"]
 UPSTREAM = ["UPSTREAM_RUNNING", "UPSTREAM_MISSING_INPUT", "UPSTREAM_FAILED", "UPSTREAM_DISABLED"]
@@ -252,6 +252,15 @@ def test_graph_of_2000_nodes_renders_fast(browser, target):
     svg = browser.find_element(By.ID, "graph-svg")
     svg.send_keys(Keys.ARROW_LEFT)
     assert browser.find_element(By.ID, "viewport").get_attribute("transform") != before
+    # The overview is drawn without labels (too small to read); zoomed in, every node has one.
+    assert browser.execute_script("return document.querySelectorAll('#graph-svg g.node text').length") == 0
+    for _ in range(12):
+        if browser.execute_script(ZOOM_JS) >= 0.5:
+            break
+        browser.find_element(By.ID, "zoom-in").click()
+    assert browser.execute_script(
+        "return [...document.querySelectorAll('#graph-svg g.node')].filter(g => g.querySelector('text') && [...g."
+        "querySelectorAll('tspan')].every(t => getComputedStyle(t).display !== 'none')).length") == stats["nodes"]
     assert js_errors(browser) == []
 
 
