@@ -375,7 +375,19 @@ fn fmt_secs(s: f64) -> String {
     }
 }
 
-/// Bars of run durations, oldest left; coloured by how the run ended.
+/// A duration tick: precise enough that the ticks of short runs do not all read alike.
+fn fmt_tick(v: f64, max: f64) -> String {
+    if max < 1.0 {
+        format!("{:.1} ms", v * 1000.0)
+    } else if max < 60.0 {
+        format!("{v:.1} s")
+    } else {
+        fmt_secs(v)
+    }
+}
+
+/// Bars of run durations, oldest left; coloured by how the run ended. The y axis has
+/// duration ticks, the x axis the start dates of a few runs, and a legend names the colours.
 fn chart(runs: &[RunRow]) -> String {
     let done: Vec<&RunRow> = runs
         .iter()
@@ -390,24 +402,45 @@ fn chart(runs: &[RunRow]) -> String {
         .filter_map(|r| r.duration_secs)
         .fold(0.0f64, f64::max)
         .max(1e-6);
-    let (w, h, left, top, bottom) = (800.0f64, 220.0f64, 70.0f64, 10.0f64, 20.0f64);
-    let plot_w = w - left - 10.0;
+    let (w, h, left, top, bottom) = (860.0f64, 290.0f64, 90.0f64, 34.0f64, 66.0f64);
+    let plot_w = w - left - 16.0;
     let plot_h = h - top - bottom;
+    let y0 = top + plot_h;
     let slot = plot_w / done.len() as f64;
     let bar = (slot * 0.8).max(1.0);
     let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" \
-         viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"run durations\">\n\
+        "<svg class=\"chart\" xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" \
+         viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"Run durations by start time\" \
+         font-size=\"11\" font-family=\"sans-serif\">\n\
          <line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{y0}\" stroke=\"#888\"/>\n\
          <line x1=\"{left}\" y1=\"{y0}\" x2=\"{x1}\" y2=\"{y0}\" stroke=\"#888\"/>\n\
-         <text x=\"{tx}\" y=\"{ty}\" font-size=\"11\" text-anchor=\"end\">{maxl}</text>\n\
-         <text x=\"{tx}\" y=\"{y0}\" font-size=\"11\" text-anchor=\"end\">0</text>\n",
-        y0 = top + plot_h,
-        x1 = w - 10.0,
-        tx = left - 4.0,
-        ty = top + 10.0,
-        maxl = escape(&fmt_secs(max)),
+         <text class=\"axis-title\" transform=\"translate(14 {my}) rotate(-90)\" \
+         text-anchor=\"middle\">Duration</text>\n\
+         <text class=\"axis-title\" x=\"{mx}\" y=\"{h2}\" text-anchor=\"middle\">Run started \
+         (oldest left)</text>\n",
+        x1 = w - 16.0,
+        my = top + plot_h / 2.0,
+        mx = left + plot_w / 2.0,
+        h2 = h - 6.0,
     );
+    // Duration ticks at 0, 1/4 ... max, with a faint grid line each.
+    for i in 0..=4 {
+        let v = max * f64::from(i) / 4.0;
+        let y = y0 - plot_h * f64::from(i) / 4.0;
+        let label = if i == 0 {
+            "0".to_string()
+        } else {
+            fmt_tick(v, max)
+        };
+        s.push_str(&format!(
+            "<line x1=\"{left}\" y1=\"{y:.1}\" x2=\"{x1}\" y2=\"{y:.1}\" stroke=\"#e4e4e4\"/>\
+             <text class=\"y-tick\" x=\"{tx}\" y=\"{ty:.1}\" text-anchor=\"end\">{}</text>\n",
+            escape(&label),
+            x1 = w - 16.0,
+            tx = left - 6.0,
+            ty = y + 4.0,
+        ));
+    }
     for (i, r) in done.iter().enumerate() {
         let d = r.duration_secs.unwrap_or(0.0);
         let bh = (d / max * plot_h).max(1.0);
@@ -429,7 +462,51 @@ fn chart(runs: &[RunRow]) -> String {
             ))
         ));
     }
-    s.push_str("</svg>\n<p>Green: done, red: failed, grey: other.</p>\n");
+    // Start dates under at most 5 bars, spread from the oldest to the newest; date and
+    // time on two lines so neighbours do not overlap.
+    let n = done.len();
+    let ticks = n.min(5);
+    let mut last = usize::MAX;
+    for k in 0..ticks {
+        let i = if ticks == 1 {
+            0
+        } else {
+            k * (n - 1) / (ticks - 1)
+        };
+        if i == last {
+            continue;
+        }
+        last = i;
+        let x = left + i as f64 * slot + slot / 2.0;
+        let started = display(&done[i].started);
+        let (day, time) = started.split_once(' ').unwrap_or((started, ""));
+        let time = time.get(..8).unwrap_or(time);
+        s.push_str(&format!(
+            "<line x1=\"{x:.1}\" y1=\"{y0}\" x2=\"{x:.1}\" y2=\"{y4}\" stroke=\"#888\"/>\
+             <text class=\"x-tick\" x=\"{x:.1}\" y=\"{ty}\" text-anchor=\"middle\">\
+             <tspan x=\"{x:.1}\">{}</tspan><tspan x=\"{x:.1}\" dy=\"13\">{}</tspan></text>\n",
+            escape(day),
+            escape(time),
+            y4 = y0 + 4.0,
+            ty = y0 + 16.0,
+        ));
+    }
+    // Legend, top right.
+    let mut lx = w - 16.0 - 3.0 * 80.0;
+    s.push_str("<g class=\"legend\">");
+    for (color, name) in [
+        ("#43a047", "Done"),
+        ("#e53935", "Failed"),
+        ("#9e9e9e", "Other"),
+    ] {
+        s.push_str(&format!(
+            "<rect x=\"{lx}\" y=\"8\" width=\"12\" height=\"12\" fill=\"{color}\"/>\
+             <text x=\"{tx}\" y=\"18\">{name}</text>",
+            tx = lx + 17.0,
+        ));
+        lx += 80.0;
+    }
+    s.push_str("</g>\n</svg>\n");
     s
 }
 
@@ -604,4 +681,64 @@ fn detail(
     c.push_str("</tbody>\n</table>\n");
     c.push_str(&pager(ctx, &events));
     Ok(Response::new(200).with_body(HTML, layout(ctx, &format!("Task {}", rec.id), &c)))
+}
+
+#[cfg(test)]
+mod chart_tests {
+    use super::*;
+
+    fn run(i: i64, started: &str, outcome: &str, secs: f64) -> RunRow {
+        RunRow {
+            record_id: i,
+            task_id: None,
+            started: started.into(),
+            ended: None,
+            outcome: Some(outcome.into()),
+            duration_secs: Some(secs),
+        }
+    }
+
+    #[test]
+    fn chart_has_axis_labels_dates_and_a_legend() {
+        // Newest first, as the runs query returns them.
+        let runs = [
+            run(3, "2026-11-24 10:00:00.000000", "DONE", 90.0),
+            run(2, "2026-11-23 09:30:00.000000", "FAILED", 2.5),
+            run(1, "2026-11-22 08:00:00.000000", "DONE", 30.0),
+        ];
+        let s = chart(&runs);
+        for want in [
+            ">Duration</text>",
+            "Run started",
+            ">1m 30s</text>", // the top tick is the longest run
+            ">0</text>",
+            "<tspan x=\"215.7\">2026-11-22</tspan><tspan x=\"215.7\" dy=\"13\">08:00:00</tspan>",
+            ">2026-11-24</tspan>",
+            ">Done</text>",
+            ">Failed</text>",
+            ">Other</text>",
+        ] {
+            assert!(s.contains(want), "missing {want:?} in {s}");
+        }
+        // Oldest left: the first date tick is the oldest run.
+        assert!(s.find("2026-11-22").unwrap_or(usize::MAX) < s.find("2026-11-24").unwrap_or(0));
+        assert_eq!(s.matches("class=\"x-tick\"").count(), 3);
+        assert_eq!(s.matches("class=\"y-tick\"").count(), 5);
+    }
+
+    #[test]
+    fn chart_of_one_run_or_none() {
+        let s = chart(&[run(1, "2026-11-22 08:00:00.000000", "DONE", 5.0)]);
+        assert_eq!(s.matches("class=\"x-tick\"").count(), 1);
+        assert!(
+            s.contains(">2.5 s</text>") && s.contains(">5.0 s</text>"),
+            "{s}"
+        );
+        let s = chart(&[run(1, "2026-11-22 08:00:00.000000", "DONE", 0.002)]);
+        assert!(
+            s.contains(">0.5 ms</text>") && s.contains(">2.0 ms</text>"),
+            "{s}"
+        );
+        assert!(chart(&[]).contains("No finished runs"));
+    }
 }

@@ -214,6 +214,21 @@ def refresh_and_wait(driver):
     wait_for(lambda: loaded_count(driver) > n, 20, "a refresh")
 
 
+def set_viewport(driver, width, height):
+    """Make the page's viewport exactly `width` x `height` CSS pixels (the window size
+    includes the browser's frame); `clear_viewport` undoes it."""
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+
+
+def clear_viewport(driver):
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
+# The graph's zoom factor: the scale in the view transform "translate(x,y) scale(k)".
+ZOOM_JS = r"return +document.getElementById('viewport').getAttribute('transform').match(/scale\((.*)\)/)[1]"
+
+
 def screenshot(driver, name):
     path = os.path.join(ARTIFACTS, name + ".png")
     driver.save_screenshot(path)

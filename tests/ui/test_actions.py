@@ -89,13 +89,13 @@ def test_mark_as_done_asks_first(browser, target):
 def test_disable_worker(browser, target):
     open_view(browser, target, "tab=workers")
     name = [w["name"] for w in target.srv.rpc("worker_list", {}) if "host=beta" in w["name"]][0]
-    row = browser.find_element(By.CSS_SELECTOR, '#worker-table tr[data-worker="%s"]' % name)
+    row = browser.find_element(By.CSS_SELECTOR, '#workers .worker[data-worker="%s"]' % name)
     row.find_element(By.CSS_SELECTOR, '[data-action="disable-worker"]').click()
     browser.find_element(By.ID, "confirm-ok").click()
     wait_for(lambda: [w["state"] for w in target.srv.rpc("worker_list", {}) if w["name"] == name] == ["disabled"],
              10, "worker disabled on the server")
     wait_for(lambda: "disabled" in browser.find_element(
-        By.CSS_SELECTOR, '#worker-table tr[data-worker="%s"]' % name).get_attribute("class"), 10, "row greyed")
+        By.CSS_SELECTOR, '#workers .worker[data-worker="%s"]' % name).get_attribute("class"), 10, "row greyed")
     assert js_errors(browser) == []
 
 

@@ -87,8 +87,8 @@ def test_viewer_sees_data_and_no_controls(browser, viewer_target):
     assert shown_controls(browser) == []
 
     open_view(browser, t, "tab=workers")
-    row = browser.find_element(By.CSS_SELECTOR, '#worker-table tr[data-worker="%s"]' % scenario.W1)
-    assert row.find_element(By.CSS_SELECTOR, 'td[data-col="processes"]').text == "2"
+    row = browser.find_element(By.CSS_SELECTOR, '#workers .worker[data-worker="%s"]' % scenario.W1)
+    assert row.find_element(By.CSS_SELECTOR, '[data-col="processes"] dd').text == "2"
     assert shown_controls(browser) == []
     screenshot(browser, "auth-viewer-workers")
     open_view(browser, t, "tab=resources")
@@ -124,7 +124,7 @@ def test_admin_controls_work_and_csrf_rule_holds(browser, admin_target):
              "db = 4 on the server")
 
     open_view(browser, t, "tab=workers")
-    press(lambda: browser.find_element(By.CSS_SELECTOR, '#worker-table tr[data-worker="%s"]' % scenario.W1),
+    press(lambda: browser.find_element(By.CSS_SELECTOR, '#workers .worker[data-worker="%s"]' % scenario.W1),
           "procs-inc")
     wait_for(lambda: {"name": "set_worker_processes", "kwargs": {"n": 3}} in
              t.srv.rpc("ping", {"worker": scenario.W1})["rpc_messages"], 10, "n=3 queued")

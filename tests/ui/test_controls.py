@@ -39,7 +39,7 @@ class Inbox:
 
 
 def worker_row(driver, name):
-    return driver.find_element(By.CSS_SELECTOR, '#worker-table tr[data-worker="%s"]' % name)
+    return driver.find_element(By.CSS_SELECTOR, '#workers .worker[data-worker="%s"]' % name)
 
 
 def test_worker_process_count(browser, target):

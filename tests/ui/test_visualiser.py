@@ -11,7 +11,7 @@ from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 from selenium.webdriver.support.ui import Select  # noqa: E402
 
-from conftest import ARTIFACTS, js_errors, open_view, refresh_and_wait, screenshot, wait_for  # noqa: E402
+from conftest import ARTIFACTS, ZOOM_JS, js_errors, open_view, refresh_and_wait, screenshot, wait_for  # noqa: E402
 
 STATUSES = ["PENDING", "RUNNING", "BATCH_RUNNING", "DONE", "FAILED", "DISABLED", "UNKNOWN"]
 UPSTREAM = ["UPSTREAM_RUNNING", "UPSTREAM_MISSING_INPUT", "UPSTREAM_FAILED", "UPSTREAM_DISABLED"]
@@ -252,22 +252,31 @@ def test_graph_of_2000_nodes_renders_fast(browser, target):
     svg = browser.find_element(By.ID, "graph-svg")
     svg.send_keys(Keys.ARROW_LEFT)
     assert browser.find_element(By.ID, "viewport").get_attribute("transform") != before
+    # The overview is drawn without labels (too small to read); zoomed in, every node has one.
+    assert browser.execute_script("return document.querySelectorAll('#graph-svg g.node text').length") == 0
+    for _ in range(12):
+        if browser.execute_script(ZOOM_JS) >= 0.5:
+            break
+        browser.find_element(By.ID, "zoom-in").click()
+    assert browser.execute_script(
+        "return [...document.querySelectorAll('#graph-svg g.node')].filter(g => g.querySelector('text') && [...g."
+        "querySelectorAll('tspan')].every(t => getComputedStyle(t).display !== 'none')).length") == stats["nodes"]
     assert js_errors(browser) == []
 
 
 def test_workers_tab_lists_worker_list(browser, target):
     open_view(browser, target, "tab=workers")
     workers = target.srv.rpc("worker_list", {})
-    rows = browser.find_elements(By.CSS_SELECTOR, "#worker-table tbody tr")
-    assert [r.get_attribute("data-worker") for r in rows] == [w["name"] for w in workers]
-    for r, w in zip(rows, workers):
-        cells = [c.text for c in r.find_elements(By.TAG_NAME, "td")]
-        assert cells[1] == w["host"] and cells[2] == str(w["pid"]) and cells[3] == w["username"]
+    cards = browser.find_elements(By.CSS_SELECTOR, "#workers .worker")
+    assert [c.get_attribute("data-worker") for c in cards] == [w["name"] for w in workers]
+    for c, w in zip(cards, workers):
+        assert c.find_element(By.CSS_SELECTOR, ".host").text == w["host"]
+        assert c.find_element(By.CSS_SELECTOR, ".pid").text == "pid %d" % w["pid"]
         for col, key in (("running", "num_running"), ("pending", "num_pending"), ("uniques", "num_uniques")):
-            assert r.find_element(By.CSS_SELECTOR, 'td[data-col="%s"]' % col).text == str(w[key])
-        running = [b.text for b in r.find_elements(By.CSS_SELECTOR, ".task-links button")]
+            assert c.find_element(By.CSS_SELECTOR, '[data-col="%s"] dd' % col).text == str(w[key])
+        running = [li.get_attribute("data-task-id") for li in c.find_elements(By.CSS_SELECTOR, ".running-task")]
         assert running == sorted(w["running"])
-        assert r.find_elements(By.CSS_SELECTOR, '[data-action="disable-worker"]')
+        assert c.find_elements(By.CSS_SELECTOR, '[data-action="disable-worker"]')
     screenshot(browser, "workers")
     assert js_errors(browser) == []
 

@@ -2,13 +2,13 @@
 // that apply to its status.
 import { call } from "./api.js";
 import { state, update } from "./state.js";
-import { h, clear, fmtTime, fmtAgo, fmtValue, confirmDialog } from "./util.js";
+import { h, clear, fmtTime, fmtAgo, fmtValue, fmtDuration, confirmDialog, copyText, workerLabel } from "./util.js";
 import { statusBadge, taskById } from "./tasks.js";
 import { LABELS } from "./status.js";
 
 let afterAction = async () => {};
 let shownId = "";
-let errorCache = { id: "", text: null };
+let errorCache = { id: "", text: null, info: null };
 
 // Look a task up by id when it is not in the table (a deep link, a graph node).
 async function lookup(id, signal) {
@@ -149,7 +149,7 @@ export async function refresh(signal) {
     else {
       const err = await call("fetch_error", { task_id: id }, { signal });
       errText = decodeError(err && err.error);
-      errorCache = { id, text: errText };
+      errorCache = { id, text: errText, info: err && typeof err === "object" ? err : null };
     }
   }
   const params = t.params && typeof t.params === "object" ? Object.entries(t.params) : [];
@@ -159,6 +159,7 @@ export async function refresh(signal) {
   body.append(
     h("p", { class: "task-id" }, id),
     h("p", {}, statusBadge(t.status, t.upstream)),
+    t.status === "DISABLED" ? disabledNote(t) : "",
     h("div", { class: "actions" }, actions(t)),
     h("p", { id: "details-status", class: "note", role: "status" }, statusLine),
     h("dl", { class: "fields" },
@@ -166,8 +167,10 @@ export async function refresh(signal) {
       field("Priority", String(t.priority ?? "")),
       field("Last updated", t.last_updated ? `${fmtTime(t.last_updated)} (${fmtAgo(t.last_updated)})` : ""),
       field("Started", typeof t.time_running === "number" ? fmtTime(t.time_running) : ""),
-      field("Running on", t.worker_running || ""),
-      field("Workers", Array.isArray(t.workers) ? t.workers.join(", ") : ""),
+      field("Running for", running && typeof t.time_running === "number" ? fmtDuration(Date.now() / 1000 - t.time_running) : ""),
+      field("Running on", t.worker_running ? workerLabel(t.worker_running) : ""),
+      field("Workers", Array.isArray(t.workers) && t.workers.length
+        ? h("ul", { class: "worker-names" }, t.workers.map((w) => h("li", { title: w }, workerLabel(w)))) : ""),
       field("Resources", resources && Object.keys(resources).length ? JSON.stringify(resources) : ""),
       running
         ? [h("dt", {}, "Status message"), h("dd", { id: "live-message" }, fmtValue(t.status_message))]
@@ -188,10 +191,77 @@ export async function refresh(signal) {
   body.append(det);
   if (openDeps) det.open = true;
   if (errText !== null) {
-    body.append(h("h3", {}, "Error"),
-      errText ? h("pre", { class: "trace", tabindex: "0" }, errText) : h("p", { class: "muted" }, "No error text was reported."));
+    body.append(h("h3", {}, "Error"));
+    if (errText) {
+      // The last lines (where the exception is) here; the whole trace in a wide dialog.
+      const lines = errText.replace(/\s+$/, "").split("\n");
+      body.append(
+        h("pre", { class: "trace trace-tail" }, (lines.length > 4 ? "…\n" : "") + lines.slice(-4).join("\n")),
+        h("div", { class: "actions" },
+          h("button", { class: "btn", dataset: { action: "show-error" },
+            onclick: () => showError(id, t, errText, errorCache.id === id ? errorCache.info : null) }, "Show full error")));
+    } else {
+      body.append(h("p", { class: "muted" }, "No error text was reported."));
+    }
   }
   if (fresh) document.getElementById("details-close").focus({ preventScroll: true });
+}
+
+// Who disabled a task: the scheduler marks the ones it disables after too many failures
+// (re_enable_able, luigi's scheduler.py Task.scheduler_disable_time); any other DISABLED
+// status was reported by a worker. The failure count and disable_persist are not in the
+// API, so the automatic re-enable time is given for luigi's default disable_persist.
+const DEFAULT_DISABLE_PERSIST = 86400;
+function disabledNote(t) {
+  if (t.re_enable_able) {
+    const at = typeof t.last_updated === "number" ? t.last_updated + DEFAULT_DISABLE_PERSIST : null;
+    return h("p", { class: "disabled-by", dataset: { by: "scheduler" } },
+      "Disabled by the scheduler: it failed more often than its retry policy allows " +
+      "(retry_count failures within disable_window). The scheduler re-enables it by itself " +
+      "once disable_persist has passed since it was disabled",
+      at ? ` — ${fmtTime(at)} (in ${fmtDuration(at - Date.now() / 1000)}) with the default of 24 h` : "",
+      "; “Re-enable” does it now.");
+  }
+  const w = Array.isArray(t.workers) ? t.workers : [];
+  return h("p", { class: "disabled-by", dataset: { by: "worker" } },
+    "Disabled by a worker", w.length ? ` (${w.map(workerLabel).join("; ")})` : "",
+    t.last_updated ? ` at ${fmtTime(t.last_updated)}` : "",
+    ". The scheduler does not re-enable it; it stays disabled until a worker schedules it again or it is marked as done.");
+}
+
+// Luigi's command line for the task, as luigid's page offers it: --module, the family, and
+// one --name value per parameter (underscores in names become dashes); values are quoted
+// for a POSIX shell when they need it.
+export function rerunCommand(module, family, params) {
+  const q = (v) => (/^[A-Za-z0-9_.,:\/=@%+-]+$/.test(v) ? v : `'${v.replace(/'/g, "'\\''")}'`);
+  const parts = ["luigi"];
+  if (module) parts.push("--module", q(module));
+  parts.push(q(family));
+  for (const [k, v] of Object.entries(params && typeof params === "object" ? params : {})) {
+    parts.push(`--${k.replace(/_/g, "-")}`, q(fmtValue(v)));
+  }
+  return parts.join(" ");
+}
+
+function showError(id, t, text, info) {
+  const dlg = document.getElementById("error-dialog");
+  const family = (info && info.taskFamily) || t.name || id;
+  const params = (info && info.taskParams) || t.params;
+  const module = info && info.taskModule;
+  const cmd = rerunCommand(module, family, params);
+  document.getElementById("error-title").textContent = `Error of ${(info && info.displayName) || t.display_name || id}`;
+  document.getElementById("error-task-id").textContent = id;
+  document.getElementById("error-text").textContent = text;
+  document.getElementById("error-command").textContent = cmd;
+  const note = document.getElementById("error-copied");
+  note.textContent = "";
+  const copy = (what, value) => async () => {
+    note.textContent = (await copyText(value)) ? `${what} copied to the clipboard.` : `Could not copy; select the ${what.toLowerCase()} and copy it.`;
+  };
+  document.getElementById("error-copy").onclick = copy("Traceback", text);
+  document.getElementById("error-copy-command").onclick = copy("Command", cmd);
+  if (!dlg.open) dlg.showModal();
+  document.getElementById("error-close").focus();
 }
 
 // While a running task is shown, its status message and progress are re-read every
@@ -315,5 +385,13 @@ export function init(onAction) {
   document.getElementById("details-close").addEventListener("click", () => update({ task: "" }, { push: true }));
   document.addEventListener("keydown", (e) => {
     if (e.key === "Escape" && state.task && !document.querySelector("dialog[open]")) update({ task: "" }, { push: true });
+  });
+  document.getElementById("error-close").addEventListener("click", () => document.getElementById("error-dialog").close());
+  // A click on the backdrop (outside the dialog's box) closes it too.
+  document.getElementById("error-dialog").addEventListener("click", (e) => {
+    const r = e.currentTarget.getBoundingClientRect();
+    if (e.target === e.currentTarget && (e.clientX < r.left || e.clientX > r.right || e.clientY < r.top || e.clientY > r.bottom)) {
+      e.currentTarget.close();
+    }
   });
 }

@@ -2,18 +2,42 @@
 // Layout: longest-path layering from the root, a few barycentre sweeps to reduce edge
 // crossings, and layers taller than a screen wrapped into several sub-columns so a
 // fan-out of thousands stays a compact block instead of one endless column.
+// Labels: the family on one line, then the parameters that tell the family's nodes in this
+// graph apart, wrapped; each layer's boxes are as wide and tall as its longest label.
 import { call } from "./api.js";
 import { COLORS, LABELS } from "./status.js";
 import { state, update } from "./state.js";
-import { esc, fmtParams, clear, h } from "./util.js";
+import { esc, fmtParams, fmtValue, clear, h } from "./util.js";
 
-const NODE_W = 168;
-const NODE_H = 24;
-const ROW_H = 32;
-const SUBCOL_W = NODE_W + 24;
+const LINE_H = 15;
+const PAD_X = 9;
+const PAD_Y = 6;
+const MIN_W = 120;
+const MAX_TEXT_W = 330; // wider labels wrap onto further lines
+const MAX_PARAM_LINES = 3;
+const ROW_GAP = 8;
+const SUBCOL_GAP = 24;
 const LAYER_GAP = 90;
-// Dark labels on the light fills keep text contrast at 4.5:1 or better.
-const DARK_TEXT = new Set(["PENDING", "DONE", "DISABLED", "TRUNCATED"]);
+// The label font; the same string is used to measure (canvas) and to draw (CSS in
+// app.css, #graph-svg .node text), so boxes fit their text.
+export const LABEL_FONT = "12px system-ui, -apple-system, \"Segoe UI\", Roboto, sans-serif";
+const FAMILY_FONT = "600 " + LABEL_FONT;
+
+// Text colour per fill: black or white, whichever contrasts more (WCAG 2 relative
+// luminance), so every status colour keeps its label legible.
+function luminance(hex) {
+  const v = hex.replace("#", "");
+  const c = [0, 2, 4].map((i) => parseInt(v.slice(i, i + 2), 16) / 255)
+    .map((x) => (x <= 0.03928 ? x / 12.92 : ((x + 0.055) / 1.055) ** 2.4));
+  return 0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2];
+}
+export function contrast(a, b) {
+  const [x, y] = [luminance(a), luminance(b)].sort((p, q) => q - p);
+  return (x + 0.05) / (y + 0.05);
+}
+export function textColour(fill) {
+  return contrast(fill, "#000000") >= contrast(fill, "#ffffff") ? "#000000" : "#ffffff";
+}
 
 // ---- layout (pure) ----
 
@@ -39,6 +63,108 @@ export function buildGraph(reply, rootId) {
     }
   }
   return { nodes, edges, truncated, rootId };
+}
+
+// Parameter names whose values differ between the nodes of each family (null: the
+// family has a single node here, so all its parameters are shown).
+function varyingParams(nodes) {
+  const seen = new Map(); // family -> {count, values: Map(key -> first value), varying: Set}
+  for (const n of nodes.values()) {
+    if (!n.task) continue;
+    const fam = n.task.name || "";
+    let f = seen.get(fam);
+    if (!f) seen.set(fam, (f = { count: 0, values: new Map(), varying: new Set() }));
+    f.count++;
+    const params = n.task.params && typeof n.task.params === "object" ? n.task.params : {};
+    const keys = new Set(Object.keys(params));
+    for (const k of f.values.keys()) if (!keys.has(k)) f.varying.add(k);
+    for (const k of keys) {
+      const v = fmtValue(params[k]);
+      if (!f.values.has(k)) {
+        if (f.count > 1) f.varying.add(k);
+        f.values.set(k, v);
+      } else if (f.values.get(k) !== v) f.varying.add(k);
+    }
+  }
+  const out = new Map();
+  for (const [fam, f] of seen) out.set(fam, f.count > 1 ? f.varying : null);
+  return out;
+}
+
+// Text widths from per-character widths measured once per font (canvas measureText of
+// each whole label costs ~10 µs, too slow for thousands of nodes); kerning is ignored, so
+// a small slack is added to every width.
+let ctx2d = null;
+const charWidths = new Map(); // font -> widths indexed by UTF-16 code unit
+function measure(text, font) {
+  let widths = charWidths.get(font);
+  if (!widths) charWidths.set(font, (widths = []));
+  let w = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    let cw = widths[c];
+    if (cw === undefined) {
+      ctx2d ||= document.createElement("canvas").getContext("2d");
+      if (ctx2d.font !== font) ctx2d.font = font;
+      // A lone half of a surrogate pair has no glyph: count it as a wide character.
+      cw = c >= 0xd800 && c <= 0xdfff ? ctx2d.measureText("M").width : ctx2d.measureText(text[i]).width;
+      widths[c] = cw;
+    }
+    w += cw;
+  }
+  return w * 1.03;
+}
+
+// Greedy wrap of `pieces` (joined by `sep`) into lines no wider than `max`; a piece wider
+// than a line on its own is cut where it reaches the edge.
+function wrap(pieces, sep, font, max) {
+  const lines = [];
+  let cur = "";
+  for (const piece of pieces) {
+    const next = cur ? cur + sep + piece : piece;
+    if (measure(next, font) <= max) {
+      cur = next;
+      continue;
+    }
+    if (cur) lines.push(cur + sep.trimEnd());
+    cur = piece;
+    for (let guard = 0; guard < 100 && cur.length > 1 && measure(cur, font) > max; guard++) {
+      let i = 1;
+      while (i < cur.length - 1 && measure(cur.slice(0, i + 1), font) <= max) i++;
+      lines.push(cur.slice(0, i));
+      cur = cur.slice(i);
+    }
+  }
+  if (cur) lines.push(cur);
+  return lines;
+}
+
+// Lines of each node's label and the size of its box.
+export function labelNodes(g) {
+  const varying = varyingParams(g.nodes);
+  for (const n of g.nodes.values()) {
+    let head;
+    let rest = [];
+    if (n.task) {
+      head = n.task.name || n.id;
+      const params = n.task.params && typeof n.task.params === "object" ? n.task.params : {};
+      const show = varying.get(n.task.name || "");
+      const keys = Object.keys(params).filter((k) => !show || show.has(k));
+      rest = wrap(keys.map((k) => `${k}=${fmtValue(params[k])}`), ", ", LABEL_FONT, MAX_TEXT_W);
+      if (rest.length > MAX_PARAM_LINES) {
+        rest = rest.slice(0, MAX_PARAM_LINES);
+        rest[MAX_PARAM_LINES - 1] += " …";
+      }
+    } else {
+      head = n.id; // not sent by the scheduler: only the id is known
+    }
+    const headLines = wrap([head], "", FAMILY_FONT, MAX_TEXT_W);
+    n.lines = [...headLines.map((t) => ({ t, bold: true })), ...rest.map((t) => ({ t, bold: false }))];
+    let w = 0;
+    for (const l of n.lines) w = Math.max(w, measure(l.t, l.bold ? FAMILY_FONT : LABEL_FONT));
+    n.w = Math.max(MIN_W, Math.ceil(w) + 2 * PAD_X + 4);
+    n.h = n.lines.length * LINE_H + 2 * PAD_Y;
+  }
 }
 
 export function layout(g) {
@@ -116,75 +242,106 @@ export function layout(g) {
   }
   for (let i = 1; i < layers.length; i++) sweep(layers[i], (n) => parents.get(n.id));
 
-  // Wrap tall layers into sub-columns.
+  // Wrap tall layers into sub-columns. Boxes of a layer share its widest and tallest
+  // label's size (nodes without a measured label get the smallest box).
   const maxRows = Math.max(24, Math.ceil(Math.sqrt(nodes.size) * 1.3));
   let x = 0;
   let height = 0;
   const columns = layers.map((ls) => {
+    let w = MIN_W;
+    let hh = LINE_H + 2 * PAD_Y;
+    for (const n of ls) {
+      w = Math.max(w, n.w || 0);
+      hh = Math.max(hh, n.h || 0);
+    }
     const sub = Math.max(1, Math.ceil(ls.length / maxRows));
     const rows = Math.ceil(ls.length / sub);
-    height = Math.max(height, rows * ROW_H);
-    const col = { x, sub, rows };
-    x += sub * SUBCOL_W + LAYER_GAP;
+    const rowH = hh + ROW_GAP;
+    height = Math.max(height, rows * rowH);
+    const col = { x, sub, rows, w, h: hh, rowH };
+    x += sub * (w + SUBCOL_GAP) - SUBCOL_GAP + LAYER_GAP;
     return col;
   });
   layers.forEach((ls, li) => {
     const col = columns[li];
-    const top = (height - col.rows * ROW_H) / 2;
+    const top = (height - col.rows * col.rowH) / 2;
     ls.forEach((n, i) => {
       // Fill row by row across the sub-columns, so barycentre order maps to height.
       const r = Math.floor(i / col.sub);
       const c = i % col.sub;
-      n.x = col.x + c * SUBCOL_W;
-      n.y = top + r * ROW_H;
+      n.x = col.x + c * (col.w + SUBCOL_GAP);
+      n.y = top + r * col.rowH;
+      n.w = col.w;
+      n.h = col.h;
     });
   });
-  return { width: Math.max(NODE_W, x - LAYER_GAP), height: Math.max(ROW_H, height), layers: layers.length };
+  return { width: Math.max(MIN_W, x - LAYER_GAP), height: Math.max(LINE_H, height), layers: layers.length };
 }
 
 // ---- rendering ----
 
-function label(n) {
-  if (!n.task) return n.id;
-  const name = n.task.name || n.id;
-  const params = fmtParams(n.task.params);
-  const s = params ? `${name}(${params})` : name;
-  return s.length > 26 ? s.slice(0, 25) + "…" : s;
+// A task's readable name: Family(param=value, ...).
+export function prettyName(t, id) {
+  if (!t) return id;
+  const params = fmtParams(t.params);
+  return `${t.name || id}(${params})`;
 }
 
-function toSvg(g, box) {
+// `text`: false leaves the labels out (drawn later, when the view is zoomed in enough).
+function toSvg(g, text) {
   const parts = [`<g class="edges">`];
   for (const [a, b] of g.edges) {
     const p = g.nodes.get(a);
     const q = g.nodes.get(b);
-    const x1 = p.x + NODE_W;
-    const y1 = p.y + NODE_H / 2;
+    const x1 = p.x + p.w;
+    const y1 = p.y + p.h / 2;
     const x2 = q.x;
-    const y2 = q.y + NODE_H / 2;
+    const y2 = q.y + q.h / 2;
     const mx = (x1 + x2) / 2;
     parts.push(`<path d="M${x1} ${y1}C${mx} ${y1} ${mx} ${y2} ${x2} ${y2}"/>`);
   }
   parts.push(`</g><g class="nodes">`);
   for (const n of g.nodes.values()) {
     const fill = COLORS[n.status] || COLORS.UNKNOWN;
-    const cls = `node${n.id === g.rootId ? " root" : ""}${DARK_TEXT.has(n.status) ? " dark" : ""}`;
-    const tip = `${n.id} — ${LABELS[n.status] || n.status}`;
+    const cls = `node${n.id === g.rootId ? " root" : ""}`;
+    const tip = `${n.id}\n${n.task ? prettyName(n.task, n.id) + "\n" : ""}${LABELS[n.status] || n.status}`;
+    const top = (n.h - n.lines.length * LINE_H) / 2 + LINE_H - 4;
+    const spans = n.lines.map((l, i) =>
+      `<tspan x="${PAD_X}" y="${top + i * LINE_H}" class="${l.bold ? "gfam" : "detail"}">${esc(l.t)}</tspan>`).join("");
     parts.push(
       `<g class="${cls}" data-task-id="${esc(n.id)}" data-status="${esc(n.status)}" ` +
       `transform="translate(${n.x},${n.y})" tabindex="0" role="button" aria-label="${esc(tip)}">` +
-      `<title>${esc(tip)}</title><rect width="${NODE_W}" height="${NODE_H}" rx="5" fill="${fill}"/>` +
-      `<text x="8" y="16">${esc(label(n))}</text></g>`);
+      `<title>${esc(tip)}</title><rect width="${n.w}" height="${n.h}" rx="5" fill="${fill}"/>` +
+      (text ? `<text fill="${textColour(fill)}">${spans}</text>` : "") + "</g>");
   }
   parts.push("</g>");
-  return `<g id="viewport">${parts.join("")}</g>`;
+  return `<g id="viewport" transform="${viewTransform()}">${parts.join("")}</g>`;
 }
 
 // Pan and zoom by a transform on one group; the SVG itself never changes size.
 const view = { x: 20, y: 20, k: 1, w: 0, h: 0 };
 
+// Level of detail: text drawn smaller than about 6 px cannot be read but costs most of a
+// big graph's drawing time, so below these zooms the parameter lines, then all labels, are
+// left out (the boxes keep their size; the hover text still names each node).
+// Below HIDE_TEXT_K a graph is first drawn without labels at all; they are added the
+// first time the view is zoomed in past it.
+const HIDE_DETAIL_K = 0.5;
+const HIDE_TEXT_K = 0.3;
+const shown = { g: null, text: false };
+function viewTransform() {
+  return `translate(${view.x},${view.y}) scale(${view.k})`;
+}
 function applyView() {
+  const svg = document.getElementById("graph-svg");
+  if (shown.g && !shown.text && view.k >= HIDE_TEXT_K) {
+    shown.text = true;
+    svg.innerHTML = toSvg(shown.g, true);
+  }
   const vp = document.getElementById("viewport");
-  if (vp) vp.setAttribute("transform", `translate(${view.x},${view.y}) scale(${view.k})`);
+  if (vp) vp.setAttribute("transform", viewTransform());
+  svg.classList.toggle("lod-detail", view.k < HIDE_DETAIL_K);
+  svg.classList.toggle("lod-text", view.k < HIDE_TEXT_K);
 }
 
 function zoomAt(factor, cx, cy) {
@@ -195,15 +352,34 @@ function zoomAt(factor, cx, cy) {
   applyView();
 }
 
+// The view that fits the whole graph into a box of r.width x r.height.
+function fitted(r) {
+  const k = Math.max(0.05, Math.min(1.5, (r.width - 40) / view.w, (r.height - 40) / view.h));
+  return { k, x: (r.width - view.w * k) / 2, y: Math.max(20, (r.height - view.h * k) / 2) };
+}
+
 function fit() {
-  const svg = document.getElementById("graph-svg");
-  const r = svg.getBoundingClientRect();
+  const r = document.getElementById("graph-svg").getBoundingClientRect();
   if (!r.width || !view.w) return;
-  const k = Math.min(1.5, (r.width - 40) / view.w, (r.height - 40) / view.h);
-  view.k = Math.max(0.05, k);
-  view.x = (r.width - view.w * view.k) / 2;
-  view.y = Math.max(20, (r.height - view.h * view.k) / 2);
+  Object.assign(view, fitted(r));
   applyView();
+}
+
+// A new graph opens fitted to the view. A graph of up to READABLE_MAX nodes whose fit
+// would shrink the labels below legibility opens at READABLE_K instead, with the root at
+// the left edge, vertically centred on it (drag, the arrow keys or Fit show the rest);
+// bigger graphs open as an overview. Set before the graph is inserted, so the first frame
+// is drawn once, at its level of detail.
+const READABLE_K = 0.8;
+const READABLE_MAX = 200;
+function initialView(g, r) {
+  if (!r.width) return;
+  Object.assign(view, fitted(r));
+  const root = g.nodes.get(g.rootId);
+  if (view.k >= READABLE_K || !root || g.nodes.size > READABLE_MAX) return;
+  view.k = READABLE_K;
+  view.x = 20 - root.x * view.k;
+  view.y = r.height / 2 - (root.y + root.h / 2) * view.k;
 }
 
 function renderLegend(g) {
@@ -220,15 +396,22 @@ function renderLegend(g) {
 let lastKey = "";
 let lastSig = "";
 
-export function renderGraph(reply, rootId) {
+// `fresh`: a new graph, which gets its initial view; otherwise pan and zoom are kept.
+export function renderGraph(reply, rootId, { fresh = true } = {}) {
   const t0 = performance.now();
   const g = buildGraph(reply, rootId);
+  labelNodes(g);
   const size = layout(g);
   const t1 = performance.now();
   const svg = document.getElementById("graph-svg");
-  svg.innerHTML = toSvg(g, size);
   view.w = size.width;
   view.h = size.height;
+  // The SVG's box does not depend on its content: read it before the content changes.
+  if (fresh) initialView(g, svg.getBoundingClientRect());
+  shown.g = g;
+  shown.text = view.k >= HIDE_TEXT_K;
+  svg.innerHTML = toSvg(g, shown.text);
+  applyView();
   const t2 = performance.now();
   renderLegend(g);
   const stats = {
@@ -244,6 +427,19 @@ export function renderGraph(reply, rootId) {
   return g;
 }
 
+// "Dependencies of Family(params)", with the id on its own line.
+function renderTitle(reply, root) {
+  const title = document.getElementById("graph-title");
+  const t = reply && reply[root];
+  clear(title).hidden = !root;
+  if (!root) return;
+  const params = t ? fmtParams(t.params) : "";
+  title.append(state.inv === "1" ? "Tasks that depend on " : "Dependencies of ",
+    t ? h("span", { class: "root-fam" }, t.name || root) : h("span", { class: "root-fam" }, root),
+    t ? `(${params})` : "",
+    t ? h("code", { class: "graph-root-id" }, root) : null);
+}
+
 export async function refresh(signal, { force = false } = {}) {
   const note = document.getElementById("graph-note");
   const root = state.root;
@@ -253,7 +449,9 @@ export async function refresh(signal, { force = false } = {}) {
   const svg = document.getElementById("graph-svg");
   if (!root) {
     svg.innerHTML = "";
+    shown.g = null;
     lastKey = "";
+    renderTitle(null, "");
     note.textContent = "Enter a task id, or pick a task in the Tasks tab and choose “Show graph”.";
     return;
   }
@@ -265,13 +463,15 @@ export async function refresh(signal, { force = false } = {}) {
   const newRoot = key !== lastKey;
   lastKey = key;
   lastSig = sig;
+  renderTitle(reply, root);
   if (!reply || !Object.keys(reply).length) {
     svg.innerHTML = "";
+    shown.g = null;
     clear(document.getElementById("graph-legend"));
     note.textContent = `The scheduler knows no task with id “${root}”.`;
     return;
   }
-  const g = renderGraph(reply, root);
+  const g = renderGraph(reply, root, { fresh: newRoot });
   const tasks = g.nodes.size - g.truncated;
   let text = `${tasks} task${tasks === 1 ? "" : "s"}${state.inv === "1" ? " depending on it" : ""}.`;
   if (g.truncated) {
@@ -279,8 +479,7 @@ export async function refresh(signal, { force = false } = {}) {
       " (the scheduler's max_graph_nodes limit); they are drawn in magenta.";
   }
   note.textContent = text;
-  if (newRoot) fit();
-  else applyView();
+
 }
 
 function graphSignature(reply) {

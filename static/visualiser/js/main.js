@@ -83,6 +83,11 @@ function schedule() {
 
 function init() {
   initFromLocation();
+  // The details drawer starts below the top bar, whose height depends on the width.
+  const top = document.querySelector(".top");
+  const setTop = () => document.documentElement.style.setProperty("--top-h", `${top.offsetHeight}px`);
+  new ResizeObserver(setTop).observe(top);
+  setTop();
   showTab();
   const afterAction = () => refresh({ force: true });
   tasks.init();

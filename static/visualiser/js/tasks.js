@@ -3,7 +3,7 @@
 import { call, tooMany } from "./api.js";
 import { STATUSES, UPSTREAM, LABELS, isUpstream } from "./status.js";
 import { state, update, statuses } from "./state.js";
-import { h, clear, fmtTime, fmtAgo, fmtParams, debounce } from "./util.js";
+import { h, clear, fmtTime, fmtAgo, fmtParams, fmtValue, fmtDuration, debounce, workerLabel } from "./util.js";
 
 const PAGE_SIZES = ["25", "50", "100", "500"];
 
@@ -38,6 +38,61 @@ async function loadCounts(q, signal) {
     ...UPSTREAM.map((u) => count("PENDING", u, q, signal).then((n) => [u, n])),
   ];
   return Object.fromEntries(await Promise.all(jobs));
+}
+
+// Search by id. The scheduler's task_list search (luigi's scheduler.py task_list) matches
+// words against each task's pretty name, Family(param=value, ...), never its id; so a
+// query of one word (a pasted id, or part of one) is also sent to task_search, which
+// matches ids (case-sensitive substring, as luigid does). Its hits the name search missed
+// are the "extra" tasks added to the rows and counts here.
+const MAX_UPSTREAM_LOOKUPS = 10;
+function idQuery(q) {
+  return /^\S{3,}$/.test(q) ? q : "";
+}
+
+async function idSearch(q, signal) {
+  const reply = await call("task_search", { task_str: q }, { signal });
+  const term = q.toLowerCase();
+  const extras = [];
+  for (const [status, tasks] of Object.entries(reply && typeof reply === "object" ? reply : {})) {
+    for (const [id, t] of Object.entries(tasks && typeof tasks === "object" ? tasks : {})) {
+      if (!t || typeof t !== "object") continue;
+      const pretty = t.display_name || `${t.name || ""}(${fmtParams(t.params)})`;
+      if (pretty.toLowerCase().includes(term)) continue; // task_list finds it already
+      extras.push({ ...t, status: t.status || status, taskId: id });
+    }
+  }
+  // A pending task's upstream state is not in the reply: ask task_list, filtered by each
+  // state and searched by the task's own pretty name, which state lists it.
+  const pending = extras.filter((t) => t.status === "PENDING").slice(0, MAX_UPSTREAM_LOOKUPS);
+  await Promise.all(pending.map(async (t) => {
+    const search = t.display_name || "";
+    if (!search) return;
+    const found = await Promise.all(UPSTREAM.map((u) =>
+      call("task_list", { status: "PENDING", upstream_status: u, search }, { signal })
+        .then((r) => (r && typeof r === "object" && r[t.taskId] ? u : ""))));
+    t.upstream = found.find(Boolean) || "";
+  }));
+  return extras;
+}
+
+function addExtras(counts, extras) {
+  for (const t of extras) {
+    if (typeof counts[t.status] === "number" && counts[t.status] >= 0) counts[t.status]++;
+    if (t.upstream && typeof counts[t.upstream] === "number" && counts[t.upstream] >= 0) counts[t.upstream]++;
+  }
+}
+
+function extraRows(byId, extras) {
+  const sel = statuses();
+  for (const t of extras) {
+    if (!sel.length || sel.includes(t.status) || (t.upstream && sel.includes(t.upstream))) {
+      const row = { ...t };
+      if (!sel.includes(t.status)) row.upstream = sel.length ? t.upstream : undefined;
+      else delete row.upstream;
+      byId.set(t.taskId, row);
+    }
+  }
 }
 
 async function loadRows(q, signal) {
@@ -90,13 +145,16 @@ let generation = 0;
 export async function refresh(signal) {
   const gen = ++generation;
   const q = state.q.trim();
-  const counts = await loadCounts(q, signal);
+  const idq = idQuery(q);
+  const [counts, extras] = await Promise.all([loadCounts(q, signal), idq ? idSearch(idq, signal) : []]);
+  addExtras(counts, extras);
   const expected = expectedRows(counts);
   let rows;
   if (expected > softLimit() && listAnywayFor !== filterKey()) {
     rows = { byId: new Map(), refused: [{ n: expected, what: "soft" }] };
   } else {
     rows = await loadRows(q, signal);
+    extraRows(rows.byId, extras);
   }
   if (gen !== generation) return; // a newer load started meanwhile
   data.counts = counts;
@@ -161,13 +219,46 @@ const SORT_KEYS = {
   status: (t) => t.status || "",
   priority: (t) => (typeof t.priority === "number" ? t.priority : 0),
   updated: (t) => (typeof t.last_updated === "number" ? t.last_updated : 0),
-  worker: (t) => workerOf(t),
+  worker: (t) => workerLabel(workerOf(t)),
 };
 
 function workerOf(t) {
   if (t.worker_running) return t.worker_running;
   const w = Array.isArray(t.workers) ? t.workers : [];
-  return w.length > 1 ? `${w[0]} +${w.length - 1}` : w[0] || "";
+  return w[0] || "";
+}
+
+// The Worker cell: host · user · pid of the running worker (else the first interested
+// one, "+N" for the others); the full worker ids on hover.
+function workerCell(t) {
+  const all = t.worker_running ? [t.worker_running] : Array.isArray(t.workers) ? t.workers : [];
+  if (!all.length) return h("td", { class: "worker" });
+  return h("td", { class: "worker", title: all.join("\n") }, workerLabel(all[0]),
+    all.length > 1 ? h("span", { class: "muted" }, ` +${all.length - 1}`) : null);
+}
+
+// Ids break after underscores (Luigi ids are Family_values_hash), not mid-word.
+function breakable(id) {
+  const parts = String(id).split("_");
+  return parts.flatMap((p, i) => (i < parts.length - 1 ? [p + "_", h("wbr")] : [p]));
+}
+
+// Parameters one per line-break opportunity; resources under them, as luigid's table has.
+function paramsCell(t) {
+  const params = t.params && typeof t.params === "object" ? Object.entries(t.params) : [];
+  const res = t.resources_running || t.resources;
+  const resText = res && typeof res === "object" && Object.keys(res).length
+    ? Object.entries(res).map(([k, v]) => `${k}: ${fmtValue(v)}`).join(", ") : "";
+  return h("td", { class: "params" },
+    params.map(([k, v], i) => h("span", { class: "param" }, `${k}=${fmtValue(v)}${i < params.length - 1 ? ", " : ""}`)),
+    resText ? h("div", { class: "res", title: "Resources" }, `Resources: ${resText}`) : null);
+}
+
+function statusCell(t) {
+  const running = (t.status === "RUNNING" || t.status === "BATCH_RUNNING") && typeof t.time_running === "number";
+  return h("td", { class: "status" }, statusBadge(t.status, t.upstream),
+    running ? h("div", { class: "running-for", dataset: { since: String(t.time_running) } },
+      `for ${fmtDuration(Date.now() / 1000 - t.time_running)}`) : null);
 }
 
 function visibleRows() {
@@ -230,13 +321,13 @@ function renderTable() {
       h("td", { class: "id" }, h("button", {
         class: "link", title: t.taskId,
         onclick: () => update({ task: t.taskId }, { push: true }),
-      }, t.taskId)),
-      h("td", {}, familyOf(t)),
-      h("td", { class: "params" }, fmtParams(t.params)),
-      h("td", {}, statusBadge(t.status, t.upstream)),
+      }, breakable(t.taskId))),
+      h("td", { class: "family" }, familyOf(t)),
+      paramsCell(t),
+      statusCell(t),
       h("td", { class: "num" }, String(t.priority ?? "")),
-      h("td", { title: fmtAgo(t.last_updated) }, fmtTime(t.last_updated)),
-      h("td", { class: "worker", title: workerOf(t) }, workerOf(t)));
+      h("td", { class: "last-upd", title: fmtAgo(t.last_updated) }, fmtTime(t.last_updated)),
+      workerCell(t));
     frag.append(tr);
   }
   tbody.append(frag);

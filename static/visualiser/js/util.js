@@ -44,6 +44,61 @@ export function fmtAgo(t, now = Date.now() / 1000) {
   return `${Math.floor(s / 86400)}d ago`;
 }
 
+// A span of seconds as "45s", "12m 5s", "3h 20m", "2d 4h".
+export function fmtDuration(secs) {
+  if (typeof secs !== "number" || !isFinite(secs)) return "";
+  const s = Math.max(0, Math.round(secs));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m ${s % 60}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h ${Math.floor((s % 3600) / 60)}m`;
+  return `${Math.floor(s / 86400)}d ${Math.floor((s % 86400) / 3600)}h`;
+}
+
+// The fields of a Luigi worker id, "Worker(salt=…, workers=2, host=…, username=…, pid=…)"
+// (luigi's worker.py Worker.__init__ builds it); {} for any other string.
+export function parseWorker(name) {
+  const m = /^Worker\((.*)\)$/.exec(typeof name === "string" ? name.trim() : "");
+  const out = {};
+  if (!m) return out;
+  for (const part of m[1].split(/,\s*/)) {
+    const i = part.indexOf("=");
+    if (i > 0) out[part.slice(0, i)] = part.slice(i + 1);
+  }
+  return out;
+}
+
+// "host · user · pid N" for a worker id; the id itself when it is not Luigi's format.
+export function workerLabel(name) {
+  const w = parseWorker(name);
+  if (!w.host && !w.username && !w.pid) return fmtValue(name);
+  return [w.host, w.username, w.pid ? `pid ${w.pid}` : ""].filter(Boolean).join(" · ");
+}
+
+// Copy text: the async clipboard where the page is a secure context (https, loopback),
+// else a selected off-screen textarea and the copy command. Resolves true on success.
+export async function copyText(text) {
+  try {
+    if (navigator.clipboard && window.isSecureContext) {
+      await navigator.clipboard.writeText(text);
+      return true;
+    }
+  } catch (e) {
+    // fall through to the older way (permission refused, or no focus)
+  }
+  const ta = h("textarea", { readonly: true, "aria-hidden": "true", style: "position:fixed;left:-9999px;top:0" });
+  ta.value = text;
+  document.body.append(ta);
+  ta.select();
+  let ok = false;
+  try {
+    ok = document.execCommand("copy");
+  } catch (e) {
+    ok = false;
+  }
+  ta.remove();
+  return ok;
+}
+
 export function fmtValue(v) {
   if (v === null || v === undefined) return "";
   return typeof v === "string" ? v : JSON.stringify(v);

@@ -1,7 +1,7 @@
 // The Workers and Resources tabs.
 import { call } from "./api.js";
 import { update } from "./state.js";
-import { h, clear, fmtTime, fmtAgo, confirmDialog, fmtValue, stepper } from "./util.js";
+import { h, clear, fmtTime, fmtAgo, fmtDuration, fmtParams, confirmDialog, fmtValue, stepper, parseWorker } from "./util.js";
 
 let afterAction = async () => {};
 // Process counts asked for per worker: the worker reports the new count only when it next
@@ -50,6 +50,68 @@ function time(t) {
   return typeof t === "number" ? h("span", { title: fmtTime(t) }, fmtAgo(t)) : "";
 }
 
+// A running task in a worker card: family and parameters, for how long, progress and the
+// status message the task last set.
+function runningTask(id, t) {
+  const task = t && typeof t === "object" ? t : {};
+  const since = typeof task.time_running === "number" ? task.time_running : null;
+  const pct = Number(task.progress_percentage);
+  const hasPct = task.progress_percentage !== null && task.progress_percentage !== undefined && isFinite(pct);
+  return h("li", { class: "running-task", dataset: { taskId: id } },
+    h("button", { class: "link task-name", title: id, onclick: () => update({ task: id }, { push: true }) },
+      h("strong", {}, task.name || id), task.name ? `(${fmtParams(task.params)})` : ""),
+    h("div", { class: "running-meta" },
+      since !== null
+        ? h("span", { class: "running-for", title: `since ${fmtTime(since)}` }, `running for ${fmtDuration(Date.now() / 1000 - since)}`)
+        : null,
+      hasPct ? h("span", { class: "progress-row" },
+        h("progress", { max: "100", value: String(Math.max(0, Math.min(100, pct))), "aria-label": `Progress of ${id}` }),
+        h("span", {}, `${Math.max(0, Math.min(100, pct))}%`)) : null,
+      task.status_message ? h("span", { class: "status-message" }, fmtValue(task.status_message)) : null));
+}
+
+function fact(label, value, col) {
+  return h("div", { class: "fact", dataset: col ? { col } : {} }, h("dt", {}, label), h("dd", {}, value));
+}
+
+// One card per worker: who and where it is (host, user, pid from worker_list, else parsed
+// from the worker id luigi builds), its processes, activity and what it runs now.
+function workerCard(w) {
+  const parsed = parseWorker(w.name);
+  const host = fmtValue(w.host ?? parsed.host) || "unknown host";
+  const user = fmtValue(w.username ?? parsed.username);
+  const pid = fmtValue(w.pid ?? parsed.pid);
+  const running = w.running && typeof w.running === "object" ? w.running : {};
+  const ids = Object.keys(running).sort();
+  const disabled = w.state === "disabled";
+  return h("article", { class: `card worker${disabled ? " disabled" : ""}`, dataset: { worker: w.name } },
+    h("div", { class: "worker-head" },
+      h("h3", { class: "host" }, host),
+      h("span", { class: "who" }, [user ? h("span", { class: "user" }, `user ${user}`) : null, pid ? h("span", { class: "pid" }, `pid ${pid}`) : null]),
+      h("span", { class: `state state-${w.state || "unknown"}` }, w.state || ""),
+      disabled ? null : h("button", {
+        class: "btn danger needs-admin", dataset: { action: "disable-worker" },
+        onclick: async () => {
+          if (await confirmDialog(`Disable worker ${w.name}? It will get no new tasks and will stop.`, "Disable worker")) {
+            await call("disable_worker", { worker: w.name });
+            await afterAction();
+          }
+        },
+      }, "Disable")),
+    h("p", { class: "worker-id", title: "Worker id" }, w.name),
+    h("dl", { class: "facts" },
+      fact("Processes", processes(w), "processes"),
+      fact("Started", time(w.started)),
+      fact("Last active", time(w.last_active)),
+      fact("Running", fmtValue(w.num_running), "running"),
+      fact("Pending", fmtValue(w.num_pending), "pending"),
+      fact("Unique pending", fmtValue(w.num_uniques), "uniques")),
+    h("h4", {}, `Running tasks (${ids.length})`),
+    ids.length
+      ? h("ul", { class: "running-tasks" }, ids.map((id) => runningTask(id, running[id])))
+      : h("p", { class: "muted" }, "none"));
+}
+
 export async function refreshWorkers(signal) {
   const list = await call("worker_list", {}, { signal });
   const box = document.getElementById("workers");
@@ -61,34 +123,7 @@ export async function refreshWorkers(signal) {
     box.append(h("p", { class: "muted" }, "No workers have talked to the scheduler."));
     return;
   }
-  box.append(h("div", { class: "scroll-x" }, h("table", { class: "grid", id: "worker-table" },
-    h("caption", { class: "vh" }, "Workers"),
-    h("thead", {}, h("tr", {}, ["Worker", "Host", "PID", "User", "Processes", "Started", "Last active",
-      "State", "Running", "Pending", "Unique pending", "Running tasks", ""].map((c) => h("th", { scope: "col" }, c)))),
-    h("tbody", {}, workers.map((w) => h("tr", {
-      class: w.state === "disabled" ? "disabled" : "", dataset: { worker: w.name },
-    },
-    h("td", { class: "id" }, w.name),
-    h("td", {}, fmtValue(w.host)),
-    h("td", { class: "num" }, fmtValue(w.pid)),
-    h("td", {}, fmtValue(w.username)),
-    h("td", { class: "num", dataset: { col: "processes" } }, processes(w)),
-    h("td", {}, time(w.started)),
-    h("td", {}, time(w.last_active)),
-    h("td", {}, w.state || ""),
-    h("td", { class: "num", dataset: { col: "running" } }, fmtValue(w.num_running)),
-    h("td", { class: "num", dataset: { col: "pending" } }, fmtValue(w.num_pending)),
-    h("td", { class: "num", dataset: { col: "uniques" } }, fmtValue(w.num_uniques)),
-    h("td", {}, taskLinks(w.running)),
-    h("td", {}, w.state === "disabled" ? "" : h("button", {
-      class: "btn danger needs-admin", dataset: { action: "disable-worker" },
-      onclick: async () => {
-        if (await confirmDialog(`Disable worker ${w.name}? It will get no new tasks and will stop.`, "Disable worker")) {
-          await call("disable_worker", { worker: w.name });
-          await afterAction();
-        }
-      },
-    }, "Disable"))))))));
+  box.append(h("div", { class: "worker-cards", id: "worker-cards" }, workers.map(workerCard)));
 }
 
 export async function refreshResources(signal) {
