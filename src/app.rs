@@ -267,6 +267,9 @@ impl App {
     /// `GET /metrics`.
     pub fn metrics_response(&self) -> Response {
         let errors = self.history.as_ref().map(History::error_count).unwrap_or(0);
+        if let Some(h) = &self.history {
+            self.metrics.set_history_dropped(h.dropped_events());
+        }
         crate::metrics::handle(
             &self.metrics,
             &self.scheduler.status_counts(),

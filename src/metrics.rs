@@ -70,6 +70,8 @@ struct Inner {
     latency: BTreeMap<String, Histogram>,
     open_connections: usize,
     journal_syncs: u64,
+    /// Task history events dropped because the history queue was full.
+    history_dropped: u64,
     snapshots: u64,
     snapshot_sum: f64,
     snapshot_last: Option<f64>,
@@ -223,6 +225,11 @@ impl Metrics {
     /// Hook for persistence: one journal fsync done.
     pub fn add_journal_sync(&self) {
         self.lock().journal_syncs += 1;
+    }
+
+    /// Hook for history: `History::dropped_events()` (read when /metrics is rendered).
+    pub fn set_history_dropped(&self, n: u64) {
+        self.lock().history_dropped = n;
     }
 
     /// Hook for persistence: one snapshot written in `secs`.
@@ -385,6 +392,18 @@ impl Metrics {
             "luigid_history_write_errors_total",
             &[],
             history_errors as f64,
+        );
+        header(
+            &mut o,
+            "luigid_history_dropped_events_total",
+            "task history events dropped because the history queue was full",
+            "counter",
+        );
+        sample(
+            &mut o,
+            "luigid_history_dropped_events_total",
+            &[],
+            inner.history_dropped as f64,
         );
         header(
             &mut o,

@@ -613,12 +613,13 @@ fn burst_cost() {
         })
         .collect();
     let ops: Vec<Op> = evs.iter().cloned().filter_map(Op::from_event).collect();
-    let mut conn = Connection::open(dir.path().join("inline.db")).unwrap();
+    let conn = Connection::open(dir.path().join("inline.db")).unwrap();
     conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
         .unwrap();
     conn.execute_batch("PRAGMA synchronous=NORMAL").unwrap();
+    let mut conn = backend::SqliteConn::wrap(conn);
     schema::ensure(&mut conn).unwrap();
-    let mut w = writer::Writer::new(conn, Arc::new(AtomicU64::new(0)));
+    let mut w = writer::Writer::new(Box::new(conn), Arc::new(AtomicU64::new(0)));
     let mut res: Vec<(&str, Vec<Duration>)> = vec![
         ("record(&[10k]) on the loop", vec![]),
         ("record(&[10]) x1000 on the loop", vec![]),
