@@ -301,6 +301,10 @@ impl App {
     /// Called about once a second by the timer wheel: journal fsync (`everysec`),
     /// periodic snapshots.
     pub fn on_tick(&mut self, now: f64) {
+        if let Some(h) = &self.history {
+            // Events queued while the database was away go on without waiting for traffic.
+            h.pump();
+        }
         if let Some(p) = self.persistence.as_mut() {
             let (syncs, snaps) = (p.stats.journal_syncs, p.stats.snapshots);
             p.tick(now, &self.scheduler);

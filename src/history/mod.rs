@@ -319,6 +319,13 @@ impl History {
         self.send(ops);
     }
 
+    /// Hand what waits in the local queue to the writer as far as the channel has room
+    /// (from the loop's timer, so a queue filled during an outage drains without new
+    /// events). Never blocks.
+    pub fn pump(&self) {
+        self.send(Vec::new());
+    }
+
     fn send(&self, ops: Vec<Op>) {
         {
             let back = lock(&self.written);

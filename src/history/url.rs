@@ -146,7 +146,14 @@ pub fn mask_raw(raw: &str) -> String {
             }
             out.push_str(&authority[at..]);
         }
-        None => out.push_str(authority),
+        // `user:password` with the '@' missing would read as host:port: a "port" that
+        // is not a number may be a password.
+        None => match authority.rsplit_once(':') {
+            Some((h, p)) if !p.bytes().all(|c| c.is_ascii_digit()) => {
+                out.push_str(&format!("{h}:***"))
+            }
+            _ => out.push_str(authority),
+        },
     }
     let tail = &rest[tail_start..];
     match tail.split_once('?') {
@@ -250,7 +257,8 @@ pub fn parse(url: &str) -> Result<DbUrl, String> {
             p.parse::<u16>()
                 .ok()
                 .filter(|n| *n > 0)
-                .ok_or_else(|| bad(format!("the port {p:?} is not a port number")))?,
+                // The value is not shown: with the '@' missing it is the password.
+                .ok_or_else(|| bad("the port is not a number from 1 to 65535".into()))?,
         ),
     };
     let database = database.filter(|d| !d.is_empty()).map(str::to_string);
@@ -436,6 +444,8 @@ mod tests {
             "postgresql://u:hunter2@h/db?frobnicate=1",
             "mysql://u:hunter2@h/db?password=hunter2&bogus=1",
             "mysql://u:hunter2@[::1/db",
+            "postgresql://u:hunter2/db",
+            "postgresql://u:hunter2",
             "u:hunter2@h/db",
         ] {
             let e = parse(u).unwrap_err();
@@ -455,6 +465,8 @@ mod tests {
     fn mask_raw_handles_odd_shapes() {
         assert_eq!(mask_raw("x://a:b@c@d/e"), "x://a:***@d/e");
         assert_eq!(mask_raw("x://a@d"), "x://a@d");
+        assert_eq!(mask_raw("x://h:5432/d"), "x://h:5432/d");
+        assert_eq!(mask_raw("x://u:secret/d"), "x://u:***/d");
         assert_eq!(
             mask_raw("x://d/e?password=z&k=v"),
             "x://d/e?password=***&k=v"
