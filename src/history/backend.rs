@@ -7,7 +7,7 @@
 //! each client converts them to its server's type (TIMESTAMP on PostgreSQL and MySQL),
 //! so the queries compare and order by the native column.
 //!
-//! Errors say whether they are [`DbError::transient`]: the server is down, restarting or
+//! Errors say whether they are transient ([`DbError`]`::transient`): the server is down, restarting or
 //! unreachable, or the connection broke. The writer keeps the batch and retries those;
 //! any other error (bad data, a missing table) fails the batch as before.
 
@@ -72,6 +72,9 @@ impl From<Option<&str>> for Val {
 pub struct DbError {
     pub message: String,
     pub transient: bool,
+    /// The server refused the values of one statement (too long, out of range, a
+    /// constraint): other rows of the same batch can still be written.
+    pub data: bool,
 }
 
 impl std::fmt::Display for DbError {
@@ -85,19 +88,30 @@ impl DbError {
         DbError {
             message: m.to_string(),
             transient: false,
+            data: false,
         }
     }
     fn transient(m: impl std::fmt::Display) -> DbError {
         DbError {
             message: m.to_string(),
             transient: true,
+            data: false,
         }
     }
 }
 
 impl From<rusqlite::Error> for DbError {
     fn from(e: rusqlite::Error) -> DbError {
-        DbError::permanent(e)
+        use rusqlite::ErrorCode as C;
+        let data = matches!(
+            e.sqlite_error_code(),
+            Some(C::ConstraintViolation | C::TooBig | C::TypeMismatch)
+        );
+        DbError {
+            message: e.to_string(),
+            transient: false,
+            data,
+        }
     }
 }
 
@@ -408,12 +422,20 @@ fn pg_transient(e: &postgres::Error) -> bool {
 
 fn pg_err(e: postgres::Error) -> DbError {
     let transient = pg_transient(&e);
+    // data exceptions and integrity constraint violations
+    let data = e
+        .code()
+        .is_some_and(|c| c.code().starts_with("22") || c.code().starts_with("23"));
     // The database error's own text (code and message) without the client's wrapper.
     let message = match e.as_db_error() {
         Some(d) => format!("{} ({})", d.message(), d.code().code()),
         None => e.to_string(),
     };
-    DbError { message, transient }
+    DbError {
+        message,
+        transient,
+        data,
+    }
 }
 
 /// `?` placeholders numbered for PostgreSQL. Our SQL has no `?` in literals.
@@ -744,8 +766,13 @@ fn my_transient(e: &mysql::Error) -> bool {
 }
 
 fn my_err(e: mysql::Error) -> DbError {
+    let data = matches!(&e, mysql::Error::MySqlError(m) if matches!(m.code,
+        // duplicate key, NULL in NOT NULL, data too long, out of range, bad string or
+        // date value, foreign key
+        1062 | 1048 | 1406 | 1264 | 1366 | 1292 | 1452));
     DbError {
         transient: my_transient(&e),
+        data,
         message: e.to_string(),
     }
 }

@@ -1,8 +1,12 @@
-//! Task history in SQLite, compatible with luigid's `DbTaskHistory` (protocol reference
-//! section 6), and the history pages.
+//! Task history in SQLite, PostgreSQL or MySQL/MariaDB, compatible with luigid's
+//! `DbTaskHistory` (protocol reference section 6), and the history pages.
 //!
 //! # Layout
-//! - [`schema`]: the three tables with the DDL SQLAlchemy emits, and luigid's upgrades.
+//! - [`url`]: `[task_history] db_connection` (SQLAlchemy URLs), the password masked.
+//! - [`backend`]: one connection interface over the three engines (rusqlite, postgres,
+//!   mysql), errors marked transient when the server is away.
+//! - [`schema`]: the three tables with the DDL SQLAlchemy emits on each engine, and
+//!   luigid's upgrades.
 //! - [`writer`]: the writer thread: task-id -> record map, one transaction per batch.
 //! - [`query`]: the read queries behind the pages.
 //! - [`pages`]: `/tasklist*` and `/history*` as HTML (every value escaped) or JSON.
@@ -40,7 +44,19 @@
 //!
 //! Pages run their queries on the loop thread: on a database of 900,000 events and
 //! 300,000 records, one page takes 0.1 ms (a record) to 20-60 ms (a family's runs);
-//! every list is paged, so the cost does not grow with the page count.
+//! every list is paged, so the cost does not grow with the page count. On a server the
+//! pages' connection has a 2 s connect timeout and a 3 s statement timeout, and after a
+//! failed connection attempt pages answer 503 at once for 5 s, so an unreachable server
+//! costs the loop one connection attempt per 5 s at most (`backend::Pause`).
+//!
+//! # Outages (servers)
+//! A server that is stopped, restarting or unreachable fails a batch with a transient
+//! error: the writer rolls back, keeps the batch and retries with backoff (0.1 s doubling
+//! to 2 s), reconnecting each time. Meanwhile later batches wait in the channel and the
+//! local queue; events beyond [`OVERFLOW_MAX_EVENTS`] are dropped, counted in
+//! [`History::dropped_events`] and logged once per overflow. The loop's timer
+//! ([`History::pump`]) hands the queue over as the writer catches up. At shutdown the
+//! writer keeps retrying for 10 s more, then counts what it holds as failed.
 //!
 //! # Record semantics (as luigid)
 //! One `tasks` row per Luigi task id per server process, created on its first event

@@ -25,7 +25,7 @@ const STOP_GRACE: Duration = Duration::from_secs(10);
 pub struct Shared {
     /// The database is unreachable (the writer is retrying a batch).
     pub down: AtomicBool,
-    /// Shutdown: retry only for [`STOP_GRACE`] more.
+    /// Shutdown: retry only for `STOP_GRACE` more.
     pub stopping: AtomicBool,
 }
 
@@ -216,6 +216,15 @@ impl Writer {
                 }
                 self.pause();
                 continue;
+            }
+            if e.data && ops.len() > 1 {
+                // One bad event (a value the server refuses, e.g. longer than its
+                // column) must not take the batch's other events with it: write them
+                // one by one, so only the refused ones are lost and counted.
+                for op in ops {
+                    self.write(std::slice::from_ref(op));
+                }
+                return;
             }
             self.failed(ops.len(), &e);
             return;

@@ -318,3 +318,36 @@ def test_outage_under_load_loses_no_event(db, tmp_path):
                  max(t for _, t in page_times)))
     finally:
         srv.stop()
+
+
+def test_retention_and_refused_values_on_the_server(db, tmp_path):
+    """Retention's deletes run on the server's SQL; a value longer than its column
+    (family > VARCHAR(128)) is refused by the server: that event alone is lost and
+    counted, the next ones are written."""
+    name = new_db(db, "ret")
+    start_luigid_rs(tmp_path / "create", cfg(db.url(name))).stop()
+    c = db.connect(name)
+    try:
+        cur = c.cursor()
+        cur.execute("INSERT INTO tasks (task_id, name, host) VALUES ('Old_1', 'Old', NULL)")
+        cur.execute("SELECT id FROM tasks WHERE task_id = 'Old_1'")
+        old_id = cur.fetchone()[0]
+        cur.execute("INSERT INTO task_parameters (task_id, name, value) VALUES (%s, 'p', 'v')", (old_id,))
+        cur.execute("INSERT INTO task_events (task_id, event_name, ts) VALUES (%s, 'DONE', '2001-02-03 04:05:06')",
+                    (old_id,))
+    finally:
+        c.close()
+    conf = cfg(db.url(name))
+    conf["luigid_rs"] = {"history_retention_days": "30"}
+    srv = start_luigid_rs(tmp_path / "rs", conf)
+    try:
+        poll(lambda: dbservers.count(db, name, "SELECT COUNT(*) FROM tasks") == 0, 30,
+             "retention to delete the old event and its record")
+        assert dbservers.count(db, name, "SELECT COUNT(*) FROM task_parameters") == 0
+        srv.rpc("add_task", {"task_id": "X_1", "worker": "w", "status": "PENDING", "family": "X" * 200})
+        srv.rpc("add_task", {"task_id": "Y_1", "worker": "w", "status": "PENDING", "family": "Y"})
+        poll(lambda: get_json(srv, "/history/by_name/Y")["total"] == 1, 30, "the next event")
+        poll(lambda: metric(srv, "luigid_history_write_errors_total") == 1, 30, "the refused event counted")
+        assert dbservers.count(db, name, "SELECT COUNT(*) FROM task_events") == 1
+    finally:
+        srv.stop()
