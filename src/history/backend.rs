@@ -512,9 +512,6 @@ impl PgConn {
     }
 
     fn client(&mut self) -> Result<&mut postgres::Client, DbError> {
-        if self.client.is_none() {
-            return Err(DbError::transient("not connected"));
-        }
         self.client
             .as_mut()
             .ok_or_else(|| DbError::transient("not connected"))

@@ -304,6 +304,8 @@ fn record_never_blocks_on_a_locked_database() {
     // writer's hands; the rest were dropped and counted
     let dropped = h.error_count();
     assert!((475..=476).contains(&dropped), "{dropped}");
+    // one event per dropped batch here; /metrics shows them as dropped events
+    assert_eq!(h.dropped_events(), dropped);
     locker.execute_batch("COMMIT").unwrap();
     assert!(h.flush());
     assert_eq!(h.error_count(), dropped);
