@@ -150,8 +150,19 @@ pub fn handle_page_at(history: Option<&History>, path: &str, req: &Request, now:
                 .ok_or_else(|| err(400, format!("page={p:?} is not a page number (1, 2, ...)")))?;
         }
         history.sync_for_read();
-        let mut conn = history.reader().map_err(db)?;
-        route(&mut *conn, path, &ctx, now)
+        let first = {
+            let mut conn = history.reader().map_err(db)?;
+            route(&mut *conn, path, &ctx, now)
+        };
+        match first {
+            // A connection the server closed (idle timeout, a restart since the last
+            // page) is made again at once; only a server that stays away answers 503.
+            Err(e) if e.status == 503 => {
+                let mut conn = history.reader().map_err(db)?;
+                route(&mut *conn, path, &ctx, now)
+            }
+            r => r,
+        }
     })();
     let mut resp = match result {
         Ok(r) => r,

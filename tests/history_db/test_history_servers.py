@@ -354,3 +354,37 @@ def test_retention_and_refused_values_on_the_server(db, tmp_path):
         assert dbservers.count(db, name, "SELECT COUNT(*) FROM task_events") == 1
     finally:
         srv.stop()
+
+
+def test_connections_closed_by_the_server_are_made_again(db, tmp_path):
+    """The server closing our connections (an idle timeout, an administrator) costs
+    nothing: the next page reconnects at once and the next event is written."""
+    name = new_db(db, "kill")
+    srv = start_luigid_rs(tmp_path / "rs", cfg(db.url(name)))
+    try:
+        srv.rpc("add_task", {"task_id": "K_1", "worker": "w", "status": "PENDING", "family": "K"})
+        assert get_json(srv, "/history/by_name/K")["total"] == 1
+        c = db.connect(name)
+        try:
+            cur = c.cursor()
+            if db.engine == "postgresql":
+                cur.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+                killed = len(cur.fetchall())
+            else:
+                cur.execute("SELECT id FROM information_schema.processlist WHERE db = %s "
+                            "AND id <> CONNECTION_ID()", (name,))
+                ids = [r[0] for r in cur.fetchall()]
+                for i in ids:
+                    cur.execute("KILL %d" % i)
+                killed = len(ids)
+        finally:
+            c.close()
+        assert killed == 2, killed  # the writer's and the pages' connections
+        status, _, body = get(srv, "/history/by_name/K?format=json")
+        assert status == 200, body
+        srv.rpc("add_task", {"task_id": "K_2", "worker": "w", "status": "PENDING", "family": "K"})
+        poll(lambda: get_json(srv, "/history/by_name/K")["total"] == 2, 30, "the event after the kill")
+        assert metric(srv, "luigid_history_write_errors_total") == 0
+    finally:
+        srv.stop()
