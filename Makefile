@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DATA ?= var
 PORT ?= 8082
 
-.PHONY: all build release run test lint test-rust test-py venv browser bench bench-durability bench-faults fuzz clean
+.PHONY: all build release run test lint test-rust test-py venv browser db-servers bench bench-durability bench-faults fuzz clean
 
 all: build
 
@@ -37,6 +37,14 @@ browser:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	fi
 
+# Debian's PostgreSQL and MariaDB for the task history tests (tests/history_db), which
+# start throwaway servers themselves; the packages' own services are not used.
+db-servers:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v mariadb-install-db >/dev/null 2>&1; then \
+	  (apt-get update -qq || true) && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql mariadb-server >/dev/null; \
+	fi
+
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
@@ -44,7 +52,7 @@ lint:
 test-rust:
 	$(CARGO) test --all-targets
 
-test-py: venv build browser
+test-py: venv build browser db-servers
 	LUIGID_RS_BIN=$(CURDIR)/target/release/luigid-rs $(PY) -m pytest -q tests
 
 test: lint test-rust test-py

@@ -276,6 +276,9 @@ impl App {
     /// `GET /metrics`.
     pub fn metrics_response(&self) -> Response {
         let errors = self.history.as_ref().map(History::error_count).unwrap_or(0);
+        if let Some(h) = &self.history {
+            self.metrics.set_history_dropped(h.dropped_events());
+        }
         crate::metrics::handle(
             &self.metrics,
             &self.scheduler.status_counts(),
@@ -348,6 +351,10 @@ impl App {
     /// Called about once a second by the timer wheel: journal fsync (`everysec`),
     /// periodic snapshots.
     pub fn on_tick(&mut self, now: f64) {
+        if let Some(h) = &self.history {
+            // Events queued while the database was away go on without waiting for traffic.
+            h.pump();
+        }
         if let Some(p) = self.persistence.as_mut() {
             let (syncs, snaps) = (p.stats.journal_syncs, p.stats.snapshots);
             p.tick(now, &self.scheduler);

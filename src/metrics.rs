@@ -76,6 +76,8 @@ struct Inner {
     journal_syncs: u64,
     state_writes_blocked: bool,
     state_write_refused: u64,
+    /// Task history events dropped because the history queue was full.
+    history_dropped: u64,
     snapshots: u64,
     snapshot_sum: f64,
     snapshot_last: Option<f64>,
@@ -419,6 +421,11 @@ impl Metrics {
         self.lock().state_writes_blocked = blocked;
     }
 
+    /// Hook for history: `History::dropped_events()` (read when /metrics is rendered).
+    pub fn set_history_dropped(&self, n: u64) {
+        self.lock().history_dropped = n;
+    }
+
     /// Hook for persistence: one snapshot written in `secs`.
     pub fn observe_snapshot(&self, secs: f64) {
         let mut inner = self.lock();
@@ -580,6 +587,18 @@ impl Metrics {
             "luigid_history_write_errors_total",
             &[],
             history_errors as f64,
+        );
+        header(
+            &mut o,
+            "luigid_history_dropped_events_total",
+            "task history events dropped because the history queue was full",
+            "counter",
+        );
+        sample(
+            &mut o,
+            "luigid_history_dropped_events_total",
+            &[],
+            inner.history_dropped as f64,
         );
         header(
             &mut o,

@@ -1,8 +1,12 @@
-//! Task history in SQLite, compatible with luigid's `DbTaskHistory` (protocol reference
-//! section 6), and the history pages.
+//! Task history in SQLite, PostgreSQL or MySQL/MariaDB, compatible with luigid's
+//! `DbTaskHistory` (protocol reference section 6), and the history pages.
 //!
 //! # Layout
-//! - [`schema`]: the three tables with the DDL SQLAlchemy emits, and luigid's upgrades.
+//! - [`url`]: `[task_history] db_connection` (SQLAlchemy URLs), the password masked.
+//! - [`backend`]: one connection interface over the three engines (rusqlite, postgres,
+//!   mysql), errors marked transient when the server is away.
+//! - [`schema`]: the three tables with the DDL SQLAlchemy emits on each engine, and
+//!   luigid's upgrades.
 //! - [`writer`]: the writer thread: task-id -> record map, one transaction per batch.
 //! - [`query`]: the read queries behind the pages.
 //! - [`pages`]: `/tasklist*` and `/history*` as HTML (every value escaped) or JSON.
@@ -40,7 +44,19 @@
 //!
 //! Pages run their queries on the loop thread: on a database of 900,000 events and
 //! 300,000 records, one page takes 0.1 ms (a record) to 20-60 ms (a family's runs);
-//! every list is paged, so the cost does not grow with the page count.
+//! every list is paged, so the cost does not grow with the page count. On a server the
+//! pages' connection has a 2 s connect timeout and a 3 s statement timeout, and after a
+//! failed connection attempt pages answer 503 at once for 5 s, so an unreachable server
+//! costs the loop one connection attempt per 5 s at most (`backend::Pause`).
+//!
+//! # Outages (servers)
+//! A server that is stopped, restarting or unreachable fails a batch with a transient
+//! error: the writer rolls back, keeps the batch and retries with backoff (0.1 s doubling
+//! to 2 s), reconnecting each time. Meanwhile later batches wait in the channel and the
+//! local queue; events beyond [`OVERFLOW_MAX_EVENTS`] are dropped, counted in
+//! [`History::dropped_events`] and logged once per overflow. The loop's timer
+//! ([`History::pump`]) hands the queue over as the writer catches up. At shutdown the
+//! writer keeps retrying for 10 s more, then counts what it holds as failed.
 //!
 //! # Record semantics (as luigid)
 //! One `tasks` row per Luigi task id per server process, created on its first event
@@ -49,25 +65,28 @@
 //! event's time as local naive text with microseconds. A later event with a host
 //! rewrites the record's host.
 
+pub mod backend;
 pub mod pages;
 pub mod query;
 pub mod schema;
 pub mod time;
+pub mod url;
 pub mod writer;
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use rusqlite::Connection;
-
 use crate::config::Ini;
 use crate::scheduler::events::Event;
-use writer::{Msg, Op, Writer};
+use backend::{Conn, SqliteConn};
+use url::DbUrl;
+use writer::{Msg, Op, Shared, Writer};
 
 pub use pages::handle_page;
 
@@ -80,21 +99,24 @@ const RETENTION_MAX_ROWS: usize = 20_000;
 const RETENTION_BATCH: usize = 500;
 /// How long a page waits for the writer to catch up before reading anyway.
 const PAGE_SYNC_WAIT: Duration = Duration::from_secs(1);
-/// How long `flush` waits at most.
+/// How long `flush` waits at most, and while the database is unreachable.
 const FLUSH_WAIT: Duration = Duration::from_secs(30);
+const FLUSH_WAIT_DOWN: Duration = Duration::from_secs(5);
 
 /// Default database when history is on and `[task_history] db_connection` is not set.
 pub const DEFAULT_DB_CONNECTION: &str = "sqlite:///luigi-task-hist.db";
 
-/// A startup error; the message names the setting or file to fix.
+/// A startup error; the message names the setting or file to fix. URLs in it are shown
+/// with the password masked.
 #[derive(Debug, Clone, PartialEq)]
 pub enum HistoryError {
-    /// `[task_history] db_connection` is not an SQLite URL we can use.
+    /// `[task_history] db_connection` is not a URL we can use.
     Url(String),
     /// The retention setting is not a positive number of days.
     Retention(String),
-    /// The database file could not be opened or its schema created.
-    Open { path: PathBuf, message: String },
+    /// The database could not be opened or its schema created; `what` is the file or
+    /// the masked URL.
+    Open { what: String, message: String },
     /// The writer thread could not be started.
     Thread(String),
 }
@@ -103,10 +125,9 @@ impl std::fmt::Display for HistoryError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             HistoryError::Url(m) | HistoryError::Retention(m) => f.write_str(m),
-            HistoryError::Open { path, message } => write!(
+            HistoryError::Open { what, message } => write!(
                 f,
-                "task history database {}: {message} (from [task_history] db_connection)",
-                path.display()
+                "task history database {what}: {message} (from [task_history] db_connection)"
             ),
             HistoryError::Thread(m) => write!(f, "task history writer thread: {m}"),
         }
@@ -116,35 +137,16 @@ impl std::fmt::Display for HistoryError {
 impl std::error::Error for HistoryError {}
 
 /// The file an SQLAlchemy SQLite URL names: `sqlite:///relative.db` (relative to the
-/// working directory) or `sqlite:////absolute.db`.
+/// working directory) or `sqlite:////absolute.db`. Server URLs are refused here; see
+/// [`url::parse`] for all of them.
 pub fn parse_db_connection(url: &str) -> Result<PathBuf, HistoryError> {
-    let url = url.trim();
-    let usage = "use sqlite:///relative/path.db or sqlite:////absolute/path.db";
-    let rest = ["sqlite:///", "sqlite+pysqlite:///"]
-        .iter()
-        .find_map(|p| url.strip_prefix(p));
-    let Some(rest) = rest else {
-        let what = if url == "sqlite://" || url == "sqlite:///" {
-            "is an in-memory database, which luigid-rs does not support".to_string()
-        } else {
-            "is not supported: luigid-rs keeps task history in SQLite only".to_string()
-        };
-        return Err(HistoryError::Url(format!(
-            "[task_history] db_connection = {url:?} {what}; {usage}"
-        )));
-    };
-    if rest.is_empty() {
-        return Err(HistoryError::Url(format!(
-            "[task_history] db_connection = {url:?} names no file (an in-memory database), \
-             which luigid-rs does not support; {usage}"
-        )));
+    match url::parse(url).map_err(HistoryError::Url)? {
+        DbUrl::Sqlite(p) => Ok(p),
+        DbUrl::Net(n) => Err(HistoryError::Url(format!(
+            "[task_history] db_connection = {:?} is a database server, not an SQLite file",
+            n.to_string()
+        ))),
     }
-    if rest.contains('?') {
-        return Err(HistoryError::Url(format!(
-            "[task_history] db_connection = {url:?}: URL options are not supported; {usage}"
-        )));
-    }
-    Ok(PathBuf::from(rest))
 }
 
 #[derive(Default)]
@@ -162,11 +164,17 @@ pub struct History {
     written: Mutex<Receiver<Vec<Op>>>,
     /// Failed transactions (counted by the writer) and dropped batches.
     errors: Arc<AtomicU64>,
-    /// The pages' connection and the identity of the file it opened.
-    reader: Mutex<(Connection, Option<(u64, u64)>)>,
+    /// Events dropped because the queue was full (`luigid_history_dropped_events_total`).
+    dropped: AtomicU64,
+    /// The queue is overflowing now (its first drop was logged).
+    dropping: AtomicBool,
+    /// The writer's outage flag and our shutdown flag.
+    shared: Arc<Shared>,
+    /// The pages' connection.
+    reader: Mutex<Box<dyn Conn>>,
     thread: Option<JoinHandle<()>>,
     retention_days: Option<f64>,
-    path: PathBuf,
+    url: DbUrl,
     /// [`OVERFLOW_MAX_EVENTS`]; smaller in tests.
     overflow_max: usize,
 }
@@ -182,60 +190,36 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn open_err(path: &Path, e: impl std::fmt::Display) -> HistoryError {
+fn open_err(what: &dyn std::fmt::Display, e: impl std::fmt::Display) -> HistoryError {
     HistoryError::Open {
-        path: path.to_path_buf(),
+        what: what.to_string(),
         message: e.to_string(),
     }
 }
 
-/// The writer's connection: busy timeout, WAL, and the tables (created when missing).
-pub(crate) fn open_writer_connection(path: &Path) -> Result<Connection, HistoryError> {
-    let mut conn = Connection::open(path).map_err(|e| open_err(path, e))?;
-    conn.busy_timeout(Duration::from_secs(5))
-        .map_err(|e| open_err(path, e))?;
-    match conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0)) {
-        Ok(mode) if mode.eq_ignore_ascii_case("wal") => {}
-        Ok(mode) => log::warn!(
-            "task history {}: SQLite kept journal mode {mode} instead of WAL",
-            path.display()
-        ),
-        Err(e) => return Err(open_err(path, e)),
-    }
-    // WAL with NORMAL survives a process crash; only an OS crash may lose the last
-    // commits, which is acceptable for history.
-    conn.execute_batch("PRAGMA synchronous=NORMAL")
-        .map_err(|e| open_err(path, e))?;
-    schema::ensure(&mut conn).map_err(|e| open_err(path, e))?;
-    Ok(conn)
-}
-
-fn open_reader_connection(path: &Path) -> Result<Connection, HistoryError> {
-    // Never create the file: that is the writer's job (with the tables).
-    let flags = rusqlite::OpenFlags::default() - rusqlite::OpenFlags::SQLITE_OPEN_CREATE;
-    let reader = Connection::open_with_flags(path, flags).map_err(|e| open_err(path, e))?;
-    reader
-        .busy_timeout(Duration::from_secs(2))
-        .map_err(|e| open_err(path, e))?;
-    Ok(reader)
-}
-
-/// The locked reader connection (derefs to [`Connection`]).
-pub(crate) struct ReaderGuard<'a>(MutexGuard<'a, (Connection, Option<(u64, u64)>)>);
+/// The locked reader connection (derefs to the [`Conn`]).
+pub(crate) struct ReaderGuard<'a>(MutexGuard<'a, Box<dyn Conn>>);
 
 impl std::ops::Deref for ReaderGuard<'_> {
-    type Target = Connection;
-    fn deref(&self) -> &Connection {
-        &self.0 .0
+    type Target = dyn Conn + 'static;
+    fn deref(&self) -> &Self::Target {
+        &**self.0
+    }
+}
+
+impl std::ops::DerefMut for ReaderGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut **self.0
     }
 }
 
 impl History {
-    /// Open (creating when missing) the database `db_connection` names, create missing
-    /// tables, switch to WAL, and start the writer thread. `retention_days`: delete
-    /// events older than that when [`History::run_retention`] runs (None: keep all).
+    /// Open the database `db_connection` names (an SQLite file, created when missing,
+    /// in WAL mode; or a PostgreSQL / MySQL / MariaDB server), create missing tables,
+    /// and start the writer thread. `retention_days`: delete events older than that
+    /// when [`History::run_retention`] runs (None: keep all).
     pub fn open(db_connection: &str, retention_days: Option<f64>) -> Result<History, HistoryError> {
-        let path = parse_db_connection(db_connection)?;
+        let url = url::parse(db_connection).map_err(HistoryError::Url)?;
         if let Some(d) = retention_days {
             if !(d.is_finite() && d > 0.0) {
                 return Err(HistoryError::Retention(format!(
@@ -243,14 +227,27 @@ impl History {
                 )));
             }
         }
-        let conn = open_writer_connection(&path)?;
-        let reader = open_reader_connection(&path)?;
-        let reader_file = writer::file_id(&path);
+        let (mut conn, reader): (Box<dyn Conn>, Box<dyn Conn>) = match &url {
+            DbUrl::Sqlite(path) => {
+                let w = SqliteConn::open_writer(path).map_err(|e| open_err(&path.display(), e))?;
+                let r = SqliteConn::open_reader(path).map_err(|e| open_err(&path.display(), e))?;
+                (Box::new(w), Box::new(r))
+            }
+            DbUrl::Net(n) => {
+                let w = backend::connect(n, false).map_err(|e| open_err(n, e))?;
+                let r = backend::connect(n, true).map_err(|e| open_err(n, e))?;
+                (w, r)
+            }
+        };
+        if let DbUrl::Net(n) = &url {
+            schema::ensure(&mut *conn).map_err(|e| open_err(n, e))?;
+        }
 
         let errors = Arc::new(AtomicU64::new(0));
+        let shared = Arc::new(Shared::default());
         let (tx, rx) = sync_channel::<Msg>(CHANNEL_CAPACITY);
         let (back_tx, back_rx) = sync_channel::<Vec<Op>>(CHANNEL_CAPACITY);
-        let w = Writer::new(conn, errors.clone()).watch_file(path.clone());
+        let w = Writer::new(conn, errors.clone()).with_shared(shared.clone());
         let thread = std::thread::Builder::new()
             .name("history-writer".to_string())
             .spawn(move || w.run(rx, Some(back_tx)))
@@ -260,10 +257,13 @@ impl History {
             overflow: Mutex::new(Overflow::default()),
             written: Mutex::new(back_rx),
             errors,
-            reader: Mutex::new((reader, reader_file)),
+            dropped: AtomicU64::new(0),
+            dropping: AtomicBool::new(false),
+            shared,
+            reader: Mutex::new(reader),
             thread: Some(thread),
             retention_days,
-            path,
+            url,
             overflow_max: OVERFLOW_MAX_EVENTS,
         })
     }
@@ -308,9 +308,9 @@ impl History {
         Ok(Some(h))
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Where history is kept (shown with the password masked).
+    pub fn url(&self) -> &DbUrl {
+        &self.url
     }
 
     pub fn retention_days(&self) -> Option<f64> {
@@ -333,6 +333,13 @@ impl History {
             .filter_map(Op::from_event)
             .collect();
         self.send(ops);
+    }
+
+    /// Hand what waits in the local queue to the writer as far as the channel has room
+    /// (from the loop's timer, so a queue filled during an outage drains without new
+    /// events). Never blocks.
+    pub fn pump(&self) {
+        self.send(Vec::new());
     }
 
     fn send(&self, ops: Vec<Op>) {
@@ -381,12 +388,24 @@ impl History {
     fn queue_locally(&self, ov: &mut Overflow, ops: Vec<Op>) {
         if ov.events + ops.len() > self.overflow_max {
             self.errors.fetch_add(1, Ordering::Relaxed);
-            log::warn!(
-                "task history: the database writer is {} events behind; dropping {} event(s)",
-                ov.events,
-                ops.len()
-            );
+            self.dropped.fetch_add(ops.len() as u64, Ordering::Relaxed);
+            // Once per overflow, not per dropped batch: the queue stays full for as long
+            // as the database is away.
+            if !self.dropping.swap(true, Ordering::Relaxed) {
+                log::warn!(
+                    "task history: the database writer is {} events behind (the queue is \
+                     full); dropping new events until it catches up (counted in \
+                     luigid_history_dropped_events_total)",
+                    ov.events
+                );
+            }
             return;
+        }
+        if ov.queue.is_empty() && self.dropping.swap(false, Ordering::Relaxed) {
+            log::warn!(
+                "task history: the queue has room again; {} event(s) dropped so far",
+                self.dropped.load(Ordering::Relaxed)
+            );
         }
         ov.events += ops.len();
         ov.queue.push_back(ops);
@@ -399,26 +418,55 @@ impl History {
         ov.events = 0;
     }
 
-    /// Wait (up to `wait`) until everything recorded so far is in the database.
+    /// Wait (up to `wait`) until everything recorded so far is in the database. Never
+    /// blocks longer than `wait`, even when the writer is stuck on an unreachable server.
     fn sync(&self, wait: Duration) -> bool {
         let Some(tx) = &self.tx else {
             return false;
         };
+        let deadline = std::time::Instant::now() + wait;
+        // Bounded by the deadline: at most one 5 ms pause per try.
+        // Err(Some(msg)): timed out, the message comes back; Err(None): no writer.
+        let send = |mut msg: Msg| -> Result<(), Option<Msg>> {
+            loop {
+                match tx.try_send(msg) {
+                    Ok(()) => return Ok(()),
+                    Err(TrySendError::Full(m)) => {
+                        if std::time::Instant::now() >= deadline {
+                            return Err(Some(m));
+                        }
+                        msg = m;
+                        std::thread::sleep(Duration::from_millis(5));
+                    }
+                    Err(TrySendError::Disconnected(_)) => return Err(None),
+                }
+            }
+        };
         {
             let mut ov = lock(&self.overflow);
             while let Some(front) = ov.queue.pop_front() {
-                ov.events -= front.len();
-                if tx.send(Msg::Write(front)).is_err() {
-                    self.writer_gone(&mut ov);
-                    return false;
+                let n = front.len();
+                match send(Msg::Write(front)) {
+                    Ok(()) => ov.events -= n,
+                    Err(None) => {
+                        self.writer_gone(&mut ov);
+                        return false;
+                    }
+                    Err(Some(Msg::Write(b))) => {
+                        // Timed out: the batch stays first in the queue.
+                        ov.queue.push_front(b);
+                        return false;
+                    }
+                    Err(Some(_)) => return false,
                 }
             }
         }
         let (ack_tx, ack_rx) = sync_channel(1);
-        if tx.send(Msg::Flush(ack_tx)).is_err() {
+        if send(Msg::Flush(ack_tx)).is_err() {
             return false;
         }
-        match ack_rx.recv_timeout(wait) {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match ack_rx.recv_timeout(left) {
             Ok(()) => true,
             Err(RecvTimeoutError::Timeout) | Err(RecvTimeoutError::Disconnected) => false,
         }
@@ -427,7 +475,14 @@ impl History {
     /// Block until everything recorded so far is written (or failed and was counted).
     /// For shutdown and tests; false when the writer did not answer within 30 s.
     pub fn flush(&self) -> bool {
-        self.sync(FLUSH_WAIT)
+        // An unreachable server would hold the shutdown for the whole wait; the writer
+        // still retries for a while when the History is dropped.
+        let wait = if self.database_down() {
+            FLUSH_WAIT_DOWN
+        } else {
+            FLUSH_WAIT
+        };
+        self.sync(wait)
     }
 
     /// Before a page reads: let the writer catch up, briefly. Never blocks on a full
@@ -436,6 +491,10 @@ impl History {
         let Some(tx) = &self.tx else {
             return;
         };
+        // The writer is waiting for an unreachable database: it would not answer.
+        if self.shared.down.load(Ordering::Relaxed) {
+            return;
+        }
         if !lock(&self.overflow).queue.is_empty() {
             return;
         }
@@ -448,6 +507,16 @@ impl History {
     /// Database errors and dropped batches since start.
     pub fn error_count(&self) -> u64 {
         self.errors.load(Ordering::Relaxed)
+    }
+
+    /// Events dropped because the bounded queue was full, since start.
+    pub fn dropped_events(&self) -> u64 {
+        self.dropped.load(Ordering::Relaxed)
+    }
+
+    /// The writer is retrying an unreachable database now.
+    pub fn database_down(&self) -> bool {
+        self.shared.down.load(Ordering::Relaxed)
     }
 
     /// Queue one retention run (from a timer): deletes up to 20,000 events older than
@@ -467,24 +536,28 @@ impl History {
         .is_ok()
     }
 
-    /// The pages' connection, reopened first when the file was deleted or replaced
-    /// (SQLite would go on reading the old, unlinked file).
-    pub(crate) fn reader(&self) -> ReaderGuard<'_> {
+    /// The pages' connection, made usable first: SQLite reopens when the file was
+    /// deleted or replaced (it would go on reading the old, unlinked file); a server
+    /// connection is made again after an outage (at most one attempt per few seconds,
+    /// so that pages answer at once while the server is away).
+    pub(crate) fn reader(&self) -> Result<ReaderGuard<'_>, backend::DbError> {
         let mut g = lock(&self.reader);
-        let now_id = writer::file_id(&self.path);
-        if now_id.is_some() && now_id != g.1 {
-            match open_reader_connection(&self.path) {
-                Ok(c) => *g = (c, now_id),
-                Err(e) => log::warn!("task history: {e}"),
+        if let Err(e) = g.check() {
+            if matches!(self.url, DbUrl::Sqlite(_)) {
+                // Read on from what is open, as before.
+                log::warn!("task history: {e}");
+            } else {
+                return Err(e);
             }
         }
-        ReaderGuard(g)
+        Ok(ReaderGuard(g))
     }
 }
 
 impl Drop for History {
     /// Hand over what waits locally, then let the writer finish and stop.
     fn drop(&mut self) {
+        self.shared.stopping.store(true, Ordering::Relaxed);
         if let Some(tx) = self.tx.take() {
             let mut ov = lock(&self.overflow);
             while let Some(front) = ov.queue.pop_front() {

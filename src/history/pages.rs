@@ -17,6 +17,7 @@
 use percent_encoding::{percent_decode_str, utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde_json::{json, Map, Value};
 
+use super::backend::{Conn, DbError};
 use super::query::{self, NameRow, Page, RecordFilter, RecordRow, RunRow};
 use super::time::{display, local_naive};
 use super::History;
@@ -154,8 +155,19 @@ pub fn handle_page_at(history: Option<&History>, path: &str, req: &Request, now:
                 .ok_or_else(|| err(400, format!("page={p:?} is not a page number (1, 2, ...)")))?;
         }
         history.sync_for_read();
-        let conn = history.reader();
-        route(&conn, path, &ctx, now)
+        let first = {
+            let mut conn = history.reader().map_err(db)?;
+            route(&mut *conn, path, &ctx, now)
+        };
+        match first {
+            // A connection the server closed (idle timeout, a restart since the last
+            // page) is made again at once; only a server that stays away answers 503.
+            Err(e) if e.status == 503 => {
+                let mut conn = history.reader().map_err(db)?;
+                route(&mut *conn, path, &ctx, now)
+            }
+            r => r,
+        }
     })();
     let mut resp = match result {
         Ok(r) => r,
@@ -184,17 +196,16 @@ fn error_response(ctx: &Ctx, e: PageError) -> Response {
     resp
 }
 
-fn db(e: rusqlite::Error) -> PageError {
+fn db(e: DbError) -> PageError {
+    if e.transient {
+        // The server is away; the writer holds the events meanwhile.
+        return err(503, format!("task history database unavailable: {e}"));
+    }
     log::warn!("task history: page query failed: {e}");
     err(500, format!("task history database error: {e}"))
 }
 
-fn route(
-    conn: &rusqlite::Connection,
-    path: &str,
-    ctx: &Ctx,
-    now: f64,
-) -> Result<Response, PageError> {
+fn route(conn: &mut dyn Conn, path: &str, ctx: &Ctx, now: f64) -> Result<Response, PageError> {
     if path == "/tasklist" {
         let page = query::task_names(conn, ctx.page).map_err(db)?;
         return Ok(task_names(ctx, &page));
@@ -621,12 +632,7 @@ fn records(ctx: &Ctx, title: &str, page: &Page<RecordRow>) -> Response {
     Response::new(200).with_body(HTML, layout(ctx, title, &c))
 }
 
-fn detail(
-    conn: &rusqlite::Connection,
-    ctx: &Ctx,
-    id: i64,
-    missing: &str,
-) -> Result<Response, PageError> {
+fn detail(conn: &mut dyn Conn, ctx: &Ctx, id: i64, missing: &str) -> Result<Response, PageError> {
     let (rec, events) = query::record(conn, id, ctx.page)
         .map_err(db)?
         .ok_or_else(|| err(404, missing.to_string()))?;

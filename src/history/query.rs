@@ -1,8 +1,6 @@
 //! The read queries behind the history pages (run on the reader connection).
 
-use rusqlite::types::ValueRef;
-use rusqlite::{params_from_iter, Connection, OptionalExtension};
-
+use super::backend::{Conn, DbError, Dialect, Val};
 use super::time::naive_seconds;
 
 /// Rows per page of every paged table.
@@ -26,15 +24,13 @@ fn offset(page: u64) -> i64 {
     (page.saturating_sub(1).saturating_mul(PAGE_SIZE)).min(i64::MAX as u64) as i64
 }
 
-/// A column as text whatever SQLite type it holds (luigid may have stored a non-string
-/// parameter value through the driver).
-fn text(v: ValueRef<'_>) -> Option<String> {
-    match v {
-        ValueRef::Null => None,
-        ValueRef::Integer(i) => Some(i.to_string()),
-        ValueRef::Real(f) => Some(f.to_string()),
-        ValueRef::Text(t) | ValueRef::Blob(t) => Some(String::from_utf8_lossy(t).into_owned()),
-    }
+/// Column `i` of a row as text (None for NULL or a missing column).
+fn text(r: &[Val], i: usize) -> Option<String> {
+    r.get(i).and_then(Val::text)
+}
+
+fn int(r: &[Val], i: usize) -> i64 {
+    r.get(i).and_then(Val::int).unwrap_or(0)
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -77,19 +73,19 @@ pub struct RunRow {
     pub duration_secs: Option<f64>,
 }
 
-pub fn task_names(conn: &Connection, page: u64) -> rusqlite::Result<Page<NameRow>> {
+pub fn task_names(conn: &mut dyn Conn, page: u64) -> Result<Page<NameRow>, DbError> {
     // One scan of ix_tasks_name; there are few names, so paging happens here.
-    let mut stmt = conn.prepare_cached(
-        "SELECT name, COUNT(*) FROM tasks WHERE name IS NOT NULL GROUP BY name ORDER BY name",
-    )?;
-    let all: Vec<NameRow> = stmt
-        .query_map([], |r| {
-            Ok(NameRow {
-                name: text(r.get_ref(0)?).unwrap_or_default(),
-                records: r.get::<_, i64>(1)?.max(0) as u64,
-            })
-        })?
-        .collect::<Result<_, _>>()?;
+    let all: Vec<NameRow> = conn
+        .query(
+            "SELECT name, COUNT(*) FROM tasks WHERE name IS NOT NULL GROUP BY name ORDER BY name",
+            &[],
+        )?
+        .iter()
+        .map(|r| NameRow {
+            name: text(r, 0).unwrap_or_default(),
+            records: int(r, 1).max(0) as u64,
+        })
+        .collect();
     let total = all.len() as u64;
     let items = all
         .into_iter()
@@ -110,65 +106,65 @@ pub enum RecordFilter<'a> {
 }
 
 pub fn records(
-    conn: &Connection,
+    conn: &mut dyn Conn,
     filter: &RecordFilter<'_>,
     page: u64,
-) -> rusqlite::Result<Page<RecordRow>> {
-    let mut args: Vec<String> = Vec::new();
+) -> Result<Page<RecordRow>, DbError> {
+    let mut args: Vec<Val> = Vec::new();
     let (cond, key, dir) = match filter {
         RecordFilter::Since(ts) => {
-            args.push(ts.to_string());
-            ("e.ts >= ?1".to_string(), "MAX", "DESC")
+            args.push(Val::from(*ts));
+            ("e.ts >= ?".to_string(), "MAX", "DESC")
         }
         RecordFilter::Name(name) => {
-            args.push(name.to_string());
-            ("t.name = ?1".to_string(), "MIN", "ASC")
+            args.push(Val::from(*name));
+            ("t.name = ?".to_string(), "MIN", "ASC")
         }
         RecordFilter::Params(name, params) => {
-            args.push(name.to_string());
-            let mut cond = "t.name = ?1".to_string();
+            args.push(Val::from(*name));
+            let mut cond = "t.name = ?".to_string();
             for (k, v) in params.iter() {
-                args.push(k.clone());
-                args.push(v.clone());
-                cond.push_str(&format!(
+                args.push(Val::from(k.as_str()));
+                args.push(Val::from(v.as_str()));
+                cond.push_str(
                     " AND EXISTS (SELECT 1 FROM task_parameters p WHERE p.task_id = t.id \
-                     AND p.name = ?{} AND p.value = ?{})",
-                    args.len() - 1,
-                    args.len()
-                ));
+                     AND p.name = ? AND p.value = ?)",
+                );
             }
             (cond, "MIN", "ASC")
         }
     };
-    let total: i64 = conn.query_row(
-        &format!(
-            "SELECT COUNT(DISTINCT t.id) FROM tasks t JOIN task_events e ON e.task_id = t.id \
-             WHERE {cond}"
-        ),
-        params_from_iter(args.iter()),
-        |r| r.get(0),
-    )?;
+    let total = conn
+        .query_one(
+            &format!(
+                "SELECT COUNT(DISTINCT t.id) FROM tasks t JOIN task_events e ON e.task_id = t.id \
+                 WHERE {cond}"
+            ),
+            &args,
+        )?
+        .map_or(0, |r| int(&r, 0));
+    // Grouped by every selected column of tasks: MySQL and PostgreSQL want them named.
     let sql = format!(
         "SELECT t.id, t.task_id, t.name, t.host, {key}(e.ts) AS k FROM tasks t \
-         JOIN task_events e ON e.task_id = t.id WHERE {cond} GROUP BY t.id \
+         JOIN task_events e ON e.task_id = t.id WHERE {cond} \
+         GROUP BY t.id, t.task_id, t.name, t.host \
          ORDER BY k {dir}, t.id {dir} LIMIT {} OFFSET {}",
         PAGE_SIZE,
         offset(page)
     );
-    let mut stmt = conn.prepare(&sql)?;
-    let mut items: Vec<RecordRow> = stmt
-        .query_map(params_from_iter(args.iter()), |r| {
-            Ok(RecordRow {
-                id: r.get(0)?,
-                task_id: text(r.get_ref(1)?),
-                name: text(r.get_ref(2)?),
-                host: text(r.get_ref(3)?),
-                last_status: None,
-                last_ts: None,
-                params: Vec::new(),
-            })
-        })?
-        .collect::<Result<_, _>>()?;
+    let mut items: Vec<RecordRow> = conn
+        .query(&sql, &args)?
+        .iter()
+        .map(|r| RecordRow {
+            id: int(r, 0),
+            task_id: text(r, 1),
+            name: text(r, 2),
+            host: text(r, 3),
+            last_status: None,
+            last_ts: None,
+            params: Vec::new(),
+        })
+        .collect();
     for rec in &mut items {
         fill_record(conn, rec)?;
     }
@@ -179,74 +175,81 @@ pub fn records(
     })
 }
 
-fn fill_record(conn: &Connection, rec: &mut RecordRow) -> rusqlite::Result<()> {
-    let last = conn
-        .prepare_cached(
-            "SELECT event_name, ts FROM task_events WHERE task_id = ?1 \
-             ORDER BY ts DESC, id DESC LIMIT 1",
-        )?
-        .query_row([rec.id], |r| Ok((text(r.get_ref(0)?), text(r.get_ref(1)?))))
-        .optional()?;
-    if let Some((status, ts)) = last {
-        rec.last_status = status;
-        rec.last_ts = ts;
-    }
-    let mut stmt = conn.prepare_cached(
-        "SELECT name, value FROM task_parameters WHERE task_id = ?1 ORDER BY rowid",
+fn fill_record(conn: &mut dyn Conn, rec: &mut RecordRow) -> Result<(), DbError> {
+    let last = conn.query_one(
+        "SELECT event_name, ts FROM task_events WHERE task_id = ? \
+         ORDER BY ts DESC, id DESC LIMIT 1",
+        &[rec.id.into()],
     )?;
-    rec.params = stmt
-        .query_map([rec.id], |r| {
-            Ok((text(r.get_ref(0)?).unwrap_or_default(), text(r.get_ref(1)?)))
-        })?
-        .collect::<Result<_, _>>()?;
+    if let Some(r) = last {
+        rec.last_status = text(&r, 0);
+        rec.last_ts = text(&r, 1);
+    }
+    // In the order they were stored where the engine can tell (SQLite's rowid,
+    // PostgreSQL's row position); InnoDB keeps them in key order.
+    let order = match conn.dialect() {
+        Dialect::Sqlite => "rowid",
+        Dialect::Postgres => "ctid",
+        Dialect::Mysql => "name",
+    };
+    rec.params = conn
+        .query(
+            &format!("SELECT name, value FROM task_parameters WHERE task_id = ? ORDER BY {order}"),
+            &[rec.id.into()],
+        )?
+        .iter()
+        .map(|r| (text(r, 0).unwrap_or_default(), text(r, 1)))
+        .collect();
     Ok(())
 }
 
 /// One record with its parameters and a page of its events, newest first.
 pub fn record(
-    conn: &Connection,
+    conn: &mut dyn Conn,
     id: i64,
     page: u64,
-) -> rusqlite::Result<Option<(RecordRow, Page<EventRow>)>> {
+) -> Result<Option<(RecordRow, Page<EventRow>)>, DbError> {
     let rec = conn
-        .query_row(
-            "SELECT id, task_id, name, host FROM tasks WHERE id = ?1",
-            [id],
-            |r| {
-                Ok(RecordRow {
-                    id: r.get(0)?,
-                    task_id: text(r.get_ref(1)?),
-                    name: text(r.get_ref(2)?),
-                    host: text(r.get_ref(3)?),
-                    last_status: None,
-                    last_ts: None,
-                    params: Vec::new(),
-                })
-            },
-        )
-        .optional()?;
+        .query_one(
+            "SELECT id, task_id, name, host FROM tasks WHERE id = ?",
+            &[id.into()],
+        )?
+        .map(|r| RecordRow {
+            id: int(&r, 0),
+            task_id: text(&r, 1),
+            name: text(&r, 2),
+            host: text(&r, 3),
+            last_status: None,
+            last_ts: None,
+            params: Vec::new(),
+        });
     let Some(mut rec) = rec else {
         return Ok(None);
     };
     fill_record(conn, &mut rec)?;
-    let total: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM task_events WHERE task_id = ?1",
-        [id],
-        |r| r.get(0),
-    )?;
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, event_name, ts FROM task_events WHERE task_id = ?1 \
-         ORDER BY ts DESC, id DESC LIMIT ?2 OFFSET ?3",
-    )?;
-    let items = stmt
-        .query_map([id, PAGE_SIZE as i64, offset(page)], |r| {
-            Ok(EventRow {
-                id: r.get(0)?,
-                status: text(r.get_ref(1)?),
-                ts: text(r.get_ref(2)?).unwrap_or_default(),
-            })
-        })?
-        .collect::<Result<_, _>>()?;
+    let total = conn
+        .query_one(
+            "SELECT COUNT(*) FROM task_events WHERE task_id = ?",
+            &[id.into()],
+        )?
+        .map_or(0, |r| int(&r, 0));
+    let items = conn
+        .query(
+            &format!(
+                "SELECT id, event_name, ts FROM task_events WHERE task_id = ? \
+                 ORDER BY ts DESC, id DESC LIMIT {} OFFSET {}",
+                PAGE_SIZE,
+                offset(page)
+            ),
+            &[id.into()],
+        )?
+        .iter()
+        .map(|r| EventRow {
+            id: int(r, 0),
+            status: text(r, 1),
+            ts: text(r, 2).unwrap_or_default(),
+        })
+        .collect();
     Ok(Some((
         rec,
         Page {
@@ -258,59 +261,60 @@ pub fn record(
 }
 
 /// The newest record of a Luigi task id.
-pub fn record_id_of_task(conn: &Connection, task_id: &str) -> rusqlite::Result<Option<i64>> {
-    conn.query_row(
-        "SELECT id FROM tasks WHERE task_id = ?1 ORDER BY id DESC LIMIT 1",
-        [task_id],
-        |r| r.get(0),
-    )
-    .optional()
+pub fn record_id_of_task(conn: &mut dyn Conn, task_id: &str) -> Result<Option<i64>, DbError> {
+    Ok(conn
+        .query_one(
+            "SELECT id FROM tasks WHERE task_id = ? ORDER BY id DESC LIMIT 1",
+            &[task_id.into()],
+        )?
+        .map(|r| int(&r, 0)))
 }
 
 /// Runs of one family, newest first: each RUNNING event with the next event of the same
 /// record (luigid's chart pairs an event with the one whose id is one greater, which
 /// mixes up records written in between; pairing within the record does not).
-pub fn runs(conn: &Connection, name: &str, page: u64) -> rusqlite::Result<Page<RunRow>> {
-    let total: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM task_events r JOIN tasks t ON t.id = r.task_id \
-         WHERE t.name = ?1 AND r.event_name = 'RUNNING'",
-        [name],
-        |r| r.get(0),
-    )?;
+pub fn runs(conn: &mut dyn Conn, name: &str, page: u64) -> Result<Page<RunRow>, DbError> {
+    let total = conn
+        .query_one(
+            "SELECT COUNT(*) FROM task_events r JOIN tasks t ON t.id = r.task_id \
+             WHERE t.name = ? AND r.event_name = 'RUNNING'",
+            &[name.into()],
+        )?
+        .map_or(0, |r| int(&r, 0));
     // The page of RUNNING events first, then the following event of just those.
-    let mut stmt = conn.prepare_cached(
+    let sql = format!(
         "SELECT r.task_id, t.task_id, r.ts, n.event_name, n.ts FROM \
            (SELECT e.id, e.task_id, e.ts FROM task_events e JOIN tasks t ON t.id = e.task_id \
-            WHERE t.name = ?1 AND e.event_name = 'RUNNING' \
-            ORDER BY e.ts DESC, e.id DESC LIMIT ?2 OFFSET ?3) r \
+            WHERE t.name = ? AND e.event_name = 'RUNNING' \
+            ORDER BY e.ts DESC, e.id DESC LIMIT {} OFFSET {}) r \
          JOIN tasks t ON t.id = r.task_id \
          LEFT JOIN task_events n ON n.id = \
-           (SELECT x.id FROM task_events x WHERE x.task_id = r.task_id AND x.id > r.id \
-            ORDER BY x.id LIMIT 1) \
+           (SELECT MIN(x.id) FROM task_events x WHERE x.task_id = r.task_id AND x.id > r.id) \
          ORDER BY r.ts DESC, r.id DESC",
-    )?;
-    let items = stmt
-        .query_map(
-            rusqlite::params![name, PAGE_SIZE as i64, offset(page)],
-            |r| {
-                let started = text(r.get_ref(2)?).unwrap_or_default();
-                let outcome = text(r.get_ref(3)?);
-                let ended = text(r.get_ref(4)?);
-                let duration_secs = match (naive_seconds(&started), ended.as_deref()) {
-                    (Some(a), Some(e)) => naive_seconds(e).map(|b| b - a),
-                    _ => None,
-                };
-                Ok(RunRow {
-                    record_id: r.get(0)?,
-                    task_id: text(r.get_ref(1)?),
-                    started,
-                    ended,
-                    outcome,
-                    duration_secs,
-                })
-            },
-        )?
-        .collect::<Result<_, _>>()?;
+        PAGE_SIZE,
+        offset(page)
+    );
+    let items = conn
+        .query(&sql, &[name.into()])?
+        .iter()
+        .map(|r| {
+            let started = text(r, 2).unwrap_or_default();
+            let outcome = text(r, 3);
+            let ended = text(r, 4);
+            let duration_secs = match (naive_seconds(&started), ended.as_deref()) {
+                (Some(a), Some(e)) => naive_seconds(e).map(|b| b - a),
+                _ => None,
+            };
+            RunRow {
+                record_id: int(r, 0),
+                task_id: text(r, 1),
+                started,
+                ended,
+                outcome,
+                duration_secs,
+            }
+        })
+        .collect();
     Ok(Page {
         items,
         total: total.max(0) as u64,

@@ -1,18 +1,26 @@
-//! The tables of Luigi's DbTaskHistory, with the DDL text SQLAlchemy emits for SQLite, so
-//! `sqlite_master` of a database we create reads the same as one luigid created, and
-//! either server can open and extend the other's file.
+//! The tables of Luigi's DbTaskHistory, with the DDL text SQLAlchemy emits for each
+//! engine, so a database we create reads the same (`sqlite_master`, `information_schema`)
+//! as one luigid created, and either server can open and extend the other's.
 
-use rusqlite::{Connection, OptionalExtension};
+use super::backend::{Conn, DbError, Dialect, Val};
 
 /// (table, CREATE TABLE, its indexes), in the order SQLAlchemy creates them.
-const TABLES: [(&str, &str, &[&str]); 3] = [
+type Ddl = [(&'static str, &'static str, &'static [&'static str]); 3];
+
+const INDEXES_TASKS: &[&str] = &[
+    "CREATE INDEX ix_tasks_name ON tasks (name)",
+    "CREATE INDEX ix_tasks_task_id ON tasks (task_id)",
+];
+const INDEXES_EVENTS: &[&str] = &[
+    "CREATE INDEX ix_task_events_ts ON task_events (ts)",
+    "CREATE INDEX ix_task_events_task_id ON task_events (task_id)",
+];
+
+const SQLITE: Ddl = [
     (
         "tasks",
         "CREATE TABLE tasks (\n\tid INTEGER NOT NULL, \n\ttask_id VARCHAR(200), \n\tname VARCHAR(128), \n\thost VARCHAR(128), \n\tPRIMARY KEY (id)\n)",
-        &[
-            "CREATE INDEX ix_tasks_name ON tasks (name)",
-            "CREATE INDEX ix_tasks_task_id ON tasks (task_id)",
-        ],
+        INDEXES_TASKS,
     ),
     (
         "task_parameters",
@@ -22,74 +30,174 @@ const TABLES: [(&str, &str, &[&str]); 3] = [
     (
         "task_events",
         "CREATE TABLE task_events (\n\tid INTEGER NOT NULL, \n\ttask_id INTEGER, \n\tevent_name VARCHAR(20), \n\tts TIMESTAMP NOT NULL, \n\tPRIMARY KEY (id), \n\tFOREIGN KEY(task_id) REFERENCES tasks (id)\n)",
-        &[
-            "CREATE INDEX ix_task_events_ts ON task_events (ts)",
-            "CREATE INDEX ix_task_events_task_id ON task_events (task_id)",
-        ],
+        INDEXES_EVENTS,
     ),
 ];
 
-fn table_exists(conn: &Connection, table: &str) -> rusqlite::Result<bool> {
-    conn.query_row(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
-        [table],
-        |_| Ok(()),
-    )
-    .optional()
-    .map(|r| r.is_some())
+/// SQLAlchemy 1.4's PostgreSQL DDL for the models: SERIAL keys, TIMESTAMP WITHOUT TIME
+/// ZONE (tests/history_db compares information_schema with a database luigid created).
+const POSTGRES: Ddl = [
+    (
+        "tasks",
+        "CREATE TABLE tasks (\n\tid SERIAL NOT NULL, \n\ttask_id VARCHAR(200), \n\tname VARCHAR(128), \n\thost VARCHAR(128), \n\tPRIMARY KEY (id)\n)",
+        INDEXES_TASKS,
+    ),
+    (
+        "task_parameters",
+        "CREATE TABLE task_parameters (\n\ttask_id INTEGER NOT NULL, \n\tname VARCHAR(128) NOT NULL, \n\tvalue TEXT, \n\tPRIMARY KEY (task_id, name), \n\tFOREIGN KEY(task_id) REFERENCES tasks (id)\n)",
+        &[],
+    ),
+    (
+        "task_events",
+        "CREATE TABLE task_events (\n\tid SERIAL NOT NULL, \n\ttask_id INTEGER, \n\tevent_name VARCHAR(20), \n\tts TIMESTAMP WITHOUT TIME ZONE NOT NULL, \n\tPRIMARY KEY (id), \n\tFOREIGN KEY(task_id) REFERENCES tasks (id)\n)",
+        INDEXES_EVENTS,
+    ),
+];
+
+/// SQLAlchemy 1.4's MySQL DDL: AUTO_INCREMENT keys, TIMESTAMP (which MariaDB gives its
+/// automatic default when explicit_defaults_for_timestamp is off, for luigid's tables
+/// too), no table options.
+const MYSQL: Ddl = [
+    (
+        "tasks",
+        "CREATE TABLE tasks (\n\tid INTEGER NOT NULL AUTO_INCREMENT, \n\ttask_id VARCHAR(200), \n\tname VARCHAR(128), \n\thost VARCHAR(128), \n\tPRIMARY KEY (id)\n)",
+        INDEXES_TASKS,
+    ),
+    (
+        "task_parameters",
+        "CREATE TABLE task_parameters (\n\ttask_id INTEGER NOT NULL, \n\tname VARCHAR(128) NOT NULL, \n\tvalue TEXT, \n\tPRIMARY KEY (task_id, name), \n\tFOREIGN KEY(task_id) REFERENCES tasks (id)\n)",
+        &[],
+    ),
+    (
+        "task_events",
+        "CREATE TABLE task_events (\n\tid INTEGER NOT NULL AUTO_INCREMENT, \n\ttask_id INTEGER, \n\tevent_name VARCHAR(20), \n\tts TIMESTAMP NOT NULL, \n\tPRIMARY KEY (id), \n\tFOREIGN KEY(task_id) REFERENCES tasks (id)\n)",
+        INDEXES_EVENTS,
+    ),
+];
+
+/// The columns of `table`: (name, type as the catalogue spells it).
+fn columns(conn: &mut dyn Conn, table: &str) -> Result<Vec<(String, String)>, DbError> {
+    let (sql, args): (&str, Vec<Val>) = match conn.dialect() {
+        Dialect::Sqlite => (
+            "SELECT name, type FROM pragma_table_info(?)",
+            vec![table.into()],
+        ),
+        Dialect::Postgres => (
+            "SELECT column_name, data_type FROM information_schema.columns \
+             WHERE table_schema = current_schema() AND table_name = ? ORDER BY ordinal_position",
+            vec![table.into()],
+        ),
+        Dialect::Mysql => (
+            "SELECT column_name, data_type FROM information_schema.columns \
+             WHERE table_schema = DATABASE() AND table_name = ? ORDER BY ordinal_position",
+            vec![table.into()],
+        ),
+    };
+    Ok(conn
+        .query(sql, &args)?
+        .into_iter()
+        .map(|r| {
+            let get = |i: usize| r.get(i).and_then(Val::text).unwrap_or_default();
+            (get(0), get(1))
+        })
+        .collect())
+}
+
+fn table_exists(conn: &mut dyn Conn, table: &str) -> Result<bool, DbError> {
+    if conn.dialect() == Dialect::Sqlite {
+        return Ok(conn
+            .query_one(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+                &[table.into()],
+            )?
+            .is_some());
+    }
+    Ok(!columns(conn, table)?.is_empty())
 }
 
 /// Create the missing tables (with their indexes, as SQLAlchemy's `create_all` does: an
-/// existing table is left alone), then apply luigid's startup upgrades.
-pub fn ensure(conn: &mut Connection) -> rusqlite::Result<()> {
-    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-    for (table, ddl, indexes) in TABLES {
-        if !table_exists(&tx, table)? {
-            tx.execute_batch(ddl)?;
-            for idx in indexes {
-                tx.execute_batch(idx)?;
+/// existing table is left alone), then apply luigid's startup upgrades
+/// (`_upgrade_schema` in luigi/db_task_history.py).
+pub fn ensure(conn: &mut dyn Conn) -> Result<(), DbError> {
+    let dialect = conn.dialect();
+    // MySQL commits DDL at once; SQLite and PostgreSQL create all of it or nothing.
+    let transactional = dialect != Dialect::Mysql;
+    if transactional {
+        conn.begin()?;
+    }
+    let r = ensure_inner(conn, dialect);
+    match r {
+        Ok(()) if transactional => conn.commit(),
+        Ok(()) => Ok(()),
+        Err(e) => {
+            if transactional {
+                conn.rollback();
+            }
+            Err(e)
+        }
+    }
+}
+
+fn ensure_inner(conn: &mut dyn Conn, dialect: Dialect) -> Result<(), DbError> {
+    let ddl = match dialect {
+        Dialect::Sqlite => &SQLITE,
+        Dialect::Postgres => &POSTGRES,
+        Dialect::Mysql => &MYSQL,
+    };
+    for (table, create, indexes) in ddl {
+        if !table_exists(conn, table)? {
+            conn.batch(create)?;
+            for idx in indexes.iter() {
+                conn.batch(idx)?;
             }
         }
     }
     // Databases from Luigi versions before tasks.task_id existed get the column and the
     // index luigid adds for it.
-    let mut has_task_id = false;
-    let mut value_type = None;
-    {
-        let mut stmt = tx.prepare("SELECT name, type FROM pragma_table_info(?1)")?;
-        for table in ["tasks", "task_parameters"] {
-            let rows = stmt.query_map([table], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-            })?;
-            for row in rows {
-                let (name, ty) = row?;
-                match (table, name.as_str()) {
-                    ("tasks", "task_id") => has_task_id = true,
-                    ("task_parameters", "value") => value_type = Some(ty),
-                    _ => {}
+    let has_task_id = columns(conn, "tasks")?.iter().any(|(n, _)| n == "task_id");
+    let value_type = columns(conn, "task_parameters")?
+        .into_iter()
+        .find(|(n, _)| n == "value")
+        .map(|(_, t)| t);
+    if !has_task_id {
+        log::warn!("task history: upgrading the schema, adding tasks.task_id");
+        conn.batch("ALTER TABLE tasks ADD COLUMN task_id VARCHAR(200)")?;
+        conn.batch("CREATE INDEX ix_task_id ON tasks (task_id)")?;
+    }
+    if let Some(ty) = value_type {
+        if !ty.eq_ignore_ascii_case("text") {
+            match dialect {
+                Dialect::Sqlite => log::warn!(
+                    "task history: task_parameters.value has type {ty}, not TEXT; SQLite cannot \
+                     change a column type, use a new database file to get the current schema"
+                ),
+                Dialect::Postgres => {
+                    log::warn!("task history: upgrading the schema, task_parameters.value to TEXT");
+                    conn.batch("ALTER TABLE task_parameters ALTER COLUMN value TYPE TEXT")?;
+                }
+                Dialect::Mysql => {
+                    log::warn!("task history: upgrading the schema, task_parameters.value to TEXT");
+                    conn.batch("ALTER TABLE task_parameters MODIFY COLUMN value TEXT")?;
                 }
             }
         }
     }
-    if !has_task_id {
-        log::warn!("task history: upgrading the schema, adding tasks.task_id");
-        tx.execute_batch("ALTER TABLE tasks ADD COLUMN task_id VARCHAR(200)")?;
-        tx.execute_batch("CREATE INDEX ix_task_id ON tasks (task_id)")?;
-    }
-    if let Some(ty) = value_type {
-        if ty != "TEXT" {
-            log::warn!(
-                "task history: task_parameters.value has type {ty}, not TEXT; SQLite cannot \
-                 change a column type, use a new database file to get the current schema"
-            );
-        }
-    }
-    tx.commit()
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
+    use super::super::backend::SqliteConn;
     use super::*;
+    use rusqlite::Connection;
+
+    fn ensure(conn: &mut Connection) -> Result<(), DbError> {
+        let c = std::mem::replace(conn, Connection::open_in_memory().unwrap());
+        let mut w = SqliteConn::wrap(c);
+        let r = super::ensure(&mut w);
+        *conn = w.into_inner();
+        r
+    }
 
     fn master(conn: &Connection) -> Vec<(String, String, String)> {
         let mut stmt = conn

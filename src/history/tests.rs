@@ -307,6 +307,8 @@ fn record_never_blocks_on_a_locked_database() {
     // writer's hands; the rest were dropped and counted
     let dropped = h.error_count();
     assert!((475..=476).contains(&dropped), "{dropped}");
+    // one event per dropped batch here; /metrics shows them as dropped events
+    assert_eq!(h.dropped_events(), dropped);
     locker.execute_batch("COMMIT").unwrap();
     assert!(h.flush());
     assert_eq!(h.error_count(), dropped);
@@ -621,12 +623,13 @@ fn burst_cost() {
         })
         .collect();
     let ops: Vec<Op> = evs.iter().cloned().filter_map(Op::from_event).collect();
-    let mut conn = Connection::open(dir.path().join("inline.db")).unwrap();
+    let conn = Connection::open(dir.path().join("inline.db")).unwrap();
     conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(()))
         .unwrap();
     conn.execute_batch("PRAGMA synchronous=NORMAL").unwrap();
+    let mut conn = backend::SqliteConn::wrap(conn);
     schema::ensure(&mut conn).unwrap();
-    let mut w = writer::Writer::new(conn, Arc::new(AtomicU64::new(0)));
+    let mut w = writer::Writer::new(Box::new(conn), Arc::new(AtomicU64::new(0)));
     let mut res: Vec<(&str, Vec<Duration>)> = vec![
         ("record(&[10k]) on the loop", vec![]),
         ("record(&[10]) x1000 on the loop", vec![]),
@@ -755,4 +758,42 @@ fn deleted_database_directory_is_counted_then_recreated() {
     );
     let v = jget(&h, "/history/by_name/B", "", T0 + 5.0);
     assert_eq!(v["records"].as_array().map(Vec::len), Some(1), "{v}");
+}
+
+/// A value the database refuses (here a CHECK; on a server a name longer than its
+/// VARCHAR) loses only that event, not the rest of its batch.
+#[test]
+fn a_refused_value_loses_only_its_own_event() {
+    let dir = tempfile::tempdir().unwrap();
+    let conn = Connection::open(dir.path().join("c.db")).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE tasks (id INTEGER NOT NULL, task_id VARCHAR(200), \
+         name VARCHAR(128) CHECK (length(name) <= 5), host VARCHAR(128), PRIMARY KEY (id))",
+    )
+    .unwrap();
+    let mut c = backend::SqliteConn::wrap(conn);
+    schema::ensure(&mut c).unwrap();
+    let errors = Arc::new(AtomicU64::new(0));
+    let mut w = writer::Writer::new(Box::new(c), errors.clone());
+    let ops: Vec<Op> = [
+        status("A_1", "A", "PENDING", None, T0),
+        status("B_1", "TooLongName", "PENDING", None, T0),
+        status("A_1", "A", "RUNNING", Some("h"), T0 + 1.0),
+    ]
+    .into_iter()
+    .filter_map(Op::from_event)
+    .collect();
+    w.write(&ops);
+    assert_eq!(errors.load(std::sync::atomic::Ordering::Relaxed), 1);
+    let check = Connection::open(dir.path().join("c.db")).unwrap();
+    let n: i64 = check
+        .query_row("SELECT COUNT(*) FROM task_events", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 2);
+    let host: Option<String> = check
+        .query_row("SELECT host FROM tasks WHERE task_id = 'A_1'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert_eq!(host.as_deref(), Some("h"));
 }
