@@ -15,6 +15,7 @@
 //! once the new snapshot is safely renamed into place.
 
 pub mod journal;
+pub mod pickle;
 pub mod snapshot;
 
 use std::io;
@@ -189,6 +190,16 @@ impl Persistence {
             return Ok((p, rec));
         }
         remove_stale_temps(&path);
+        // luigid's own state file: imported once, then read below as our snapshot.
+        match pickle::import_at_startup(&path, now) {
+            Ok(Some(imported)) => {
+                rec.notes.extend(imported.notes);
+                rec.warnings.extend(imported.warnings);
+            }
+            Ok(None) => {}
+            Err(e) if !p.cfg.start_empty => return Err(format!("{e}. {}", pickle::KEPT)),
+            Err(e) => rec.warnings.push(e),
+        }
         let mut snapshot_gen = 0;
         match snapshot::read(&path) {
             Ok(None) => rec.notes.push(format!(

@@ -112,8 +112,7 @@ pub fn read(path: &Path) -> Result<Option<Loaded>, LoadError> {
     };
     if data.first() == Some(&0x80) {
         return Err(corrupt(
-            "this is a Python pickle written by luigid, not a luigid-rs snapshot; convert it \
-             with tools/luigi_state_to_json.py and `luigid-rs import-luigi-state` (see README)"
+            "a Python pickle that is not a state luigid-rs can import (see the error above)"
                 .into(),
         ));
     }

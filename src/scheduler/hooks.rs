@@ -116,8 +116,9 @@ fn names(v: &Value) -> Vec<String> {
 }
 
 impl Scheduler {
-    /// Build a scheduler from luigid's state as exported by
-    /// `tools/luigi_state_to_json.py` (luigid's own field names, JSON containers).
+    /// Build a scheduler from luigid's state as `persistence::pickle::luigid` exports it
+    /// from luigid's pickle (luigid's own field names, JSON containers;
+    /// `resources_running_is_resources` when both attributes were one dict).
     pub fn from_luigi_export(v: &Value, config: SchedulerConfig) -> Result<Scheduler, String> {
         use super::types::{RetryPolicy, Task, TaskRecord, Worker, WorkerIndex};
         let mut s = Scheduler::new(config);
@@ -223,7 +224,10 @@ impl Scheduler {
                 resources_running: t
                     .get("resources_running")
                     .and_then(|r| r.as_object().cloned()),
-                rr_alias: false,
+                rr_alias: t
+                    .get("resources_running_is_resources")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
                 family: t
                     .get("family")
                     .and_then(Value::as_str)
@@ -233,11 +237,11 @@ impl Scheduler {
                 params: serde_json::Map::new(),
                 param_visibilities: vis.clone(),
                 public_params: None,
-                accepts_messages: Value::Bool(
-                    t.get("accepts_messages")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false),
-                ),
+                // Kept as sent (luigid echoes it as it came).
+                accepts_messages: t
+                    .get("accepts_messages")
+                    .cloned()
+                    .unwrap_or(Value::Bool(false)),
                 retry_policy: policy,
                 failures: t
                     .get("failures")
@@ -268,7 +272,9 @@ impl Scheduler {
                 };
                 for (family, spec) in fams {
                     let args = names(spec.get(0).unwrap_or(&Value::Null));
-                    let max = spec.get(1).and_then(Value::as_f64);
+                    // Unlimited: None, or luigid's float("inf") default.
+                    let max = spec.get(1).and_then(super::types::py_num);
+                    let max = max.filter(|m| m.is_finite());
                     s.batchers.entry(worker.clone()).or_default().insert(
                         family.clone(),
                         super::Batcher {
