@@ -597,6 +597,8 @@ pub struct TaskRecord {
     pub time_running: Option<f64>,
     pub expl: Value,
     pub priority: Value,
+    /// A NaN priority (which JSON writes as null) reads back as NaN.
+    #[serde(deserialize_with = "nan_if_null")]
     pub prio: f64,
     pub resources: Map<String, Value>,
     pub resources_running: Option<Map<String, Value>>,
@@ -618,6 +620,10 @@ pub struct TaskRecord {
     pub runnable: bool,
     pub batchable: bool,
     pub batch_id: Option<String>,
+}
+
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(de: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(de)?.unwrap_or(f64::NAN))
 }
 
 /// JSON text of a visibilities map, `None` for `{}`.

@@ -12,7 +12,7 @@ use super::PickleError;
 
 /// Nesting of plain values (params, worker info...): as deep as our JSON reader accepts
 /// from a client, so whatever luigid was sent can come back.
-const MAX_DEPTH: usize = 1000;
+pub const MAX_DEPTH: usize = 1000;
 
 /// What the export holds, for the startup log line.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

@@ -116,7 +116,17 @@ pub fn looks_like_pickle(data: &[u8]) -> bool {
 /// luigid's state pickle as the export `Scheduler::from_luigi_export` reads.
 pub fn luigid_export(bytes: &[u8]) -> Result<(Value, Counts, u8), PickleError> {
     let p = vm::run(bytes)?;
-    let (v, counts) = luigid::export(&p)?;
+    // Values are converted recursively (up to luigid::MAX_DEPTH levels): on a thread
+    // whose stack holds that whatever the caller's stack is.
+    let (v, counts) = std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("pickle-import".into())
+            .stack_size(64 << 20)
+            .spawn_scoped(scope, || luigid::export(&p))
+            .map_err(|e| PickleError::Shape(format!("cannot start the import thread: {e}")))?
+            .join()
+            .unwrap_or_else(|_| Err(PickleError::Shape("the import failed".into())))
+    })?;
     Ok((v, counts, p.protocol))
 }
 
