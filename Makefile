@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DATA ?= var
 PORT ?= 8082
 
-.PHONY: all build release run test lint test-rust test-py venv browser bench bench-durability fuzz clean
+.PHONY: all build release run test lint test-rust test-py venv browser old-luigid bench bench-durability fuzz clean
 
 all: build
 
@@ -37,6 +37,10 @@ browser:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	fi
 
+# An older luigid (luigi 2.8.13, own venv) whose state pickle luigid-rs must import.
+old-luigid:
+	./tests/pickle/old_luigid.sh 2.8.13
+
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
@@ -44,7 +48,7 @@ lint:
 test-rust:
 	$(CARGO) test --all-targets
 
-test-py: venv build browser
+test-py: venv build browser old-luigid
 	LUIGID_RS_BIN=$(CURDIR)/target/release/luigid-rs $(PY) -m pytest -q tests
 
 test: lint test-rust test-py
