@@ -3,6 +3,8 @@ src/persistence/pickle read (src/persistence/pickle/testdata/).
 
 Run with an interpreter that has luigi installed (e.g. the test venv):
     .venv/bin/python tests/pickle/make_fixtures.py src/persistence/pickle/testdata
+The luigi 2.8.13 ones (only -p2 and -p4 are kept) come from its own venv
+(`make old-luigid`): .venv-luigi-2.8.13/bin/python tests/pickle/make_fixtures.py DIR
 
 The state is made by luigi.scheduler.Scheduler itself (its RPC methods called in
 process, as luigid would on requests) and written by its own dump(); the protocol 2, 3

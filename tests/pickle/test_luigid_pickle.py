@@ -316,7 +316,9 @@ def test_luigid_2_8_pickle(tmp_path, scenario):
                 common = {k: norm(v) for k, v in t.items() if k in b[tid]}
                 assert common == {k: norm(b[tid][k]) for k in common}, tid
         for t in ids:
-            assert rs.rpc("fetch_error", {"task_id": t}) == py.rpc("fetch_error", {"task_id": t})
+            a = py.rpc("fetch_error", {"task_id": t})
+            b = rs.rpc("fetch_error", {"task_id": t})
+            assert a == {k: b[k] for k in a}, t
         wa = {w["name"]: w for w in py.rpc("worker_list")}
         wb = {w["name"]: w for w in rs.rpc("worker_list")}
         assert sorted(wa) == sorted(wb)

@@ -9,6 +9,9 @@ const P2: &[u8] = include_bytes!("testdata/luigid-3.8.1-p2.pickle");
 const P3: &[u8] = include_bytes!("testdata/luigid-3.8.1-p3.pickle");
 const P4: &[u8] = include_bytes!("testdata/luigid-3.8.1-p4.pickle");
 const P5: &[u8] = include_bytes!("testdata/luigid-3.8.1-p5.pickle");
+/// luigi 2.8.13 (Python 3.8): failures in a `Failures` object, not on the task.
+const OLD_P4: &[u8] = include_bytes!("testdata/luigid-2.8.13-p4.pickle");
+const OLD_P2: &[u8] = include_bytes!("testdata/luigid-2.8.13-p2.pickle");
 
 fn task<'a>(export: &'a Value, id: &str) -> &'a Value {
     export["tasks"]
@@ -93,6 +96,19 @@ fn fields_come_through_as_luigid_holds_them() {
         v["task_batchers"]["w2"]["F"],
         json!([["a", "b"], crate::json::raw_number("Infinity")])
     );
+}
+
+#[test]
+fn luigi_2_8_failures_objects_are_read() {
+    let (v, counts, _) = luigid_export(OLD_P4).unwrap();
+    assert_eq!(counts.tasks, 7);
+    assert_eq!(luigid_export(OLD_P2).unwrap().0, v);
+    let c = task(&v, "C()");
+    let failures = c["failures"].as_array().unwrap();
+    assert_eq!(failures.len(), 1);
+    assert_eq!(c["first_failure_time"], failures[0]);
+    let s = load_luigid_pickle(OLD_P4, SchedulerConfig::default()).unwrap();
+    assert_eq!(s.task_count(), 7);
 }
 
 #[test]
@@ -243,7 +259,7 @@ fn other_shapes_and_opcodes_are_clear_errors() {
 #[test]
 fn mutated_fixtures_never_panic() {
     let mut next = crate::test_rng::below(0x9e37_79b9);
-    for base in [P2, P4] {
+    for base in [P2, P4, OLD_P4] {
         for _ in 0..3000 {
             let mut b = base.to_vec();
             for _ in 0..1 + next(4) {
