@@ -22,7 +22,6 @@ pub mod history;
 pub mod http;
 pub mod json;
 pub mod metrics;
-pub mod migrate;
 pub mod persistence;
 pub mod router;
 pub mod scheduler;

@@ -32,7 +32,10 @@ fn serve(mut s: Scheduler) {
     let now = 2.0e9;
     for (m, a) in [
         ("task_list", json!({"status": "", "upstream_status": ""})),
-        ("task_list", json!({"status": "RUNNING", "upstream_status": ""})),
+        (
+            "task_list",
+            json!({"status": "RUNNING", "upstream_status": ""}),
+        ),
         ("worker_list", json!({})),
         ("resource_list", json!({})),
         ("graph", json!({})),

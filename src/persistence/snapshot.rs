@@ -112,8 +112,7 @@ pub fn read(path: &Path) -> Result<Option<Loaded>, LoadError> {
     };
     if data.first() == Some(&0x80) {
         return Err(corrupt(
-            "a Python pickle that is not a state luigid-rs can import (see the error above)"
-                .into(),
+            "a Python pickle that is not a state luigid-rs can import (see the error above)".into(),
         ));
     }
     let doc: Value = serde_json::from_slice(&data)

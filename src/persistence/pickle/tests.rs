@@ -50,10 +50,7 @@ fn fields_come_through_as_luigid_holds_them() {
         .map(|t| t["id"].as_str().unwrap())
         .collect();
     // The tasks dict's order (luigid rebuilds its status tables in it).
-    assert_eq!(
-        ids,
-        ["A(x=1)", "B()", "C()", "R()", "N()", "E(n=1)", "D()"]
-    );
+    assert_eq!(ids, ["A(x=1)", "B()", "C()", "R()", "N()", "E(n=1)", "D()"]);
     let a = task(&v, "A(x=1)");
     assert_eq!(
         a["priority"],

@@ -671,7 +671,7 @@ impl<'a> Vm<'a> {
 }
 
 fn pairs(items: Vec<Id>) -> Option<Vec<(Id, Id)>> {
-    if items.len() % 2 != 0 {
+    if !items.len().is_multiple_of(2) {
         return None;
     }
     Some(items.chunks(2).map(|c| (c[0], c[1])).collect())
