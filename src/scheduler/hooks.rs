@@ -122,11 +122,8 @@ impl Scheduler {
     pub fn from_luigi_export(v: &Value, config: SchedulerConfig) -> Result<Scheduler, String> {
         use super::types::{RetryPolicy, Task, TaskRecord, Worker, WorkerIndex};
         let mut s = Scheduler::new(config);
-        let workers = v
-            .get("workers")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+        let none = Vec::new();
+        let workers = v.get("workers").and_then(Value::as_array).unwrap_or(&none);
         for (seq, w) in workers.iter().enumerate() {
             let name = w
                 .get("id")
@@ -152,11 +149,7 @@ impl Scheduler {
             });
             s.worker_counter = seq as u64 + 1;
         }
-        let tasks = v
-            .get("tasks")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+        let tasks = v.get("tasks").and_then(Value::as_array).unwrap_or(&none);
         let default_policy = s.config.retry_policy();
         for (seq, t) in tasks.iter().enumerate() {
             let get = |k: &str| t.get(k).cloned().unwrap_or(Value::Null);

@@ -160,9 +160,11 @@ pub fn import_at_startup(path: &Path, now: f64) -> Result<Option<Imported>, Stri
     if !looks_like_pickle(&data) {
         return Ok(None);
     }
+    let started = std::time::Instant::now();
     let (export, counts, protocol) = luigid_export(&data).map_err(|e| e.to_string())?;
     let sched = Scheduler::from_luigi_export(&export, SchedulerConfig::default())
         .map_err(|e| format!("not a luigid state: {e}"))?;
+    drop(export);
     let aside = keep_aside(path, &data, now)
         .map_err(|e| format!("cannot keep a copy of {}: {e}", path.display()))?;
     let mut warnings = Vec::new();
@@ -181,10 +183,11 @@ pub fn import_at_startup(path: &Path, now: f64) -> Result<Option<Imported>, Stri
     snapshot::write_atomic(path, 0, now, &sched, false)
         .map_err(|e| format!("cannot write the imported state to {}: {e}", path.display()))?;
     let notes = vec![format!(
-        "imported luigid's state file {} (pickle protocol {protocol}): {} tasks, {} workers, \
-         {} task batchers; the original is kept at {} and state is saved in luigid-rs's \
-         format from now on",
+        "imported luigid's state file {} (pickle protocol {protocol}) in {:.1} s: {} tasks, \
+         {} workers, {} task batchers; the original is kept at {} and state is saved in \
+         luigid-rs's format from now on",
         path.display(),
+        started.elapsed().as_secs_f64(),
         counts.tasks,
         counts.workers,
         counts.batchers,
