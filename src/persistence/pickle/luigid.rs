@@ -469,16 +469,24 @@ pub fn export(p: &Pickle) -> Result<(Value, Counts), PickleError> {
             ))
         })?;
     let mut counts = Counts::default();
-    let mut tasks = Vec::new();
+    // By id, as a Python dict: a repeated key keeps its first place and its last value.
+    let mut tasks = Map::new();
     for &(k, t) in r.dict(parts[0], "the tasks table")? {
-        tasks.push(r.task(k, t)?);
+        let task = r.task(k, t)?;
+        tasks.insert(task["id"].as_str().unwrap_or_default().to_string(), task);
     }
     counts.tasks = tasks.len();
-    let mut workers = Vec::new();
+    let mut workers = Map::new();
     for &(k, w) in r.dict(parts[1], "the workers table")? {
-        workers.push(r.worker(k, w)?);
+        let worker = r.worker(k, w)?;
+        workers.insert(
+            worker["id"].as_str().unwrap_or_default().to_string(),
+            worker,
+        );
     }
     counts.workers = workers.len();
+    let tasks: Vec<Value> = tasks.into_iter().map(|(_, v)| v).collect();
+    let workers: Vec<Value> = workers.into_iter().map(|(_, v)| v).collect();
     let batchers = match parts.get(2) {
         Some(&b) => {
             let (v, n) = r.batchers(b)?;

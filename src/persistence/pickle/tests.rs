@@ -231,6 +231,22 @@ fn a_minimal_state_imports() {
 }
 
 #[test]
+fn a_repeated_task_id_is_one_task_as_in_a_python_dict() {
+    // The minimal state's tasks dict gets a second entry for the same id.
+    let mut b = tuple_state_with_params(b"\x8c\x01v");
+    let tail = b.split_off(b.len() - 4); // "}}\x87."
+    b.extend_from_slice(b"\x8c\x01T\x8c\x0fluigi.scheduler\x8c\x04Task\x93)\x81");
+    b.extend_from_slice(b"}(\x8c\x02id\x8c\x01T\x8c\x06status\x8c\x04DONEub");
+    b.extend_from_slice(b"s");
+    b.extend_from_slice(&tail);
+    let (v, c, _) = luigid_export(&b).unwrap();
+    assert_eq!(c.tasks, 1);
+    assert_eq!(v["tasks"][0]["status"], "DONE");
+    let s = load_luigid_pickle(&b, SchedulerConfig::default()).unwrap();
+    assert_eq!(s.task_count(), 1);
+}
+
+#[test]
 fn other_shapes_and_opcodes_are_clear_errors() {
     let e = luigid_export(&p4(b"K\x01")).unwrap_err();
     assert!(e.to_string().contains("not luigid's"), "{e}");

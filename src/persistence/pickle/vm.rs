@@ -251,6 +251,8 @@ impl<'a> Vm<'a> {
 
     fn memo_put(&mut self, key: u64) -> Result<(), PickleError> {
         let id = self.top()?;
+        // Never reached by a well-formed pickle (one entry per PUT opcode at most), kept
+        // as a plain bound on memory.
         if self.memo.len() >= MAX_STACK.max(self.data.len()) {
             return Err(PickleError::Limit {
                 offset: self.op_at,
@@ -354,12 +356,8 @@ impl<'a> Vm<'a> {
         loop {
             self.op_at = self.pos;
             self.op = 0;
-            let op = self.u8().map_err(|_| PickleError::Truncated {
-                offset: self.pos as u64 as usize,
-                opcode: 0,
-                wanted: 1,
-                left: 0,
-            })?;
+            // The end of the data before STOP: `take` reports it as truncated.
+            let op = self.u8()?;
             self.op = op;
             match op {
                 // PROTO
