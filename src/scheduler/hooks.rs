@@ -211,7 +211,7 @@ impl Scheduler {
                 worker_running,
                 time_running: t.get("time_running").and_then(f64_opt),
                 expl: get("expl"),
-                prio: super::types::py_num(&priority).unwrap_or(0.0),
+                prio: Some(super::types::py_num(&priority).unwrap_or(0.0)),
                 priority,
                 resources: obj(&get("resources")),
                 resources_running: t

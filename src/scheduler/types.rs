@@ -597,9 +597,9 @@ pub struct TaskRecord {
     pub time_running: Option<f64>,
     pub expl: Value,
     pub priority: Value,
-    /// A NaN priority (which JSON writes as null) reads back as NaN.
-    #[serde(deserialize_with = "nan_if_null")]
-    pub prio: f64,
+    /// `None` when JSON could not hold it (NaN and infinities are written as null): then
+    /// it is `priority`'s number again.
+    pub prio: Option<f64>,
     pub resources: Map<String, Value>,
     pub resources_running: Option<Map<String, Value>>,
     pub rr_alias: bool,
@@ -620,10 +620,6 @@ pub struct TaskRecord {
     pub runnable: bool,
     pub batchable: bool,
     pub batch_id: Option<String>,
-}
-
-fn nan_if_null<'de, D: serde::Deserializer<'de>>(de: D) -> Result<f64, D::Error> {
-    Ok(Option::<f64>::deserialize(de)?.unwrap_or(f64::NAN))
 }
 
 /// JSON text of a visibilities map, `None` for `{}`.
@@ -685,7 +681,8 @@ impl From<TaskRecord> for Task {
         };
         t.extra = (!x.is_default()).then(|| Box::new(x));
         t.set_expl(Pv::from_value(r.expl));
-        t.set_priority(Pv::from_value(r.priority), r.prio);
+        let prio = r.prio.or_else(|| py_num(&r.priority)).unwrap_or(f64::NAN);
+        t.set_priority(Pv::from_value(r.priority), prio);
         t
     }
 }

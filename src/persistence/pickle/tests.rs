@@ -332,3 +332,33 @@ fn a_bad_pickle_changes_nothing_on_disk() {
     assert_eq!(std::fs::read(&path).unwrap(), bad);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 }
+
+#[test]
+fn infinite_and_nan_priorities_survive_our_snapshot() {
+    let export = json!({
+        "tasks": [
+            {"id": "Z()", "family": "Z", "status": "PENDING", "workers": ["w"],
+             "stakeholders": ["w"], "priority": 1, "time": 1.0},
+            {"id": "I()", "family": "I", "status": "PENDING", "workers": ["w"],
+             "stakeholders": ["w"], "priority": crate::json::raw_number("Infinity"), "time": 2.0},
+            {"id": "N()", "family": "N", "status": "PENDING", "workers": ["v"],
+             "stakeholders": ["v"], "priority": crate::json::raw_number("NaN"), "time": 3.0},
+        ],
+        "workers": [{"id": "w", "last_active": 10.0}, {"id": "v", "last_active": 10.0}],
+    });
+    let s = Scheduler::from_luigi_export(&export, SchedulerConfig::default()).unwrap();
+    // JSON has no NaN or infinity: the snapshot writes null, and reading takes the
+    // number from the priority again.
+    let text = serde_json::to_string(&s).unwrap();
+    let mut back: Scheduler = serde_json::from_str(&text).unwrap();
+    back.rebuild_indexes();
+    let mut a = Map::new();
+    a.insert("worker".into(), json!("w"));
+    let work = call(&mut back, "get_work", &a, 11.0).unwrap();
+    assert_eq!(work["task_id"], "I()");
+    let mut a = Map::new();
+    a.insert("status".into(), json!("PENDING"));
+    a.insert("upstream_status".into(), json!(""));
+    let list = call(&mut back, "task_list", &a, 11.0).unwrap();
+    assert_eq!(list["N()"]["priority"], crate::json::raw_number("NaN"));
+}
