@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DATA ?= var
 PORT ?= 8082
 
-.PHONY: all build release run test lint test-rust test-py venv browser db-servers bench bench-durability bench-faults fuzz clean
+.PHONY: all build release run test lint test-rust test-py venv browser db-servers old-luigid bench bench-durability bench-faults fuzz clean
 
 all: build
 
@@ -45,6 +45,10 @@ db-servers:
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql mariadb-server >/dev/null; \
 	fi
 
+# An older luigid (luigi 2.8.13, own venv) whose state pickle luigid-rs must import.
+old-luigid:
+	./tests/pickle/old_luigid.sh 2.8.13
+
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
@@ -52,7 +56,7 @@ lint:
 test-rust:
 	$(CARGO) test --all-targets
 
-test-py: venv build browser db-servers
+test-py: venv build browser db-servers old-luigid
 	LUIGID_RS_BIN=$(CURDIR)/target/release/luigid-rs $(PY) -m pytest -q tests
 
 test: lint test-rust test-py

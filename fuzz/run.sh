@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Fuzz the HTTP framer, form decoding, RPC arguments, config, snapshot and journal
-# readers for a bounded time.
+# Fuzz the HTTP framer, form decoding, RPC arguments, config, snapshot, journal and
+# luigid pickle readers for a bounded time.
 # Usage: fuzz/run.sh [SECONDS per target, default 60]
 # Uses cargo-fuzz (libFuzzer) on the stable toolchain through RUSTC_BOOTSTRAP=1; when
 # cargo-fuzz cannot be installed or run, falls back to a randomized driver that feeds
@@ -9,7 +9,7 @@ set -euo pipefail
 SECONDS_PER_TARGET="${1:-60}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 cd "$HERE"
-TARGETS=(framer forms rpc_args config snapshot journal)
+TARGETS=(framer forms rpc_args config snapshot journal pickle)
 
 fallback() {
   echo "fuzz/run.sh: cargo-fuzz unavailable ($1); running the randomized fallback driver" >&2

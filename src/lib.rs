@@ -25,7 +25,6 @@ pub mod http;
 pub mod json;
 pub mod logfile;
 pub mod metrics;
-pub mod migrate;
 pub mod notify;
 pub mod persistence;
 pub mod router;

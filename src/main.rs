@@ -136,8 +136,12 @@ fn main() {
     // Subcommands; everything else is luigid's command line.
     match args.first().map(String::as_str) {
         Some("hash-password") => exit(luigid_rs::auth::hash_password_main(&args[1..])),
-        Some("import-luigi-state") => exit(luigid_rs::migrate::import_main(&args[1..])),
         Some("check-state") => exit(luigid_rs::persistence::check::check_state_main(&args[1..])),
+        // Gone: luigid's state file is now imported natively at startup.
+        Some("import-luigi-state") => fail(
+            "import-luigi-state is no longer needed: start luigid-rs with luigid's state \
+             file as --state-path; it is imported at startup and the original kept aside",
+        ),
         _ => {}
     }
     let opts = match parse_args(&args) {

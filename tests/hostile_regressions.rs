@@ -1,4 +1,4 @@
-//! The fuzz checks of fuzz/checks/{rpc_args,config,snapshot,journal}.rs run as plain
+//! The fuzz checks of fuzz/checks/{rpc_args,config,snapshot,journal,pickle}.rs run as plain
 //! tests on their seeds (fuzz/seeds/<target>/) and on every input a fuzzer found
 //! (tests/hostile_regressions/<target>/), so a finding stays fixed without cargo-fuzz.
 use std::path::Path;
@@ -14,6 +14,9 @@ mod snapshot;
 
 #[path = "../fuzz/checks/journal.rs"]
 mod journal;
+
+#[path = "../fuzz/checks/pickle.rs"]
+mod pickle;
 
 /// Every file in the seed and regression folders of `target`.
 fn inputs(target: &str) -> Vec<Vec<u8>> {
@@ -109,5 +112,29 @@ fn journal_seeds_and_findings() {
         b"{\"m\": \"pause\", \"a\": {}, \"t\": 1e308}\x1e{\"m\": \"x\", \"a\": [], \"t\": 1}",
     ] {
         journal::check(data);
+    }
+}
+
+#[test]
+fn pickle_seeds_and_findings() {
+    let all = inputs("pickle");
+    assert!(!all.is_empty());
+    for data in &all {
+        pickle::check(data);
+        // Every prefix (truncation anywhere) of the seeds.
+        for n in (0..data.len()).step_by(7) {
+            pickle::check(&data[..n]);
+        }
+    }
+    for bytes in [
+        &b""[..],
+        b"\x80",
+        b"\x80\x05\x95\xff\xff\xff\xff\xff\xff\xff\xff.",
+        b"\x80\x04\x8d\xff\xff\xff\xff\xff\xff\xff\xff",
+        b"\x80\x02c__builtin__\neval\n.",
+        b"\x80\x04)}\x87.",
+        b"\x80\x04}}}\x87.",
+    ] {
+        pickle::check(bytes);
     }
 }

@@ -29,6 +29,7 @@ pub mod check;
 pub mod faults;
 pub mod journal;
 pub mod lock;
+pub mod pickle;
 pub mod snapshot;
 
 use std::io;
@@ -334,7 +335,27 @@ impl Persistence {
         }
         p.lock = Some(StateLock::acquire(&path).map_err(PersistError::Locked)?);
         remove_stale_temps(&path);
-        let (rec, last) = p.read_files(now, p.cfg.start_empty)?;
+        // luigid's own state file: imported once, then read below as our snapshot.
+        let (mut notes, mut warnings) = (Vec::new(), Vec::new());
+        match pickle::import_at_startup(&path, now) {
+            Ok(Some(imported)) => {
+                notes.extend(imported.notes);
+                warnings.extend(imported.warnings);
+            }
+            Ok(None) => {}
+            Err(e) if !p.cfg.start_empty => {
+                return Err(PersistError::Snapshot {
+                    path: path.clone(),
+                    why: e,
+                })
+            }
+            Err(e) => warnings.push(e),
+        }
+        let (mut rec, last) = p.read_files(now, p.cfg.start_empty)?;
+        notes.append(&mut rec.notes);
+        rec.notes = notes;
+        warnings.append(&mut rec.warnings);
+        rec.warnings = warnings;
         p.gen = last.map(|(g, _)| g).unwrap_or(p.gen);
         if p.cfg.durability != Durability::Off {
             let writer = match last {

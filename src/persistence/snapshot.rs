@@ -197,9 +197,7 @@ pub fn read<T: DeserializeOwned>(path: &Path) -> Result<Option<Loaded<T>>, LoadE
     };
     if data.first() == Some(&0x80) {
         return Err(corrupt(
-            "this is a Python pickle written by luigid, not a luigid-rs snapshot; convert it \
-             with tools/luigi_state_to_json.py and `luigid-rs import-luigi-state` (see README)"
-                .into(),
+            "a Python pickle that is not a state luigid-rs can import (see the error above)".into(),
         ));
     }
     let (doc, checked) = split_checksum(&data).map_err(corrupt)?;

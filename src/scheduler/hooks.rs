@@ -119,16 +119,14 @@ fn names(v: &Value) -> Vec<String> {
 }
 
 impl Scheduler {
-    /// Build a scheduler from luigid's state as exported by
-    /// `tools/luigi_state_to_json.py` (luigid's own field names, JSON containers).
+    /// Build a scheduler from luigid's state as `persistence::pickle::luigid` exports it
+    /// from luigid's pickle (luigid's own field names, JSON containers;
+    /// `resources_running_is_resources` when both attributes were one dict).
     pub fn from_luigi_export(v: &Value, config: SchedulerConfig) -> Result<Scheduler, String> {
         use super::types::{RetryPolicy, Task, TaskRecord, Worker, WorkerIndex};
         let mut s = Scheduler::new(config);
-        let workers = v
-            .get("workers")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+        let none = Vec::new();
+        let workers = v.get("workers").and_then(Value::as_array).unwrap_or(&none);
         for (seq, w) in workers.iter().enumerate() {
             let name = w
                 .get("id")
@@ -154,11 +152,7 @@ impl Scheduler {
             });
             s.worker_counter = seq as u64 + 1;
         }
-        let tasks = v
-            .get("tasks")
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+        let tasks = v.get("tasks").and_then(Value::as_array).unwrap_or(&none);
         let default_policy = s.config.retry_policy();
         for (seq, t) in tasks.iter().enumerate() {
             let get = |k: &str| t.get(k).cloned().unwrap_or(Value::Null);
@@ -221,13 +215,16 @@ impl Scheduler {
                 worker_running,
                 time_running: t.get("time_running").and_then(f64_opt),
                 expl: get("expl"),
-                prio: super::types::py_num(&priority).unwrap_or(0.0),
+                prio: Some(super::types::py_num(&priority).unwrap_or(0.0)),
                 priority,
                 resources: obj(&get("resources")),
                 resources_running: t
                     .get("resources_running")
                     .and_then(|r| r.as_object().cloned()),
-                rr_alias: false,
+                rr_alias: t
+                    .get("resources_running_is_resources")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
                 family: t
                     .get("family")
                     .and_then(Value::as_str)
@@ -237,11 +234,11 @@ impl Scheduler {
                 params: serde_json::Map::new(),
                 param_visibilities: vis.clone(),
                 public_params: None,
-                accepts_messages: Value::Bool(
-                    t.get("accepts_messages")
-                        .and_then(Value::as_bool)
-                        .unwrap_or(false),
-                ),
+                // Kept as sent (luigid echoes it as it came).
+                accepts_messages: t
+                    .get("accepts_messages")
+                    .cloned()
+                    .unwrap_or(Value::Bool(false)),
                 retry_policy: policy,
                 failures: t
                     .get("failures")
@@ -272,7 +269,9 @@ impl Scheduler {
                 };
                 for (family, spec) in fams {
                     let args = names(spec.get(0).unwrap_or(&Value::Null));
-                    let max = spec.get(1).and_then(Value::as_f64);
+                    // Unlimited: None, or luigid's float("inf") default.
+                    let max = spec.get(1).and_then(super::types::py_num);
+                    let max = max.filter(|m| m.is_finite());
                     s.batchers.entry(worker.clone()).or_default().insert(
                         family.clone(),
                         super::Batcher {

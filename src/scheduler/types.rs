@@ -609,7 +609,9 @@ pub struct TaskRecord {
     pub time_running: Option<f64>,
     pub expl: Value,
     pub priority: Value,
-    pub prio: f64,
+    /// `None` when JSON could not hold it (NaN and infinities are written as null): then
+    /// it is `priority`'s number again.
+    pub prio: Option<f64>,
     pub resources: Map<String, Value>,
     pub resources_running: Option<Map<String, Value>>,
     pub rr_alias: bool,
@@ -692,7 +694,8 @@ impl From<TaskRecord> for Task {
         };
         t.extra = (!x.is_default()).then(|| Box::new(x));
         t.set_expl(Pv::from_value(r.expl));
-        t.set_priority(Pv::from_value(r.priority), r.prio);
+        let prio = r.prio.or_else(|| py_num(&r.priority)).unwrap_or(f64::NAN);
+        t.set_priority(Pv::from_value(r.priority), prio);
         t
     }
 }

@@ -1,12 +1,11 @@
-"""Migration from luigid: a state pickle written by the real luigid (at SIGTERM) is
-exported by tools/luigi_state_to_json.py and imported by `luigid-rs import-luigi-state`;
-luigid-rs then serves the same tasks, errors, workers and batchers."""
-import os
+"""Migration from luigid: luigid-rs started on the state pickle the real luigid wrote (at
+SIGTERM) imports it natively, keeps the original bytes aside, and serves the same tasks,
+errors, workers and batchers; its own format is used from then on."""
+import glob
+import json
 import signal
-import subprocess
-import sys
 
-from servers import REPO, rs_binary, start_luigid, start_luigid_rs
+from servers import start_luigid, start_luigid_rs
 
 STATUSES = ["PENDING", "RUNNING", "DONE", "FAILED", "DISABLED"]
 TIMES = {"time_running", "start_time", "last_updated"}
@@ -41,18 +40,10 @@ def test_luigid_pickle_imports_into_luigid_rs(tmp_path):
         assert py.stop(signal.SIGTERM) == 0
     pickle = tmp_path / "py" / "state.pickle"
     assert pickle.exists()
-    export = tmp_path / "export.json"
-    subprocess.run([sys.executable, os.path.join(REPO, "tools", "luigi_state_to_json.py"),
-                    str(pickle), str(export)], check=True)
+    data = pickle.read_bytes()
     state = tmp_path / "rs" / "state.json"
     state.parent.mkdir()
-    env = dict(os.environ, LUIGI_CONFIG_PATH=str(tmp_path / "none.cfg"))
-    subprocess.run([rs_binary(), "import-luigi-state", str(export), "--state-path", str(state)],
-                   check=True, env=env)
-    # Refuses to overwrite without --force.
-    again = subprocess.run([rs_binary(), "import-luigi-state", str(export), "--state-path",
-                            str(state)], env=env, capture_output=True)
-    assert again.returncode == 1 and b"--force" in again.stderr
+    state.write_bytes(data)
     rs = start_luigid_rs(tmp_path / "rs", config=cfg)
     try:
         after = {st: norm(rs.rpc("task_list", {"status": st, "upstream_status": ""}))
@@ -68,5 +59,21 @@ def test_luigid_pickle_imports_into_luigid_rs(tmp_path):
                             "params": {"n": "2"}, "batchable": True})
         work = rs.rpc("get_work", {"worker": "w1", "host": "h1", "current_tasks": ["R()"]})
         assert sorted(work.get("batch_task_ids") or []) == ["E(n=1)", "E(n=2)"], work
+        final = {st: norm(rs.rpc("task_list", {"status": st, "upstream_status": ""}))
+                 for st in STATUSES}
+    finally:
+        rs.stop()
+    # The original bytes were kept aside; the state file is now luigid-rs's own format,
+    # and a restart serves the same tasks from it.
+    aside = glob.glob(str(state) + ".luigid-*")
+    assert len(aside) == 1
+    with open(aside[0], "rb") as f:
+        assert f.read() == data
+    assert json.loads(state.read_text())["format"] == "luigid-rs-state"
+    rs = start_luigid_rs(tmp_path / "rs", config=cfg)
+    try:
+        again = {st: norm(rs.rpc("task_list", {"status": st, "upstream_status": ""}))
+                 for st in STATUSES}
+        assert again == final
     finally:
         rs.stop()
