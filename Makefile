@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DATA ?= var
 PORT ?= 8082
 
-.PHONY: all build release run test lint test-rust test-py venv browser db-servers old-luigid bench bench-durability bench-faults fuzz clean
+.PHONY: all build release run test lint test-rust test-py venv browser db-servers old-luigid bench bench-durability bench-faults bench-scale fuzz clean
 
 all: build
 
@@ -69,6 +69,11 @@ bench: venv build
 bench-durability: build
 	$(CARGO) build --release --benches
 	LUIGID_RS_BIN=$(CURDIR)/target/release/luigid-rs ./benches/durability.sh
+
+# A large state through a stop and a restart (SCALE_TASKS, default 100000).
+bench-scale: build
+	$(CARGO) build --release --benches
+	LUIGID_RS_BIN=$(CURDIR)/target/release/luigid-rs ./benches/scale.sh
 
 # Full disk per durability mode on a 2 MiB tmpfs (root): acknowledged, refused, lost after kill -9.
 bench-faults: build
