@@ -217,9 +217,9 @@ def test_sigkill_everysec_loses_nothing_on_process_crash(tmp_path):
 
 def test_sigterm_always_ends_with_snapshot_and_zero_loss(tmp_path):
     run_rounds(tmp_path, "off", rounds=3, kill_signal=signal.SIGTERM, fork=True, seed=33)
-    # After a clean stop only the snapshot is left, no journal.
+    # After a clean stop only the snapshot is left (and the lock file), no journal.
     left = sorted(p.name for p in (tmp_path / "victim").iterdir() if p.name.startswith("state"))
-    assert left == ["state.json"], left
+    assert left == ["state.json", "state.json.lock"], left
 
 
 def test_torn_journal_tail_is_dropped_and_reported(tmp_path):

@@ -211,7 +211,7 @@ def check_kept_aside(rs_dir, data):
     with open(aside[0], "rb") as f:
         assert f.read() == data
     with open(rs_dir / "state.json", "rb") as f:
-        doc = json.loads(f.read())
+        doc = json.loads(f.readline())  # the document line; a checksum line follows
     assert doc["format"] == "luigid-rs-state"
 
 
@@ -284,7 +284,9 @@ def test_hostile_pickle_is_refused_and_left_untouched(tmp_path):
     assert "os.system" in log and "untouched" in log, log
     assert not marker.exists()
     assert state.read_bytes() == payload
-    assert sorted(os.listdir(tmp_path / "rs")) == ["luigi.cfg", "server.log", "state.json"]
+    # Only the server's lock file is new.
+    assert sorted(os.listdir(tmp_path / "rs")) == ["luigi.cfg", "server.log", "state.json",
+                                                   "state.json.lock"]
 
 
 def old_luigid(version):
