@@ -395,6 +395,12 @@ impl App {
         self.final_save_failed
     }
 
+    /// The loop reports an iteration that was its longest so far or slow.
+    pub fn observe_loop_iteration(&mut self, secs: f64) {
+        self.metrics
+            .observe_loop_iteration(secs, crate::server::SLOW_ITERATION_SECS);
+    }
+
     /// The server swapped a reply for a 503 because the group commit failed.
     pub fn note_refused_reply(&mut self) {
         self.metrics.add_refused_write();

@@ -75,6 +75,8 @@ struct Inner {
     open_connections: usize,
     journal_syncs: u64,
     state_writes_blocked: bool,
+    loop_longest: f64,
+    loop_slow: u64,
     state_write_refused: u64,
     /// Task history events dropped because the history queue was full.
     history_dropped: u64,
@@ -416,6 +418,18 @@ impl Metrics {
         self.lock().state_write_refused += 1;
     }
 
+    /// Hook for the server loop: an iteration of `secs` that was the longest so far or
+    /// at least `slow` seconds.
+    pub fn observe_loop_iteration(&self, secs: f64, slow: f64) {
+        let mut inner = self.lock();
+        if secs > inner.loop_longest {
+            inner.loop_longest = secs;
+        }
+        if secs >= slow {
+            inner.loop_slow += 1;
+        }
+    }
+
     /// Hook for persistence: whether state-changing calls are refused right now.
     pub fn set_writes_blocked(&self, blocked: bool) {
         self.lock().state_writes_blocked = blocked;
@@ -611,6 +625,30 @@ impl Metrics {
             "luigid_journal_syncs_total",
             &[],
             inner.journal_syncs as f64,
+        );
+        header(
+            &mut o,
+            "luigid_loop_iteration_longest_seconds",
+            "the longest event-loop iteration since start (timers, requests, commit, writes)",
+            "gauge",
+        );
+        sample(
+            &mut o,
+            "luigid_loop_iteration_longest_seconds",
+            &[],
+            inner.loop_longest,
+        );
+        header(
+            &mut o,
+            "luigid_loop_iterations_slow_total",
+            "event-loop iterations that held the loop 20 ms or more",
+            "counter",
+        );
+        sample(
+            &mut o,
+            "luigid_loop_iterations_slow_total",
+            &[],
+            inner.loop_slow as f64,
         );
         header(
             &mut o,
@@ -1062,5 +1100,23 @@ mod tests {
         assert_eq!(n, MAX_METHOD_LABELS + 1);
         assert!(t.contains("luigid_http_requests_total{method=\"other\",code=\"404\"} 50.0"));
         assert!(t.contains("luigid_http_requests_total{method=\"m0\",code=\"200\"} 1.0"));
+    }
+
+    #[test]
+    fn loop_iterations_keep_the_longest_and_count_the_slow() {
+        let m = Metrics::default();
+        m.observe_loop_iteration(0.004, 0.020);
+        m.observe_loop_iteration(0.031, 0.020);
+        m.observe_loop_iteration(0.025, 0.020);
+        m.observe_loop_iteration(0.010, 0.020);
+        let text = m.render(&[], 0, 0);
+        assert!(
+            text.contains("\nluigid_loop_iteration_longest_seconds 0.031\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nluigid_loop_iterations_slow_total 2.0\n"),
+            "{text}"
+        );
     }
 }

@@ -34,6 +34,8 @@ const PRUNE_MS: u64 = 60_000;
 /// kernel does not answer it with a reset that could destroy the reply in flight.
 const LINGER_MS: u64 = 2_000;
 const READ_CHUNK: usize = 64 * 1024;
+/// A loop iteration at least this long is counted as slow in /metrics.
+pub const SLOW_ITERATION_SECS: f64 = 0.020;
 const MAX_READS_PER_TURN: usize = 16;
 
 /// Where a reply that waits for the group commit sits in its connection's output.
@@ -309,6 +311,7 @@ impl Server<'_> {
         let mut events = Events::with_capacity(1024);
         let mut fired = Vec::new();
         let mut reported_open = usize::MAX;
+        let mut longest_busy = 0.0_f64;
         loop {
             let timeout = if !self.next_work.is_empty() {
                 Some(Duration::ZERO)
@@ -323,6 +326,7 @@ impl Server<'_> {
                     return Err(e);
                 }
             }
+            let busy_since = Instant::now();
             // The one clock reading of this iteration.
             self.mono = self.start.elapsed().as_millis() as u64;
             self.now = wall_clock();
@@ -391,6 +395,13 @@ impl Server<'_> {
             if self.open != reported_open {
                 reported_open = self.open;
                 self.app.set_open_connections(self.open);
+            }
+            // How long this iteration held the loop (timers, requests, commit, writes):
+            // only a new longest or a slow one is reported, not every iteration.
+            let busy = busy_since.elapsed().as_secs_f64();
+            if busy > longest_busy || busy >= SLOW_ITERATION_SECS {
+                longest_busy = longest_busy.max(busy);
+                self.app.observe_loop_iteration(busy);
             }
             if let Some(deadline) = self.shutdown_at {
                 if self.open == 0 || self.mono >= deadline {
