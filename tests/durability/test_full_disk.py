@@ -391,15 +391,15 @@ def test_luigi_pipeline_survives_a_20_second_full_disk(tmp_path, tinyfs):
     t.start()
     try:
         rc = worker.wait(timeout=240)
+        c = Client(srv.port)
+        refused = metric(c, "luigid_state_write_refused_total")
+        c.close()
     finally:
         if worker.poll() is None:
             worker.kill()
         t.join(timeout=60)
+        srv.kill()
     output = log_path.read_text(errors="replace")
-    c = Client(srv.port)
-    refused = metric(c, "luigid_state_write_refused_total")
-    c.close()
-    srv.kill()
     assert rc == 0, output[-4000:]
     runs = (out / "runs.log").read_text().split()
     assert sorted(int(r) for r in runs) == list(range(30)), "every task run exactly once"
