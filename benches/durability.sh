@@ -11,12 +11,8 @@ PORT=${BENCH_PORT:-18092}
 ADDR=127.0.0.1:$PORT
 if [[ ${BENCH_QUICK:-0} == 1 ]]; then DUR=2; TASKS=20000; else DUR=8; TASKS=100000; fi
 
-LOADGEN=$(cargo bench --no-run --bench loadgen --message-format=json 2>/dev/null |
-  python3 -c 'import json,sys
-for l in sys.stdin:
-    m = json.loads(l)
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "loadgen":
-        print(m["executable"])' | tail -n 1)
+. benches/bench_exe.sh  # (the scripts run from the repository root)
+LOADGEN=$(bench_exe loadgen)
 [[ -x $LOADGEN && -x $RS_BIN ]] || { echo "durability.sh: build first (make build, cargo bench --no-run)" >&2; exit 1; }
 
 SRV_PIN=(); GEN_PIN=()

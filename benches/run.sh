@@ -25,14 +25,7 @@ else
 fi
 
 # The bench executables, as cargo built them (their names carry a hash).
-bench_exe() {
-  cargo bench --no-run --bench "$1" --message-format=json 2>/dev/null |
-    python3 -c 'import json,sys
-for l in sys.stdin:
-    m = json.loads(l)
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == sys.argv[1]:
-        print(m["executable"])' "$1" | tail -n 1
-}
+. benches/bench_exe.sh  # (the scripts run from the repository root)
 LOADGEN=$(bench_exe loadgen)
 TRIVIAL=$(bench_exe trivial_server)
 [[ -x $LOADGEN && -x $TRIVIAL ]] || { echo "run.sh: bench executables not built" >&2; exit 1; }

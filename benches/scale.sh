@@ -12,12 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${SCALE_TASKS:-100000}
 RS_BIN=${LUIGID_RS_BIN:-target/release/luigid-rs}
-LOADGEN=$(cargo bench --no-run --bench loadgen --message-format=json 2>/dev/null |
-  python3 -c 'import json,sys
-for l in sys.stdin:
-    m = json.loads(l)
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["name"] == "loadgen":
-        print(m["executable"])' | tail -n 1)
+. benches/bench_exe.sh  # (the scripts run from the repository root)
+LOADGEN=$(bench_exe loadgen)
 [[ -x $LOADGEN && -x $RS_BIN ]] || { echo "scale.sh: build first (make build; cargo build --release --benches)" >&2; exit 1; }
 
 TMP=$(mktemp -d)

@@ -118,65 +118,47 @@ pub fn write_atomic<T: Serialize>(
     faults: &Faults,
 ) -> io::Result<()> {
     let tmp = temp_path(path);
-    let result = write_temp_then_rename(
-        &tmp,
-        path,
-        journal_gen,
-        saved_at,
-        state,
-        crash_after_temp,
-        faults,
-    );
+    let result = (|| {
+        let file = OpenOptions::new()
+            .create(true)
+            .write(true)
+            .truncate(true)
+            .open(&tmp)?;
+        let mut w = Crc {
+            inner: BufWriter::with_capacity(1 << 20, file),
+            hasher: crc32fast::Hasher::new(),
+            len: 0,
+        };
+        let doc = SnapshotOut {
+            format: FORMAT,
+            version: VERSION,
+            journal_gen,
+            saved_at,
+            state,
+        };
+        faults.check(Op::SnapshotWrite)?;
+        serde_json::to_writer(&mut w, &doc).map_err(io::Error::other)?;
+        w.write_all(b"\n")?;
+        let (crc, len) = (w.hasher.clone().finalize(), w.len);
+        let mut w = w.inner;
+        writeln!(w, "#crc32 {crc:08x} {len}")?;
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        faults.check(Op::SnapshotSync)?;
+        file.sync_all()?;
+        drop(file);
+        if crash_after_temp {
+            return Err(io::Error::other("simulated crash before the rename"));
+        }
+        faults.check(Op::Rename)?;
+        std::fs::rename(&tmp, path)?;
+        faults.check(Op::SyncDir)?;
+        sync_parent(path)
+    })();
     if result.is_err() && !crash_after_temp {
         // A full disk must not keep the half-written copy holding the space.
         let _ = std::fs::remove_file(&tmp);
     }
     result
-}
-
-fn write_temp_then_rename<T: Serialize>(
-    tmp: &Path,
-    path: &Path,
-    journal_gen: u64,
-    saved_at: f64,
-    state: &T,
-    crash_after_temp: bool,
-    faults: &Faults,
-) -> io::Result<()> {
-    let file = OpenOptions::new()
-        .create(true)
-        .write(true)
-        .truncate(true)
-        .open(tmp)?;
-    let mut w = Crc {
-        inner: BufWriter::with_capacity(1 << 20, file),
-        hasher: crc32fast::Hasher::new(),
-        len: 0,
-    };
-    let doc = SnapshotOut {
-        format: FORMAT,
-        version: VERSION,
-        journal_gen,
-        saved_at,
-        state,
-    };
-    faults.check(Op::SnapshotWrite)?;
-    serde_json::to_writer(&mut w, &doc).map_err(io::Error::other)?;
-    w.write_all(b"\n")?;
-    let (crc, len) = (w.hasher.clone().finalize(), w.len);
-    let mut w = w.inner;
-    writeln!(w, "#crc32 {crc:08x} {len}")?;
-    let file = w.into_inner().map_err(|e| e.into_error())?;
-    faults.check(Op::SnapshotSync)?;
-    file.sync_all()?;
-    drop(file);
-    if crash_after_temp {
-        return Err(io::Error::other("simulated crash before the rename"));
-    }
-    faults.check(Op::Rename)?;
-    std::fs::rename(tmp, path)?;
-    faults.check(Op::SyncDir)?;
-    sync_parent(path)
 }
 
 /// Read the snapshot at `path`. `Ok(None)`: no file, or an empty one (a normal first
