@@ -47,6 +47,8 @@ printed to stdout.
 subcommands:
   luigid-rs check-state STATE_PATH [--repair NEW_STATE_PATH]
                             what a start on this state would do; a repaired copy
+  luigid-rs state dump STATE_PATH [--pretty]
+                            the saved state as JSON, for a person to read
   luigid-rs hash-password   access-control password and token hashes";
 
 #[derive(Debug, Default)]
@@ -137,6 +139,7 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("hash-password") => exit(luigid_rs::auth::hash_password_main(&args[1..])),
         Some("check-state") => exit(luigid_rs::persistence::check::check_state_main(&args[1..])),
+        Some("state") => exit(luigid_rs::persistence::dump::state_main(&args[1..])),
         // Gone: luigid's state file is now imported natively at startup.
         Some("import-luigi-state") => fail(
             "import-luigi-state is no longer needed: start luigid-rs with luigid's state \

@@ -185,7 +185,7 @@ fn write_repaired(state: &Path, new: &Path) -> Result<String, String> {
     }
     let mut text = String::new();
     let mut first_gen = 0;
-    match snapshot::read::<serde_json::Value>(state) {
+    match snapshot::read::<Scheduler>(state) {
         Ok(Some(l)) => {
             first_gen = l.journal_gen;
             snapshot::write_atomic(

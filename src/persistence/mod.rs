@@ -26,11 +26,13 @@
 //! record ever follows a torn one.
 
 pub mod check;
+pub mod dump;
 pub mod faults;
 pub mod journal;
 pub mod lock;
 pub mod pickle;
 pub mod snapshot;
+pub use snapshot::SnapshotBody;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -38,7 +40,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{mpsc, Arc};
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::config::{ConfigError, Ini};
@@ -288,7 +289,7 @@ pub const RETRY_AFTER_SECS: u64 = 1;
 impl Persistence {
     /// Lock the state, read the snapshot and journal, and open the journal for appending.
     /// An error is a refusal to start, with a message that says what to do.
-    pub fn open<T: DeserializeOwned>(
+    pub fn open<T: DeserializeOwned + SnapshotBody>(
         cfg: PersistConfig,
         now: f64,
     ) -> Result<(Persistence, Recovery<T>), PersistError> {
@@ -296,7 +297,7 @@ impl Persistence {
     }
 
     /// [`Persistence::open`] with injected file failures (tests).
-    pub fn open_with_faults<T: DeserializeOwned>(
+    pub fn open_with_faults<T: DeserializeOwned + SnapshotBody>(
         cfg: PersistConfig,
         now: f64,
         faults: Faults,
@@ -376,7 +377,7 @@ impl Persistence {
     /// Read the snapshot and every journal generation after it: what a start would
     /// rebuild. Also sets the snapshot generation and size. `start_empty` moves an
     /// unusable snapshot aside instead of failing (only at startup).
-    fn read_files<T: DeserializeOwned>(
+    fn read_files<T: DeserializeOwned + SnapshotBody>(
         &mut self,
         now: f64,
         start_empty: bool,
@@ -489,7 +490,10 @@ impl Persistence {
 
     /// Read the files again: the state a restart would rebuild right now. Used to undo
     /// calls that were applied in memory but whose journal append failed.
-    pub fn reread<T: DeserializeOwned>(&mut self, now: f64) -> Result<Recovery<T>, PersistError> {
+    pub fn reread<T: DeserializeOwned + SnapshotBody>(
+        &mut self,
+        now: f64,
+    ) -> Result<Recovery<T>, PersistError> {
         // Obsolete journals are deleted only by the cleanup thread; let it finish so the
         // snapshot and the generations read belong together.
         self.join_cleanup();
@@ -697,7 +701,7 @@ impl Persistence {
 
     /// About once a second: `everysec` sync, retry blocked writes, reap a finished
     /// snapshot child, and start a snapshot when one is due.
-    pub fn tick<T: Serialize>(&mut self, now: f64, state: &T) {
+    pub fn tick<T: SnapshotBody>(&mut self, now: f64, state: &T) {
         self.collect_background_syncs(now);
         if self.block.is_some() {
             self.try_recover(now);
@@ -790,7 +794,7 @@ impl Persistence {
 
     /// Start a snapshot now: appends move to a new generation, then a child (or this
     /// thread) writes the state.
-    pub fn start_snapshot<T: Serialize>(&mut self, now: f64, state: &T) {
+    pub fn start_snapshot<T: SnapshotBody>(&mut self, now: f64, state: &T) {
         let t0 = std::time::Instant::now();
         if self.flush(now) != Commit::Done || (self.unsynced && !self.sync(now)) {
             return;
@@ -989,7 +993,7 @@ impl Persistence {
 
     /// Stop: wait for a running snapshot, then write a final one on this thread. False
     /// when the final snapshot failed (the journal then still holds what was kept).
-    pub fn shutdown<T: Serialize>(&mut self, now: f64, state: &T) -> bool {
+    pub fn shutdown<T: SnapshotBody>(&mut self, now: f64, state: &T) -> bool {
         self.reap(true);
         let errors = self.stats.snapshot_errors;
         let snapshots = self.stats.snapshots;

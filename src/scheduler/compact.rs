@@ -352,6 +352,14 @@ impl Deps {
         }
     }
 
+    pub fn as_mut_slice(&mut self) -> &mut [Arc<str>] {
+        match self {
+            Deps::Zero => &mut [],
+            Deps::One(d) => std::slice::from_mut(d),
+            Deps::Many(v) => v,
+        }
+    }
+
     pub fn same_ids(&self, ids: &[&str]) -> bool {
         self.len() == ids.len() && self.iter().zip(ids).all(|(a, b)| &**a == *b)
     }

@@ -55,6 +55,7 @@
 //! | add_task `family: null` | family `None`, shown as `None(...)` | treated as `""` |
 //! | `[resources]` order | file order | the order `Ini` keeps (sorted by name) |
 
+pub mod binary;
 mod compact;
 pub mod events;
 mod hooks;
@@ -238,6 +239,22 @@ impl Index {
             },
         );
         k
+    }
+
+    /// [`Index::intern_id`] of an id already held in an `Arc` (a loaded state): the
+    /// table keeps that very copy.
+    fn adopt_id(&mut self, id: &Arc<str>) -> Arc<str> {
+        if let Some((k, _)) = self.nodes.get_key_value(&**id) {
+            return k.clone();
+        }
+        self.nodes.insert(
+            id.clone(),
+            Node {
+                slot: NO_SLOT,
+                rdeps: SlotSet::default(),
+            },
+        );
+        id.clone()
     }
 
     /// Drop an id nothing refers to any more.
@@ -496,6 +513,7 @@ impl Scheduler {
     /// Recompute every derived index from the persistent fields (after deserializing).
     pub fn rebuild_indexes(&mut self) {
         let mut ix = Index::default();
+        ix.nodes.reserve(self.tasks.len());
         for (i, name) in self.worker_names.iter().enumerate() {
             ix.worker_ids.insert(name.clone(), i as u32);
         }
@@ -509,7 +527,7 @@ impl Scheduler {
         // has a copy of each per use).
         for (slot, t) in self.tasks.iter_mut().enumerate() {
             if let Some(t) = t {
-                t.id = ix.intern_id(&t.id);
+                t.id = ix.adopt_id(&t.id);
                 if let Some(n) = ix.nodes.get_mut(&*t.id) {
                     n.slot = slot as u32;
                 }
@@ -526,11 +544,10 @@ impl Scheduler {
         }
         for (slot, t) in self.tasks.iter_mut().enumerate() {
             if let Some(t) = t {
-                let deps: Vec<Arc<str>> = t.deps.iter().map(|d| ix.intern_id(d)).collect();
-                for d in &deps {
+                for d in t.deps.as_mut_slice() {
+                    *d = ix.adopt_id(d);
                     ix.add_rdep(d, slot as u32);
                 }
-                t.deps = Deps::from_sorted(deps);
             }
         }
         let done: Vec<bool> = self

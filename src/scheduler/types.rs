@@ -184,6 +184,17 @@ impl OptF64 {
     }
 }
 
+impl OptF64 {
+    /// The raw bits (the binary snapshot stores them as they are).
+    pub fn to_bits(self) -> u64 {
+        self.0
+    }
+
+    pub fn from_bits(bits: u64) -> OptF64 {
+        OptF64(bits)
+    }
+}
+
 impl From<Option<f64>> for OptF64 {
     fn from(f: Option<f64>) -> OptF64 {
         match f {
@@ -406,6 +417,22 @@ impl Task {
                 self.set_x(other.is_null(), |x| x.module = other);
             }
         }
+    }
+
+    /// The compact fields as stored, for the binary snapshot (`scheduler::binary`):
+    /// the priority/expl flags and the module when it is a string.
+    pub(super) fn raw_flags(&self) -> u8 {
+        self.flags
+    }
+
+    pub(super) fn raw_module(&self) -> Option<&Arc<str>> {
+        self.module.as_ref()
+    }
+
+    /// Restore what [`Task::raw_flags`] and [`Task::raw_module`] gave.
+    pub(super) fn set_raw(&mut self, flags: u8, module: Option<Arc<str>>) {
+        self.flags = flags;
+        self.module = module;
     }
 
     /// The interned module string, for re-sharing after a load.
