@@ -426,7 +426,18 @@ fn rebuild(recovery: Recovery<Scheduler>, config: &SchedulerConfig) -> Scheduler
     };
     let replayed = recovery.records.len();
     let mut failed = 0usize;
-    for rec in recovery.records {
+    let mut unreadable = 0usize;
+    for rec in recovery.records.iter() {
+        let rec = match rec {
+            Ok(rec) => rec,
+            Err(why) => {
+                unreadable += 1;
+                if unreadable <= 3 {
+                    log::error!("a journaled call could not be read and was skipped: {why}");
+                }
+                continue;
+            }
+        };
         // Replayed calls already produced their replies and history before the crash.
         if let Err(e) = crate::api::call(&mut scheduler, &rec.method, &rec.args, rec.now) {
             failed += 1;
@@ -435,6 +446,9 @@ fn rebuild(recovery: Recovery<Scheduler>, config: &SchedulerConfig) -> Scheduler
             }
         }
         scheduler.drain_events();
+    }
+    if unreadable > 0 {
+        log::error!("{unreadable} journaled calls could not be read and were skipped");
     }
     if replayed > 0 {
         log::info!("replayed {replayed} journaled calls ({failed} answered an error, as when they were first made)");

@@ -77,8 +77,9 @@ fn inspect(state: &Path) -> Report {
         Ok(None) => {
             let _ = writeln!(text, "snapshot {}: none (an empty state)", state.display());
         }
-        Ok(Some(l)) => {
+        Ok(Some(mut l)) => {
             snapshot_gen = l.journal_gen;
+            l.state.rebuild_indexes();
             let _ = writeln!(
                 text,
                 "snapshot {}: ok, {} tasks, saved at {:.0}, journals from generation {}",

@@ -116,14 +116,8 @@ impl Record {
 
     /// A raw-text record after its tag.
     fn decode_raw(p: &[u8]) -> Option<Record> {
-        let (&mlen, rest) = p.split_first()?;
-        let mlen = usize::from(mlen);
-        let method = std::str::from_utf8(rest.get(..mlen)?).ok()?.to_string();
-        let now = f64::from_le_bytes(rest.get(mlen..mlen + 8)?.try_into().ok()?);
-        if !now.is_finite() {
-            return None;
-        }
-        let data = std::str::from_utf8(&rest[mlen + 8..]).ok()?;
+        let (method, now, data) = raw_head(p)?;
+        let method = method.to_string();
         let args = if data.is_empty() {
             Map::new()
         } else {
@@ -134,6 +128,20 @@ impl Record {
         };
         Some(Record { method, args, now })
     }
+}
+
+/// A raw-text record's method, time and `data` text (after its tag), checked but not
+/// parsed.
+fn raw_head(p: &[u8]) -> Option<(&str, f64, &str)> {
+    let (&mlen, rest) = p.split_first()?;
+    let mlen = usize::from(mlen);
+    let method = std::str::from_utf8(rest.get(..mlen)?).ok()?;
+    let now = f64::from_le_bytes(rest.get(mlen..mlen + 8)?.try_into().ok()?);
+    if !now.is_finite() {
+        return None;
+    }
+    let data = std::str::from_utf8(&rest[mlen + 8..]).ok()?;
+    Some((method, now, data))
 }
 
 pub fn journal_path(state_path: &Path, gen: u64) -> PathBuf {
@@ -174,7 +182,7 @@ pub fn list_generations(state_path: &Path) -> io::Result<Vec<u64>> {
 /// What reading one journal file found.
 #[derive(Debug, Default)]
 pub struct JournalRead {
-    pub records: Vec<Record>,
+    pub records: Records,
     /// Byte length of the valid prefix (header + whole records).
     pub valid_len: u64,
     /// Set when the file ended in a torn record (a crash mid-append) that was dropped.
@@ -236,9 +244,10 @@ impl From<io::Error> for ReadError {
     }
 }
 
-/// The record at `pos` of `data` if it is whole and valid: (record, its framed length).
+/// The framed length of the record at `pos` of `data` if it is whole, its checksum holds
+/// and its method and time can be read (its arguments are parsed when it is replayed).
 /// `Err` says why not.
-fn record_at(data: &[u8], pos: usize) -> Result<(Record, usize), String> {
+fn frame_at(data: &[u8], pos: usize) -> Result<usize, String> {
     let rest = &data[pos..];
     if rest.len() < 8 {
         return Err(format!("torn record header at byte {pos}"));
@@ -252,9 +261,65 @@ fn record_at(data: &[u8], pos: usize) -> Result<(Record, usize), String> {
     if !plausible_payload(payload) || crc32fast::hash(payload) != crc {
         return Err(format!("checksum mismatch at byte {pos}"));
     }
-    match Record::decode(payload) {
-        Some(r) => Ok((r, 8 + len as usize)),
+    if payload.first() == Some(&RAW_TAG) && raw_head(&payload[1..]).is_none() {
+        return Err(format!("undecodable record at byte {pos}"));
+    }
+    Ok(8 + len as usize)
+}
+
+/// The record at `pos` of `data`, decoded: (record, its framed length).
+fn record_at(data: &[u8], pos: usize) -> Result<(Record, usize), String> {
+    let n = frame_at(data, pos)?;
+    match Record::decode(&data[pos + 8..pos + n]) {
+        Some(r) => Ok((r, n)),
         None => Err(format!("undecodable record at byte {pos}")),
+    }
+}
+
+/// Journal records as read: the files' bytes and where each whole record starts. Each
+/// is decoded when it is replayed, so a restart holds one decoded record at a time, not
+/// every record's parsed arguments at once (which at a million records took gigabytes
+/// that the allocator kept after they were freed).
+#[derive(Debug, Default)]
+pub struct Records {
+    files: Vec<RecordFile>,
+}
+
+#[derive(Debug)]
+struct RecordFile {
+    data: Vec<u8>,
+    starts: Vec<usize>,
+}
+
+impl Records {
+    pub fn len(&self) -> usize {
+        self.files.iter().map(|f| f.starts.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every record in order, decoded. `Err` for one whose frame and checksum hold but
+    /// whose arguments cannot be parsed (never written by luigid-rs: the caller logs
+    /// and counts it).
+    pub fn iter(&self) -> impl Iterator<Item = Result<Record, String>> + '_ {
+        self.files.iter().flat_map(|f| {
+            f.starts
+                .iter()
+                .map(move |&pos| record_at(&f.data, pos).map(|(r, _)| r))
+        })
+    }
+
+    /// Add the records of a later file.
+    pub fn append(&mut self, mut later: Records) {
+        self.files.append(&mut later.files);
+    }
+
+    /// Decoded, for tests.
+    #[cfg(test)]
+    pub fn to_vec(&self) -> Vec<Record> {
+        self.iter().map(|r| r.unwrap()).collect()
     }
 }
 
@@ -275,7 +340,7 @@ fn plausible_payload(p: &[u8]) -> bool {
 
 /// The first offset after `from` where a whole, valid record starts.
 fn next_valid_record(data: &[u8], from: usize) -> Option<usize> {
-    (from + 1..data.len().saturating_sub(8)).find(|&p| record_at(data, p).is_ok())
+    (from + 1..data.len().saturating_sub(8)).find(|&p| frame_at(data, p).is_ok())
 }
 
 /// Read every whole record of a journal file.
@@ -285,9 +350,12 @@ fn next_valid_record(data: &[u8], from: usize) -> Option<usize> {
 /// damaged record with valid records after it is bit rot or a bad write, not a crash:
 /// it is an error, and nothing is dropped.
 pub fn read_journal(path: &Path, expect_gen: u64) -> Result<JournalRead, ReadError> {
-    let mut data = Vec::new();
-    File::open(path)?.read_to_end(&mut data)?;
+    let mut file = File::open(path)?;
+    let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut data = Vec::with_capacity(usize::try_from(size).unwrap_or(0).saturating_add(1));
+    file.read_to_end(&mut data)?;
     let mut out = JournalRead::default();
+    let mut starts = Vec::new();
     if data.len() < HEADER_LEN as usize {
         // A crash right after creating the file: nothing was acknowledged from it.
         out.dropped_tail = Some(format!("header incomplete ({} bytes)", data.len()));
@@ -311,9 +379,9 @@ pub fn read_journal(path: &Path, expect_gen: u64) -> Result<JournalRead, ReadErr
     let mut pos = HEADER_LEN as usize;
     out.valid_len = HEADER_LEN;
     while pos < data.len() {
-        match record_at(&data, pos) {
-            Ok((r, n)) => {
-                out.records.push(r);
+        match frame_at(&data, pos) {
+            Ok(n) => {
+                starts.push(pos);
                 pos += n;
                 out.valid_len = pos as u64;
             }
@@ -325,7 +393,7 @@ pub fn read_journal(path: &Path, expect_gen: u64) -> Result<JournalRead, ReadErr
                         following: (data.len() - pos) as u64,
                         next_valid: next as u64,
                         why,
-                        records_before: out.records.len(),
+                        records_before: starts.len(),
                     }));
                 }
                 out.dropped_tail = Some(why);
@@ -333,6 +401,9 @@ pub fn read_journal(path: &Path, expect_gen: u64) -> Result<JournalRead, ReadErr
             }
         }
     }
+    out.records = Records {
+        files: vec![RecordFile { data, starts }],
+    };
     Ok(out)
 }
 
@@ -608,7 +679,7 @@ mod tests {
         w.sync().unwrap();
         let full = std::fs::read(journal_path(&state, 3)).unwrap();
         let r = read_journal(&journal_path(&state, 3), 3).unwrap();
-        assert_eq!(r.records, (0..5).map(rec).collect::<Vec<_>>());
+        assert_eq!(r.records.to_vec(), (0..5).map(rec).collect::<Vec<_>>());
         assert!(r.dropped_tail.is_none());
         assert_eq!(r.valid_len, full.len() as u64);
         // Cut the file at every byte: always a prefix of whole records, never an error.
@@ -624,7 +695,7 @@ mod tests {
             std::fs::write(journal_path(&state, 3), &full[..cut]).unwrap();
             let r = read_journal(&journal_path(&state, 3), 3).unwrap();
             let whole = boundaries.iter().filter(|&&b| b <= cut).count() - 1;
-            assert_eq!(r.records.len(), whole, "cut at {cut}");
+            assert_eq!(r.records.to_vec().len(), whole, "cut at {cut}");
             assert_eq!(r.dropped_tail.is_some(), !boundaries.contains(&cut));
         }
     }
@@ -648,19 +719,19 @@ mod tests {
         w.write(&buf).unwrap();
         let r = read_journal(&journal_path(&state, 2), 2).unwrap();
         assert!(r.dropped_tail.is_none());
-        assert_eq!(r.records.len(), texts.len() + 1);
+        assert_eq!(r.records.to_vec().len(), texts.len() + 1);
         for (i, t) in texts.iter().enumerate() {
             let want = match crate::json::parse_py_json(if t.is_empty() { "{}" } else { t }) {
                 Ok(Value::Object(m)) => m,
                 other => panic!("{other:?}"),
             };
-            assert_eq!(r.records[i].method, "add_task");
-            assert_eq!(r.records[i].now, 1000.5 + i as f64);
-            assert_eq!(r.records[i].args, want);
+            assert_eq!(r.records.to_vec()[i].method, "add_task");
+            assert_eq!(r.records.to_vec()[i].now, 1000.5 + i as f64);
+            assert_eq!(r.records.to_vec()[i].args, want);
             // Same order too (a Map compares as a set).
-            assert!(r.records[i].args.keys().eq(want.keys()));
+            assert!(r.records.to_vec()[i].args.keys().eq(want.keys()));
         }
-        assert_eq!(r.records[texts.len()], rec(7));
+        assert_eq!(r.records.to_vec()[texts.len()], rec(7));
         let data = std::fs::read(journal_path(&state, 2)).unwrap();
         assert_eq!(&data[..8], MAGIC);
     }
@@ -693,7 +764,7 @@ mod tests {
         rec(0).encode(&mut file);
         std::fs::write(journal_path(&state, 4), &file).unwrap();
         let r = read_journal(&journal_path(&state, 4), 4).unwrap();
-        assert_eq!(r.records, vec![rec(0)]);
+        assert_eq!(r.records.to_vec(), vec![rec(0)]);
         let mut w = JournalWriter::reopen(&state, 4, r.valid_len, &Faults::default()).unwrap();
         let mut buf = Vec::new();
         encode_raw_record("pause", "", 5.0, &mut buf);
@@ -701,8 +772,8 @@ mod tests {
         let data = std::fs::read(journal_path(&state, 4)).unwrap();
         assert_eq!(&data[..8], MAGIC);
         let r = read_journal(&journal_path(&state, 4), 4).unwrap();
-        assert_eq!(r.records.len(), 2);
-        assert_eq!(r.records[1].method, "pause");
+        assert_eq!(r.records.to_vec().len(), 2);
+        assert_eq!(r.records.to_vec()[1].method, "pause");
     }
 
     #[test]
@@ -721,7 +792,7 @@ mod tests {
         data[last] ^= 0x55;
         std::fs::write(&p, &data).unwrap();
         let r = read_journal(&p, 0).unwrap();
-        assert_eq!(r.records.len(), 2);
+        assert_eq!(r.records.to_vec().len(), 2);
         assert!(r.dropped_tail.unwrap().contains("checksum"));
     }
 
@@ -750,7 +821,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let state = dir.path().join("s");
         let good = small_journal(&state, 6);
-        let all = read_journal(&journal_path(&state, 0), 0).unwrap().records;
+        let all = read_journal(&journal_path(&state, 0), 0)
+            .unwrap()
+            .records
+            .to_vec();
         assert_eq!(all.len(), 6);
         let last_start = {
             let mut pos = HEADER_LEN as usize;
@@ -783,15 +857,15 @@ mod tests {
                         // Never more than the damaged last record is lost, and a record
                         // before the damage is never changed.
                         assert_eq!(
-                            r.records[..r.records.len().min(5)],
-                            all[..r.records.len().min(5)],
+                            r.records.to_vec()[..r.records.to_vec().len().min(5)],
+                            all[..r.records.to_vec().len().min(5)],
                             "offset {off}"
                         );
-                        if r.records.len() == 6 {
+                        if r.records.to_vec().len() == 6 {
                             // The flip landed where it changes nothing we read.
                             unchanged += 1;
                         } else {
-                            assert_eq!(r.records.len(), 5, "offset {off} flip {flip:#x}");
+                            assert_eq!(r.records.to_vec().len(), 5, "offset {off} flip {flip:#x}");
                             assert!(off >= last_start, "offset {off} is before the last record");
                             assert!(r.dropped_tail.is_some());
                             tail_dropped += 1;
@@ -861,12 +935,12 @@ mod tests {
         assert!(w.torn);
         let r = read_journal(&journal_path(&state, 0), 0).unwrap();
         // Half of the failed append landed: one whole record and a torn one.
-        assert_eq!(r.records, vec![rec(0), rec(1)]);
+        assert_eq!(r.records.to_vec(), vec![rec(0), rec(1)]);
         assert!(r.dropped_tail.is_some());
         w.cut_to_valid().unwrap();
         let r = read_journal(&journal_path(&state, 0), 0).unwrap();
         assert_eq!(
-            r.records,
+            r.records.to_vec(),
             vec![rec(0)],
             "cut to what the writer knew was whole"
         );
@@ -875,7 +949,7 @@ mod tests {
         rec(3).encode(&mut three);
         w.write(&three).unwrap();
         let r = read_journal(&journal_path(&state, 0), 0).unwrap();
-        assert_eq!(r.records, vec![rec(0), rec(3)]);
+        assert_eq!(r.records.to_vec(), vec![rec(0), rec(3)]);
         assert!(r.dropped_tail.is_none());
         // Read back first, the whole record that did land is kept.
         faults.fail_times(Op::Append, libc::EIO, 1);
@@ -884,7 +958,7 @@ mod tests {
         w.adopt_valid_len(r.valid_len);
         w.cut_to_valid().unwrap();
         let r = read_journal(&journal_path(&state, 0), 0).unwrap();
-        assert_eq!(r.records, vec![rec(0), rec(3), rec(1)]);
+        assert_eq!(r.records.to_vec(), vec![rec(0), rec(3), rec(1)]);
         assert!(r.dropped_tail.is_none());
     }
 
@@ -899,13 +973,13 @@ mod tests {
         w.write(&[1, 2, 3]).unwrap(); // torn garbage
         drop(w);
         let r = read_journal(&journal_path(&state, 1), 1).unwrap();
-        assert_eq!(r.records.len(), 1);
+        assert_eq!(r.records.to_vec().len(), 1);
         let mut w = JournalWriter::reopen(&state, 1, r.valid_len, &Faults::default()).unwrap();
         let mut buf = Vec::new();
         rec(1).encode(&mut buf);
         w.write(&buf).unwrap();
         let r = read_journal(&journal_path(&state, 1), 1).unwrap();
-        assert_eq!(r.records, vec![rec(0), rec(1)]);
+        assert_eq!(r.records.to_vec(), vec![rec(0), rec(1)]);
         assert!(r.dropped_tail.is_none());
     }
 

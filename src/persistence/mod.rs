@@ -44,7 +44,7 @@ use serde_json::{Map, Value};
 
 use crate::config::{ConfigError, Ini};
 use faults::Faults;
-use journal::{JournalWriter, Record};
+use journal::JournalWriter;
 use lock::StateLock;
 
 /// When journal appends reach the disk.
@@ -168,7 +168,7 @@ pub struct Recovery<T> {
     /// The snapshot's scheduler state, if there was one.
     pub state: Option<T>,
     /// Journal records to replay on top of it, in order.
-    pub records: Vec<Record>,
+    pub records: journal::Records,
     /// What happened, for the log: routine notes, and `warnings` for what lost or moved
     /// something (torn tails dropped, files moved aside, no state directory).
     pub notes: Vec<String>,
@@ -179,7 +179,7 @@ impl<T> Default for Recovery<T> {
     fn default() -> Recovery<T> {
         Recovery {
             state: None,
-            records: Vec::new(),
+            records: journal::Records::default(),
             notes: Vec::new(),
             warnings: Vec::new(),
         }
@@ -482,7 +482,7 @@ impl Persistence {
                 read.records.len()
             ));
             self.records_since_snapshot += read.records.len() as u64;
-            rec.records.extend(read.records);
+            rec.records.append(read.records);
             last = Some((g, read.valid_len));
         }
         Ok((rec, last))
@@ -1161,8 +1161,8 @@ mod tests {
         let (_p, rec) =
             Persistence::open::<Value>(cfg(dir.path(), Durability::Always), 2.0).unwrap();
         assert_eq!(rec.records.len(), 10);
-        assert_eq!(rec.records[3].args, args(3));
-        assert_eq!(rec.records[9].now, 19.0);
+        assert_eq!(rec.records.to_vec()[3].args, args(3));
+        assert_eq!(rec.records.to_vec()[9].now, 19.0);
     }
 
     #[test]
@@ -1186,7 +1186,7 @@ mod tests {
             let (_p, rec) = Persistence::open::<Value>(c, 5.0).unwrap();
             assert_eq!(rec.state, Some(json!({"n": 1})));
             assert_eq!(rec.records.len(), 1, "only what came after the snapshot");
-            assert_eq!(rec.records[0].args, args(2));
+            assert_eq!(rec.records.to_vec()[0].args, args(2));
             let gens = journal::list_generations(&dir.path().join("state.json")).unwrap();
             assert_eq!(gens, vec![1], "old generation removed after the snapshot");
         }
@@ -1263,7 +1263,8 @@ mod tests {
             .count();
         assert_eq!(leftovers, 0, "interrupted temp files are cleaned at start");
         assert_eq!(rec.state, Some(json!({"n": 1})));
-        let methods: Vec<_> = rec.records.iter().map(|r| r.method.as_str()).collect();
+        let records = rec.records.to_vec();
+        let methods: Vec<_> = records.iter().map(|r| r.method.as_str()).collect();
         assert_eq!(methods, vec!["b", "c"]);
     }
 
@@ -1349,7 +1350,11 @@ mod tests {
     }
 
     fn methods(rec: &Recovery<Value>) -> Vec<String> {
-        rec.records.iter().map(|r| r.method.clone()).collect()
+        rec.records
+            .to_vec()
+            .iter()
+            .map(|r| r.method.clone())
+            .collect()
     }
 
     /// Record one call the way the App does: admitted first, then queued.

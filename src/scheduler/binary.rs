@@ -71,7 +71,9 @@ struct MetaIn {
 
 struct Out<'w, W: Write> {
     w: &'w mut W,
-    strs: FastMap<Arc<str>, u64>,
+    /// By address: the scheduler interns these strings, so equal texts are one `Arc`
+    /// (two copies of a text would only cost a second table entry).
+    strs: FastMap<(usize, usize), u64>,
     policies: Vec<RetryPolicy>,
 }
 
@@ -126,11 +128,12 @@ impl<W: Write> Out<'_, W> {
         let Some(s) = s else {
             return self.varint(0);
         };
-        if let Some(&k) = self.strs.get(s) {
+        let key = (Arc::as_ptr(s) as *const u8 as usize, s.len());
+        if let Some(&k) = self.strs.get(&key) {
             return self.varint(k + 2);
         }
         let k = self.strs.len() as u64;
-        self.strs.insert(s.clone(), k);
+        self.strs.insert(key, k);
         self.varint(1)?;
         self.bytes(s.as_bytes())
     }
@@ -533,8 +536,8 @@ enum DepRef {
     Id(Arc<str>),
 }
 
-/// Read a body written by [`encode`]: `r` must end where the body ends. The indexes are
-/// rebuilt.
+/// Read a body written by [`encode`]: `r` must end where the body ends. As after serde,
+/// call [`Scheduler::rebuild_indexes`] (once any config is applied) before use.
 pub fn decode(r: &mut impl Read) -> Result<Scheduler, DecodeError> {
     let mut i = In {
         r,
@@ -588,7 +591,7 @@ pub fn decode(r: &mut impl Read) -> Result<Scheduler, DecodeError> {
             t.deps = Deps::from_sorted(ids);
         }
     }
-    let mut s = Scheduler {
+    let s = Scheduler {
         config: meta.config,
         tasks,
         status_counter: meta.status_counter,
@@ -603,7 +606,6 @@ pub fn decode(r: &mut impl Read) -> Result<Scheduler, DecodeError> {
         events: Vec::new(),
         prunes_held: false,
     };
-    s.rebuild_indexes();
     Ok(s)
 }
 

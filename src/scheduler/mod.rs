@@ -241,22 +241,6 @@ impl Index {
         k
     }
 
-    /// [`Index::intern_id`] of an id already held in an `Arc` (a loaded state): the
-    /// table keeps that very copy.
-    fn adopt_id(&mut self, id: &Arc<str>) -> Arc<str> {
-        if let Some((k, _)) = self.nodes.get_key_value(&**id) {
-            return k.clone();
-        }
-        self.nodes.insert(
-            id.clone(),
-            Node {
-                slot: NO_SLOT,
-                rdeps: SlotSet::default(),
-            },
-        );
-        id.clone()
-    }
-
     /// Drop an id nothing refers to any more.
     fn release_id(&mut self, id: &str) {
         if self
@@ -523,13 +507,23 @@ impl Scheduler {
         for w in self.workers.iter_mut().flatten() {
             w.ix = WorkerIndex::default();
         }
-        // Ids, families and modules are shared through the tables (a loaded snapshot
-        // has a copy of each per use).
+        // Ids, families and modules are shared through the tables (a snapshot read as
+        // JSON has a copy of each per use). One hash lookup per id and per dependency:
+        // at a million tasks each lookup is a cache miss.
+        use std::collections::hash_map::Entry;
         for (slot, t) in self.tasks.iter_mut().enumerate() {
             if let Some(t) = t {
-                t.id = ix.adopt_id(&t.id);
-                if let Some(n) = ix.nodes.get_mut(&*t.id) {
-                    n.slot = slot as u32;
+                match ix.nodes.entry(t.id.clone()) {
+                    Entry::Occupied(mut e) => {
+                        t.id = e.key().clone();
+                        e.get_mut().slot = slot as u32;
+                    }
+                    Entry::Vacant(e) => {
+                        e.insert(Node {
+                            slot: slot as u32,
+                            rdeps: SlotSet::default(),
+                        });
+                    }
                 }
                 ix.live += 1;
                 t.family = ix.strs.canon(&t.family);
@@ -540,14 +534,7 @@ impl Scheduler {
                 if let Some(v) = &t.param_visibilities {
                     t.param_visibilities = Some(ix.strs.canon(v));
                 }
-            }
-        }
-        for (slot, t) in self.tasks.iter_mut().enumerate() {
-            if let Some(t) = t {
-                for d in t.deps.as_mut_slice() {
-                    *d = ix.adopt_id(d);
-                    ix.add_rdep(d, slot as u32);
-                }
+                self.status_counter = self.status_counter.max(t.status_seq + 1);
             }
         }
         let done: Vec<bool> = self
@@ -555,13 +542,31 @@ impl Scheduler {
             .iter()
             .map(|t| t.as_ref().is_some_and(|t| t.status == Status::Done))
             .collect();
-        for t in self.tasks.iter_mut().flatten() {
-            t.unready = t
-                .deps
-                .iter()
-                .filter(|d| !ix.slot_of(d).is_some_and(|s| done[s as usize]))
-                .count() as u32;
-            self.status_counter = self.status_counter.max(t.status_seq + 1);
+        for (slot, t) in self.tasks.iter_mut().enumerate() {
+            let Some(t) = t else { continue };
+            let mut unready = 0;
+            for d in t.deps.as_mut_slice() {
+                match ix.nodes.entry(d.clone()) {
+                    Entry::Occupied(mut e) => {
+                        *d = e.key().clone();
+                        let n = e.get_mut();
+                        n.rdeps.insert(slot as u32);
+                        if n.slot == NO_SLOT || !done[n.slot as usize] {
+                            unready += 1;
+                        }
+                    }
+                    Entry::Vacant(e) => {
+                        let mut rdeps = SlotSet::default();
+                        rdeps.insert(slot as u32);
+                        e.insert(Node {
+                            slot: NO_SLOT,
+                            rdeps,
+                        });
+                        unready += 1;
+                    }
+                }
+            }
+            t.unready = unready;
         }
         for (slot, t) in self.tasks.iter().enumerate() {
             if let Some(t) = t {

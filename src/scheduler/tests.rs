@@ -377,7 +377,8 @@ fn dead_worker_running_task_fails_and_prune_removes() {
 fn binary_roundtrip(s: &Scheduler) -> Scheduler {
     let mut bytes = Vec::new();
     super::binary::encode(s, &mut bytes).unwrap();
-    let back = super::binary::decode(&mut bytes.as_slice()).unwrap();
+    let mut back = super::binary::decode(&mut bytes.as_slice()).unwrap();
+    back.rebuild_indexes();
     assert_eq!(
         serde_json::to_value(s).unwrap(),
         serde_json::to_value(&back).unwrap()

@@ -152,14 +152,20 @@ pub struct Imported {
 /// The scheduler settings are not known here; the App applies them to the loaded
 /// state, and tasks whose pickle lacks a retry policy take luigid's defaults.
 pub fn import_at_startup(path: &Path, now: f64) -> Result<Option<Imported>, String> {
-    let data = match std::fs::read(path) {
-        Ok(d) => d,
+    let cannot = |e: io::Error| format!("cannot read state file {}: {e}", path.display());
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(format!("cannot read state file {}: {e}", path.display())),
+        Err(e) => return Err(cannot(e)),
     };
-    if !looks_like_pickle(&data) {
+    // Our own snapshots are read by persistence::snapshot: only the first byte is
+    // looked at here, not the whole (possibly large) file.
+    let mut first = [0u8; 1];
+    if io::Read::read(&mut file, &mut first).map_err(cannot)? == 0 || !looks_like_pickle(&first) {
         return Ok(None);
     }
+    let mut data = first.to_vec();
+    io::Read::read_to_end(&mut file, &mut data).map_err(cannot)?;
     let started = std::time::Instant::now();
     let (export, counts, protocol) = luigid_export(&data).map_err(|e| e.to_string())?;
     let sched = Scheduler::from_luigi_export(&export, SchedulerConfig::default())
