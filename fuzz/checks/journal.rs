@@ -38,7 +38,7 @@ fn read_and_replay(file: &Path, bytes: &[u8]) {
         assert_eq!(r.valid_len as usize, bytes.len());
     }
     let mut s = Scheduler::new(SchedulerConfig::default());
-    for rec in r.records {
+    for rec in r.records.iter().flatten() {
         let _ = luigid_rs::api::call(&mut s, &rec.method, &rec.args, rec.now);
         s.drain_events();
     }
