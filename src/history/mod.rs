@@ -70,6 +70,7 @@ pub mod pages;
 pub mod query;
 pub mod schema;
 pub mod time;
+pub mod tls;
 pub mod url;
 pub mod writer;
 
