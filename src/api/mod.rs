@@ -9,6 +9,8 @@
 //! The reserved key `_message_id` (a string) is accepted by every method: the App injects a
 //! fresh uuid4 there so that `send_scheduler_message` stays deterministic under replay.
 
+pub mod details;
+
 use crate::scheduler::{AddTask, Scheduler};
 use serde_json::{Map, Value};
 use std::borrow::Cow;

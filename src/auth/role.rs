@@ -96,13 +96,19 @@ pub const METHOD_ROLES: &[(&str, Role)] = &[
     ("update_resources", Role::Admin),
 ];
 
+/// luigid-rs's own methods (luigid has none of these), kept apart from luigid's 39.
+/// `luigid_rs_task_details` only reads (see `crate::api::details`).
+pub const OWN_METHOD_ROLES: &[(&str, Role)] = &[("luigid_rs_task_details", Role::Viewer)];
+
 /// The role `/api/{method}` needs; `method` is the percent-decoded name the router
-/// dispatches. A name not in [`METHOD_ROLES`] needs `Admin`: failing closed means a method
-/// added to the API later, or a name spelled differently from what the API dispatches, is
-/// never open to everyone by accident (the API answers 404 for real unknown names).
+/// dispatches. A name not in [`METHOD_ROLES`] or [`OWN_METHOD_ROLES`] needs `Admin`:
+/// failing closed means a method added to the API later, or a name spelled differently
+/// from what the API dispatches, is never open to everyone by accident (the API answers
+/// 404 for real unknown names).
 pub fn required_role(method: &str) -> Role {
     METHOD_ROLES
         .iter()
+        .chain(OWN_METHOD_ROLES)
         .find(|(m, _)| *m == method)
         .map(|(_, r)| *r)
         .unwrap_or(Role::Admin)
@@ -111,6 +117,14 @@ pub fn required_role(method: &str) -> Role {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn own_methods_are_apart_and_readable_by_a_viewer() {
+        assert_eq!(required_role("luigid_rs_task_details"), Role::Viewer);
+        for (m, _) in OWN_METHOD_ROLES {
+            assert!(!METHOD_ROLES.iter().any(|(l, _)| l == m), "{m}");
+        }
+    }
 
     #[test]
     fn table_has_the_39_methods_once() {

@@ -15,7 +15,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::url::{Engine, NetUrl};
+use super::tls;
+use super::url::{Engine, NetUrl, Tls, TlsUse, Verify};
 
 /// A column value.
 #[derive(Debug, Clone, PartialEq)]
@@ -392,6 +393,8 @@ impl Pause {
 /// PostgreSQL through the synchronous `postgres` client.
 pub struct PgConn {
     config: postgres::Config,
+    /// How TLS is used (libpq's sslmode with its files resolved).
+    tls: Tls,
     client: Option<postgres::Client>,
     statements: HashMap<String, postgres::Statement>,
     /// Pages' connection: statement timeout, reconnect pause.
@@ -426,10 +429,11 @@ fn pg_err(e: postgres::Error) -> DbError {
     let data = e
         .code()
         .is_some_and(|c| c.code().starts_with("22") || c.code().starts_with("23"));
-    // The database error's own text (code and message) without the client's wrapper.
+    // The database error's own text (code and message) without the client's wrapper;
+    // otherwise the client's text with its causes (a TLS failure's reason is a cause).
     let message = match e.as_db_error() {
         Some(d) => format!("{} ({})", d.message(), d.code().code()),
-        None => e.to_string(),
+        None => tls::with_sources(&e),
     };
     DbError {
         message,
@@ -500,9 +504,18 @@ impl PgConn {
         c.connect_timeout(timeout);
         c.keepalives(true);
         c.keepalives_idle(Duration::from_secs(30));
-        c.ssl_mode(postgres::config::SslMode::Disable);
+        c.channel_binding(match u.option("channel_binding") {
+            Some("disable") => postgres::config::ChannelBinding::Disable,
+            Some("require") => postgres::config::ChannelBinding::Require,
+            _ => postgres::config::ChannelBinding::Prefer,
+        });
+        let pg_dir = std::env::var_os("HOME")
+            .filter(|h| !h.is_empty())
+            .map(|h| std::path::PathBuf::from(h).join(".postgresql"));
+        let tls = u.tls(pg_dir.as_deref()).map_err(DbError::permanent)?;
         Ok(PgConn {
             config: c,
+            tls,
             client: None,
             statements: HashMap::new(),
             for_pages,
@@ -515,6 +528,52 @@ impl PgConn {
         self.client
             .as_mut()
             .ok_or_else(|| DbError::transient("not connected"))
+    }
+
+    /// A new connection as libpq's sslmode asks: `allow` tries without TLS first and
+    /// with TLS when the server refuses that; `prefer` the other way round (a server
+    /// that offers no TLS is used without at once). The certificate files are read on
+    /// each connection, as libpq reads them.
+    fn open(&self) -> Result<postgres::Client, DbError> {
+        use postgres::config::SslMode;
+        let config = |mode| {
+            let mut c = self.config.clone();
+            c.ssl_mode(mode);
+            c
+        };
+        if self.tls.usage == TlsUse::Disable {
+            return config(SslMode::Disable)
+                .connect(postgres::NoTls)
+                .map_err(pg_err);
+        }
+        let rustls = tls::pg_client_config(&self.tls).map_err(DbError::permanent)?;
+        let connector = tokio_postgres_rustls::MakeRustlsConnect::new(rustls);
+        let attempt = |mode| config(mode).connect(connector.clone());
+        // A refusal by the server, or a failed handshake, is worth the other way;
+        // an unreachable server is not.
+        let other_way =
+            |e: &postgres::Error| e.as_db_error().is_some() || tls::rustls_cause(e).is_some();
+        let (first, second) = match self.tls.usage {
+            TlsUse::Allow => (SslMode::Disable, Some(SslMode::Require)),
+            TlsUse::Prefer => (SslMode::Prefer, Some(SslMode::Disable)),
+            _ => (SslMode::Require, None),
+        };
+        match attempt(first) {
+            Ok(c) => Ok(c),
+            Err(e) => match second {
+                Some(mode) if other_way(&e) => attempt(mode).map_err(|e2| {
+                    let mut err = pg_err(e2);
+                    let (a, b) = if first == SslMode::Disable {
+                        ("without TLS", "with TLS")
+                    } else {
+                        ("with TLS", "without TLS")
+                    };
+                    err.message = format!("{a}: {}; {b}: {}", pg_err(e).message, err.message);
+                    err
+                }),
+                _ => Err(pg_err(e)),
+            },
+        }
     }
 
     fn statement(&mut self, sql: &str) -> Result<postgres::Statement, DbError> {
@@ -702,7 +761,7 @@ impl Conn for PgConn {
                 return Err(e);
             }
         }
-        match self.config.connect(postgres::NoTls) {
+        match self.open() {
             Ok(mut client) => {
                 if self.for_pages {
                     let ms = PAGE_STATEMENT_TIMEOUT.as_millis();
@@ -718,8 +777,7 @@ impl Conn for PgConn {
                 self.pause = Pause::default();
                 Ok(false)
             }
-            Err(e) => {
-                let mut err = pg_err(e);
+            Err(mut err) => {
                 // Refused credentials or a missing database are not cured by waiting at
                 // start, but may be (a restore, a restart) once running.
                 err.transient = true;
@@ -738,9 +796,35 @@ impl Conn for PgConn {
     }
 }
 
+/// The `mysql` crate's TLS options for `tls`: no verification (REQUIRED, PREFERRED),
+/// the chain only (VERIFY_CA), or the chain and the host name (VERIFY_IDENTITY). Its
+/// rustls backend adds the public web roots to `ssl_ca`'s.
+fn my_ssl_opts(tls: &Tls) -> Option<mysql::SslOpts> {
+    if tls.usage == TlsUse::Disable {
+        return None;
+    }
+    let root = match &tls.roots {
+        Some(super::url::Roots::File(p)) => Some(p.clone()),
+        _ => None,
+    };
+    let identity = tls
+        .client_cert
+        .as_ref()
+        .map(|(cert, key)| mysql::ClientIdentity::new(cert.clone(), key.clone()));
+    Some(
+        mysql::SslOpts::default()
+            .with_root_cert_path(root)
+            .with_client_identity(identity)
+            .with_danger_accept_invalid_certs(tls.verify == Verify::None)
+            .with_danger_skip_domain_validation(tls.verify == Verify::Chain),
+    )
+}
+
 /// MySQL and MariaDB through the `mysql` client.
 pub struct MyConn {
     opts: mysql::Opts,
+    /// `PREFERRED`: the same without TLS, for a server that offers none.
+    plain: Option<mysql::Opts>,
     conn: Option<mysql::Conn>,
     for_pages: bool,
     pause: Pause,
@@ -828,8 +912,13 @@ impl MyConn {
             .tcp_connect_timeout(Some(secs("connect_timeout", CONNECT_TIMEOUT)))
             .read_timeout(Some(secs("read_timeout", io)))
             .write_timeout(Some(secs("write_timeout", io)));
+        let tls = u.tls(None).map_err(DbError::permanent)?;
+        tls::check_mysql_files(&tls).map_err(DbError::permanent)?;
+        let plain = (tls.usage == TlsUse::Prefer).then(|| mysql::Opts::from(b.clone()));
+        let b = b.ssl_opts(my_ssl_opts(&tls));
         Ok(MyConn {
             opts: mysql::Opts::from(b),
+            plain,
             conn: None,
             for_pages,
             pause: Pause::default(),
@@ -925,7 +1014,18 @@ impl Conn for MyConn {
                 return Err(e);
             }
         }
-        match mysql::Conn::new(self.opts.clone()) {
+        let conn = match mysql::Conn::new(self.opts.clone()) {
+            Err(mysql::Error::DriverError(mysql::DriverError::TlsNotSupported)) => {
+                match &self.plain {
+                    Some(plain) => mysql::Conn::new(plain.clone()),
+                    None => Err(mysql::Error::DriverError(
+                        mysql::DriverError::TlsNotSupported,
+                    )),
+                }
+            }
+            other => other,
+        };
+        match conn {
             Ok(c) => {
                 if self.connected_before && !self.for_pages {
                     log::warn!("task history: connected to the database again");

@@ -5,6 +5,8 @@
 //! - [`url`]: `[task_history] db_connection` (SQLAlchemy URLs), the password masked.
 //! - [`backend`]: one connection interface over the three engines (rusqlite, postgres,
 //!   mysql), errors marked transient when the server is away.
+//! - [`tls`]: TLS towards the servers (rustls), with libpq's and the MySQL drivers'
+//!   verification modes ([`url::Tls`]).
 //! - [`schema`]: the three tables with the DDL SQLAlchemy emits on each engine, and
 //!   luigid's upgrades.
 //! - [`writer`]: the writer thread: task-id -> record map, one transaction per batch.
@@ -70,6 +72,7 @@ pub mod pages;
 pub mod query;
 pub mod schema;
 pub mod time;
+pub mod tls;
 pub mod url;
 pub mod writer;
 

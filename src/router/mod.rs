@@ -172,7 +172,8 @@ pub fn route(app: &mut App, req: &Request, peer: &Peer, now: f64) -> Response {
     let class = match req.path.as_str() {
         p if p.starts_with("/api/") && req.method != "OPTIONS" => {
             decoded_method = crate::http::percent_decode_path(&p[5..]).unwrap_or_default();
-            if is_rpc_method(&decoded_method) {
+            if is_rpc_method(&decoded_method) || crate::api::details::is_own_method(&decoded_method)
+            {
                 RouteClass::Api {
                     method: &decoded_method,
                 }
@@ -435,6 +436,9 @@ fn api(app: &mut App, raw_method: &str, req: &Request, now: f64) -> Response {
             .preflight(req.header_str("origin"), &mut resp);
         return resp;
     }
+    if crate::api::details::is_own_method(&method) {
+        return task_details(app, req, now);
+    }
     if !is_rpc_method(&method) {
         return json_error(404, &format!("unknown RPC method {method:?}"));
     }
@@ -501,6 +505,31 @@ fn api(app: &mut App, raw_method: &str, req: &Request, now: f64) -> Response {
         Err(ApiError::BadArgument(m)) => json_error(400, &m),
         Err(e @ ApiError::Unavailable(_)) => unavailable(&e.to_string()),
     }
+}
+
+/// `luigid_rs_task_details` (`crate::api::details`): read-only, so it bypasses the
+/// journal and the reply cache; `data` is `{"task_id": "..."}` as for luigid's methods.
+fn task_details(app: &mut App, req: &Request, now: f64) -> Response {
+    let data = match crate::http::get_argument(req, "data") {
+        Ok(d) => d,
+        Err(e) => return json_error(e.status, &e.message),
+    };
+    let args = match crate::json::parse_py_json(data.as_deref().unwrap_or("{}")) {
+        Ok(serde_json::Value::Object(m)) => m,
+        Ok(_) => return json_error(400, "data must be a JSON object"),
+        Err(e) => return json_error(400, &e),
+    };
+    let Some(task_id) = args.get("task_id").and_then(|v| v.as_str()) else {
+        return json_error(400, "luigid_rs_task_details: task_id must be a string");
+    };
+    let reply = crate::api::details::task_details(&app.scheduler, task_id, now);
+    let mut body = Vec::with_capacity(256);
+    body.extend_from_slice(b"{\"response\": ");
+    crate::json::to_py_json(&reply, &mut body);
+    body.push(b'}');
+    let mut resp = Response::new(200).with_body(JSON, body);
+    app.router.cors.actual(req.header_str("origin"), &mut resp);
+    resp
 }
 
 /// 503 for a state-changing call while the saved state cannot be written. Luigi's

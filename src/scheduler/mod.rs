@@ -665,6 +665,12 @@ impl Scheduler {
         self.ix.slot_of(id)
     }
 
+    /// The task with id `id`, read-only (for luigid-rs's own task details,
+    /// `crate::api::details`).
+    pub fn task_by_id(&self, id: &str) -> Option<&Task> {
+        self.slot_of(id).and_then(|s| self.task(s))
+    }
+
     fn worker(&self, wid: u32) -> Option<&Worker> {
         self.workers.get(wid as usize).and_then(|w| w.as_ref())
     }

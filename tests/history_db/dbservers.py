@@ -52,10 +52,68 @@ def _poll(fn, timeout, what):
     raise AssertionError("timed out waiting for %s (last error: %r)" % (what, last))
 
 
+class Certs:
+    """A throwaway CA and certificates signed by it, made with the openssl CLI in `dir`:
+    `server(name, sans)` for a server (subjectAltName entries such as "IP:127.0.0.1"),
+    `client(name, cn)` for a client. Each returns (certificate path, key path)."""
+
+    def __init__(self, dir, ca_name="luigid-rs test CA"):
+        self.dir = dir
+        os.makedirs(dir, exist_ok=True)
+        self.ca_key = os.path.join(dir, "ca.key")
+        self.ca = os.path.join(dir, "ca.crt")
+        self._openssl(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                       "-nodes", "-keyout", self.ca_key, "-out", self.ca, "-days", "2",
+                       "-subj", "/CN=" + ca_name,
+                       "-addext", "basicConstraints=critical,CA:TRUE",
+                       "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
+
+    def _openssl(self, args):
+        try:
+            p = subprocess.run(["openssl"] + args, capture_output=True, text=True, timeout=60)
+        except FileNotFoundError:
+            unavailable("the openssl command is not installed")
+        if p.returncode != 0:
+            raise RuntimeError("openssl %s failed: %s" % (args[0], p.stderr[-2000:]))
+
+    def _leaf(self, name, cn, ext):
+        key = os.path.join(self.dir, name + ".key")
+        csr = os.path.join(self.dir, name + ".csr")
+        crt = os.path.join(self.dir, name + ".crt")
+        extfile = os.path.join(self.dir, name + ".ext")
+        with open(extfile, "w") as f:
+            f.write("basicConstraints=critical,CA:FALSE\n" + ext)
+        self._openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                       "-keyout", key, "-out", csr, "-subj", "/CN=" + cn])
+        self._openssl(["x509", "-req", "-in", csr, "-CA", self.ca, "-CAkey", self.ca_key,
+                       "-CAcreateserial", "-out", crt, "-days", "2", "-extfile", extfile])
+        os.chmod(key, 0o600)
+        return crt, key
+
+    def server(self, name, sans):
+        return self._leaf(name, name, "keyUsage=critical,digitalSignature\n"
+                          "extendedKeyUsage=serverAuth\nsubjectAltName=" + ",".join(sans) + "\n")
+
+    def client(self, name, cn):
+        return self._leaf(name, cn, "keyUsage=critical,digitalSignature\n"
+                          "extendedKeyUsage=clientAuth\n")
+
+
+def _install(src, dst, owner=None):
+    """Copy a certificate or key file where a server reads it (mode 0600, owned by
+    `owner`'s uid when given)."""
+    shutil.copyfile(src, dst)
+    os.chmod(dst, 0o600)
+    if owner is not None:
+        os.chown(dst, owner, -1)
+
+
 class PgServer:
     engine = "postgresql"
 
-    def __init__(self):
+    def __init__(self, tls=None, hba_first=()):
+        """`tls`: (certificate, key, CA) files to serve TLS with (ssl=on); `hba_first`:
+        pg_hba.conf lines matched before initdb's."""
         bins = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"),
                       key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0)
         if not bins:
@@ -77,7 +135,34 @@ class PgServer:
         self._run(["initdb", "-D", self.data, "-U", USER, "--pwfile", pwfile,
                    "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8",
                    "--locale=C.UTF-8"], timeout=120)
+        self.ssl_opts = ""
+        if tls:
+            self.set_tls(*tls)
+            self.ssl_opts = " -c ssl=on -c ssl_cert_file=%s -c ssl_key_file=%s -c ssl_ca_file=%s" % (
+                self._tls_path("server.crt"), self._tls_path("server.key"), self._tls_path("ca.crt"))
+        if hba_first:
+            hba = os.path.join(self.data, "pg_hba.conf")
+            with open(hba) as f:
+                rest = f.read()
+            with open(hba, "w") as f:
+                f.write("\n".join(hba_first) + "\n" + rest)
         self.start()
+
+    def _tls_path(self, name):
+        return os.path.join(self.dir, name)
+
+    def set_tls(self, cert, key, ca):
+        """Install the server's certificate, key and CA (read at start and at reload)."""
+        owner = pwd.getpwnam("nobody").pw_uid if self.as_root else None
+        for src, name in ((cert, "server.crt"), (key, "server.key"), (ca, "ca.crt")):
+            _install(src, self._tls_path(name), owner)
+
+    def reload(self):
+        c = self.connect()
+        try:
+            c.cursor().execute("SELECT pg_reload_conf()")
+        finally:
+            c.close()
 
     def _run(self, args, timeout=60, check=True):
         cmd = [os.path.join(self.bindir, args[0])] + args[1:]
@@ -89,7 +174,8 @@ class PgServer:
         return p
 
     def start(self):
-        opts = "-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off" % (self.port, self.dir)
+        opts = "-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off%s" % (
+            self.port, self.dir, self.ssl_opts)
         self._run(["pg_ctl", "-D", self.data, "-o", opts, "-l", os.path.join(self.dir, "log"),
                    "-w", "-t", "60", "start"], timeout=90)
 
@@ -103,8 +189,8 @@ class PgServer:
 
     def connect(self, db="postgres"):
         import psycopg2
-        c = psycopg2.connect(host="127.0.0.1", port=self.port, user=USER, password=PASSWORD,
-                             dbname=db, connect_timeout=5)
+        # Over the socket (trust): the TCP rules may demand TLS or a client certificate.
+        c = psycopg2.connect(host=self.dir, port=self.port, user=USER, dbname=db, connect_timeout=5)
         c.autocommit = True
         return c
 
@@ -129,7 +215,8 @@ class PgServer:
 class MariaServer:
     engine = "mysql"
 
-    def __init__(self):
+    def __init__(self, tls=None):
+        """`tls`: (certificate, key, CA) files to serve TLS with."""
         self.mariadbd = shutil.which("mariadbd") or ("/usr/sbin/mariadbd" if os.path.exists("/usr/sbin/mariadbd") else None)
         install = shutil.which("mariadb-install-db")
         if not self.mariadbd or not install:
@@ -145,6 +232,12 @@ class MariaServer:
         if p.returncode != 0:
             raise RuntimeError("mariadb-install-db failed: %s %s" % (p.stdout[-2000:], p.stderr[-2000:]))
         self.proc = None
+        self.ssl_args = []
+        if tls:
+            self.set_tls(*tls)
+            self.ssl_args = ["--ssl-cert=" + self._tls_path("server.crt"),
+                             "--ssl-key=" + self._tls_path("server.key"),
+                             "--ssl-ca=" + self._tls_path("ca.crt")]
         self.start()
         import pymysql
         c = pymysql.connect(unix_socket=self.sock, user="root", autocommit=True)
@@ -164,7 +257,8 @@ class MariaServer:
              "--port=%d" % self.port, "--bind-address=127.0.0.1", "--user=" + self.user,
              "--pid-file=" + os.path.join(self.dir, "pid"), "--skip-log-bin",
              "--innodb-buffer-pool-size=32M", "--innodb-flush-log-at-trx-commit=2",
-             "--tmpdir=" + self.dir, "--log-error=" + os.path.join(self.dir, "err.log")],
+             "--tmpdir=" + self.dir, "--log-error=" + os.path.join(self.dir, "err.log")]
+            + self.ssl_args,
             stdout=log, stderr=log)
         log.close()
 
@@ -174,6 +268,25 @@ class MariaServer:
             with socket.create_connection(("127.0.0.1", self.port), timeout=1):
                 return True
         _poll(up, 60, "mariadbd")
+
+    def _tls_path(self, name):
+        return os.path.join(self.dir, name)
+
+    def set_tls(self, cert, key, ca):
+        """Install the server's certificate, key and CA (read at start and at reload)."""
+        for src, name in ((cert, "server.crt"), (key, "server.key"), (ca, "ca.crt")):
+            _install(src, self._tls_path(name))
+
+    def reload(self):
+        c = self.root()
+        try:
+            c.cursor().execute("FLUSH SSL")
+        finally:
+            c.close()
+
+    def root(self):
+        import pymysql
+        return pymysql.connect(unix_socket=self.sock, user="root", autocommit=True)
 
     def stop(self, mode="fast"):
         if self.proc and self.proc.poll() is None:
@@ -215,9 +328,9 @@ class MariaServer:
 _ENGINES = {"postgresql": PgServer, "mariadb": MariaServer}
 
 
-def start(kind):
+def start(kind, **kw):
     try:
-        return _ENGINES[kind]()
+        return _ENGINES[kind](**kw)
     except (FileNotFoundError, RuntimeError, AssertionError) as e:
         unavailable("could not start %s: %s" % (kind, e))
 

@@ -25,6 +25,11 @@ def make_handler(upstream, static_root):
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
+        _upstream_server = None
+
+        def version_string(self):
+            return self._upstream_server or super().version_string()
+
         def log_message(self, fmt, *args):  # quiet: tests read the page, not the log
             pass
 
@@ -43,6 +48,7 @@ def make_handler(upstream, static_root):
             self._route()
 
         def _route(self, head=False):
+            self._upstream_server = None
             path = urllib.parse.urlsplit(self.path).path
             if path == "/":
                 self.send_response(302)
@@ -91,13 +97,18 @@ def make_handler(upstream, static_root):
                 headers["Content-Type"] = self.headers["Content-Type"]
             req = urllib.request.Request(upstream + self.path, data=body, method=self.command,
                                          headers=headers)
+            server = None
             try:
                 with urllib.request.urlopen(req, timeout=60) as resp:
                     code, data, ctype = resp.status, resp.read(), resp.headers.get("Content-Type")
+                    server = resp.headers.get("Server")
             except urllib.error.HTTPError as e:
                 code, data, ctype = e.code, e.read(), e.headers.get("Content-Type")
+                server = e.headers.get("Server")
             except OSError as e:
                 code, data, ctype = 502, ("upstream: %s" % e).encode(), "text/plain"
+            # The upstream's Server header, which the page reads to tell luigid from luigid-rs.
+            self._upstream_server = server
             self.send_response(code)
             self.send_header("Content-Type", ctype or "application/octet-stream")
             self.send_header("Content-Length", str(len(data)))

@@ -34,10 +34,25 @@ function setRole(r) {
 }
 
 export class ApiError extends Error {
-  constructor(method, detail) {
+  constructor(method, detail, status = 0) {
     super(`${method}: ${detail}`);
     this.method = method;
+    this.status = status;
   }
+}
+
+// The Server header of the last API reply: luigid-rs sends "luigid-rs/<version>", luigid
+// "TornadoServer/<version>"; a proxy may send its own.
+let serverName = "";
+// luigid-rs's own read-only methods (api/luigid_rs_*) are not asked of luigid, whose 404
+// would only add an error to the console; behind a proxy that hides the header they are
+// tried once.
+let ownMethods = true;
+export function hasOwnMethods() {
+  return ownMethods && !/^TornadoServer\//i.test(serverName);
+}
+export function noOwnMethods() {
+  ownMethods = false;
 }
 
 export async function call(method, params = {}, { signal } = {}) {
@@ -63,8 +78,9 @@ export async function call(method, params = {}, { signal } = {}) {
     throw new ApiError(method, "scheduler unreachable");
   }
   setRole(resp.headers.get("X-Luigid-Rs-Role"));
-  if (resp.status === 401 || resp.status === 403) throw new ApiError(method, `not allowed (HTTP ${resp.status})`);
-  if (!resp.ok) throw new ApiError(method, `HTTP ${resp.status}`);
+  serverName = resp.headers.get("Server") || serverName;
+  if (resp.status === 401 || resp.status === 403) throw new ApiError(method, `not allowed (HTTP ${resp.status})`, resp.status);
+  if (!resp.ok) throw new ApiError(method, `HTTP ${resp.status}`, resp.status);
   let body;
   try {
     body = await resp.json();

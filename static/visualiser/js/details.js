@@ -1,6 +1,6 @@
 // The task details panel: everything about one task, its error trace, and the actions
 // that apply to its status.
-import { call } from "./api.js";
+import { call, hasOwnMethods, noOwnMethods } from "./api.js";
 import { state, update } from "./state.js";
 import { h, clear, fmtTime, fmtAgo, fmtValue, fmtDuration, confirmDialog, copyText, workerLabel } from "./util.js";
 import { statusBadge, taskById } from "./tasks.js";
@@ -152,6 +152,7 @@ export async function refresh(signal) {
       errorCache = { id, text: errText, info: err && typeof err === "object" ? err : null };
     }
   }
+  const disabled = t.status === "DISABLED" ? await disableDetails(id, signal) : null;
   const params = t.params && typeof t.params === "object" ? Object.entries(t.params) : [];
   const url = t.tracking_url ? safeUrl(t.tracking_url) : null;
   const resources = t.resources_running || t.resources;
@@ -159,7 +160,7 @@ export async function refresh(signal) {
   body.append(
     h("p", { class: "task-id" }, id),
     h("p", {}, statusBadge(t.status, t.upstream)),
-    t.status === "DISABLED" ? disabledNote(t) : "",
+    t.status === "DISABLED" ? disabledNote(t, disabled) : "",
     h("div", { class: "actions" }, actions(t)),
     h("p", { id: "details-status", class: "note", role: "status" }, statusLine),
     h("dl", { class: "fields" },
@@ -207,20 +208,50 @@ export async function refresh(signal) {
   if (fresh) document.getElementById("details-close").focus({ preventScroll: true });
 }
 
-// Who disabled a task: the scheduler marks the ones it disables after too many failures
-// (re_enable_able, luigi's scheduler.py Task.scheduler_disable_time); any other DISABLED
-// status was reported by a worker. The failure count and disable_persist are not in the
-// API, so the automatic re-enable time is given for luigi's default disable_persist.
-const DEFAULT_DISABLE_PERSIST = 86400;
-function disabledNote(t) {
-  if (t.re_enable_able) {
-    const at = typeof t.last_updated === "number" ? t.last_updated + DEFAULT_DISABLE_PERSIST : null;
+// Who disabled a task and when it comes back, from luigid-rs's own read-only method
+// (src/api/details.rs); luigid's task_list says only whether the scheduler disabled it
+// (re_enable_able: luigi's scheduler.py Task.scheduler_disable_time is set), so against
+// luigid the note says no more than that.
+async function disableDetails(id, signal) {
+  if (!hasOwnMethods()) return null;
+  try {
+    return await call("luigid_rs_task_details", { task_id: id }, { signal });
+  } catch (e) {
+    if (e.name === "AbortError") throw e;
+    if (e.status === 404) noOwnMethods();
+    return null;
+  }
+}
+
+function schedulerCause(d) {
+  const p = d.retry_policy || {};
+  if (d.disable_reason === "hard_timeout") {
+    return `it kept failing for longer than its disable_hard_timeout (${fmtDuration(p.disable_hard_timeout)})` +
+      (typeof d.first_failure_time === "number" ? ` since its first failure at ${fmtTime(d.first_failure_time)}` : "");
+  }
+  const n = d.failures_at_disable;
+  return `${n} failure${n === 1 ? "" : "s"} within ${fmtDuration(p.disable_window)} ` +
+    `(its retry_count is ${p.retry_count})`;
+}
+
+function disabledNote(t, d) {
+  if (d && d.disabled_by === "scheduler" && typeof d.re_enable_time === "number") {
+    const at = d.re_enable_time;
+    const left = at - Date.now() / 1000;
+    return h("p", { class: "disabled-by", dataset: { by: "scheduler", reEnableAt: String(at) } },
+      `Disabled by the scheduler at ${fmtTime(d.scheduler_disable_time)} after ${schedulerCause(d)}. `,
+      left > 0
+        ? `The scheduler re-enables it by itself at ${fmtTime(at)} (in ${fmtDuration(left)}; ` +
+          `disable_persist is ${fmtDuration(d.disable_persist)})`
+        : `Its disable_persist (${fmtDuration(d.disable_persist)}) is over since ${fmtTime(at)}: ` +
+          "the scheduler re-enables it at its next prune",
+      "; “Re-enable” does it now.");
+  }
+  if (t.re_enable_able || (d && d.disabled_by === "scheduler")) {
     return h("p", { class: "disabled-by", dataset: { by: "scheduler" } },
       "Disabled by the scheduler: it failed more often than its retry policy allows " +
       "(retry_count failures within disable_window). The scheduler re-enables it by itself " +
-      "once disable_persist has passed since it was disabled",
-      at ? ` — ${fmtTime(at)} (in ${fmtDuration(at - Date.now() / 1000)}) with the default of 24 h` : "",
-      "; “Re-enable” does it now.");
+      "once the server's disable_persist has passed since it was disabled; “Re-enable” does it now.");
   }
   const w = Array.isArray(t.workers) ? t.workers : [];
   return h("p", { class: "disabled-by", dataset: { by: "worker" } },
