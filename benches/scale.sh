@@ -3,9 +3,10 @@
 #
 # Fills SCALE_TASKS tasks (default 100000; two parameters, a one-dependency chain, as the
 # load generator's `fill` workload sends them in luigid's wire format over 32 keep-alive
-# connections), then reports: RSS before the stop, the time SIGTERM takes (final
-# snapshot included), the snapshot's size, the time from start to the first answered
-# request, and RSS and peak RSS after the restart. One table row.
+# connections), then reports: RSS before the stop, the time SIGTERM takes, the state on
+# disk (snapshot and journals), the time from start to the first answered request
+# (snapshot loaded, journal replayed), and RSS and peak RSS after the restart. One table
+# row.
 #
 #   SCALE_TASKS=1000000 make bench-scale
 set -euo pipefail
@@ -35,7 +36,7 @@ start
   --tasks "$N" --duration 3600 > "$TMP/fill.txt" 2>&1
 RSS_BEFORE=$(kib "$PID" VmRSS)
 T0=$(now); kill -TERM "$PID"; while kill -0 "$PID" 2>/dev/null; do sleep 0.005; done; T1=$(now)
-SNAP=$(stat -c %s "$TMP/state.json")
+SNAP=$(cat "$TMP"/state.json "$TMP"/state.json.journal.* 2>/dev/null | wc -c)
 T2=$(now); start
 "$LOADGEN" wait --addr "127.0.0.1:$PORT" --limit 3600 > /dev/null; T3=$(now)
 RSS_AFTER=$(kib "$PID" VmRSS); PEAK=$(kib "$PID" VmHWM)
@@ -43,7 +44,7 @@ python3 - "$N" "$RSS_BEFORE" "$T0" "$T1" "$SNAP" "$T2" "$T3" "$RSS_AFTER" "$PEAK
 import sys
 n, rb, t0, t1, snap, t2, t3, ra, peak = sys.argv[1:]
 rb, ra, peak = int(rb) / 1024, int(ra) / 1024, int(peak) / 1024
-print("| tasks | RSS before stop | SIGTERM | snapshot | restart to first reply | RSS after restart | ratio | peak RSS |")
+print("| tasks | RSS before stop | SIGTERM | state on disk | restart to first reply | RSS after restart | ratio | peak RSS |")
 print("|---|---|---|---|---|---|---|---|")
 print("| %s | %.1f MiB | %.2f s | %.1f MB | %.2f s | %.1f MiB | %.2fx | %.1f MiB |" % (
     n, rb, float(t1) - float(t0), int(snap) / 1e6, float(t3) - float(t2), ra, ra / rb, peak))

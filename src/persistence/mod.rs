@@ -102,7 +102,7 @@ impl PersistConfig {
             durability,
             snapshot_interval: ini.get_f64("luigid_rs", "snapshot_interval", 300.0)?,
             snapshot_journal_bytes: ini
-                .get_i64("luigid_rs", "snapshot_journal_bytes", 64 * 1024 * 1024)?
+                .get_i64("luigid_rs", "snapshot_journal_bytes", 8 * 1024 * 1024)?
                 .max(0) as u64,
             start_empty: ini.get_bool("luigid_rs", "start_empty", false)?,
             fork_snapshots: ini.get_bool("luigid_rs", "fork_snapshots", true)?,
@@ -782,7 +782,7 @@ impl Persistence {
 
     /// Journal bytes that start a snapshot: `snapshot_journal_bytes`, or the size of the
     /// last snapshot when that is larger. With a fixed limit a large state would be
-    /// rewritten whole for every few MiB of journal (a 1M-task state is ~14 times 64 MiB),
+    /// rewritten whole for every few MiB of journal (a 1M-task state is ~15 times 8 MiB),
     /// and the fork and copy-on-write of each snapshot show in request latency; this way a
     /// snapshot is paid for by at least as many journal bytes as it writes, and recovery
     /// replays at most about one snapshot's worth of journal.
@@ -991,9 +991,18 @@ impl Persistence {
         self.finish_snapshot(gen, started, res);
     }
 
-    /// Stop: wait for a running snapshot, then write a final one on this thread. False
-    /// when the final snapshot failed (the journal then still holds what was kept).
+    /// Stop. With `always` or `everysec` the journal already holds every acknowledged
+    /// change: it is made durable and the stop takes milliseconds whatever the size of the
+    /// state (a final snapshot of a million tasks takes seconds to write and sync). The
+    /// next start reads the last snapshot and replays the journal after it, as after a
+    /// crash; [`Persistence::journal_limit`] bounds that journal. With `off`, or when the
+    /// journal cannot be trusted (writes blocked, its sync fails), a running snapshot is
+    /// waited for and a final one written on this thread. False when that failed (the
+    /// journal then still holds what was kept).
     pub fn shutdown<T: SnapshotBody>(&mut self, now: f64, state: &T) -> bool {
+        if self.cfg.durability != Durability::Off && self.stop_on_journal(now) {
+            return true;
+        }
         self.reap(true);
         let errors = self.stats.snapshot_errors;
         let snapshots = self.stats.snapshots;
@@ -1011,6 +1020,36 @@ impl Persistence {
         self.join_cleanup();
         // Without a state directory nothing was ever meant to be saved.
         saved || self.lock.is_none()
+    }
+
+    /// [`Persistence::shutdown`] without a final snapshot; false when the journal cannot
+    /// be relied on.
+    fn stop_on_journal(&mut self, now: f64) -> bool {
+        self.collect_background_syncs(now);
+        if self.block.is_some() || self.writer.is_none() {
+            return false;
+        }
+        if self.flush(now) != Commit::Done {
+            return false;
+        }
+        // Synced here even when the sync thread was handed the last one: it may still
+        // be running.
+        self.unsynced = true;
+        if !self.sync(now) {
+            return false;
+        }
+        // A snapshot still being written is not waited for: the journal generations it
+        // would have replaced are all still there.
+        if let Some(job) = self.job.take() {
+            // SAFETY: signalling and reaping our own child.
+            unsafe {
+                libc::kill(job.pid, libc::SIGKILL);
+                libc::waitpid(job.pid, std::ptr::null_mut(), 0);
+            }
+            let _ = std::fs::remove_file(snapshot::temp_path_of(&self.cfg.state_path, job.pid));
+        }
+        self.join_cleanup();
+        true
     }
 
     pub fn state_path(&self) -> &Path {
@@ -1291,16 +1330,40 @@ mod tests {
     }
 
     #[test]
-    fn clean_shutdown_leaves_only_the_snapshot() {
+    fn a_stop_with_a_journal_syncs_it_and_writes_no_snapshot() {
+        for d in [Durability::EverySec, Durability::Always] {
+            let dir = tempfile::tempdir().unwrap();
+            let c = cfg(dir.path(), d);
+            let (mut p, _) = Persistence::open::<Value>(c.clone(), 1.0).unwrap();
+            p.tick(1.5, &json!({"n": 1}));
+            p.start_snapshot(1.6, &json!({"n": 1}));
+            p.reap(true);
+            p.record("a", &args(1), 2.0);
+            let syncs = p.stats.journal_syncs;
+            assert!(p.shutdown(3.0, &json!({"n": 9})));
+            assert!(
+                p.stats.journal_syncs > syncs,
+                "{d:?}: the journal is synced"
+            );
+            drop(p);
+            let (_p, rec) = Persistence::open::<Value>(c, 4.0).unwrap();
+            assert_eq!(rec.state, Some(json!({"n": 1})), "{d:?}: the last snapshot");
+            assert_eq!(methods(&rec), vec!["a"], "{d:?}: and the journal after it");
+        }
+    }
+
+    #[test]
+    fn a_stop_whose_journal_sync_fails_writes_a_final_snapshot() {
         let dir = tempfile::tempdir().unwrap();
         let c = cfg(dir.path(), Durability::EverySec);
-        let (mut p, _) = Persistence::open::<Value>(c.clone(), 1.0).unwrap();
-        p.record("a", &args(1), 2.0);
-        p.shutdown(3.0, &json!({"n": 9}));
+        let faults = Faults::armable();
+        let (mut p, _) = open_faulty(&c, &faults);
+        assert!(call(&mut p, "a", 2.0));
+        faults.fail(Op::Sync, libc::EIO);
+        assert!(p.shutdown(3.0, &json!({"n": 9})));
         drop(p);
-        let (_p, rec) = Persistence::open::<Value>(c, 4.0).unwrap();
+        let (_p, rec) = open_faulty(&c, &Faults::default());
         assert_eq!(rec.state, Some(json!({"n": 9})));
-        assert!(rec.records.is_empty());
     }
 
     #[test]
@@ -1559,6 +1622,9 @@ mod tests {
         let faults = Faults::armable();
         let (mut p, _) = open_faulty(&c, &faults);
         assert!(call(&mut p, "a", 2.0));
+        // A journal that cannot be synced leaves the final snapshot as the way to keep
+        // the state; here that fails too.
+        faults.fail(Op::Sync, libc::EIO);
         faults.fail(Op::SnapshotWrite, libc::ENOSPC);
         assert!(!p.shutdown(3.0, &json!({"n": 1})));
         drop(p);
@@ -1638,7 +1704,7 @@ mod tests {
     #[test]
     fn an_empty_state_file_is_an_empty_state() {
         let dir = tempfile::tempdir().unwrap();
-        let c = cfg(dir.path(), Durability::EverySec);
+        let c = cfg(dir.path(), Durability::Off);
         std::fs::write(&c.state_path, b"").unwrap();
         let (mut p, rec) = Persistence::open::<Value>(c.clone(), 1.0).unwrap();
         assert!(rec.state.is_none() && rec.warnings.is_empty());

@@ -113,8 +113,13 @@ impl SnapshotBody for crate::scheduler::Scheduler {
 }
 
 fn temp_path(path: &Path) -> PathBuf {
+    temp_path_of(path, std::process::id() as i32)
+}
+
+/// The temp file a snapshot written by process `pid` uses until its rename.
+pub fn temp_path_of(path: &Path, pid: i32) -> PathBuf {
     let mut s = path.as_os_str().to_owned();
-    s.push(format!(".tmp.{}", std::process::id()));
+    s.push(format!(".tmp.{pid}"));
     PathBuf::from(s)
 }
 

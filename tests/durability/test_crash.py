@@ -222,6 +222,11 @@ def test_sigterm_always_ends_with_snapshot_and_zero_loss(tmp_path):
     assert left == ["state.json", "state.json.lock"], left
 
 
+def test_sigterm_everysec_stops_on_the_journal_and_loses_nothing(tmp_path):
+    # No final snapshot in the journaled modes: the next start replays the journal.
+    run_rounds(tmp_path, "everysec", rounds=3, kill_signal=signal.SIGTERM, fork=True, seed=41)
+
+
 def test_torn_journal_tail_is_dropped_and_reported(tmp_path):
     config = {"luigid_rs": {"durability": "always", "snapshot_interval": 100000}}
     workdir = tmp_path / "s"
