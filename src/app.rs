@@ -416,14 +416,21 @@ fn rebuild(recovery: Recovery<Scheduler>, config: &SchedulerConfig) -> Scheduler
     for warning in &recovery.warnings {
         log::warn!("{warning}");
     }
+    let t0 = Instant::now();
     let mut scheduler = match recovery.state {
         Some(mut s) => {
             s.apply_config(config.clone());
             s.rebuild_indexes();
+            log::info!(
+                "indexed {} tasks in {:.2} s",
+                s.task_count(),
+                t0.elapsed().as_secs_f64()
+            );
             s
         }
         None => Scheduler::new(config.clone()),
     };
+    let t1 = Instant::now();
     let replayed = recovery.records.len();
     let mut failed = 0usize;
     let mut unreadable = 0usize;
@@ -451,7 +458,11 @@ fn rebuild(recovery: Recovery<Scheduler>, config: &SchedulerConfig) -> Scheduler
         log::error!("{unreadable} journaled calls could not be read and were skipped");
     }
     if replayed > 0 {
-        log::info!("replayed {replayed} journaled calls ({failed} answered an error, as when they were first made)");
+        log::info!(
+            "replayed {replayed} journaled calls in {:.2} s ({failed} answered an error, as \
+             when they were first made)",
+            t1.elapsed().as_secs_f64()
+        );
     }
     scheduler
 }

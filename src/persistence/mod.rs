@@ -385,6 +385,7 @@ impl Persistence {
         let path = self.cfg.state_path.clone();
         let mut rec = Recovery::default();
         let mut snapshot_gen = 0;
+        let t0 = std::time::Instant::now();
         match snapshot::read::<T>(&path) {
             Ok(None) => rec.notes.push(format!(
                 "no saved state at {}: starting with an empty state",
@@ -394,9 +395,10 @@ impl Persistence {
                 snapshot_gen = l.journal_gen;
                 self.last_snapshot_bytes = file_len(&path);
                 rec.notes.push(format!(
-                    "loaded snapshot {} (journal generation {})",
+                    "loaded snapshot {} (journal generation {}) in {:.2} s",
                     path.display(),
-                    l.journal_gen
+                    l.journal_gen,
+                    t0.elapsed().as_secs_f64()
                 ));
                 rec.state = Some(l.state);
             }

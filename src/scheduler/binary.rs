@@ -488,11 +488,11 @@ impl<R: Read> In<'_, R> {
 
     fn ids(&mut self) -> Res<Ids> {
         let n = self.len()?;
-        let mut v = Vec::with_capacity(n.min(1024));
+        let mut ids = Ids::default();
         for _ in 0..n {
-            v.push(self.u32("a worker number")?);
+            ids.push(self.u32("a worker number")?);
         }
-        Ok(Ids::from(v))
+        Ok(ids)
     }
 
     fn pv(&mut self) -> Res<Pv> {
@@ -530,11 +530,18 @@ impl<R: Read> In<'_, R> {
     }
 }
 
-/// A dependency as read: a task's slot, or an id that is no task.
-enum DepRef {
-    Slot(u32),
-    Id(Arc<str>),
+/// The dependencies of every task as read, resolved once every id is known (a
+/// dependency may be a task written later): for each task with deps, its slot and its
+/// count; then, in `refs`, each dep's slot, or `NOT_A_TASK - k` for `ids[k]`, an id that
+/// is no task. Flat, so reading a million tasks allocates nothing per task here.
+#[derive(Default)]
+struct PendingDeps {
+    tasks: Vec<(u32, u32)>,
+    refs: Vec<u32>,
+    ids: Vec<Arc<str>>,
 }
+
+const NOT_A_TASK: u32 = u32::MAX;
 
 /// Read a body written by [`encode`]: `r` must end where the body ends. As after serde,
 /// call [`Scheduler::rebuild_indexes`] (once any config is applied) before use.
@@ -556,9 +563,7 @@ pub fn decode(r: &mut impl Read) -> Result<Scheduler, DecodeError> {
         return i.fail(format!("{live} tasks in {slots} slots"));
     }
     let mut tasks: Vec<Option<Box<Task>>> = Vec::with_capacity((slots as usize).min(1 << 24));
-    // The deps of every task, by slot, resolved once every id is known (a dependency
-    // may be a task written later).
-    let mut deps: Vec<(u32, Vec<DepRef>)> = Vec::new();
+    let mut deps = PendingDeps::default();
     for _ in 0..live {
         let gap = i.varint()?;
         let slot = tasks.len() as u64 + gap;
@@ -566,29 +571,35 @@ pub fn decode(r: &mut impl Read) -> Result<Scheduler, DecodeError> {
             return i.fail(format!("a task in slot {slot} of {slots}"));
         }
         tasks.resize_with(slot as usize, || None);
-        let (t, d) = read_task(&mut i)?;
-        if !d.is_empty() {
-            deps.push((slot as u32, d));
-        }
+        let t = read_task(&mut i, slot as u32, &mut deps)?;
         tasks.push(Some(Box::new(t)));
     }
     tasks.resize_with(slots as usize, || None);
     if i.pos < i.end || i.refill()? {
         return i.fail("bytes after the last task");
     }
-    for (slot, refs) in deps {
-        let mut ids = Vec::with_capacity(refs.len());
-        for r in refs {
-            ids.push(match r {
-                DepRef::Id(id) => id,
-                DepRef::Slot(s) => match tasks.get(s as usize) {
+    let mut refs = deps.refs.iter();
+    let mut ids = Vec::new();
+    for &(slot, n) in &deps.tasks {
+        ids.clear();
+        for &r in refs.by_ref().take(n as usize) {
+            let id = if r > NOT_A_TASK - deps.ids.len() as u32 {
+                deps.ids[(NOT_A_TASK - r) as usize].clone()
+            } else {
+                match tasks.get(r as usize) {
                     Some(Some(t)) => t.id.clone(),
-                    _ => return i.fail(format!("a dependency on empty slot {s}")),
-                },
-            });
+                    _ => return i.fail(format!("a dependency on empty slot {r}")),
+                }
+            };
+            ids.push(id);
         }
+        let d = if ids.len() == 1 {
+            Deps::One(ids[0].clone())
+        } else {
+            Deps::from_sorted(ids.clone())
+        };
         if let Some(Some(t)) = tasks.get_mut(slot as usize) {
-            t.deps = Deps::from_sorted(ids);
+            t.deps = d;
         }
     }
     let s = Scheduler {
@@ -609,7 +620,7 @@ pub fn decode(r: &mut impl Read) -> Result<Scheduler, DecodeError> {
     Ok(s)
 }
 
-fn read_task<R: Read>(i: &mut In<R>) -> Res<(Task, Vec<DepRef>)> {
+fn read_task<R: Read>(i: &mut In<R>, slot: u32, pending: &mut PendingDeps) -> Res<Task> {
     let id = i.arc()?;
     let bits = i.u8()?;
     let status = i.u8()?;
@@ -643,12 +654,18 @@ fn read_task<R: Read>(i: &mut In<R>) -> Res<(Task, Vec<DepRef>)> {
     let stakeholders = i.ids()?;
     let workers = i.ids()?;
     let n = i.len()?;
-    let mut deps = Vec::with_capacity(n.min(1024));
+    if n > 0 {
+        pending.tasks.push((slot, n as u32));
+    }
     for _ in 0..n {
-        deps.push(match i.u32("a dependency slot")? {
-            0 => DepRef::Id(i.arc()?),
-            s => DepRef::Slot(s - 1),
-        });
+        let r = match i.u32("a dependency slot")? {
+            0 => {
+                pending.ids.push(i.arc()?);
+                NOT_A_TASK - (pending.ids.len() as u32 - 1)
+            }
+            s => s - 1,
+        };
+        pending.refs.push(r);
     }
     let Some(family) = i.sref()? else {
         return i.fail("a task without a family");
@@ -691,7 +708,7 @@ fn read_task<R: Read>(i: &mut In<R>) -> Res<(Task, Vec<DepRef>)> {
     if bits & HAS_EXTRA != 0 {
         t.extra = Some(Box::new(read_extra(i)?));
     }
-    Ok((t, deps))
+    Ok(t)
 }
 
 fn read_extra<R: Read>(i: &mut In<R>) -> Res<super::types::Extra> {
