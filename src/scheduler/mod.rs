@@ -381,6 +381,13 @@ fn index_task(t: &Task, slot: u32, ix: &mut Index, workers: &mut [Option<Worker>
         } else {
             wi.tasks.remove(slot);
         }
+        if t.status == Status::Running {
+            if add {
+                wi.running.insert(t.status_seq, slot);
+            } else {
+                wi.running.remove(&t.status_seq);
+            }
+        }
         if pf {
             adj(&mut wi.n_pf, add);
             if unique {

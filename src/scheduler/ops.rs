@@ -527,13 +527,15 @@ impl Scheduler {
         now: f64,
     ) -> Option<(Map<String, Value>, RunningList)> {
         let wid = self.get_worker(worker, now);
-        let running: Vec<(u32, Option<u32>)> = self
-            .bucket(Status::Running)
-            .filter_map(|s| {
-                let t = self.task(s)?;
-                t.workers.contains(&wid).then_some((s, t.worker_running))
-            })
-            .collect();
+        let running: Vec<(u32, Option<u32>)> = match self.worker(wid) {
+            Some(wk) => wk
+                .ix
+                .running
+                .values()
+                .filter_map(|&s| Some((s, self.task(s)?.worker_running)))
+                .collect(),
+            None => Vec::new(),
+        };
         // luigid looks each runner up with get-or-create: a runner that was pruned
         // comes back (rare; the common case needs no name lookup).
         for &(_, wr) in &running {

@@ -1158,8 +1158,16 @@ fn index_dump(s: &Scheduler) -> String {
         stake.sort_unstable();
         let i = &w.ix;
         out += &format!(
-            "{} {tasks:?} {stake:?} {:?} {} {} {} {} {} {}\n",
-            w.id, i.ready, i.n_pf, i.n_pf_unique, i.n_pf_last, i.n_p, i.n_p_unique, i.n_p_res
+            "{} {tasks:?} {stake:?} {:?} {:?} {} {} {} {} {} {}\n",
+            w.id,
+            i.ready,
+            i.running,
+            i.n_pf,
+            i.n_pf_unique,
+            i.n_pf_last,
+            i.n_p,
+            i.n_p_unique,
+            i.n_p_res
         );
     }
     for t in s.tasks.iter().flatten() {

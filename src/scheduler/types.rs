@@ -771,6 +771,10 @@ pub struct WorkerIndex {
     pub stake: SlotBits,
     /// Schedulable PENDING tasks of this worker, in rank order (trivial workers).
     pub ready: BTreeSet<CandKey>,
+    /// RUNNING tasks whose `workers` contain this worker, in status-bucket order
+    /// (`status_seq` -> slot): count_pending's and get_work's `running_tasks`, without a
+    /// walk over every worker's running tasks.
+    pub running: std::collections::BTreeMap<u64, u32>,
     /// PENDING or FAILED tasks: all, with one worker, with this worker last.
     pub n_pf: usize,
     pub n_pf_unique: usize,
