@@ -27,6 +27,7 @@ pub mod logfile;
 pub mod metrics;
 pub mod notify;
 pub mod persistence;
+pub mod pyfloat;
 pub mod router;
 pub mod scheduler;
 pub mod server;

@@ -778,34 +778,6 @@ fn escape_label(s: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// Python's `repr(float)`: shortest round-trip digits, exponent form below 1e-4 and
-/// from 1e16 on, `.0` on whole numbers.
-pub fn py_repr(d: f64) -> String {
-    if d.is_nan() {
-        return "nan".into();
-    }
-    if d.is_infinite() {
-        return if d > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    if d == 0.0 {
-        return if d.is_sign_negative() { "-0.0" } else { "0.0" }.into();
-    }
-    let sci = format!("{d:e}"); // e.g. "1.2345e10", "-5e-7"
-    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    if (-4..16).contains(&exp) {
-        let s = format!("{d}");
-        if s.contains('.') {
-            s
-        } else {
-            format!("{s}.0")
-        }
-    } else {
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{mant}e{sign}{:02}", exp.abs())
-    }
-}
-
 /// prometheus_client's number format: Python's repr, but positive numbers with more
 /// than six integer digits in exponent form as Go writes them (`1.7955e+09`).
 pub fn go_float(d: f64) -> String {
@@ -819,7 +791,7 @@ pub fn go_float(d: f64) -> String {
             "-Inf".into()
         };
     }
-    let s = py_repr(d);
+    let s = crate::pyfloat::repr(d);
     match s.find('.') {
         Some(dot) if d > 0.0 && dot > 6 => {
             let mantissa = format!("{}.{}{}", &s[..1], &s[1..dot], &s[dot + 1..]);

@@ -29,7 +29,7 @@ pub fn py_repr(v: &Value, out: &mut String) {
             } else if let Some(u) = n.as_u64() {
                 out.push_str(&u.to_string());
             } else {
-                out.push_str(&py_float_repr(n.as_f64().unwrap_or(0.0)));
+                out.push_str(&crate::pyfloat::repr(n.as_f64().unwrap_or(0.0)));
             }
         }
         Value::String(s) => py_str_repr(s, out),
@@ -85,67 +85,6 @@ fn py_str_repr(s: &str, out: &mut String) {
         }
     }
     out.push(quote);
-}
-
-/// Python `repr(float)`: shortest round-trip digits, scientific outside [1e-4, 1e16).
-pub fn py_float_repr(f: f64) -> String {
-    if f.is_nan() {
-        return "nan".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    if f == 0.0 {
-        return if f.is_sign_negative() {
-            "-0.0".into()
-        } else {
-            "0.0".into()
-        };
-    }
-    // Rust's `{:e}` gives the shortest round-trip digits: "1.2345e-5".
-    let sci = format!("{:e}", f);
-    let (mant, exp) = match sci.split_once('e') {
-        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
-        None => (sci.as_str(), 0),
-    };
-    let neg = mant.starts_with('-');
-    let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
-    let mut out = String::new();
-    if neg {
-        out.push('-');
-    }
-    if (-4..16).contains(&exp) {
-        if exp < 0 {
-            out.push_str("0.");
-            for _ in 0..(-exp - 1) {
-                out.push('0');
-            }
-            out.push_str(&digits);
-        } else {
-            let int_len = exp as usize + 1;
-            if digits.len() <= int_len {
-                out.push_str(&digits);
-                for _ in digits.len()..int_len {
-                    out.push('0');
-                }
-                out.push_str(".0");
-            } else {
-                out.push_str(&digits[..int_len]);
-                out.push('.');
-                out.push_str(&digits[int_len..]);
-            }
-        }
-    } else {
-        out.push_str(&digits[..1]);
-        if digits.len() > 1 {
-            out.push('.');
-            out.push_str(&digits[1..]);
-        }
-        out.push('e');
-        out.push(if exp < 0 { '-' } else { '+' });
-        out.push_str(&format!("{:02}", exp.abs()));
-    }
-    out
 }
 
 /// `family(k1=v1, k2=v2)` over the public params sorted by key.
@@ -305,15 +244,13 @@ mod tests {
     }
 
     #[test]
-    fn float_repr_like_python() {
-        assert_eq!(py_float_repr(1.5), "1.5");
-        assert_eq!(py_float_repr(1.0), "1.0");
-        assert_eq!(py_float_repr(1e16), "1e+16");
-        assert_eq!(py_float_repr(1234567890123456.0), "1234567890123456.0");
-        assert_eq!(py_float_repr(0.0001), "0.0001");
-        assert_eq!(py_float_repr(0.00001), "1e-05");
-        assert_eq!(py_float_repr(-2.5e-7), "-2.5e-07");
-        assert_eq!(py_float_repr(0.1), "0.1");
+    fn float_params_read_as_python_str() {
+        // An exact tie: Python's repr takes the even digit.
+        let p = json!({"x": 1.0000076293945312, "y": 1e16, "z": 0.00001});
+        assert_eq!(
+            pretty_id_map("T", p.as_object().unwrap()),
+            "T(x=1.0000076293945312, y=1e+16, z=1e-05)"
+        );
     }
 
     #[test]
