@@ -66,7 +66,7 @@ impl App {
         let notifier =
             crate::notify::Notifier::from_ini(&ini, &scheduler_config, metrics.delivery.clone())?;
         let persist_config = PersistConfig::from_ini(&ini).map_err(|e| e.to_string())?;
-        let now = wall_clock();
+        let now = crate::clock::unix_now();
         let (persistence, recovery) =
             Persistence::open::<Scheduler>(persist_config, now).map_err(|e| e.to_string())?;
         let scheduler = rebuild(recovery, &scheduler_config);
@@ -266,7 +266,9 @@ impl App {
         }
         let scheduler = &self.scheduler;
         self.metrics
-            .record_events_with(&events, wall_clock(), &|id| scheduler.task_params(id));
+            .record_events_with(&events, crate::clock::unix_now(), &|id| {
+                scheduler.task_params(id)
+            });
         self.notifier.on_events(&events, scheduler);
         if let Some(h) = &self.history {
             h.record_owned(events);
@@ -463,13 +465,6 @@ fn request_label(path: &str) -> &str {
     }
 }
 
-pub fn wall_clock() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
-
 /// Message ids only need to be unique, not secret: xorshift seeded from the OS.
 struct XorShift(u64);
 
@@ -480,7 +475,7 @@ impl XorShift {
         let n = unsafe { libc::getrandom(seed.as_mut_ptr().cast(), seed.len(), 0) };
         let mut s = u64::from_le_bytes(seed);
         if n != 8 || s == 0 {
-            s = (wall_clock() * 1e6) as u64 ^ u64::from(std::process::id()) | 1;
+            s = (crate::clock::unix_now() * 1e6) as u64 ^ u64::from(std::process::id()) | 1;
         }
         XorShift(s)
     }

@@ -231,13 +231,6 @@ fn valid_label_name(name: &str) -> bool {
         && !name.starts_with("__")
 }
 
-fn unix_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
-
 /// `families.get_mut(name)`, with "" found without a string comparison: comparing an
 /// empty string whose buffer was never allocated runs `memcmp(_, _, 0)` on a dangling
 /// address, which costs ~100 ns on AVX-512 machines (see `Interner::empty`), and the
@@ -294,7 +287,7 @@ impl Metrics {
 
     /// Count the scheduler's events of one loop iteration (status events are ignored).
     pub fn record_events(&self, events: &[Event]) {
-        self.record_events_at(events, unix_now());
+        self.record_events_at(events, crate::clock::unix_now());
     }
 
     /// [`Metrics::record_events`] with the Unix time used for new `_created` series

@@ -20,7 +20,7 @@ pub mod framer;
 pub mod gzip;
 
 pub use date::{http_date, parse_http_date};
-pub use encode::{encode_response, write_response, CONTINUE, SERVER};
+pub use encode::{encode_response, CONTINUE, SERVER};
 pub use form::{
     get_argument, get_arguments, parse_multipart, parse_urlencoded, percent_decode_path, Arguments,
 };
