@@ -9,13 +9,86 @@
 //!   so luigid's echo of them round-trips, and [`raw_number_value`] gives their value.
 //! - Integers beyond the u64/i64 range become floats (Python keeps them exact).
 //! - A lone surrogate escape such as `\ud800` becomes U+FFFD (a Rust string cannot hold it).
+//! - A string that a client sends starting with U+FDD0 (the raw-number mark) is kept with
+//!   a second mark in front, which every writer here drops again: the client gets back
+//!   the string it sent, never a bare number. Texts that leave other ways (history rows,
+//!   logs) show the extra mark; Python-style text (`scheduler::pyfmt`) drops it with
+//!   [`client_str`].
 //!
-//! Owner: the router/JSON work item.
+//! Why a parser of our own rather than serde_json's: Python's dialect (bare `NaN`,
+//! `Infinity`, big integers kept, the last of repeated names winning at the first one's
+//! place) must round-trip as luigid echoes it, and the hot path reads add_task's top-level
+//! members into a reused list with borrowed names and its `params` objects straight to
+//! the text the scheduler stores (see [`parse_add_task_args`]). The writer is our own for
+//! the same reason: `json.dumps`' separators, ASCII-only escapes, CPython's float repr
+//! ([`crate::pyfloat`]) and Tornado's `</` escape, byte for byte.
 
 use serde::Serialize;
 use serde_json::ser::{CharEscape, Formatter};
 use serde_json::{Map, Number, Value};
 use std::io::{self, Write};
+
+/// Why a `data` text is not JSON as Python's `json.loads` reads it: what was expected and
+/// the character offset where it was not found (Python's own messages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JsonError {
+    pub kind: ErrorKind,
+    /// Byte offset into the text (Python counts characters; the same for ASCII).
+    pub pos: usize,
+}
+
+/// What the parser expected, with Python's wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    ExpectingValue,
+    ExtraData,
+    ExpectingName,
+    ExpectingColon,
+    ExpectingComma,
+    BadEscape,
+    BadUnicodeEscape,
+    ControlCharacter,
+    UnterminatedString,
+    BadNumber,
+    /// Nested deeper than Python's recursion limit allows.
+    TooDeep,
+}
+
+impl ErrorKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::ExpectingValue => "Expecting value",
+            ErrorKind::ExtraData => "Extra data",
+            ErrorKind::ExpectingName => "Expecting property name enclosed in double quotes",
+            ErrorKind::ExpectingColon => "Expecting ':' delimiter",
+            ErrorKind::ExpectingComma => "Expecting ',' delimiter",
+            ErrorKind::BadEscape => "Invalid \\escape",
+            ErrorKind::BadUnicodeEscape => "Invalid \\uXXXX escape",
+            ErrorKind::ControlCharacter => "Invalid control character",
+            ErrorKind::UnterminatedString => "Unterminated string",
+            ErrorKind::BadNumber => "bad number",
+            ErrorKind::TooDeep => "nesting too deep",
+        }
+    }
+}
+
+impl std::fmt::Display for JsonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "data is not valid JSON: {} at char {}",
+            self.kind.as_str(),
+            self.pos
+        )
+    }
+}
+
+impl std::error::Error for JsonError {}
+
+/// The members of a top-level object in order, names borrowed from the text where they
+/// have no escape. A repeated name stays repeated; its last value counts, at its first
+/// position, as in the Python dict luigid builds.
+pub type Members<'a> = Vec<(std::borrow::Cow<'a, str>, Value)>;
 
 /// Python's json nesting limit is its recursion limit (about 1000); past it Python fails
 /// the request, and so do we, instead of overflowing the stack.
@@ -23,7 +96,7 @@ const MAX_DEPTH: usize = 1000;
 
 /// Parse a `data` argument the way Python's `json.loads` does. Errors carry a message for
 /// a 400 reply.
-pub fn parse_py_json(text: &str) -> Result<Value, String> {
+pub fn parse_py_json(text: &str) -> Result<Value, JsonError> {
     with_parser(text, |p| p.document())
 }
 
@@ -48,11 +121,10 @@ fn with_parser<'a, R>(text: &'a str, f: impl FnOnce(&mut Parser<'a>) -> R) -> R 
     result
 }
 
-/// [`parse_py_json`] for a call's `data`: a top-level object comes back as its members in
-/// order, a repeated name kept each time (the last one counts, see
-/// [`crate::api::ArgList`]), which spares hashing every name; `Ok(None)` for valid JSON
+/// [`parse_py_json`] for a call's `data`: a top-level object comes back as its
+/// [`Members`], which spares hashing every name; `Ok(None)` for valid JSON
 /// that is not an object. Errors are [`parse_py_json`]'s.
-pub fn parse_py_json_args(text: &str) -> Result<Option<crate::api::ArgList<'_>>, String> {
+pub fn parse_py_json_args(text: &str) -> Result<Option<Members<'_>>, JsonError> {
     with_parser(text, |p| p.document_args())
 }
 
@@ -71,11 +143,11 @@ pub type ObjectTexts = [Option<String>; 2];
 /// than the rest of their parsing. Anything else is parsed as [`parse_py_json_args`] does.
 ///
 /// Also gives each member's place in `text` (where its name's opening quote, its value
-/// and the value's end are), for [`crate::api::add_task_journal_text`].
+/// and the value's end are), so that the journal can leave members out.
 #[allow(clippy::type_complexity)]
 pub fn parse_add_task_args(
     text: &str,
-) -> Result<Option<(crate::api::ArgList<'_>, ObjectTexts, Vec<[usize; 3]>)>, String> {
+) -> Result<Option<(Members<'_>, ObjectTexts, Vec<[usize; 3]>)>, JsonError> {
     with_parser(text, |p| {
         p.object_texts = Some(ObjectTexts::default());
         p.spans = Some(Vec::with_capacity(24));
@@ -134,7 +206,7 @@ fn write_plain_str(s: &str, out: &mut Vec<u8>) {
 /// Give back a call's argument list once its values have been taken or used, so that
 /// the next [`parse_py_json_args`] reuses its buffer: a new one of add_task's size is
 /// too large for the allocator's fast path and cost more than the parsing around it.
-pub fn recycle_args(mut args: crate::api::ArgList<'_>) {
+pub fn recycle_args(mut args: Members<'_>) {
     args.clear();
     // An empty list of the same layout under the longer lifetime; collecting an emptied
     // vector's iterator keeps its buffer (std collects in place when layouts match).
@@ -172,17 +244,17 @@ struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
-    fn document(&mut self) -> Result<Value, String> {
+    fn document(&mut self) -> Result<Value, JsonError> {
         self.skip_ws();
         let v = self.value()?;
         self.skip_ws();
         if self.pos != self.s.len() {
-            return Err(self.err("Extra data"));
+            return Err(self.err(ErrorKind::ExtraData));
         }
         Ok(v)
     }
 
-    fn document_args(&mut self) -> Result<Option<crate::api::ArgList<'a>>, String> {
+    fn document_args(&mut self) -> Result<Option<Members<'a>>, JsonError> {
         self.skip_ws();
         if self.peek() != Some(b'{') {
             return self.document().map(|_| None);
@@ -193,7 +265,7 @@ impl<'a> Parser<'a> {
         self.pos += 1; // '{'
         self.skip_ws();
         // An empty list whose buffer a previous call left (see [`recycle_args`]).
-        let mut members: crate::api::ArgList<'a> = ARGS.take();
+        let mut members: Members<'a> = ARGS.take();
         if self.peek() == Some(b'}') {
             self.pos += 1;
         } else {
@@ -220,16 +292,16 @@ impl<'a> Parser<'a> {
         self.depth -= 1;
         self.skip_ws();
         if self.pos != self.s.len() {
-            return Err(self.err("Extra data"));
+            return Err(self.err(ErrorKind::ExtraData));
         }
         Ok(Some(members))
     }
 
-    /// A string, borrowed from the text when it has no escape.
-    fn key(&mut self) -> Result<std::borrow::Cow<'a, str>, String> {
+    /// A string, borrowed from the text when it has no escape (nor a leading mark).
+    fn key(&mut self) -> Result<std::borrow::Cow<'a, str>, JsonError> {
         let start = self.pos + 1;
         let end = plain_run_end(self.s, start);
-        if self.s.get(end) == Some(&b'"') {
+        if self.s.get(end) == Some(&b'"') && !starts_with_mark(&self.s[start..end]) {
             self.pos = end + 1;
             // The run ends at an ASCII byte, so it is a whole UTF-8 slice.
             return Ok(std::borrow::Cow::Borrowed(&self.text[start..end]));
@@ -246,7 +318,7 @@ impl<'a> Parser<'a> {
     /// The value of object argument `i`: as text when [`Parser::object_text`] can read
     /// it (an empty object stands in the list), else parsed. Each occurrence of the name
     /// sets or clears the text, so a repeated name's last value counts here as well.
-    fn object_or_text(&mut self, i: usize) -> Result<Value, String> {
+    fn object_or_text(&mut self, i: usize) -> Result<Value, JsonError> {
         let start = self.pos;
         let text = if self.peek() == Some(b'{') {
             self.object_text()
@@ -345,8 +417,11 @@ impl<'a> Parser<'a> {
         String::from_utf8(out).ok()
     }
 
-    fn err(&self, what: &str) -> String {
-        format!("data is not valid JSON: {what} at char {}", self.pos)
+    fn err(&self, kind: ErrorKind) -> JsonError {
+        JsonError {
+            kind,
+            pos: self.pos,
+        }
     }
 
     fn peek(&self) -> Option<u8> {
@@ -364,7 +439,7 @@ impl<'a> Parser<'a> {
         self.s[self.pos..].starts_with(lit)
     }
 
-    fn value(&mut self) -> Result<Value, String> {
+    fn value(&mut self) -> Result<Value, JsonError> {
         match self.peek() {
             Some(b'"') => Ok(Value::String(self.string()?)),
             Some(b'{') => self.nested(Self::object),
@@ -394,13 +469,13 @@ impl<'a> Parser<'a> {
                 Ok(raw_number("-Infinity"))
             }
             Some(b'-' | b'0'..=b'9') => self.number(),
-            _ => Err(self.err("Expecting value")),
+            _ => Err(self.err(ErrorKind::ExpectingValue)),
         }
     }
 
-    fn nested(&mut self, f: fn(&mut Self) -> Result<Value, String>) -> Result<Value, String> {
+    fn nested(&mut self, f: fn(&mut Self) -> Result<Value, JsonError>) -> Result<Value, JsonError> {
         if self.depth >= MAX_DEPTH {
-            return Err(self.err("nesting too deep"));
+            return Err(self.err(ErrorKind::TooDeep));
         }
         self.depth += 1;
         let v = f(self);
@@ -408,7 +483,7 @@ impl<'a> Parser<'a> {
         v
     }
 
-    fn object(&mut self) -> Result<Value, String> {
+    fn object(&mut self) -> Result<Value, JsonError> {
         let base = self.entries.len();
         if !self.object_members()? {
             return Ok(Value::Object(Map::new()));
@@ -423,7 +498,7 @@ impl<'a> Parser<'a> {
 
     /// An object's members, pushed onto `entries` in order (duplicates kept); false for
     /// `{}`, which pushes nothing.
-    fn object_members(&mut self) -> Result<bool, String> {
+    fn object_members(&mut self) -> Result<bool, JsonError> {
         self.pos += 1; // '{'
         self.skip_ws();
         if self.peek() == Some(b'}') {
@@ -445,17 +520,17 @@ impl<'a> Parser<'a> {
     // The punctuation of an object's members, shared by the value parser and the
     // top-level argument parser (same errors as Python's json).
 
-    fn member_name_start(&self) -> Result<(), String> {
+    fn member_name_start(&self) -> Result<(), JsonError> {
         if self.peek() != Some(b'"') {
-            return Err(self.err("Expecting property name enclosed in double quotes"));
+            return Err(self.err(ErrorKind::ExpectingName));
         }
         Ok(())
     }
 
-    fn member_colon(&mut self) -> Result<(), String> {
+    fn member_colon(&mut self) -> Result<(), JsonError> {
         self.skip_ws();
         if self.peek() != Some(b':') {
-            return Err(self.err("Expecting ':' delimiter"));
+            return Err(self.err(ErrorKind::ExpectingColon));
         }
         self.pos += 1;
         self.skip_ws();
@@ -463,7 +538,7 @@ impl<'a> Parser<'a> {
     }
 
     /// After a member's value: true when another member follows, false at the `}`.
-    fn member_end(&mut self) -> Result<bool, String> {
+    fn member_end(&mut self) -> Result<bool, JsonError> {
         self.skip_ws();
         match self.peek() {
             Some(b',') => {
@@ -475,11 +550,11 @@ impl<'a> Parser<'a> {
                 self.pos += 1;
                 Ok(false)
             }
-            _ => Err(self.err("Expecting ',' delimiter")),
+            _ => Err(self.err(ErrorKind::ExpectingComma)),
         }
     }
 
-    fn array(&mut self) -> Result<Value, String> {
+    fn array(&mut self) -> Result<Value, JsonError> {
         self.pos += 1; // '['
         let mut items = Vec::new();
         self.skip_ws();
@@ -499,14 +574,14 @@ impl<'a> Parser<'a> {
                     self.pos += 1;
                     return Ok(Value::Array(items));
                 }
-                _ => return Err(self.err("Expecting ',' delimiter")),
+                _ => return Err(self.err(ErrorKind::ExpectingComma)),
             }
         }
     }
 
     /// Python's number grammar: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?`. A '.' or
     /// 'e' not followed by digits ends the number (and the leftover fails as extra data).
-    fn number(&mut self) -> Result<Value, String> {
+    fn number(&mut self) -> Result<Value, JsonError> {
         let start = self.pos;
         let digits = |p: &mut Self| {
             let from = p.pos;
@@ -525,7 +600,7 @@ impl<'a> Parser<'a> {
             }
             _ => {
                 self.pos = start;
-                return Err(self.err("Expecting value"));
+                return Err(self.err(ErrorKind::ExpectingValue));
             }
         }
         let mut is_float = false;
@@ -557,7 +632,7 @@ impl<'a> Parser<'a> {
             // Python keeps big integers exact: carry the digits.
             return Ok(raw_number(text));
         }
-        let f: f64 = text.parse().map_err(|_| self.err("bad number"))?;
+        let f: f64 = text.parse().map_err(|_| self.err(ErrorKind::BadNumber))?;
         if f.is_infinite() {
             // Python reads 1e400 as inf.
             return Ok(raw_number(if f > 0.0 { "Infinity" } else { "-Infinity" }));
@@ -565,12 +640,12 @@ impl<'a> Parser<'a> {
         Ok(Value::from(f))
     }
 
-    fn hex4(&mut self) -> Result<u32, String> {
+    fn hex4(&mut self) -> Result<u32, JsonError> {
         let h = self
             .s
             .get(self.pos..self.pos + 4)
             .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
-            .ok_or_else(|| self.err("Invalid \\uXXXX escape"))?;
+            .ok_or_else(|| self.err(ErrorKind::BadUnicodeEscape))?;
         let mut v = 0u32;
         for &b in h {
             v = v * 16 + (b as char).to_digit(16).unwrap_or(0);
@@ -579,7 +654,7 @@ impl<'a> Parser<'a> {
         Ok(v)
     }
 
-    fn string(&mut self) -> Result<String, String> {
+    fn string(&mut self) -> Result<String, JsonError> {
         self.pos += 1; // opening quote
                        // Most strings have no escape: find the closing quote, copy once.
         let start = self.pos;
@@ -587,7 +662,7 @@ impl<'a> Parser<'a> {
         if self.s.get(end) == Some(&b'"') {
             self.pos = end + 1;
             // The run ends at an ASCII byte, so it is a whole UTF-8 slice.
-            return Ok(self.text[start..end].to_owned());
+            return Ok(client_string(self.text[start..end].to_owned()));
         }
         let mut out = String::new();
         loop {
@@ -603,7 +678,7 @@ impl<'a> Parser<'a> {
             match self.peek() {
                 Some(b'"') => {
                     self.pos += 1;
-                    return Ok(out);
+                    return Ok(client_string(out));
                 }
                 Some(b'\\') => {
                     self.pos += 1;
@@ -622,19 +697,19 @@ impl<'a> Parser<'a> {
                             out.push(c);
                             continue;
                         }
-                        _ => return Err(self.err("Invalid \\escape")),
+                        _ => return Err(self.err(ErrorKind::BadEscape)),
                     };
                     self.pos += 1;
                     out.push(c);
                 }
-                Some(_) => return Err(self.err("Invalid control character")),
-                None => return Err(self.err("Unterminated string")),
+                Some(_) => return Err(self.err(ErrorKind::ControlCharacter)),
+                None => return Err(self.err(ErrorKind::UnterminatedString)),
             }
         }
     }
 
     /// After `\u`: one code point, joining a surrogate pair when the low half follows.
-    fn unicode_escape(&mut self) -> Result<char, String> {
+    fn unicode_escape(&mut self) -> Result<char, JsonError> {
         let hi = self.hex4()?;
         if (0xD800..0xDC00).contains(&hi) && self.starts_with(b"\\u") {
             let save = self.pos;
@@ -663,6 +738,33 @@ pub fn raw_number(literal: &str) -> Value {
     s.push(RAW_NUMBER);
     s.push_str(literal);
     Value::String(s)
+}
+
+/// The UTF-8 bytes of [`RAW_NUMBER`].
+const MARK: &[u8] = "\u{FDD0}".as_bytes();
+
+fn starts_with_mark(b: &[u8]) -> bool {
+    b.starts_with(MARK)
+}
+
+/// A string a client sent, as it is kept: with a second [`RAW_NUMBER`] in front when it
+/// begins with one, so that it cannot pass for a raw number (see the module doc).
+fn client_string(s: String) -> String {
+    if !starts_with_mark(s.as_bytes()) {
+        return s;
+    }
+    let mut kept = String::with_capacity(s.len() + MARK.len());
+    kept.push(RAW_NUMBER);
+    kept.push_str(&s);
+    kept
+}
+
+/// A kept string as the client sent it: [`client_string`] undone.
+pub fn client_str(s: &str) -> &str {
+    match s.strip_prefix(RAW_NUMBER) {
+        Some(rest) if rest.starts_with(RAW_NUMBER) => rest,
+        _ => s,
+    }
 }
 
 /// The literal of a raw-number string, if `s` is one.
@@ -773,6 +875,7 @@ const STR_SPECIAL: [bool; 256] = {
 /// A JSON string as Python's `json.dumps` writes it, with `</` as `<\/`.
 fn write_py_str(s: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
+    let s = client_str(s);
     let b = s.as_bytes();
     out.push(b'"');
     let (mut start, mut i) = (0, 0);
@@ -907,12 +1010,16 @@ impl Formatter for PyFormatter {
         w: &mut W,
         fragment: &str,
     ) -> io::Result<()> {
-        if self.pending_quote && !self.in_key {
-            if let Some(lit) = raw_literal(fragment) {
+        // A string's mark or marks come whole in its first fragment: serde_json splits
+        // strings only at the ASCII characters it escapes.
+        let mut fragment = fragment;
+        if self.pending_quote {
+            if let (false, Some(lit)) = (self.in_key, raw_literal(fragment)) {
                 self.pending_quote = false;
                 self.raw = true;
                 return w.write_all(lit.as_bytes());
             }
+            fragment = client_str(fragment);
         }
         self.open_quote(w)?;
         let b = fragment.as_bytes();
@@ -1465,6 +1572,61 @@ mod tests {
     #[test]
     fn error_message_says_where() {
         let e = parse_py_json("{\"a\": }").unwrap_err();
-        assert!(e.contains("Expecting value at char 6"), "{e}");
+        assert_eq!(
+            e,
+            JsonError {
+                kind: ErrorKind::ExpectingValue,
+                pos: 6
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "data is not valid JSON: Expecting value at char 6"
+        );
+        let e = parse_py_json(r#"["\q"]"#).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            r"data is not valid JSON: Invalid \escape at char 3"
+        );
+    }
+
+    /// A client's string that begins with the raw-number mark is echoed as the string it
+    /// was, by every path: parsed values and names, add_task's object texts, both writers.
+    #[test]
+    fn a_client_string_with_the_mark_stays_a_string() {
+        // (sent, the string Python reads, what json.dumps writes back)
+        let sent = [
+            (r#""\ufdd0NaN""#, "\u{FDD0}NaN", r#""\ufdd0NaN""#),
+            ("\"\u{FDD0}NaN\"", "\u{FDD0}NaN", r#""\ufdd0NaN""#),
+            (r#""\ufdd0123""#, "\u{FDD0}123", r#""\ufdd0123""#),
+            (
+                r#""\ufdd0\ufdd0Infinity""#,
+                "\u{FDD0}\u{FDD0}Infinity",
+                r#""\ufdd0\ufdd0Infinity""#,
+            ),
+            (r#""\ufdd0""#, "\u{FDD0}", r#""\ufdd0""#),
+            (r#""\ufdd0x\n""#, "\u{FDD0}x\n", r#""\ufdd0x\n""#),
+        ];
+        for (text, read, python) in sent {
+            let v = parse_py_json(text).unwrap();
+            assert_eq!(client_str(v.as_str().unwrap()), read, "{text}");
+            assert_eq!(dump(&v), python, "{text}");
+            let mut via_serde = Vec::new();
+            write_py_json(&v, &mut via_serde);
+            assert_eq!(String::from_utf8(via_serde).unwrap(), python, "{text}");
+            assert_eq!(raw_number_value(&v), None, "{text}");
+            // As a name, in a nested object, and in add_task's params object text.
+            let obj = format!(r#"{{"params": {{{text}: {text}}}, {text}: [{text}]}}"#);
+            let want = format!(r#"{{"params": {{{python}: {python}}}, {python}: [{python}]}}"#);
+            assert_eq!(dump(&parse_py_json(&obj).unwrap()), want, "{obj}");
+            let (args, texts, _) = parse_add_task_args(&obj).unwrap().unwrap();
+            let params = texts[0].clone().unwrap_or_else(|| dump(&args[0].1));
+            assert_eq!(params, format!("{{{python}: {python}}}"), "{obj}");
+            assert_eq!(client_str(&args[1].0), read, "{obj}");
+            assert_eq!(dump(&args[1].1), format!("[{python}]"), "{obj}");
+        }
+        // The numbers the mark stands for still go back bare.
+        let numbers = "[NaN, -Infinity, 123456789012345678901234567890]";
+        assert_eq!(dump(&parse_py_json(numbers).unwrap()), numbers);
     }
 }

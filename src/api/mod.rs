@@ -159,11 +159,8 @@ fn bad(method: &str, msg: String) -> ApiError {
     ApiError::BadArgument(format!("{method}: {msg}"))
 }
 
-/// A call's top-level arguments as parsed ([`crate::json::parse_py_json_args`]): the
-/// (name, value) members in order. A repeated name stays repeated and its last value
-/// counts, at its first position, as in the Python dict luigid builds; [`arg`] looks up
-/// that way. A handful of names is faster to scan than to hash into a map.
-pub type ArgList<'a> = Vec<(Cow<'a, str>, Value)>;
+/// A call's top-level arguments as parsed ([`crate::json::parse_py_json_args`]).
+pub type ArgList<'a> = crate::json::Members<'a>;
 
 /// The value of `name` in an [`ArgList`]: its last one.
 pub fn arg<'a>(args: &'a [(Cow<'_, str>, Value)], name: &str) -> Option<&'a Value> {

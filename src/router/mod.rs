@@ -460,7 +460,7 @@ fn api(app: &mut App, raw_method: &str, req: &Request, now: f64) -> Response {
     let (args, texts) = match parsed {
         Ok(Some(parsed)) => parsed,
         Ok(None) => return json_error(400, "data must be a JSON object"),
-        Err(e) => return json_error(400, &e),
+        Err(e) => return json_error(400, &e.to_string()),
     };
     let cacheable = ReplyCache::cacheable(&method);
     if cacheable && !app.scheduler.prune_needed(now) {

@@ -2,13 +2,14 @@
 //! parameters), the task-family guess of placeholder nodes, and MD5 (batch ids).
 
 use super::compact::{parse_raw, plain_str, Params};
+use crate::json::client_str;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
 /// Python `str(value)` of a JSON-decoded value.
 pub fn py_str(v: &Value) -> String {
     match v {
-        Value::String(s) => s.clone(),
+        Value::String(s) => client_str(s).to_string(),
         other => {
             let mut out = String::new();
             py_repr(other, &mut out);
@@ -59,6 +60,7 @@ pub fn py_repr(v: &Value, out: &mut String) {
 }
 
 fn py_str_repr(s: &str, out: &mut String) {
+    let s = client_str(s);
     let quote = if s.contains('\'') && !s.contains('"') {
         '"'
     } else {
@@ -98,11 +100,11 @@ pub fn pretty_id_map(family: &str, public_params: &Map<String, Value>) -> String
         if i > 0 {
             out.push_str(", ");
         }
-        out.push_str(k);
+        out.push_str(client_str(k));
         out.push('=');
         if let Some(v) = public_params.get(k.as_str()) {
             match v {
-                Value::String(s) => out.push_str(s),
+                Value::String(s) => out.push_str(client_str(s)),
                 other => py_repr(other, &mut out),
             }
         }
@@ -158,12 +160,12 @@ fn push_param(out: &mut String, i: usize, k: &str, raw: &str) {
     if i > 0 {
         out.push_str(", ");
     }
-    out.push_str(k);
+    out.push_str(client_str(k));
     out.push('=');
     match plain_str(raw) {
         Some(s) => out.push_str(s),
         None => match parse_raw(raw) {
-            Value::String(s) => out.push_str(&s),
+            Value::String(s) => out.push_str(client_str(&s)),
             other => py_repr(&other, out),
         },
     }
@@ -215,6 +217,16 @@ mod tests {
     }
 
     #[test]
+    fn a_client_string_with_the_raw_number_mark_reads_as_sent() {
+        let v = crate::json::parse_py_json(r#"{"\ufdd0k": "\ufdd0NaN", "l": "\ufdd0"}"#).unwrap();
+        let m = v.as_object().unwrap();
+        let want = "F(l=\u{FDD0}, \u{FDD0}k=\u{FDD0}NaN)";
+        assert_eq!(pretty_id_map("F", m), want);
+        assert_eq!(pretty_id("F", &Params::from_map(m)), want);
+        assert_eq!(py_str(&m["\u{FDD0}\u{FDD0}k"]), "\u{FDD0}NaN");
+    }
+
+    #[test]
     fn pretty_ids() {
         let p = json!({"num": 5, "day": "2016-02-01"});
         assert_eq!(
@@ -232,6 +244,7 @@ mod tests {
             json!({"a": [1, "x"], "b": 1.0, "c": null, "d": {"k": "it's"}, "e": true, "f": "q\"</"}),
             json!({"z\u{e9}": "\u{e9}", "a": crate::json::raw_number("NaN")}),
             json!({"b\"": 1, "a": 2}),
+            crate::json::parse_py_json(r#"{"\ufdd0k": "\ufdd0NaN", "m": ["\ufdd01"]}"#).unwrap(),
             Value::Object(
                 (0..20)
                     .map(|i| (format!("k{}", 20 - i), json!(i)))
