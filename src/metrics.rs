@@ -80,6 +80,10 @@ struct Inner {
     state_write_refused: u64,
     /// Task history events dropped because the history queue was full.
     history_dropped: u64,
+    /// Journaled calls replayed at the last start (or rollback), and those of them that
+    /// answered an error.
+    journal_replayed: u64,
+    journal_replay_errors: u64,
     snapshots: u64,
     snapshot_sum: f64,
     snapshot_last: Option<f64>,
@@ -433,6 +437,13 @@ impl Metrics {
         self.lock().history_dropped = n;
     }
 
+    /// Hook for the start: the journal replay's calls and the errors they answered.
+    pub fn set_journal_replay(&self, replayed: u64, errors: u64) {
+        let mut inner = self.lock();
+        inner.journal_replayed = replayed;
+        inner.journal_replay_errors = errors;
+    }
+
     /// Hook for persistence: one snapshot written in `secs`.
     pub fn observe_snapshot(&self, secs: f64) {
         let mut inner = self.lock();
@@ -606,6 +617,30 @@ impl Metrics {
             "luigid_history_dropped_events_total",
             &[],
             inner.history_dropped as f64,
+        );
+        header(
+            &mut o,
+            "luigid_journal_replayed_calls",
+            "journaled calls replayed when the state was last rebuilt (start or rollback)",
+            "gauge",
+        );
+        sample(
+            &mut o,
+            "luigid_journal_replayed_calls",
+            &[],
+            inner.journal_replayed as f64,
+        );
+        header(
+            &mut o,
+            "luigid_journal_replay_errors",
+            "replayed calls that answered an error (as they did when first made)",
+            "gauge",
+        );
+        sample(
+            &mut o,
+            "luigid_journal_replay_errors",
+            &[],
+            inner.journal_replay_errors as f64,
         );
         header(
             &mut o,

@@ -160,19 +160,13 @@ pub fn clean_argument(s: &str) -> String {
     replaced.trim().to_string()
 }
 
-/// One of luigid's 39 RPC method names (the api's table). Checked before `data` is read,
-/// as luigid does, so an unknown method is a 404 whatever its arguments.
-pub fn is_rpc_method(name: &str) -> bool {
-    crate::api::METHODS.iter().any(|(m, _, _)| *m == name)
-}
-
 /// Answer one request: dispatch, then ETag/304, HEAD, Vary and gzip.
 pub fn route(app: &mut App, req: &Request, peer: &Peer, now: f64) -> Response {
     let decoded_method;
     let class = match req.path.as_str() {
         p if p.starts_with("/api/") && req.method != "OPTIONS" => {
             decoded_method = crate::http::percent_decode_path(&p[5..]).unwrap_or_default();
-            if is_rpc_method(&decoded_method) {
+            if crate::api::method(&decoded_method).is_some() {
                 RouteClass::Api {
                     method: &decoded_method,
                 }
@@ -283,7 +277,7 @@ fn sha1_etag(body: &[u8]) -> String {
 /// Exactness: these replies are a function of the state and the arguments only, except
 /// that the calls prune first; the cache is used only when that prune would change
 /// nothing (`Scheduler::prune_needed`), and [`App::state_version`] moves on every call
-/// that can change state (see `App::rpc_data`).
+/// that can change state (see `App::rpc`). Which methods: the api table's `cacheable`.
 #[derive(Debug, Default)]
 pub struct ReplyCache {
     version: u64,
@@ -295,10 +289,6 @@ impl ReplyCache {
     const MAX_ENTRIES: usize = 4;
     /// Smaller replies are cheap to make again.
     const MIN_BODY: usize = 16 * 1024;
-
-    fn cacheable(method: &str) -> bool {
-        matches!(method, "task_list" | "task_search")
-    }
 
     fn get(
         &self,
@@ -435,71 +425,55 @@ fn api(app: &mut App, raw_method: &str, req: &Request, now: f64) -> Response {
             .preflight(req.header_str("origin"), &mut resp);
         return resp;
     }
-    if !is_rpc_method(&method) {
+    // Checked before `data` is read, as luigid does, so an unknown method is a 404
+    // whatever its arguments.
+    let Some(method) = crate::api::method(&method) else {
         return json_error(404, &format!("unknown RPC method {method:?}"));
-    }
+    };
     let data = match crate::http::get_argument(req, "data") {
         // Already cleaned as Tornado's get_argument does ([`clean_argument`] of it is a no-op).
         Ok(d) => d,
         Err(e) => return json_error(e.status, &e.message),
     };
     let text = data.as_deref().unwrap_or("");
-    // What the journal records for the call (add_task: without its default arguments).
-    let mut journal_text = None;
-    let parsed = match text {
-        "" => Ok(Some((Vec::new(), Default::default()))),
-        // add_task's parameters stay text (see parse_add_task_args).
-        _ if method == "add_task" => crate::json::parse_add_task_args(text).map(|a| {
-            a.map(|(args, texts, spans)| {
-                journal_text = crate::api::add_task_journal_text(text, &args, &spans);
-                (args, texts)
-            })
-        }),
-        _ => crate::json::parse_py_json_args(text).map(|a| a.map(|a| (a, Default::default()))),
+    let parsed = match crate::api::parse(method, text) {
+        Ok(parsed) => parsed,
+        Err(e) => return api_error(&e),
     };
-    let (args, texts) = match parsed {
-        Ok(Some(parsed)) => parsed,
-        Ok(None) => return json_error(400, "data must be a JSON object"),
-        Err(e) => return json_error(400, &e.to_string()),
-    };
-    let cacheable = ReplyCache::cacheable(&method);
-    if cacheable && !app.scheduler.prune_needed(now) {
-        if let Some(shared) = app.reply_cache.get(app.state_version, &method, text) {
+    if method.cacheable && !app.scheduler.prune_needed(now) {
+        if let Some(shared) = app.reply_cache.get(app.state_version, method.name, text) {
             let mut resp = Response::new(200).with_body(JSON, shared.body.clone());
             resp.shared = Some(shared);
             app.router.cors.actual(req.header_str("origin"), &mut resp);
             return resp;
         }
     }
-    crate::api::want_raw_reply();
-    let journaled = journal_text.as_deref().unwrap_or(text);
-    let result = app.rpc_args(&method, args, texts, Some(journaled), now);
-    let raw = crate::api::take_raw_body();
-    match result {
-        Ok(value) => {
-            let body = match raw {
-                Some(raw) => raw,
-                None => {
-                    let mut body = Vec::with_capacity(64);
-                    body.extend_from_slice(b"{\"response\": ");
-                    crate::json::to_py_json(&value, &mut body);
-                    body.push(b'}');
-                    body
-                }
-            };
-            let mut resp = Response::new(200).with_body(JSON, body);
-            if cacheable && resp.body.len() >= ReplyCache::MIN_BODY {
+    // What the journal records for the call (add_task: without its default arguments).
+    let journaled = parsed.journal_text.as_deref().unwrap_or(text);
+    match app.rpc(method, parsed.args, Some(journaled), now) {
+        Ok(reply) => {
+            let mut resp = Response::new(200).with_body(JSON, reply.into_body());
+            if method.cacheable && resp.body.len() >= ReplyCache::MIN_BODY {
                 let shared = std::sync::Arc::new(crate::http::SharedBody::new(resp.body.clone()));
                 app.reply_cache
-                    .put(app.state_version, &method, text, shared.clone());
+                    .put(app.state_version, method.name, text, shared.clone());
                 resp.shared = Some(shared);
             }
             app.router.cors.actual(req.header_str("origin"), &mut resp);
             resp
         }
-        Err(ApiError::UnknownMethod(m)) => json_error(404, &format!("unknown RPC method {m:?}")),
-        Err(ApiError::BadArgument(m)) => json_error(400, &m),
-        Err(e @ ApiError::Unavailable(_)) => unavailable(&e.to_string()),
+        Err(e) => api_error(&e),
+    }
+}
+
+/// The reply for a failed call.
+fn api_error(e: &ApiError) -> Response {
+    match e {
+        ApiError::UnknownMethod(_) => json_error(404, &e.to_string()),
+        ApiError::InvalidJson(_) | ApiError::NotAnObject | ApiError::BadArgument(_) => {
+            json_error(400, &e.to_string())
+        }
+        ApiError::Unavailable(_) => unavailable(&e.to_string()),
     }
 }
 
@@ -515,14 +489,6 @@ pub fn unavailable(message: &str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rpc_table_is_sorted_and_complete() {
-        assert_eq!(crate::api::METHODS.len(), 39);
-        assert!(is_rpc_method("ping"));
-        assert!(!is_rpc_method("load"));
-        assert!(!is_rpc_method("resources"));
-    }
 
     #[test]
     fn large_replies_get_a_fast_etag_that_follows_the_content() {
