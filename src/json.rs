@@ -759,7 +759,8 @@ fn client_string(s: String) -> String {
     kept
 }
 
-/// A kept string as the client sent it: [`client_string`] undone.
+/// A kept string as the client sent it: the mark added on input (see the module doc)
+/// taken off again.
 pub fn client_str(s: &str) -> &str {
     match s.strip_prefix(RAW_NUMBER) {
         Some(rest) if rest.starts_with(RAW_NUMBER) => rest,

@@ -1,8 +1,7 @@
 //! `/metrics` in the Prometheus text exposition format (0.0.4), always on.
 //!
 //! The task metrics carry the names, help texts and `family` label of Luigi's
-//! prometheus collector (`luigi/contrib/prometheus_metric.py`, protocol reference
-//! section 7), including the `*_created` series prometheus_client adds for counters,
+//! prometheus collector (`luigi/contrib/prometheus_metric.py`), including the `*_created` series prometheus_client adds for counters,
 //! and its number formatting, so existing dashboards keep working. Our own series are
 //! prefixed `luigid_`.
 //!

@@ -1,5 +1,5 @@
 //! `/static/<path>` (and `/favicon.ico`, `/robots.txt`) as Tornado's StaticFileHandler
-//! serves them (protocol reference 1.9): content type by extension, SHA-512 ETag,
+//! serves them (`tornado/web.py`): content type by extension, SHA-512 ETag,
 //! Last-Modified, 304, single byte ranges, `?v=` cache headers, HEAD.
 //!
 //! Files come from the repository's `static/` directory, embedded at build time by

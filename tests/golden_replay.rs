@@ -3,7 +3,7 @@
 //! `tests/golden/gen.py` ran scripted scenarios against Luigi 3.8's own `Scheduler` with a
 //! patched clock and recorded every reply. This test replays each file through `api::call`
 //! with the same `now` values and compares the replies after the same normalisation
-//! (reference Appendix B): `deps` and `running_tasks` compared as sorted arrays, `message_id`
+//! (`normalize` in tests/golden/gen.py): `deps` and `running_tasks` compared as sorted arrays, `message_id`
 //! masked, numbers compared by value (Python's `1000.0` and `1000` are the same number).
 //! Object key order is ignored unless `GOLDEN_STRICT_ORDER=1`; `GOLDEN_FILTER=substring`
 //! replays only matching scenarios; `GOLDEN_DIR=path` replays another directory (for the

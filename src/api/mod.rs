@@ -1,8 +1,8 @@
 //! luigid's RPC methods: `/api/{method}` with a `data` object of arguments.
 //!
-//! - [`table`]: the one table of the 39 methods (parameters with luigid's defaults,
-//!   `**kwargs`, role, effect on state, prune, cacheable).
-//! - [`args`]: a call's arguments and their typed reading.
+//! - `table.rs`: the one table of the 39 methods, [`METHODS`] (parameters with luigid's
+//!   defaults, `**kwargs`, role, effect on state, prune, cacheable).
+//! - `args.rs`: a call's arguments, [`Args`], and their typed reading.
 //! - one file per method or small family, named after it (`get_work.rs`, `add_task.rs`,
 //!   `task_list.rs`, `pause.rs` for the four pause methods, ...): its decoding and its
 //!   call into the scheduler.

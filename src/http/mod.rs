@@ -187,7 +187,7 @@ impl HttpError {
         HttpError::new(400, message)
     }
 
-    /// The reply for this error: luigid's HTML error page (protocol reference 1.3),
+    /// The reply for this error: luigid's HTML error page (Tornado's `write_error`),
     /// marked to close the connection, since the framer cannot resynchronise.
     pub fn to_response(&self) -> Response {
         let mut resp = error_page(self.status);

@@ -1,14 +1,14 @@
-//! Path + method -> handler, as luigid's route table (protocol reference 1.2), plus the
-//! cross-cutting reply rules of 1.3: SHA-1 ETag and 304 on 200 GET/HEAD replies,
-//! `Vary: Accept-Encoding` and gzip, Tornado's HTML error pages.
+//! Path + method -> handler, as luigid's route table (`luigi/server.py`, `app()`), plus
+//! the reply rules Tornado applies to every handler: SHA-1 ETag and 304 on 200 GET/HEAD
+//! replies, `Vary: Accept-Encoding` and gzip, Tornado's HTML error pages. Which RPC
+//! methods exist, what role each needs and whether its reply may be cached is the api
+//! table's (`crate::api::METHODS`).
 //!
 //! Deliberate differences from luigid (its 500s become client errors a user can act on):
 //! a `data` that is not JSON or not an object, and bad arguments, give 400 with a JSON
 //! body `{"error": "..."}`; an unknown RPC method gives 404 with such a body; an empty
 //! `data=` means "no arguments" (the visualiser's pause toggle sends it); every 405
 //! carries `Allow`; static paths are refused more strictly (see [`crate::static_files`]).
-//!
-//! Owner: the router work item.
 
 mod cors;
 
@@ -201,7 +201,8 @@ pub fn route(app: &mut App, req: &Request, peer: &Peer, now: f64) -> Response {
     resp
 }
 
-/// The rules every reply goes through, whichever handler made it (reference 1.3).
+/// The rules every reply goes through, whichever handler made it (Tornado's
+/// `RequestHandler.finish` and its `GZipContentEncoding` transform).
 fn finish(req: &Request, resp: &mut Response) {
     let get_or_head = req.method == "GET" || req.method == "HEAD";
     if resp.status == 200 && get_or_head && resp.header("etag").is_none() {
@@ -409,7 +410,7 @@ fn metrics_page(app: &mut App, _req: &Request, _now: f64) -> Response {
     app.metrics_response()
 }
 
-/// `/api/{method}` (reference 1.4).
+/// `/api/{method}`: luigid's `RPCHandler` (`luigi/server.py`).
 fn api(app: &mut App, raw_method: &str, req: &Request, now: f64) -> Response {
     if !matches!(req.method.as_str(), "GET" | "POST" | "OPTIONS") {
         return method_not_allowed("GET, POST, OPTIONS");
