@@ -96,15 +96,7 @@ impl DefaultValue {
             DefaultValue::None => raw == "null",
             DefaultValue::Bool(true) => raw == "true",
             DefaultValue::Bool(false) => raw == "false",
-            DefaultValue::Int(i) => {
-                use std::io::Write;
-                let mut text = [0u8; 20];
-                let mut w = &mut text[..];
-                // An i64 fits in 20 bytes.
-                let _ = write!(w, "{i}");
-                let len = 20 - w.len();
-                raw.as_bytes() == &text[..len]
-            }
+            DefaultValue::Int(i) => is_decimal_text(raw, i),
             // The table's strings need no escape.
             DefaultValue::Str(s) => raw
                 .strip_prefix('"')
@@ -112,6 +104,20 @@ impl DefaultValue {
                 .is_some_and(|inner| inner == s),
         }
     }
+}
+
+/// Whether `raw` is `i` as Python writes it: no sign unless negative, no leading zero.
+/// (This runs for add_task's priority on every add_task; no formatting.)
+fn is_decimal_text(raw: &str, i: i64) -> bool {
+    let (negative, digits) = match raw.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, raw),
+    };
+    negative == (i < 0)
+        && !digits.is_empty()
+        && (digits == "0" || !digits.starts_with('0'))
+        && digits.bytes().all(|b| b.is_ascii_digit())
+        && digits.parse::<u64>().ok() == Some(i.unsigned_abs())
 }
 
 /// One parameter of an RPC method.
@@ -751,8 +757,13 @@ mod tests {
         assert!(DefaultValue::Bool(true).is_written_as("true"));
         assert!(!DefaultValue::Bool(true).is_written_as("1"));
         assert!(DefaultValue::Int(0).is_written_as("0"));
-        for other in ["0.0", "-0", "00", "+0", "1"] {
+        for other in ["0.0", "-0", "00", "+0", "1", "", "-", "0 "] {
             assert!(!DefaultValue::Int(0).is_written_as(other), "{other}");
+        }
+        assert!(DefaultValue::Int(-12).is_written_as("-12"));
+        assert!(DefaultValue::Int(i64::MIN).is_written_as("-9223372036854775808"));
+        for other in ["12", "-012", "-12.0", "--12"] {
+            assert!(!DefaultValue::Int(-12).is_written_as(other), "{other}");
         }
         assert!(DefaultValue::Str("PENDING").is_written_as("\"PENDING\""));
         assert!(DefaultValue::Str("").is_written_as("\"\""));
