@@ -18,7 +18,7 @@ const NOW: f64 = 1_764_000_000.0;
 static FAILED_CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 /// The call with its arguments made beforehand (untimed where it matters).
-fn call_args(s: &mut Scheduler, method: &str, args: Args<'static>, now: f64) -> Reply {
+fn call_prepared(s: &mut Scheduler, method: &str, args: Args<'static>, now: f64) -> Reply {
     match api::call(s, method, args, now) {
         Ok(r) => r,
         Err(e) => {
@@ -32,7 +32,7 @@ fn call_args(s: &mut Scheduler, method: &str, args: Args<'static>, now: f64) -> 
 }
 
 fn call(s: &mut Scheduler, method: &str, args: &Map<String, Value>, now: f64) -> Value {
-    call_args(s, method, Args::from_map(args.clone()), now).into_value()
+    call_prepared(s, method, Args::from_map(args.clone()), now).into_value()
 }
 
 fn args_of(m: &Map<String, Value>) -> Args<'static> {
@@ -108,7 +108,7 @@ fn bench_size(c: &mut Criterion, n: usize, ok: &[&str]) {
                 for _ in 0..iters {
                     let args = args_of(&gw);
                     let t = Instant::now();
-                    let r = black_box(call_args(&mut s, "get_work", args, NOW));
+                    let r = black_box(call_prepared(&mut s, "get_work", args, NOW));
                     spent += t.elapsed();
                     let r = r.into_value();
                     calls += 1;
@@ -145,7 +145,7 @@ fn bench_size(c: &mut Criterion, n: usize, ok: &[&str]) {
         g.bench_function(BenchmarkId::new("task_list", n), |b| {
             b.iter_batched(
                 || args_of(&tl),
-                |args| black_box(call_args(&mut s, "task_list", args, NOW)),
+                |args| black_box(call_prepared(&mut s, "task_list", args, NOW)),
                 BatchSize::SmallInput,
             )
         });
@@ -158,7 +158,7 @@ fn bench_size(c: &mut Criterion, n: usize, ok: &[&str]) {
         g.bench_function(BenchmarkId::new("dep_graph", n), |b| {
             b.iter_batched(
                 || args_of(&dg),
-                |args| black_box(call_args(&mut s, "dep_graph", args, NOW)),
+                |args| black_box(call_prepared(&mut s, "dep_graph", args, NOW)),
                 BatchSize::SmallInput,
             )
         });
@@ -167,7 +167,7 @@ fn bench_size(c: &mut Criterion, n: usize, ok: &[&str]) {
     // A periodic prune that finds nothing to remove: the steady-state cost.
     if on("prune") {
         g.bench_function(BenchmarkId::new("prune", n), |b| {
-            b.iter(|| black_box(call_args(&mut s, "prune", Args::none(), NOW + 1.0)))
+            b.iter(|| black_box(call_prepared(&mut s, "prune", Args::none(), NOW + 1.0)))
         });
     }
     // A new task with two parameters and one dependency, into a scheduler of n tasks.
@@ -186,7 +186,7 @@ fn bench_size(c: &mut Criterion, n: usize, ok: &[&str]) {
                     &dep,
                 ))
             },
-            |args| black_box(call_args(&mut s, "add_task", args, NOW)),
+            |args| black_box(call_prepared(&mut s, "add_task", args, NOW)),
             BatchSize::SmallInput,
         )
     });
