@@ -3,8 +3,8 @@
 //! request (the load generator, `benches/loadgen.rs`, measures it over TCP).
 //!
 //! `cargo bench --bench in_memory -- [WHAT...]` with WHAT among `add_task`, `get_work`,
-//! `task_list`, `task_list_parts`, `rss`, `bench_adds_wire`, `upstream_adds_wire` (all
-//! of them when none is named); `PERF_N` and `PERF_REPS` change the sizes. Without
+//! `task_list`, `task_list_parts`, `rss`, `bench_adds_wire`, `upstream_adds_wire`,
+//! `json` (all of them when none is named); `PERF_N` and `PERF_REPS` change the sizes. Without
 //! `--bench` (as `cargo test --all-targets` runs it) each runs once at a small size and
 //! only checks that every request is answered 200.
 
@@ -272,6 +272,43 @@ fn time_wires(wires: &[Vec<u8>], reps: usize) -> f64 {
     best
 }
 
+/// Reading add_task's `data` as the server does (`json::parse_add_task_args`: members in
+/// a reused list, `params` straight to the text the scheduler keeps) against
+/// serde_json's `Value` plus writing `params` out (what the scheduler would then need).
+fn json(n: usize, reps: usize) {
+    let texts: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                r#"{{"task_id": "AddBench_2026_11_24_{i}_{:010x}", "status": "PENDING", "runnable": true, "deps": [], "new_deps": null, "expl": null, "resources": {{}}, "priority": 0, "family": "AddBench", "module": "bench.tasks", "params": {{"date": "2026-11-24", "n": "{i}"}}, "param_visibilities": {{"date": 0, "n": 0}}, "accepts_messages": false, "assistant": false, "tracking_url": null, "worker": "Worker(salt=654435761, workers=1, host=bench-host-1, username=bench, pid=4001)", "batchable": false, "batch_id": null, "retry_policy_dict": {{}}, "owners": []}}"#,
+                (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) & 0xff_ffff_ffff
+            )
+        })
+        .collect();
+    let (mut ours, mut serde) = (f64::MAX, f64::MAX);
+    for _ in 0..reps {
+        let t = Instant::now();
+        for text in &texts {
+            let parsed = luigid_rs::json::parse_add_task_args(text);
+            let Ok(Some((members, params, _))) = parsed else {
+                panic!("not read: {text}");
+            };
+            std::hint::black_box(&params);
+            luigid_rs::json::recycle_args(members);
+        }
+        ours = ours.min(t.elapsed().as_secs_f64() * 1e6 / n as f64);
+        let t = Instant::now();
+        let mut out = Vec::new();
+        for text in &texts {
+            let v: serde_json::Value = serde_json::from_str(text).expect("json");
+            out.clear();
+            luigid_rs::json::write_py_json(&v["params"], &mut out);
+            std::hint::black_box(&out);
+        }
+        serde = serde.min(t.elapsed().as_secs_f64() * 1e6 / n as f64);
+    }
+    println!("add_task data, {n} texts: json::parse_add_task_args {ours:.3} us, serde_json + params text {serde:.3} us");
+}
+
 fn main() {
     let named: Vec<String> = std::env::args()
         .skip(1)
@@ -307,6 +344,9 @@ fn main() {
             "bench adds (wire): {:.3} us/req over {n}",
             time_wires(&wires, reps)
         );
+    }
+    if wanted("json") {
+        json(size("PERF_N", 100_000, 200), reps);
     }
     if wanted("upstream_adds_wire") {
         // Upstream test_get_work_speed's 200,000 adds.

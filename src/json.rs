@@ -19,8 +19,10 @@
 //! `Infinity`, big integers kept, the last of repeated names winning at the first one's
 //! place) must round-trip as luigid echoes it, and the hot path reads add_task's top-level
 //! members into a reused list with borrowed names and its `params` objects straight to
-//! the text the scheduler stores (see [`parse_add_task_args`]). The writer is our own for
-//! the same reason: `json.dumps`' separators, ASCII-only escapes, CPython's float repr
+//! the text the scheduler stores (see [`parse_add_task_args`]): 1.2 us for the add_task
+//! `data` of `make bench`'s workload against 2.9-3.0 us for serde_json's `Value` and the
+//! params text written from it (`cargo bench --bench in_memory -- json`, best of 3 over
+//! 100,000 texts, 3 runs). The writer is our own for the same reason: `json.dumps`' separators, ASCII-only escapes, CPython's float repr
 //! ([`crate::pyfloat`]) and Tornado's `</` escape, byte for byte.
 
 use serde::Serialize;
