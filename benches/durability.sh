@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Durability benchmark (issue 5): add_task cost with [luigid_rs] durability = always,
+# Durability benchmark: add_task cost with [luigid_rs] durability = always,
 # everysec and off side by side, and the longest stall of the loop while snapshots of a
 # 100,000-task state are written (forked child vs. on the loop thread).
 # Run by `make bench-durability`; BENCH_QUICK=1 uses 20,000 tasks and 2 s runs.

@@ -1,5 +1,5 @@
 //! Criterion micro-benchmarks of the scheduler alone, through `api::call` as the server
-//! calls it: add_task, get_work, task_list, dep_graph and prune at 1k..1M tasks.
+//! calls it (arguments made outside the timed part): add_task, get_work, task_list, dep_graph and prune at 1k..1M tasks.
 //! Under `cargo test` (no `--bench`) only the 1k size runs, once, as a smoke test.
 
 #[path = "common/mod.rs"]
@@ -7,7 +7,7 @@ mod common;
 
 use common::workload as wl;
 use criterion::{BatchSize, BenchmarkId, Criterion};
-use luigid_rs::api;
+use luigid_rs::api::{self, Args, Reply};
 use luigid_rs::scheduler::{Scheduler, SchedulerConfig};
 use serde_json::{json, Map, Value};
 use std::hint::black_box;
@@ -17,17 +17,26 @@ const NOW: f64 = 1_764_000_000.0;
 
 static FAILED_CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-fn call(s: &mut Scheduler, method: &str, args: &Map<String, Value>, now: f64) -> Value {
+/// The call with its arguments made beforehand (untimed where it matters).
+fn call_prepared(s: &mut Scheduler, method: &str, args: Args<'static>, now: f64) -> Reply {
     match api::call(s, method, args, now) {
-        Ok(v) => v,
+        Ok(r) => r,
         Err(e) => {
             // Counted and reported once: a failing call times an error path, not the work.
             if FAILED_CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) == 0 {
                 eprintln!("scheduler bench: {method} failed: {e}");
             }
-            Value::Null
+            Reply::null()
         }
     }
+}
+
+fn call(s: &mut Scheduler, method: &str, args: &Map<String, Value>, now: f64) -> Value {
+    call_prepared(s, method, Args::from_map(args.clone()), now).into_value()
+}
+
+fn args_of(m: &Map<String, Value>) -> Args<'static> {
+    Args::from_map(m.clone())
 }
 
 /// Which of the benchmarked methods the scheduler answers without error; a failing
@@ -46,7 +55,7 @@ fn supported(worker: &str) -> Vec<&'static str> {
         ("prune", Map::new()),
     ];
     for (m, args) in probes {
-        match api::call(&mut s, m, &args, NOW) {
+        match api::call(&mut s, m, Args::from_map(args), NOW) {
             Ok(_) => ok.push(m),
             Err(e) => eprintln!("scheduler bench: skipping {m}: {e}"),
         }
@@ -97,9 +106,11 @@ fn bench_size(c: &mut Criterion, n: usize, ok: &[&str]) {
             b.iter_custom(|iters| {
                 let mut spent = Duration::ZERO;
                 for _ in 0..iters {
+                    let args = args_of(&gw);
                     let t = Instant::now();
-                    let r = black_box(call(&mut s, "get_work", &gw, NOW));
+                    let r = black_box(call_prepared(&mut s, "get_work", args, NOW));
                     spent += t.elapsed();
+                    let r = r.into_value();
                     calls += 1;
                     if let Some(id) = r.get("task_id").and_then(|v| v.as_str()) {
                         handed += 1;
@@ -132,7 +143,11 @@ fn bench_size(c: &mut Criterion, n: usize, ok: &[&str]) {
     );
     if on("task_list") {
         g.bench_function(BenchmarkId::new("task_list", n), |b| {
-            b.iter(|| black_box(call(&mut s, "task_list", &tl, NOW)))
+            b.iter_batched(
+                || args_of(&tl),
+                |args| black_box(call_prepared(&mut s, "task_list", args, NOW)),
+                BatchSize::SmallInput,
+            )
         });
     }
 
@@ -141,15 +156,18 @@ fn bench_size(c: &mut Criterion, n: usize, ok: &[&str]) {
         dg.insert("task_id".into(), json!(wl::task_id("BenchTask", 0)));
         dg.insert("include_done".into(), json!(true));
         g.bench_function(BenchmarkId::new("dep_graph", n), |b| {
-            b.iter(|| black_box(call(&mut s, "dep_graph", &dg, NOW)))
+            b.iter_batched(
+                || args_of(&dg),
+                |args| black_box(call_prepared(&mut s, "dep_graph", args, NOW)),
+                BatchSize::SmallInput,
+            )
         });
     }
 
     // A periodic prune that finds nothing to remove: the steady-state cost.
-    let empty = Map::new();
     if on("prune") {
         g.bench_function(BenchmarkId::new("prune", n), |b| {
-            b.iter(|| black_box(call(&mut s, "prune", &empty, NOW + 1.0)))
+            b.iter(|| black_box(call_prepared(&mut s, "prune", Args::none(), NOW + 1.0)))
         });
     }
     // A new task with two parameters and one dependency, into a scheduler of n tasks.
@@ -160,9 +178,15 @@ fn bench_size(c: &mut Criterion, n: usize, ok: &[&str]) {
             || {
                 next += 1;
                 let dep = vec![wl::task_id("BenchTask", next % n.max(1))];
-                wl::add_task_args(&worker, "BenchTask", next, "PENDING", &dep)
+                Args::from_map(wl::add_task_args(
+                    &worker,
+                    "BenchTask",
+                    next,
+                    "PENDING",
+                    &dep,
+                ))
             },
-            |args| black_box(call(&mut s, "add_task", &args, NOW)),
+            |args| black_box(call_prepared(&mut s, "add_task", args, NOW)),
             BatchSize::SmallInput,
         )
     });

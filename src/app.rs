@@ -2,15 +2,16 @@
 //! `handle` per request, `on_tick` from the timer wheel, `before_flush` once per loop
 //! iteration (journal group commit), `shutdown` on a stop signal.
 //!
-//! Every RPC goes through [`App::rpc`]: it journals state-changing calls before they run,
-//! calls the scheduler, and hands the scheduler's events to history and metrics.
+//! Every RPC goes through [`App::rpc`]: it journals state-changing calls before they run
+//! (what to journal is the api table's [`Effect`]), calls the scheduler through
+//! [`Method::call`], and hands the scheduler's events to history and metrics.
 
 use std::collections::HashMap;
 use std::time::Instant;
 
 use serde_json::{Map, Value};
 
-use crate::api::ApiError;
+use crate::api::{ApiError, Args, Effect, Method, Reply, MESSAGE_ID_ARG};
 use crate::config::Ini;
 use crate::history::History;
 use crate::http::{Request, Response};
@@ -27,10 +28,43 @@ pub struct Peer {
     pub uid: Option<u32>,
 }
 
+/// Why the server cannot start: which part of the configuration, or the saved state,
+/// refused. Its message says what to change.
+#[derive(Debug)]
+pub enum StartError {
+    /// A luigi.cfg setting read through the config module.
+    Config(crate::config::ConfigError),
+    /// A setting another part checks itself (CORS and static files, task history,
+    /// metric labels, notifications).
+    Setting { part: &'static str, message: String },
+    /// The saved state cannot be used.
+    State(crate::persistence::PersistError),
+}
+
+impl std::fmt::Display for StartError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StartError::Config(e) => write!(f, "{e}"),
+            StartError::Setting { message, .. } => f.write_str(message),
+            StartError::State(e) => write!(f, "{e}"),
+        }
+    }
+}
+
+impl std::error::Error for StartError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            StartError::Config(e) => Some(e),
+            StartError::Setting { .. } => None,
+            StartError::State(e) => Some(e),
+        }
+    }
+}
+
 pub struct App {
     pub ini: Ini,
-    /// Change it only through [`App::rpc`] / [`App::rpc_data`] (and the prune timer):
-    /// they move [`App::state_version`], which the router's reply cache relies on.
+    /// Change it only through [`App::rpc`] (and the prune timer): they move
+    /// [`App::state_version`], which the router's reply cache relies on.
     pub scheduler: Scheduler,
     /// Moves on every call that may have changed the scheduler state.
     pub state_version: u64,
@@ -57,19 +91,35 @@ impl App {
     /// Build everything from the merged configuration (command-line flags are already
     /// applied to `ini` as overrides), recovering the saved state. Errors are startup
     /// errors a user can act on.
-    pub fn from_ini(ini: Ini) -> Result<App, String> {
-        let router = crate::router::RouterState::from_ini(&ini)?;
-        let auth = crate::auth::Auth::from_ini(&ini).map_err(|e| e.to_string())?;
-        let scheduler_config = SchedulerConfig::from_ini(&ini).map_err(|e| e.to_string())?;
-        let history = History::from_ini(&ini)?;
-        let metrics = Metrics::with_labels(crate::metrics::TaskLabels::from_ini(&ini)?);
+    pub fn from_ini(ini: Ini) -> Result<App, StartError> {
+        use StartError::{Config, Setting, State};
+        let router = crate::router::RouterState::from_ini(&ini).map_err(|e| Setting {
+            part: "router",
+            message: e,
+        })?;
+        let auth = crate::auth::Auth::from_ini(&ini).map_err(Config)?;
+        let scheduler_config = SchedulerConfig::from_ini(&ini).map_err(Config)?;
+        let history = History::from_ini(&ini).map_err(|e| Setting {
+            part: "task history",
+            message: e,
+        })?;
+        let labels = crate::metrics::TaskLabels::from_ini(&ini).map_err(|e| Setting {
+            part: "metrics",
+            message: e,
+        })?;
+        let metrics = Metrics::with_labels(labels);
         let notifier =
-            crate::notify::Notifier::from_ini(&ini, &scheduler_config, metrics.delivery.clone())?;
-        let persist_config = PersistConfig::from_ini(&ini).map_err(|e| e.to_string())?;
-        let now = wall_clock();
+            crate::notify::Notifier::from_ini(&ini, &scheduler_config, metrics.delivery.clone())
+                .map_err(|e| Setting {
+                    part: "notifications",
+                    message: e,
+                })?;
+        let persist_config = PersistConfig::from_ini(&ini).map_err(Config)?;
+        let now = crate::clock::unix_now();
         let (persistence, recovery) =
-            Persistence::open::<Scheduler>(persist_config, now).map_err(|e| e.to_string())?;
-        let scheduler = rebuild(recovery, &scheduler_config);
+            Persistence::open::<Scheduler>(persist_config, now).map_err(State)?;
+        let (scheduler, replay) = rebuild(recovery, &scheduler_config);
+        metrics.set_journal_replay(replay.replayed, replay.failed);
         Ok(App {
             router,
             auth,
@@ -136,74 +186,46 @@ impl App {
     }
 
     /// One RPC call: journal it if it can change state, run it, feed history and metrics.
+    /// `data`: the text to journal for it (the request's `data` text, or a shorter
+    /// equivalent), `None` to journal the arguments themselves.
     pub fn rpc(
         &mut self,
-        method: &str,
-        args: Map<String, Value>,
-        now: f64,
-    ) -> Result<Value, ApiError> {
-        self.rpc_data(method, args, None, now)
-    }
-
-    /// [`App::rpc`] for arguments parsed from `data` (the request's cleaned `data` text,
-    /// `None` when there was none) with [`crate::json::parse_py_json`]: the journal then
-    /// copies the text instead of serialising the arguments again.
-    pub fn rpc_data(
-        &mut self,
-        method: &str,
-        args: Map<String, Value>,
+        method: &'static Method,
+        mut args: Args<'_>,
         data: Option<&str>,
         now: f64,
-    ) -> Result<Value, ApiError> {
-        let args = args.into_iter().map(|(k, v)| (k.into(), v)).collect();
-        self.rpc_args(method, args, Default::default(), data, now)
-    }
-
-    /// [`App::rpc_data`] with the arguments as [`crate::json::parse_py_json_args`] reads
-    /// them (the server's path).
-    pub fn rpc_args(
-        &mut self,
-        method: &str,
-        mut args: crate::api::ArgList<'_>,
-        texts: crate::json::ObjectTexts,
-        data: Option<&str>,
-        now: f64,
-    ) -> Result<Value, ApiError> {
+    ) -> Result<Reply, ApiError> {
         let mut data = data;
-        if method == "send_scheduler_message" && crate::api::arg(&args, "_message_id").is_none() {
+        if method.name == "send_scheduler_message" && args.get(MESSAGE_ID_ARG).is_none() {
             // Chosen here, not in the scheduler, so that a replay uses the same id.
-            args.push(("_message_id".into(), Value::String(self.rng.uuid4())));
+            args.push(MESSAGE_ID_ARG, Value::String(self.rng.uuid4()));
             data = None;
         }
         let blocked = self.writes_blocked().is_some();
         self.scheduler.hold_prunes(blocked);
-        let may_change = if crate::api::runs_prune(method) && method != "prune" {
-            self.scheduler.prune_needed(now)
-        } else {
-            crate::api::changes_state(method)
+        let may_change = match method.effect {
+            Effect::Read => method.prunes && self.scheduler.prune_needed(now),
+            Effect::Heartbeat | Effect::ReadWithSideEffect | Effect::Write => true,
         };
         if may_change {
             self.state_version += 1;
         }
         if self.needs_journal(method, &args, now) {
             if let Some(p) = self.persistence.as_mut() {
-                let size = data.map_or(256, str::len) + method.len();
+                let size = data.map_or(256, str::len) + method.name.len();
                 if let Err(refused) = p.admit(size, now) {
                     self.metrics.add_refused_write();
                     self.metrics.set_writes_blocked(true);
                     return Err(ApiError::Unavailable(refused.reason));
                 }
                 match data {
-                    Some(text) => p.record_raw(method, text, now),
+                    Some(text) => p.record_raw(method.name, text, now),
                     // Folded as a dict: a repeated name's last value at its first place.
-                    None => {
-                        let map = args.iter().map(|(k, v)| (k.to_string(), v.clone()));
-                        p.record(method, &map.collect(), now)
-                    }
+                    None => p.record(method.name, &args.to_map(), now),
                 }
             }
         }
-        let result = crate::api::call_args_owned(&mut self.scheduler, method, args, texts, now);
+        let result = method.call(&mut self.scheduler, args, now);
         self.dispatch_events();
         result
     }
@@ -219,24 +241,23 @@ impl App {
                 p.record("prune", &Map::new(), now);
             }
         }
-        let _ = crate::api::call(&mut self.scheduler, "prune", &Map::new(), now);
+        if let Err(e) = crate::api::call(&mut self.scheduler, "prune", Args::none(), now) {
+            log::error!("the periodic prune failed: {e}");
+        }
         self.dispatch_events();
     }
 
-    fn needs_journal(
-        &mut self,
-        method: &str,
-        args: &[(std::borrow::Cow<'_, str>, Value)],
-        now: f64,
-    ) -> bool {
-        match method {
+    /// Whether the call must be journaled for a restart to rebuild the same state.
+    fn needs_journal(&mut self, method: &Method, args: &Args<'_>, now: f64) -> bool {
+        match method.effect {
+            // Journaled verbatim only when its prune would change something; otherwise
+            // it never touches the journal.
+            Effect::Read => method.prunes && self.scheduler.prune_needed(now),
             // A heartbeat only refreshes last_active, unless it creates the worker or
             // collects its messages; journal the rest at most every few seconds so that a
             // recovered worker is not pruned early.
-            "ping" => {
-                let worker = crate::api::arg(args, "worker")
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
+            Effect::Heartbeat => {
+                let worker = args.get("worker").and_then(Value::as_str).unwrap_or("");
                 let due = self
                     .ping_journaled
                     .get(worker)
@@ -248,14 +269,7 @@ impl App {
                     false
                 }
             }
-            // Creates unknown workers as a side effect (luigid quirk Q10); hands out and
-            // forgets a message response.
-            "count_pending" | "get_scheduler_message_response" => true,
-            // Reads that prune first: journaled (verbatim, so that task_list's early
-            // "too many" reply, which skips its prune, replays exactly) only when the
-            // prune would change something; otherwise they never touch the journal.
-            m if crate::api::runs_prune(m) && m != "prune" => self.scheduler.prune_needed(now),
-            m => crate::api::is_mutating(m),
+            Effect::ReadWithSideEffect | Effect::Write => true,
         }
     }
 
@@ -266,7 +280,9 @@ impl App {
         }
         let scheduler = &self.scheduler;
         self.metrics
-            .record_events_with(&events, wall_clock(), &|id| scheduler.task_params(id));
+            .record_events_with(&events, crate::clock::unix_now(), &|id| {
+                scheduler.task_params(id)
+            });
         self.notifier.on_events(&events, scheduler);
         if let Some(h) = &self.history {
             h.record_owned(events);
@@ -321,7 +337,9 @@ impl App {
         let t0 = Instant::now();
         match p.reread::<Scheduler>(now) {
             Ok(recovery) => {
-                let mut scheduler = rebuild(recovery, &self.scheduler_config);
+                let (mut scheduler, replay) = rebuild(recovery, &self.scheduler_config);
+                self.metrics
+                    .set_journal_replay(replay.replayed, replay.failed);
                 scheduler.hold_prunes(true);
                 self.scheduler = scheduler;
                 self.state_version += 1;
@@ -407,9 +425,19 @@ impl App {
     }
 }
 
+/// What replaying the journal at a start (or a rollback) did.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Replay {
+    pub replayed: u64,
+    /// Calls that answered an error, as they did when they were first made (a bad
+    /// argument is journaled before the call runs); a different count would mean the
+    /// replay diverged.
+    pub failed: u64,
+}
+
 /// The scheduler a start rebuilds from the saved state: the snapshot with today's
 /// settings, then the journal replayed.
-fn rebuild(recovery: Recovery<Scheduler>, config: &SchedulerConfig) -> Scheduler {
+fn rebuild(recovery: Recovery<Scheduler>, config: &SchedulerConfig) -> (Scheduler, Replay) {
     for note in &recovery.notes {
         log::info!("{note}");
     }
@@ -431,47 +459,46 @@ fn rebuild(recovery: Recovery<Scheduler>, config: &SchedulerConfig) -> Scheduler
         None => Scheduler::new(config.clone()),
     };
     let t1 = Instant::now();
-    let replayed = recovery.records.len();
-    let mut failed = 0usize;
-    let mut unreadable = 0usize;
+    let mut replay = Replay::default();
     for rec in recovery.records.iter() {
+        replay.replayed += 1;
         let rec = match rec {
             Ok(rec) => rec,
             Err(why) => {
-                unreadable += 1;
-                if unreadable <= 3 {
+                replay.failed += 1;
+                if replay.failed <= 3 {
                     log::error!("a journaled call could not be read and was skipped: {why}");
                 }
                 continue;
             }
         };
         // Replayed calls already produced their replies and history before the crash.
-        if let Err(e) = crate::api::call(&mut scheduler, &rec.method, &rec.args, rec.now) {
-            failed += 1;
-            if failed <= 3 {
+        let args = Args::from_map(rec.args);
+        if let Err(e) = crate::api::call(&mut scheduler, &rec.method, args, rec.now) {
+            replay.failed += 1;
+            if replay.failed <= 3 {
                 log::warn!("replaying a journaled {} failed: {e}", rec.method);
             }
         }
         scheduler.drain_events();
     }
-    if unreadable > 0 {
-        log::error!("{unreadable} journaled calls could not be read and were skipped");
-    }
-    if replayed > 0 {
+    if replay.replayed > 0 {
         log::info!(
-            "replayed {replayed} journaled calls in {:.2} s ({failed} answered an error, as \
-             when they were first made)",
-            t1.elapsed().as_secs_f64()
+            "replayed {} journaled calls in {:.2} s ({} failed: unreadable, or answered an \
+             error as when they were first made; /metrics: luigid_journal_replay_errors)",
+            replay.replayed,
+            t1.elapsed().as_secs_f64(),
+            replay.failed
         );
     }
-    scheduler
+    (scheduler, replay)
 }
 
 /// A bounded set of labels for the request metrics.
 fn request_label(path: &str) -> &str {
     if let Some(m) = path.strip_prefix("/api/") {
-        if crate::router::is_rpc_method(m) {
-            return m;
+        if let Some(method) = crate::api::method(m) {
+            return method.name;
         }
         return "api_other";
     }
@@ -488,13 +515,6 @@ fn request_label(path: &str) -> &str {
     }
 }
 
-pub fn wall_clock() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
-
 /// Message ids only need to be unique, not secret: xorshift seeded from the OS.
 struct XorShift(u64);
 
@@ -505,7 +525,7 @@ impl XorShift {
         let n = unsafe { libc::getrandom(seed.as_mut_ptr().cast(), seed.len(), 0) };
         let mut s = u64::from_le_bytes(seed);
         if n != 8 || s == 0 {
-            s = (wall_clock() * 1e6) as u64 ^ u64::from(std::process::id()) | 1;
+            s = (crate::clock::unix_now() * 1e6) as u64 ^ u64::from(std::process::id()) | 1;
         }
         XorShift(s)
     }

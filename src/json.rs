@@ -9,13 +9,88 @@
 //!   so luigid's echo of them round-trips, and [`raw_number_value`] gives their value.
 //! - Integers beyond the u64/i64 range become floats (Python keeps them exact).
 //! - A lone surrogate escape such as `\ud800` becomes U+FFFD (a Rust string cannot hold it).
+//! - A string that a client sends starting with U+FDD0 (the raw-number mark) is kept with
+//!   a second mark in front, which every writer here drops again: the client gets back
+//!   the string it sent, never a bare number. Texts that leave other ways (history rows,
+//!   logs) show the extra mark; Python-style text (`scheduler::pyfmt`) drops it with
+//!   [`client_str`].
 //!
-//! Owner: the router/JSON work item.
+//! Why a parser of our own rather than serde_json's: Python's dialect (bare `NaN`,
+//! `Infinity`, big integers kept, the last of repeated names winning at the first one's
+//! place) must round-trip as luigid echoes it, and the hot path reads add_task's top-level
+//! members into a reused list with borrowed names and its `params` objects straight to
+//! the text the scheduler stores (see [`parse_add_task_args`]): 1.2 us for the add_task
+//! `data` of `make bench`'s workload against 2.9-3.0 us for serde_json's `Value` and the
+//! params text written from it (`cargo bench --bench in_memory -- json`, best of 3 over
+//! 100,000 texts, 3 runs). The writer is our own for the same reason: `json.dumps`' separators, ASCII-only escapes, CPython's float repr
+//! ([`crate::pyfloat`]) and Tornado's `</` escape, byte for byte.
 
 use serde::Serialize;
 use serde_json::ser::{CharEscape, Formatter};
 use serde_json::{Map, Number, Value};
 use std::io::{self, Write};
+
+/// Why a `data` text is not JSON as Python's `json.loads` reads it: what was expected and
+/// the character offset where it was not found (Python's own messages).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JsonError {
+    pub kind: ErrorKind,
+    /// Byte offset into the text (Python counts characters; the same for ASCII).
+    pub pos: usize,
+}
+
+/// What the parser expected, with Python's wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    ExpectingValue,
+    ExtraData,
+    ExpectingName,
+    ExpectingColon,
+    ExpectingComma,
+    BadEscape,
+    BadUnicodeEscape,
+    ControlCharacter,
+    UnterminatedString,
+    BadNumber,
+    /// Nested deeper than Python's recursion limit allows.
+    TooDeep,
+}
+
+impl ErrorKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::ExpectingValue => "Expecting value",
+            ErrorKind::ExtraData => "Extra data",
+            ErrorKind::ExpectingName => "Expecting property name enclosed in double quotes",
+            ErrorKind::ExpectingColon => "Expecting ':' delimiter",
+            ErrorKind::ExpectingComma => "Expecting ',' delimiter",
+            ErrorKind::BadEscape => "Invalid \\escape",
+            ErrorKind::BadUnicodeEscape => "Invalid \\uXXXX escape",
+            ErrorKind::ControlCharacter => "Invalid control character",
+            ErrorKind::UnterminatedString => "Unterminated string",
+            ErrorKind::BadNumber => "bad number",
+            ErrorKind::TooDeep => "nesting too deep",
+        }
+    }
+}
+
+impl std::fmt::Display for JsonError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "data is not valid JSON: {} at char {}",
+            self.kind.as_str(),
+            self.pos
+        )
+    }
+}
+
+impl std::error::Error for JsonError {}
+
+/// The members of a top-level object in order, names borrowed from the text where they
+/// have no escape. A repeated name stays repeated; its last value counts, at its first
+/// position, as in the Python dict luigid builds.
+pub type Members<'a> = Vec<(std::borrow::Cow<'a, str>, Value)>;
 
 /// Python's json nesting limit is its recursion limit (about 1000); past it Python fails
 /// the request, and so do we, instead of overflowing the stack.
@@ -23,7 +98,7 @@ const MAX_DEPTH: usize = 1000;
 
 /// Parse a `data` argument the way Python's `json.loads` does. Errors carry a message for
 /// a 400 reply.
-pub fn parse_py_json(text: &str) -> Result<Value, String> {
+pub fn parse_py_json(text: &str) -> Result<Value, JsonError> {
     with_parser(text, |p| p.document())
 }
 
@@ -48,11 +123,10 @@ fn with_parser<'a, R>(text: &'a str, f: impl FnOnce(&mut Parser<'a>) -> R) -> R 
     result
 }
 
-/// [`parse_py_json`] for a call's `data`: a top-level object comes back as its members in
-/// order, a repeated name kept each time (the last one counts, see
-/// [`crate::api::ArgList`]), which spares hashing every name; `Ok(None)` for valid JSON
+/// [`parse_py_json`] for a call's `data`: a top-level object comes back as its
+/// [`Members`], which spares hashing every name; `Ok(None)` for valid JSON
 /// that is not an object. Errors are [`parse_py_json`]'s.
-pub fn parse_py_json_args(text: &str) -> Result<Option<crate::api::ArgList<'_>>, String> {
+pub fn parse_py_json_args(text: &str) -> Result<Option<Members<'_>>, JsonError> {
     with_parser(text, |p| p.document_args())
 }
 
@@ -71,11 +145,11 @@ pub type ObjectTexts = [Option<String>; 2];
 /// than the rest of their parsing. Anything else is parsed as [`parse_py_json_args`] does.
 ///
 /// Also gives each member's place in `text` (where its name's opening quote, its value
-/// and the value's end are), for [`crate::api::add_task_journal_text`].
+/// and the value's end are), so that the journal can leave members out.
 #[allow(clippy::type_complexity)]
 pub fn parse_add_task_args(
     text: &str,
-) -> Result<Option<(crate::api::ArgList<'_>, ObjectTexts, Vec<[usize; 3]>)>, String> {
+) -> Result<Option<(Members<'_>, ObjectTexts, Vec<[usize; 3]>)>, JsonError> {
     with_parser(text, |p| {
         p.object_texts = Some(ObjectTexts::default());
         p.spans = Some(Vec::with_capacity(24));
@@ -134,7 +208,7 @@ fn write_plain_str(s: &str, out: &mut Vec<u8>) {
 /// Give back a call's argument list once its values have been taken or used, so that
 /// the next [`parse_py_json_args`] reuses its buffer: a new one of add_task's size is
 /// too large for the allocator's fast path and cost more than the parsing around it.
-pub fn recycle_args(mut args: crate::api::ArgList<'_>) {
+pub fn recycle_args(mut args: Members<'_>) {
     args.clear();
     // An empty list of the same layout under the longer lifetime; collecting an emptied
     // vector's iterator keeps its buffer (std collects in place when layouts match).
@@ -172,17 +246,17 @@ struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
-    fn document(&mut self) -> Result<Value, String> {
+    fn document(&mut self) -> Result<Value, JsonError> {
         self.skip_ws();
         let v = self.value()?;
         self.skip_ws();
         if self.pos != self.s.len() {
-            return Err(self.err("Extra data"));
+            return Err(self.err(ErrorKind::ExtraData));
         }
         Ok(v)
     }
 
-    fn document_args(&mut self) -> Result<Option<crate::api::ArgList<'a>>, String> {
+    fn document_args(&mut self) -> Result<Option<Members<'a>>, JsonError> {
         self.skip_ws();
         if self.peek() != Some(b'{') {
             return self.document().map(|_| None);
@@ -193,7 +267,7 @@ impl<'a> Parser<'a> {
         self.pos += 1; // '{'
         self.skip_ws();
         // An empty list whose buffer a previous call left (see [`recycle_args`]).
-        let mut members: crate::api::ArgList<'a> = ARGS.take();
+        let mut members: Members<'a> = ARGS.take();
         if self.peek() == Some(b'}') {
             self.pos += 1;
         } else {
@@ -220,16 +294,16 @@ impl<'a> Parser<'a> {
         self.depth -= 1;
         self.skip_ws();
         if self.pos != self.s.len() {
-            return Err(self.err("Extra data"));
+            return Err(self.err(ErrorKind::ExtraData));
         }
         Ok(Some(members))
     }
 
-    /// A string, borrowed from the text when it has no escape.
-    fn key(&mut self) -> Result<std::borrow::Cow<'a, str>, String> {
+    /// A string, borrowed from the text when it has no escape (nor a leading mark).
+    fn key(&mut self) -> Result<std::borrow::Cow<'a, str>, JsonError> {
         let start = self.pos + 1;
         let end = plain_run_end(self.s, start);
-        if self.s.get(end) == Some(&b'"') {
+        if self.s.get(end) == Some(&b'"') && !starts_with_mark(&self.s[start..end]) {
             self.pos = end + 1;
             // The run ends at an ASCII byte, so it is a whole UTF-8 slice.
             return Ok(std::borrow::Cow::Borrowed(&self.text[start..end]));
@@ -246,7 +320,7 @@ impl<'a> Parser<'a> {
     /// The value of object argument `i`: as text when [`Parser::object_text`] can read
     /// it (an empty object stands in the list), else parsed. Each occurrence of the name
     /// sets or clears the text, so a repeated name's last value counts here as well.
-    fn object_or_text(&mut self, i: usize) -> Result<Value, String> {
+    fn object_or_text(&mut self, i: usize) -> Result<Value, JsonError> {
         let start = self.pos;
         let text = if self.peek() == Some(b'{') {
             self.object_text()
@@ -345,8 +419,11 @@ impl<'a> Parser<'a> {
         String::from_utf8(out).ok()
     }
 
-    fn err(&self, what: &str) -> String {
-        format!("data is not valid JSON: {what} at char {}", self.pos)
+    fn err(&self, kind: ErrorKind) -> JsonError {
+        JsonError {
+            kind,
+            pos: self.pos,
+        }
     }
 
     fn peek(&self) -> Option<u8> {
@@ -364,7 +441,7 @@ impl<'a> Parser<'a> {
         self.s[self.pos..].starts_with(lit)
     }
 
-    fn value(&mut self) -> Result<Value, String> {
+    fn value(&mut self) -> Result<Value, JsonError> {
         match self.peek() {
             Some(b'"') => Ok(Value::String(self.string()?)),
             Some(b'{') => self.nested(Self::object),
@@ -394,13 +471,13 @@ impl<'a> Parser<'a> {
                 Ok(raw_number("-Infinity"))
             }
             Some(b'-' | b'0'..=b'9') => self.number(),
-            _ => Err(self.err("Expecting value")),
+            _ => Err(self.err(ErrorKind::ExpectingValue)),
         }
     }
 
-    fn nested(&mut self, f: fn(&mut Self) -> Result<Value, String>) -> Result<Value, String> {
+    fn nested(&mut self, f: fn(&mut Self) -> Result<Value, JsonError>) -> Result<Value, JsonError> {
         if self.depth >= MAX_DEPTH {
-            return Err(self.err("nesting too deep"));
+            return Err(self.err(ErrorKind::TooDeep));
         }
         self.depth += 1;
         let v = f(self);
@@ -408,7 +485,7 @@ impl<'a> Parser<'a> {
         v
     }
 
-    fn object(&mut self) -> Result<Value, String> {
+    fn object(&mut self) -> Result<Value, JsonError> {
         let base = self.entries.len();
         if !self.object_members()? {
             return Ok(Value::Object(Map::new()));
@@ -423,7 +500,7 @@ impl<'a> Parser<'a> {
 
     /// An object's members, pushed onto `entries` in order (duplicates kept); false for
     /// `{}`, which pushes nothing.
-    fn object_members(&mut self) -> Result<bool, String> {
+    fn object_members(&mut self) -> Result<bool, JsonError> {
         self.pos += 1; // '{'
         self.skip_ws();
         if self.peek() == Some(b'}') {
@@ -445,17 +522,17 @@ impl<'a> Parser<'a> {
     // The punctuation of an object's members, shared by the value parser and the
     // top-level argument parser (same errors as Python's json).
 
-    fn member_name_start(&self) -> Result<(), String> {
+    fn member_name_start(&self) -> Result<(), JsonError> {
         if self.peek() != Some(b'"') {
-            return Err(self.err("Expecting property name enclosed in double quotes"));
+            return Err(self.err(ErrorKind::ExpectingName));
         }
         Ok(())
     }
 
-    fn member_colon(&mut self) -> Result<(), String> {
+    fn member_colon(&mut self) -> Result<(), JsonError> {
         self.skip_ws();
         if self.peek() != Some(b':') {
-            return Err(self.err("Expecting ':' delimiter"));
+            return Err(self.err(ErrorKind::ExpectingColon));
         }
         self.pos += 1;
         self.skip_ws();
@@ -463,7 +540,7 @@ impl<'a> Parser<'a> {
     }
 
     /// After a member's value: true when another member follows, false at the `}`.
-    fn member_end(&mut self) -> Result<bool, String> {
+    fn member_end(&mut self) -> Result<bool, JsonError> {
         self.skip_ws();
         match self.peek() {
             Some(b',') => {
@@ -475,11 +552,11 @@ impl<'a> Parser<'a> {
                 self.pos += 1;
                 Ok(false)
             }
-            _ => Err(self.err("Expecting ',' delimiter")),
+            _ => Err(self.err(ErrorKind::ExpectingComma)),
         }
     }
 
-    fn array(&mut self) -> Result<Value, String> {
+    fn array(&mut self) -> Result<Value, JsonError> {
         self.pos += 1; // '['
         let mut items = Vec::new();
         self.skip_ws();
@@ -499,14 +576,14 @@ impl<'a> Parser<'a> {
                     self.pos += 1;
                     return Ok(Value::Array(items));
                 }
-                _ => return Err(self.err("Expecting ',' delimiter")),
+                _ => return Err(self.err(ErrorKind::ExpectingComma)),
             }
         }
     }
 
     /// Python's number grammar: `-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?`. A '.' or
     /// 'e' not followed by digits ends the number (and the leftover fails as extra data).
-    fn number(&mut self) -> Result<Value, String> {
+    fn number(&mut self) -> Result<Value, JsonError> {
         let start = self.pos;
         let digits = |p: &mut Self| {
             let from = p.pos;
@@ -525,7 +602,7 @@ impl<'a> Parser<'a> {
             }
             _ => {
                 self.pos = start;
-                return Err(self.err("Expecting value"));
+                return Err(self.err(ErrorKind::ExpectingValue));
             }
         }
         let mut is_float = false;
@@ -557,7 +634,7 @@ impl<'a> Parser<'a> {
             // Python keeps big integers exact: carry the digits.
             return Ok(raw_number(text));
         }
-        let f: f64 = text.parse().map_err(|_| self.err("bad number"))?;
+        let f: f64 = text.parse().map_err(|_| self.err(ErrorKind::BadNumber))?;
         if f.is_infinite() {
             // Python reads 1e400 as inf.
             return Ok(raw_number(if f > 0.0 { "Infinity" } else { "-Infinity" }));
@@ -565,12 +642,12 @@ impl<'a> Parser<'a> {
         Ok(Value::from(f))
     }
 
-    fn hex4(&mut self) -> Result<u32, String> {
+    fn hex4(&mut self) -> Result<u32, JsonError> {
         let h = self
             .s
             .get(self.pos..self.pos + 4)
             .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
-            .ok_or_else(|| self.err("Invalid \\uXXXX escape"))?;
+            .ok_or_else(|| self.err(ErrorKind::BadUnicodeEscape))?;
         let mut v = 0u32;
         for &b in h {
             v = v * 16 + (b as char).to_digit(16).unwrap_or(0);
@@ -579,7 +656,7 @@ impl<'a> Parser<'a> {
         Ok(v)
     }
 
-    fn string(&mut self) -> Result<String, String> {
+    fn string(&mut self) -> Result<String, JsonError> {
         self.pos += 1; // opening quote
                        // Most strings have no escape: find the closing quote, copy once.
         let start = self.pos;
@@ -587,7 +664,7 @@ impl<'a> Parser<'a> {
         if self.s.get(end) == Some(&b'"') {
             self.pos = end + 1;
             // The run ends at an ASCII byte, so it is a whole UTF-8 slice.
-            return Ok(self.text[start..end].to_owned());
+            return Ok(client_string(self.text[start..end].to_owned()));
         }
         let mut out = String::new();
         loop {
@@ -603,7 +680,7 @@ impl<'a> Parser<'a> {
             match self.peek() {
                 Some(b'"') => {
                     self.pos += 1;
-                    return Ok(out);
+                    return Ok(client_string(out));
                 }
                 Some(b'\\') => {
                     self.pos += 1;
@@ -622,19 +699,19 @@ impl<'a> Parser<'a> {
                             out.push(c);
                             continue;
                         }
-                        _ => return Err(self.err("Invalid \\escape")),
+                        _ => return Err(self.err(ErrorKind::BadEscape)),
                     };
                     self.pos += 1;
                     out.push(c);
                 }
-                Some(_) => return Err(self.err("Invalid control character")),
-                None => return Err(self.err("Unterminated string")),
+                Some(_) => return Err(self.err(ErrorKind::ControlCharacter)),
+                None => return Err(self.err(ErrorKind::UnterminatedString)),
             }
         }
     }
 
     /// After `\u`: one code point, joining a surrogate pair when the low half follows.
-    fn unicode_escape(&mut self) -> Result<char, String> {
+    fn unicode_escape(&mut self) -> Result<char, JsonError> {
         let hi = self.hex4()?;
         if (0xD800..0xDC00).contains(&hi) && self.starts_with(b"\\u") {
             let save = self.pos;
@@ -663,6 +740,34 @@ pub fn raw_number(literal: &str) -> Value {
     s.push(RAW_NUMBER);
     s.push_str(literal);
     Value::String(s)
+}
+
+/// The UTF-8 bytes of [`RAW_NUMBER`].
+const MARK: &[u8] = "\u{FDD0}".as_bytes();
+
+fn starts_with_mark(b: &[u8]) -> bool {
+    b.starts_with(MARK)
+}
+
+/// A string a client sent, as it is kept: with a second [`RAW_NUMBER`] in front when it
+/// begins with one, so that it cannot pass for a raw number (see the module doc).
+fn client_string(s: String) -> String {
+    if !starts_with_mark(s.as_bytes()) {
+        return s;
+    }
+    let mut kept = String::with_capacity(s.len() + MARK.len());
+    kept.push(RAW_NUMBER);
+    kept.push_str(&s);
+    kept
+}
+
+/// A kept string as the client sent it: the mark added on input (see the module doc)
+/// taken off again.
+pub fn client_str(s: &str) -> &str {
+    match s.strip_prefix(RAW_NUMBER) {
+        Some(rest) if rest.starts_with(RAW_NUMBER) => rest,
+        _ => s,
+    }
 }
 
 /// The literal of a raw-number string, if `s` is one.
@@ -705,7 +810,7 @@ pub fn to_py_json(value: &Value, out: &mut Vec<u8>) {
                 write_int(out, i.unsigned_abs(), i < 0);
             } else if let Some(f) = n.as_f64() {
                 // Writing into a Vec cannot fail.
-                let _ = write_py_float(out, f);
+                let _ = crate::pyfloat::write_json(out, f);
             }
         }
         Value::String(s) => match raw_literal(s) {
@@ -773,6 +878,7 @@ const STR_SPECIAL: [bool; 256] = {
 /// A JSON string as Python's `json.dumps` writes it, with `</` as `<\/`.
 fn write_py_str(s: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
+    let s = client_str(s);
     let b = s.as_bytes();
     out.push(b'"');
     let (mut start, mut i) = (0, 0);
@@ -895,11 +1001,11 @@ impl Formatter for PyFormatter {
     }
 
     fn write_f32<W: ?Sized + Write>(&mut self, w: &mut W, value: f32) -> io::Result<()> {
-        write_py_float(w, f64::from(value))
+        crate::pyfloat::write_json(w, f64::from(value))
     }
 
     fn write_f64<W: ?Sized + Write>(&mut self, w: &mut W, value: f64) -> io::Result<()> {
-        write_py_float(w, value)
+        crate::pyfloat::write_json(w, value)
     }
 
     fn write_string_fragment<W: ?Sized + Write>(
@@ -907,12 +1013,16 @@ impl Formatter for PyFormatter {
         w: &mut W,
         fragment: &str,
     ) -> io::Result<()> {
-        if self.pending_quote && !self.in_key {
-            if let Some(lit) = raw_literal(fragment) {
+        // A string's mark or marks come whole in its first fragment: serde_json splits
+        // strings only at the ASCII characters it escapes.
+        let mut fragment = fragment;
+        if self.pending_quote {
+            if let (false, Some(lit)) = (self.in_key, raw_literal(fragment)) {
                 self.pending_quote = false;
                 self.raw = true;
                 return w.write_all(lit.as_bytes());
             }
+            fragment = client_str(fragment);
         }
         self.open_quote(w)?;
         let b = fragment.as_bytes();
@@ -967,194 +1077,6 @@ impl Formatter for PyFormatter {
             CharEscape::AsciiControl(c) => return write!(w, "\\u{:04x}", c),
         };
         w.write_all(s)
-    }
-}
-
-/// A fixed stack buffer for formatting one float without allocating.
-struct StackBuf {
-    buf: [u8; 40],
-    len: usize,
-}
-
-impl std::fmt::Write for StackBuf {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        let end = self.len + s.len();
-        if end > self.buf.len() {
-            return Err(std::fmt::Error);
-        }
-        self.buf[self.len..end].copy_from_slice(s.as_bytes());
-        self.len = end;
-        Ok(())
-    }
-}
-
-/// Cheap necessary condition for `v` (> 0) to lie exactly halfway between two decimals of
-/// `n` significant digits whose leading digit is at 10^`exp`: writing v = m * 2^q with m
-/// odd and q < 0, its exact decimal expansion ends with a 5 at the 10^q place, so it has
-/// (leading exponent - q + 1) significant digits, and a tie needs exactly n + 1. The
-/// leading exponent is `exp` or, when the shortest digits rounded up a power of ten,
-/// `exp - 1`. Integers (q >= 0) are left to the exact check. Almost every float fails
-/// this test, which skips the costly exact expansion (a hot spot of task_list replies).
-fn may_be_tie(v: f64, n: usize, exp: i32) -> bool {
-    let bits = v.to_bits();
-    let biased = ((bits >> 52) & 0x7ff) as i32;
-    let frac = bits & ((1u64 << 52) - 1);
-    let (m, q) = if biased == 0 {
-        (frac, -1074)
-    } else {
-        (frac | (1u64 << 52), biased - 1075)
-    };
-    if m == 0 {
-        return false;
-    }
-    let q = q + m.trailing_zeros() as i32;
-    if q >= 0 {
-        return true;
-    }
-    let n = n as i32;
-    q == exp - n || q == exp - 1 - n
-}
-
-/// Rust's shortest digits round an exact tie up (…856.25 -> "…856.3"); Python's repr
-/// picks the even neighbour ("…856.2"). When the last digit is odd and its neighbour
-/// also round-trips, check exactly whether `v` lies halfway, and if so take the even one.
-fn round_half_even(digits: &mut [u8], exp: i32, v: f64) {
-    let n = digits.len();
-    let last = digits[n - 1];
-    if (last - b'0').is_multiple_of(2) || !may_be_tie(v, n, exp) {
-        return;
-    }
-    round_half_even_exact(digits, exp, v);
-}
-
-/// [`round_half_even`] without the cheap pre-check.
-fn round_half_even_exact(digits: &mut [u8], exp: i32, v: f64) {
-    let n = digits.len();
-    let last = digits[n - 1];
-    if (last - b'0').is_multiple_of(2) {
-        return;
-    }
-    for cand in [last - 1, last + 1] {
-        // A neighbour ending in 0 (or carrying) would be shorter: never both round-trip.
-        if cand == b'0' || cand > b'9' {
-            continue;
-        }
-        let mut sb = StackBuf {
-            buf: [0; 40],
-            len: 0,
-        };
-        let mut alt = [0u8; 24];
-        alt[..n].copy_from_slice(digits);
-        alt[n - 1] = cand;
-        let mantissa = std::str::from_utf8(&alt[..n]).unwrap_or("0");
-        let (head, tail) = mantissa.split_at(1);
-        let ok = std::fmt::write(&mut sb, format_args!("{head}.{tail}0e{exp}")).is_ok();
-        let parsed = std::str::from_utf8(&sb.buf[..sb.len])
-            .ok()
-            .and_then(|s| s.parse::<f64>().ok());
-        if !ok || parsed != Some(v) {
-            continue;
-        }
-        // Exact expansion: a tie is (lower n digits) followed by 5 and zeros only.
-        let exact = format!("{:.*e}", n + 40, v);
-        let exact_digits: Vec<u8> = exact
-            .bytes()
-            .take_while(|&c| c != b'e')
-            .filter(|c| c.is_ascii_digit())
-            .collect();
-        let lower = if cand < last { &alt[..n] } else { &*digits };
-        let tie = exact_digits.len() > n
-            && &exact_digits[..n] == lower
-            && exact_digits[n] == b'5'
-            && exact_digits[n + 1..].iter().all(|&c| c == b'0');
-        if tie {
-            digits[n - 1] = cand;
-        }
-        return;
-    }
-}
-
-/// Python's `repr(float)`: the shortest digits that round-trip, positional when the
-/// decimal exponent is in [-4, 16), else `d.ddde+XX` with at least two exponent digits.
-fn write_py_float<W: ?Sized + Write>(w: &mut W, v: f64) -> io::Result<()> {
-    if v.is_nan() {
-        return w.write_all(b"NaN");
-    }
-    if v.is_infinite() {
-        return w.write_all(if v > 0.0 { b"Infinity" } else { b"-Infinity" });
-    }
-    // Whole numbers below 1e16 (timestamps, counts) are their integer digits plus ".0" in
-    // Python's repr; skip the general shortest-digits path. -0.0 takes the general path.
-    if v.fract() == 0.0 && v.abs() < 1e16 && (v != 0.0 || v.is_sign_positive()) {
-        let mut sb = StackBuf {
-            buf: [0; 40],
-            len: 0,
-        };
-        if std::fmt::write(&mut sb, format_args!("{}.0", v as i64)).is_ok() {
-            return w.write_all(&sb.buf[..sb.len]);
-        }
-    }
-    let mut sb = StackBuf {
-        buf: [0; 40],
-        len: 0,
-    };
-    // Rust's `{:e}` gives the shortest round-trip digits, e.g. "-1.2345e-7".
-    if std::fmt::write(&mut sb, format_args!("{:e}", v)).is_err() {
-        return write!(w, "{v:?}");
-    }
-    let s = &sb.buf[..sb.len];
-    let (neg, s) = match s.split_first() {
-        Some((b'-', rest)) => (true, rest),
-        _ => (false, s),
-    };
-    let epos = s.iter().position(|&c| c == b'e').unwrap_or(s.len());
-    let exp: i32 = std::str::from_utf8(s.get(epos + 1..).unwrap_or(b"0"))
-        .ok()
-        .and_then(|e| e.parse().ok())
-        .unwrap_or(0);
-    let mut digits = [0u8; 24];
-    let mut n = 0;
-    for &c in &s[..epos] {
-        if c != b'.' && n < digits.len() {
-            digits[n] = c;
-            n += 1;
-        }
-    }
-    if n > 0 {
-        round_half_even(&mut digits[..n], exp, v.abs());
-    }
-    let digits = &digits[..n];
-    if neg {
-        w.write_all(b"-")?;
-    }
-    let decpt = exp + 1;
-    if !(-4 < decpt && decpt <= 16) {
-        w.write_all(&digits[..1])?;
-        if n > 1 {
-            w.write_all(b".")?;
-            w.write_all(&digits[1..])?;
-        }
-        let sign = if exp < 0 { '-' } else { '+' };
-        write!(w, "e{}{:02}", sign, exp.unsigned_abs())
-    } else if decpt <= 0 {
-        w.write_all(b"0.")?;
-        for _ in 0..-decpt {
-            w.write_all(b"0")?;
-        }
-        w.write_all(digits)
-    } else {
-        let d = decpt as usize;
-        if d >= n {
-            w.write_all(digits)?;
-            for _ in n..d {
-                w.write_all(b"0")?;
-            }
-            w.write_all(b".0")
-        } else {
-            w.write_all(&digits[..d])?;
-            w.write_all(b".")?;
-            w.write_all(&digits[d..])
-        }
     }
 }
 
@@ -1310,91 +1232,6 @@ mod tests {
         String::from_utf8(out).unwrap()
     }
 
-    fn float(f: f64) -> String {
-        let mut out = Vec::new();
-        write_py_float(&mut out, f).unwrap();
-        String::from_utf8(out).unwrap()
-    }
-
-    #[test]
-    fn floats_match_python_repr() {
-        // Expectations from python3: repr(float(x)).
-        let cases: &[(f64, &str)] = &[
-            (0.0, "0.0"),
-            (-0.0, "-0.0"),
-            (1.0, "1.0"),
-            (-1.5, "-1.5"),
-            (0.1, "0.1"),
-            (1e16, "1e+16"),
-            (1.5e16, "1.5e+16"),
-            (1e15, "1000000000000000.0"),
-            (1234567890123456.0, "1234567890123456.0"),
-            (9999999999999998.0, "9999999999999998.0"),
-            (1e-5, "1e-05"),
-            (1.5e-5, "1.5e-05"),
-            (0.0001, "0.0001"),
-            (0.00012345, "0.00012345"),
-            (1795504285.4864116, "1795504285.4864116"),
-            (1e100, "1e+100"),
-            (1e-100, "1e-100"),
-            (f64::MAX, "1.7976931348623157e+308"),
-            (f64::MIN, "-1.7976931348623157e+308"),
-            (5e-324, "5e-324"),
-            (123.456, "123.456"),
-            (100.0, "100.0"),
-            (2.5e-7, "2.5e-07"),
-            // Exact ties between two shortest candidates: Python takes the even one.
-            (4805452615239425.0 / 4.0, "1201363153809856.2"),
-            (449724435880749.0 / 16.0, "28107777242546.812"),
-            (7107400303061325.0 / 4.0, "1776850075765331.2"),
-            (f64::NAN, "NaN"),
-            (f64::INFINITY, "Infinity"),
-            (f64::NEG_INFINITY, "-Infinity"),
-        ];
-        for (f, want) in cases {
-            assert_eq!(float(*f), *want, "repr of {f:?}");
-        }
-    }
-
-    /// The shortest digits and exponent of `v` (> 0), as `write_py_float` gets them.
-    fn shortest(v: f64) -> (Vec<u8>, i32) {
-        let s = format!("{v:e}");
-        let (m, e) = s.split_once('e').unwrap();
-        (
-            m.bytes().filter(u8::is_ascii_digit).collect(),
-            e.parse().unwrap(),
-        )
-    }
-
-    #[test]
-    fn tie_precheck_never_skips_a_tie() {
-        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
-        let mut samples: Vec<f64> = Vec::new();
-        for _ in 0..200_000 {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            // Random bit patterns, timestamps, and values with few mantissa bits (ties).
-            samples.push(f64::from_bits(x >> 1));
-            samples.push(1.7e9 + (x % 100_000_000) as f64 / 65536.0);
-            samples.push((x % (1 << 54)) as f64 / f64::from(1u32 << (x % 30)));
-        }
-        samples.extend([4805452615239425.0 / 4.0, 449724435880749.0 / 16.0]);
-        let mut ties = 0;
-        for v in samples {
-            if !v.is_finite() || v <= 0.0 {
-                continue;
-            }
-            let (d, exp) = shortest(v);
-            let (mut fast, mut exact) = (d.clone(), d.clone());
-            round_half_even(&mut fast, exp, v);
-            round_half_even_exact(&mut exact, exp, v);
-            assert_eq!(fast, exact, "{v:e}");
-            ties += usize::from(exact != d);
-        }
-        assert!(ties >= 2, "the samples hold ties ({ties})");
-    }
-
     #[test]
     fn direct_writer_matches_the_serde_writer() {
         let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
@@ -1510,23 +1347,6 @@ mod tests {
         let mut out = Vec::new();
         to_py_json(&json!(["\u{FDD0}NaN\n"]), &mut out);
         assert_eq!(out, b"[\"\\ufdd0NaN\\n\"]");
-    }
-
-    #[test]
-    fn whole_floats_match_python_repr() {
-        for (f, want) in [
-            (0.0, "0.0"),
-            (-0.0, "-0.0"),
-            (1000.0, "1000.0"),
-            (-7.0, "-7.0"),
-            (1_763_978_400.0, "1763978400.0"),
-            (9_999_999_999_999_998.0, "9999999999999998.0"),
-            (1e16, "1e+16"),
-            (-1e16, "-1e+16"),
-            (1e22, "1e+22"),
-        ] {
-            assert_eq!(float(f), want, "{f}");
-        }
     }
 
     #[test]
@@ -1755,6 +1575,61 @@ mod tests {
     #[test]
     fn error_message_says_where() {
         let e = parse_py_json("{\"a\": }").unwrap_err();
-        assert!(e.contains("Expecting value at char 6"), "{e}");
+        assert_eq!(
+            e,
+            JsonError {
+                kind: ErrorKind::ExpectingValue,
+                pos: 6
+            }
+        );
+        assert_eq!(
+            e.to_string(),
+            "data is not valid JSON: Expecting value at char 6"
+        );
+        let e = parse_py_json(r#"["\q"]"#).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            r"data is not valid JSON: Invalid \escape at char 3"
+        );
+    }
+
+    /// A client's string that begins with the raw-number mark is echoed as the string it
+    /// was, by every path: parsed values and names, add_task's object texts, both writers.
+    #[test]
+    fn a_client_string_with_the_mark_stays_a_string() {
+        // (sent, the string Python reads, what json.dumps writes back)
+        let sent = [
+            (r#""\ufdd0NaN""#, "\u{FDD0}NaN", r#""\ufdd0NaN""#),
+            ("\"\u{FDD0}NaN\"", "\u{FDD0}NaN", r#""\ufdd0NaN""#),
+            (r#""\ufdd0123""#, "\u{FDD0}123", r#""\ufdd0123""#),
+            (
+                r#""\ufdd0\ufdd0Infinity""#,
+                "\u{FDD0}\u{FDD0}Infinity",
+                r#""\ufdd0\ufdd0Infinity""#,
+            ),
+            (r#""\ufdd0""#, "\u{FDD0}", r#""\ufdd0""#),
+            (r#""\ufdd0x\n""#, "\u{FDD0}x\n", r#""\ufdd0x\n""#),
+        ];
+        for (text, read, python) in sent {
+            let v = parse_py_json(text).unwrap();
+            assert_eq!(client_str(v.as_str().unwrap()), read, "{text}");
+            assert_eq!(dump(&v), python, "{text}");
+            let mut via_serde = Vec::new();
+            write_py_json(&v, &mut via_serde);
+            assert_eq!(String::from_utf8(via_serde).unwrap(), python, "{text}");
+            assert_eq!(raw_number_value(&v), None, "{text}");
+            // As a name, in a nested object, and in add_task's params object text.
+            let obj = format!(r#"{{"params": {{{text}: {text}}}, {text}: [{text}]}}"#);
+            let want = format!(r#"{{"params": {{{python}: {python}}}, {python}: [{python}]}}"#);
+            assert_eq!(dump(&parse_py_json(&obj).unwrap()), want, "{obj}");
+            let (args, texts, _) = parse_add_task_args(&obj).unwrap().unwrap();
+            let params = texts[0].clone().unwrap_or_else(|| dump(&args[0].1));
+            assert_eq!(params, format!("{{{python}: {python}}}"), "{obj}");
+            assert_eq!(client_str(&args[1].0), read, "{obj}");
+            assert_eq!(dump(&args[1].1), format!("[{python}]"), "{obj}");
+        }
+        // The numbers the mark stands for still go back bare.
+        let numbers = "[NaN, -Infinity, 123456789012345678901234567890]";
+        assert_eq!(dump(&parse_py_json(numbers).unwrap()), numbers);
     }
 }

@@ -1,24 +1,35 @@
 //! luigid-rs: a drop-in replacement for `luigid`, the central scheduler of Luigi.
 //!
 //! # Layout
-//! - [`http`]: sans-IO HTTP/1.1: bytes in, [`http::Request`] out; [`http::Response`] in, bytes out.
+//! One request, from socket to scheduler and back, goes through these modules in this
+//! order (ARCHITECTURE.md walks it step by step):
 //! - [`server`]: the only module that touches sockets: the mio loop, timer wheel, signals.
-//! - [`router`]: path + method -> handler; CORS, static files, error pages.
-//! - [`api`]: the table of RPC methods: decodes `data`, calls the scheduler, encodes the reply.
-//! - [`json`]: JSON the way Python's `json` reads and writes it (NaN, Infinity, separators).
+//! - [`http`]: sans-IO HTTP/1.1: bytes in, [`http::Request`] out; [`http::Response`] in,
+//!   bytes out.
+//! - [`app`]: what the loop owns and calls: `handle` per request, the journal's group
+//!   commit, timers, shutdown; [`app::App::rpc`] journals and runs one RPC call.
+//! - [`router`]: path + method -> handler; CORS, the reply cache, static files, error pages.
+//! - [`auth`]: access control (the role each RPC method needs is the api table's).
+//! - [`api`]: the one table of luigid's 39 RPC methods ([`api::METHODS`]), one file per
+//!   method with its decoding, and the one call path ([`api::call`]) into the scheduler.
 //! - [`scheduler`]: pure task/worker state, every method takes `now`. No IO.
 //! - [`persistence`]: snapshots and the write-ahead journal.
-//! - [`history`]: task history in SQLite and its pages.
+//!
+//! Beside the request path:
+//! - [`json`]: JSON the way Python's `json` reads and writes it (NaN, Infinity, separators).
+//! - [`pyfloat`]: Python's `repr(float)`, for JSON, display names and metrics.
+//! - [`history`]: task history (SQLite, PostgreSQL, MySQL) and its pages.
 //! - [`metrics`]: counters and the Prometheus exposition.
 //! - [`notify`]: e-mail (SMTP) and Datadog (DogStatsD) notifications.
-//! - [`auth`]: access control.
+//! - [`static_files`]: the visualiser's files, embedded at build time.
 //! - [`config`]: luigi.cfg reading and typed settings.
+//! - [`clock`]: the wall clock, read in one place.
 //! - [`logfile`]: the daily-rotated server log file.
-//! - [`app`]: ties the pieces together for one request; owned by the server loop.
 
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod history;
 pub mod http;
@@ -27,6 +38,7 @@ pub mod logfile;
 pub mod metrics;
 pub mod notify;
 pub mod persistence;
+pub mod pyfloat;
 pub mod router;
 pub mod scheduler;
 pub mod server;

@@ -31,10 +31,7 @@ pub struct RotatingLog {
 }
 
 fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
+    crate::clock::unix_secs(std::time::SystemTime::now())
 }
 
 impl RotatingLog {
@@ -55,8 +52,7 @@ impl RotatingLog {
         let since = std::fs::metadata(&path)
             .and_then(|m| m.modified())
             .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_secs())
+            .map(crate::clock::unix_secs)
             .unwrap_or_else(clock);
         Ok(RotatingLog {
             dir: dir.to_path_buf(),

@@ -1,8 +1,7 @@
 //! `/metrics` in the Prometheus text exposition format (0.0.4), always on.
 //!
 //! The task metrics carry the names, help texts and `family` label of Luigi's
-//! prometheus collector (`luigi/contrib/prometheus_metric.py`, protocol reference
-//! section 7), including the `*_created` series prometheus_client adds for counters,
+//! prometheus collector (`luigi/contrib/prometheus_metric.py`), including the `*_created` series prometheus_client adds for counters,
 //! and its number formatting, so existing dashboards keep working. Our own series are
 //! prefixed `luigid_`.
 //!
@@ -80,6 +79,10 @@ struct Inner {
     state_write_refused: u64,
     /// Task history events dropped because the history queue was full.
     history_dropped: u64,
+    /// Journaled calls replayed at the last start (or rollback), and those of them that
+    /// answered an error.
+    journal_replayed: u64,
+    journal_replay_errors: u64,
     snapshots: u64,
     snapshot_sum: f64,
     snapshot_last: Option<f64>,
@@ -231,13 +234,6 @@ fn valid_label_name(name: &str) -> bool {
         && !name.starts_with("__")
 }
 
-fn unix_now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
-
 /// `families.get_mut(name)`, with "" found without a string comparison: comparing an
 /// empty string whose buffer was never allocated runs `memcmp(_, _, 0)` on a dangling
 /// address, which costs ~100 ns on AVX-512 machines (see `Interner::empty`), and the
@@ -294,7 +290,7 @@ impl Metrics {
 
     /// Count the scheduler's events of one loop iteration (status events are ignored).
     pub fn record_events(&self, events: &[Event]) {
-        self.record_events_at(events, unix_now());
+        self.record_events_at(events, crate::clock::unix_now());
     }
 
     /// [`Metrics::record_events`] with the Unix time used for new `_created` series
@@ -438,6 +434,13 @@ impl Metrics {
     /// Hook for history: `History::dropped_events()` (read when /metrics is rendered).
     pub fn set_history_dropped(&self, n: u64) {
         self.lock().history_dropped = n;
+    }
+
+    /// Hook for the start: the journal replay's calls and the errors they answered.
+    pub fn set_journal_replay(&self, replayed: u64, errors: u64) {
+        let mut inner = self.lock();
+        inner.journal_replayed = replayed;
+        inner.journal_replay_errors = errors;
     }
 
     /// Hook for persistence: one snapshot written in `secs`.
@@ -616,6 +619,30 @@ impl Metrics {
         );
         header(
             &mut o,
+            "luigid_journal_replayed_calls",
+            "journaled calls replayed when the state was last rebuilt (start or rollback)",
+            "gauge",
+        );
+        sample(
+            &mut o,
+            "luigid_journal_replayed_calls",
+            &[],
+            inner.journal_replayed as f64,
+        );
+        header(
+            &mut o,
+            "luigid_journal_replay_errors",
+            "replayed calls that answered an error (as they did when first made)",
+            "gauge",
+        );
+        sample(
+            &mut o,
+            "luigid_journal_replay_errors",
+            &[],
+            inner.journal_replay_errors as f64,
+        );
+        header(
+            &mut o,
             "luigid_journal_syncs_total",
             "journal fsyncs",
             "counter",
@@ -778,34 +805,6 @@ fn escape_label(s: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// Python's `repr(float)`: shortest round-trip digits, exponent form below 1e-4 and
-/// from 1e16 on, `.0` on whole numbers.
-pub fn py_repr(d: f64) -> String {
-    if d.is_nan() {
-        return "nan".into();
-    }
-    if d.is_infinite() {
-        return if d > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    if d == 0.0 {
-        return if d.is_sign_negative() { "-0.0" } else { "0.0" }.into();
-    }
-    let sci = format!("{d:e}"); // e.g. "1.2345e10", "-5e-7"
-    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    if (-4..16).contains(&exp) {
-        let s = format!("{d}");
-        if s.contains('.') {
-            s
-        } else {
-            format!("{s}.0")
-        }
-    } else {
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{mant}e{sign}{:02}", exp.abs())
-    }
-}
-
 /// prometheus_client's number format: Python's repr, but positive numbers with more
 /// than six integer digits in exponent form as Go writes them (`1.7955e+09`).
 pub fn go_float(d: f64) -> String {
@@ -819,7 +818,7 @@ pub fn go_float(d: f64) -> String {
             "-Inf".into()
         };
     }
-    let s = py_repr(d);
+    let s = crate::pyfloat::repr(d);
     match s.find('.') {
         Some(dot) if d > 0.0 && dot > 6 => {
             let mantissa = format!("{}.{}{}", &s[..1], &s[1..dot], &s[dot + 1..]);

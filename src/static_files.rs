@@ -1,5 +1,5 @@
 //! `/static/<path>` (and `/favicon.ico`, `/robots.txt`) as Tornado's StaticFileHandler
-//! serves them (protocol reference 1.9): content type by extension, SHA-512 ETag,
+//! serves them (`tornado/web.py`): content type by extension, SHA-512 ETag,
 //! Last-Modified, 304, single byte ranges, `?v=` cache headers, HEAD.
 //!
 //! Files come from the repository's `static/` directory, embedded at build time by
@@ -155,12 +155,7 @@ fn lookup_dir(root: &Path, rel: &str) -> Result<Found, u16> {
         return Err(403);
     }
     let bytes = std::fs::read(&real).map_err(|_| 403u16)?;
-    let mtime = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let mtime = meta.modified().map_or(0, crate::clock::unix_secs);
     let etag = sha512_etag(&bytes);
     Ok(Found {
         bytes: Cow::Owned(bytes),

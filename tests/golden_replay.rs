@@ -3,7 +3,7 @@
 //! `tests/golden/gen.py` ran scripted scenarios against Luigi 3.8's own `Scheduler` with a
 //! patched clock and recorded every reply. This test replays each file through `api::call`
 //! with the same `now` values and compares the replies after the same normalisation
-//! (reference Appendix B): `deps` and `running_tasks` compared as sorted arrays, `message_id`
+//! (`normalize` in tests/golden/gen.py): `deps` and `running_tasks` compared as sorted arrays, `message_id`
 //! masked, numbers compared by value (Python's `1000.0` and `1000` are the same number).
 //! Object key order is ignored unless `GOLDEN_STRICT_ORDER=1`; `GOLDEN_FILTER=substring`
 //! replays only matching scenarios; `GOLDEN_DIR=path` replays another directory (for the
@@ -182,18 +182,9 @@ fn replay(path: &Path, strict_order: bool) -> Result<usize, String> {
         let empty = Map::new();
         let args = step["args"].as_object().unwrap_or(&empty);
         let now = step["now"].as_f64().ok_or("step without now")?;
-        // As the HTTP router does: large lists come back as JSON bytes, read them back.
-        api::want_raw_reply();
-        let got = api::call(&mut sched, method, args, now);
-        let got = match (got, api::take_raw_reply()) {
-            (Ok(_), Some(raw)) => {
-                let text = String::from_utf8(raw).map_err(|e| format!("step {i}: {e}"))?;
-                luigid_rs::json::parse_py_json(&text)
-                    .map_err(|e| format!("step {i}: {e}"))
-                    .map(Ok)?
-            }
-            (got, _) => got,
-        };
+        // The server's path: large lists come back as the body bytes, read back here.
+        let got = api::call(&mut sched, method, api::Args::from_map(args.clone()), now)
+            .map(api::Reply::into_value);
         let ctx = || format!("step {i} {method}({}) at {now}", short(&step["args"]));
         match (step["error"].as_str(), got) {
             (None, Ok(v)) => {

@@ -43,7 +43,9 @@ fn fail(app: &mut App, id: &str, now: f64) {
     let Value::Object(args) = args else {
         unreachable!()
     };
-    app.rpc("add_task", args, now).expect("add_task");
+    let method = luigid_rs::api::method("add_task").expect("add_task in the table");
+    app.rpc(method, luigid_rs::api::Args::from_map(args), None, now)
+        .expect("add_task");
 }
 
 #[test]
@@ -84,7 +86,9 @@ fn worker_disable_unknown_task_and_bad_arguments() {
     let Value::Object(args) = args else {
         unreachable!()
     };
-    app.rpc("add_task", args, NOW).expect("add_task");
+    let method = luigid_rs::api::method("add_task").expect("add_task in the table");
+    app.rpc(method, luigid_rs::api::Args::from_map(args), None, NOW)
+        .expect("add_task");
     let d = reply(&get(
         &mut app,
         "luigid_rs_task_details",

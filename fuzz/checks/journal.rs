@@ -39,7 +39,8 @@ fn read_and_replay(file: &Path, bytes: &[u8]) {
     }
     let mut s = Scheduler::new(SchedulerConfig::default());
     for rec in r.records.iter().flatten() {
-        let _ = luigid_rs::api::call(&mut s, &rec.method, &rec.args, rec.now);
+        let args = luigid_rs::api::Args::from_map(rec.args);
+        let _ = luigid_rs::api::call(&mut s, &rec.method, args, rec.now);
         s.drain_events();
     }
     assert!(serde_json::to_vec(&s).is_ok());

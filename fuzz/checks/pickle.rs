@@ -2,7 +2,7 @@
 //! the export, the scheduler built from it, and a few calls served from that state.
 //! Checks: no panic; every refusal is a `PickleError` whose message is not empty; a
 //! refused global is never one of the allowed classes.
-use luigid_rs::api::call;
+use luigid_rs::api::call_map as call;
 use luigid_rs::persistence::pickle::{luigid_export, PickleError};
 use luigid_rs::scheduler::{Scheduler, SchedulerConfig};
 use serde_json::{json, Value};

@@ -2,7 +2,7 @@
 //! `luigid_rs::api::call` on a fresh and on a seeded scheduler. Checks: no panic; an
 //! unknown method is `UnknownMethod`, a known one never is; after every call the state
 //! can still be listed and serialized (what snapshots and the visualiser do).
-use luigid_rs::api::{call, ApiError, METHODS};
+use luigid_rs::api::{call_map as call, ApiError, METHODS};
 use luigid_rs::scheduler::{Scheduler, SchedulerConfig};
 use serde_json::{json, Map, Value};
 
@@ -104,13 +104,12 @@ fn calls(data: &[u8]) -> Vec<(String, Map<String, Value>)> {
         i += 2;
         // One in 41 selectors names a method that does not exist.
         let method = match METHODS.get(sel % (METHODS.len() + 2)) {
-            Some((m, _, _)) => m.to_string(),
+            Some(m) => m.name.to_string(),
             None => "no_such_method".to_string(),
         };
-        let params: &[&str] = METHODS
+        let params: Vec<&str> = METHODS
             .get(sel % (METHODS.len() + 2))
-            .map(|m| m.1)
-            .unwrap_or(&[]);
+            .map_or(Vec::new(), |m| m.params.iter().map(|p| p.name).collect());
         let mut args = Map::new();
         if mode == 0xff {
             // The rest of the input is one raw JSON document.
@@ -140,11 +139,14 @@ fn exercise(s: &mut Scheduler, calls: &[(String, Map<String, Value>)]) {
     let mut now = 1000.0;
     for (m, a) in calls {
         now += 7.0;
-        let known = METHODS.iter().any(|(n, _, _)| n == m);
+        let known = METHODS.iter().any(|n| n.name == m);
         match call(s, m, a, now) {
             Err(ApiError::UnknownMethod(_)) => assert!(!known, "{m} is known"),
             Err(ApiError::BadArgument(msg)) => assert!(!msg.is_empty()),
             Err(ApiError::Unavailable(why)) => panic!("the scheduler alone never refuses: {why}"),
+            Err(e @ (ApiError::InvalidJson(_) | ApiError::NotAnObject)) => {
+                panic!("arguments already decoded cannot be bad JSON: {e}")
+            }
             Ok(_) => assert!(known, "{m} is unknown but answered"),
         }
         s.drain_events();

@@ -1,7 +1,7 @@
 //! The snapshot reader on arbitrary file bytes, then what the App does with a readable
 //! one: deserialize the scheduler, apply the configuration, rebuild the indexes and serve
 //! calls. Checks: no panic; a refusal is a `Corrupt` error with a reason.
-use luigid_rs::api::call;
+use luigid_rs::api::call_map as call;
 use luigid_rs::persistence::snapshot::{read, LoadError};
 use luigid_rs::scheduler::{Scheduler, SchedulerConfig};
 use serde_json::{json, Map, Value};

@@ -89,7 +89,7 @@ mod tests {
         let Value::Object(args) = args else {
             panic!("arguments must be an object")
         };
-        match crate::api::call(s, method, &args, now) {
+        match crate::api::call_map(s, method, &args, now) {
             Ok(v) => v,
             Err(e) => panic!("{method}: {e}"),
         }

@@ -22,7 +22,7 @@ mod ratelimit;
 pub mod role;
 
 pub use hash_password::{hash_password, hash_password_main, hash_password_with};
-pub use role::{required_role, Role, METHOD_ROLES};
+pub use role::{required_role, Role};
 
 use crate::app::Peer;
 use crate::config::{ConfigError, Ini};

@@ -1,5 +1,12 @@
 //! The merged configuration and the readers for Luigi's two file formats: INI in Python
-//! `ConfigParser`'s dialect as Luigi customises it (protocol reference 4.1), and TOML.
+//! `ConfigParser`'s dialect as Luigi customises it (`luigi/configuration/cfg_parser.py`:
+//! `%(name)s` and `${ENV}` interpolation, continuation lines, the DEFAULT section), and
+//! TOML.
+//!
+//! The INI reader is our own because no Rust crate reads Python's dialect: the
+//! interpolation rules, `:` as well as `=`, indented continuation lines, whole-line
+//! comments only and case-sensitive keys are what make an existing luigi.cfg mean the
+//! same here as for luigid.
 
 use indexmap::IndexMap;
 

@@ -1,9 +1,9 @@
 //! Configuration: Luigi's config files (INI in Python ConfigParser's dialect, or TOML),
 //! read in Luigi's order, and typed getters whose errors name the file, section and key.
 //!
-//! Owner: the server/config work item. Other modules build their typed settings from
-//! [`Ini`] (e.g. `SchedulerConfig::from_ini`). The server's own settings live in
-//! `[luigid_rs]` and are parsed into [`ServerConfig`].
+//! Other modules build their typed settings from [`Ini`] (e.g.
+//! `SchedulerConfig::from_ini`). The server's own settings live in `[luigid_rs]` and
+//! are parsed into [`ServerConfig`].
 
 mod ini;
 
@@ -35,8 +35,8 @@ fn dialect_of_ext(path: &Path) -> Option<Dialect> {
     }
 }
 
-/// Luigi's search list (protocol reference 4.1) from the values of `LUIGI_CONFIG_PARSER`
-/// and `LUIGI_CONFIG_PATH`, plus our `--config FILE`, read last.
+/// Luigi's search list (`luigi/configuration/core.py`, `get_config`) from the values of
+/// `LUIGI_CONFIG_PARSER` and `LUIGI_CONFIG_PATH`, plus our `--config FILE`, read last.
 pub fn luigi_sources(
     parser_env: Option<&str>,
     config_path_env: Option<&str>,

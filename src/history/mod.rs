@@ -307,7 +307,7 @@ impl History {
         let h = History::open(&url, days).map_err(|e| e.to_string())?;
         // The first timer run is a prune interval away; a server restarted often would
         // otherwise never trim, so trim once at startup too.
-        h.run_retention(crate::app::wall_clock());
+        h.run_retention(crate::clock::unix_now());
         Ok(Some(h))
     }
 

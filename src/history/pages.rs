@@ -109,11 +109,7 @@ impl Ctx {
 /// Without history (it is off by default, as in luigid), every page answers 500
 /// "task history is disabled".
 pub fn handle_page(history: Option<&History>, path: &str, req: &Request) -> Response {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0);
-    handle_page_at(history, path, req, now)
+    handle_page_at(history, path, req, crate::clock::unix_now())
 }
 
 /// [`handle_page`] with the clock passed in (`/history` shows the last 24 hours).

@@ -3,7 +3,6 @@
 use super::date::{write_http_date, HTTP_DATE_LEN};
 use super::{reason, Response};
 use std::cell::Cell;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// `Server` header value.
 pub const SERVER: &str = concat!("luigid-rs/", env!("CARGO_PKG_VERSION"));
@@ -26,23 +25,9 @@ fn cached_date(unix_secs: u64) -> [u8; HTTP_DATE_LEN] {
     })
 }
 
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 /// Whether a reply with this status carries no body and no Content-Length.
 fn bodiless(status: u16) -> bool {
     (100..200).contains(&status) || status == 204 || status == 304
-}
-
-/// Append the encoded response to `out` for an HTTP/1.1 client, dated by the system
-/// clock. See [`encode_response`]; the server should prefer that one, which knows the
-/// client's version and takes the loop's `now`.
-pub fn write_response(resp: &Response, keep_alive: bool, out: &mut Vec<u8>) {
-    encode_response(resp, keep_alive, 1, now_secs(), out);
 }
 
 /// Append the encoded response to `out`: `HTTP/1.1 <status> <reason>`, the response's
@@ -216,9 +201,9 @@ mod tests {
     }
 
     #[test]
-    fn appends_to_reused_buffer_and_wall_clock_variant() {
+    fn appends_to_a_reused_buffer() {
         let mut out = b"prev".to_vec();
-        write_response(&Response::new(404), true, &mut out);
+        encode_response(&Response::new(404), true, 1, NOW, &mut out);
         assert!(out.starts_with(b"prevHTTP/1.1 404 Not Found\r\n"));
         assert_eq!(cached_date(NOW), cached_date(NOW));
         assert_eq!(&cached_date(0), b"Thu, 01 Jan 1970 00:00:00 GMT");

@@ -1,5 +1,6 @@
 //! Query and form decoding the way luigid (Tornado 6) reads request arguments
-//! (protocol reference 1.4.1 step 2).
+//! (`RequestHandler.get_argument` in `tornado/web.py`, `parse_body_arguments` in
+//! `tornado/httputil.py`).
 //!
 //! Values stay raw bytes until one is asked for: like Tornado, only the requested
 //! argument's values must be valid UTF-8.

@@ -1,4 +1,4 @@
-//! luigid's response compression (Tornado's GZipContentEncoding; protocol reference 1.3).
+//! luigid's response compression (Tornado's `GZipContentEncoding`, `tornado/web.py`).
 
 use super::Response;
 use flate2::{Compress, Compression, Crc, FlushCompress, Status};

@@ -20,7 +20,7 @@ pub mod framer;
 pub mod gzip;
 
 pub use date::{http_date, parse_http_date};
-pub use encode::{encode_response, write_response, CONTINUE, SERVER};
+pub use encode::{encode_response, CONTINUE, SERVER};
 pub use form::{
     get_argument, get_arguments, parse_multipart, parse_urlencoded, percent_decode_path, Arguments,
 };
@@ -187,7 +187,7 @@ impl HttpError {
         HttpError::new(400, message)
     }
 
-    /// The reply for this error: luigid's HTML error page (protocol reference 1.3),
+    /// The reply for this error: luigid's HTML error page (Tornado's `write_error`),
     /// marked to close the connection, since the framer cannot resynchronise.
     pub fn to_response(&self) -> Response {
         let mut resp = error_page(self.status);

@@ -149,7 +149,7 @@ pub fn datagrams(
             metric("task.done", "1", "c"),
             metric(
                 "task.execution_time",
-                &crate::metrics::py_repr(*execution_secs),
+                &crate::pyfloat::repr(*execution_secs),
                 "g",
             ),
             event(

@@ -1075,10 +1075,7 @@ fn remove_stale_temps(state_path: &Path) {
 }
 
 fn now_secs() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
+    crate::clock::unix_now()
 }
 
 /// The `everysec` sync thread: fsyncs the journal handles it is sent, one at a time.

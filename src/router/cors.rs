@@ -1,4 +1,5 @@
-//! CORS for `/api/*` exactly as luigid's RPC handler does it (protocol reference 1.5),
+//! CORS for `/api/*` exactly as luigid's RPC handler does it (`luigi/server.py`,
+//! `RPCHandler._handle_cors` and `_handle_cors_preflight`),
 //! from the `[cors]` section read once at startup.
 
 use crate::config::Ini;

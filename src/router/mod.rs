@@ -1,14 +1,14 @@
-//! Path + method -> handler, as luigid's route table (protocol reference 1.2), plus the
-//! cross-cutting reply rules of 1.3: SHA-1 ETag and 304 on 200 GET/HEAD replies,
-//! `Vary: Accept-Encoding` and gzip, Tornado's HTML error pages.
+//! Path + method -> handler, as luigid's route table (`luigi/server.py`, `app()`), plus
+//! the reply rules Tornado applies to every handler: SHA-1 ETag and 304 on 200 GET/HEAD
+//! replies, `Vary: Accept-Encoding` and gzip, Tornado's HTML error pages. Which RPC
+//! methods exist, what role each needs and whether its reply may be cached is the api
+//! table's (`crate::api::METHODS`).
 //!
 //! Deliberate differences from luigid (its 500s become client errors a user can act on):
 //! a `data` that is not JSON or not an object, and bad arguments, give 400 with a JSON
 //! body `{"error": "..."}`; an unknown RPC method gives 404 with such a body; an empty
 //! `data=` means "no arguments" (the visualiser's pause toggle sends it); every 405
 //! carries `Allow`; static paths are refused more strictly (see [`crate::static_files`]).
-//!
-//! Owner: the router work item.
 
 mod cors;
 
@@ -160,19 +160,14 @@ pub fn clean_argument(s: &str) -> String {
     replaced.trim().to_string()
 }
 
-/// One of luigid's 39 RPC method names (the api's table). Checked before `data` is read,
-/// as luigid does, so an unknown method is a 404 whatever its arguments.
-pub fn is_rpc_method(name: &str) -> bool {
-    crate::api::METHODS.iter().any(|(m, _, _)| *m == name)
-}
-
 /// Answer one request: dispatch, then ETag/304, HEAD, Vary and gzip.
 pub fn route(app: &mut App, req: &Request, peer: &Peer, now: f64) -> Response {
     let decoded_method;
     let class = match req.path.as_str() {
         p if p.starts_with("/api/") && req.method != "OPTIONS" => {
             decoded_method = crate::http::percent_decode_path(&p[5..]).unwrap_or_default();
-            if is_rpc_method(&decoded_method) || crate::api::details::is_own_method(&decoded_method)
+            if crate::api::method(&decoded_method).is_some()
+                || crate::api::details::is_own_method(&decoded_method)
             {
                 RouteClass::Api {
                     method: &decoded_method,
@@ -208,7 +203,8 @@ pub fn route(app: &mut App, req: &Request, peer: &Peer, now: f64) -> Response {
     resp
 }
 
-/// The rules every reply goes through, whichever handler made it (reference 1.3).
+/// The rules every reply goes through, whichever handler made it (Tornado's
+/// `RequestHandler.finish` and its `GZipContentEncoding` transform).
 fn finish(req: &Request, resp: &mut Response) {
     let get_or_head = req.method == "GET" || req.method == "HEAD";
     if resp.status == 200 && get_or_head && resp.header("etag").is_none() {
@@ -284,7 +280,7 @@ fn sha1_etag(body: &[u8]) -> String {
 /// Exactness: these replies are a function of the state and the arguments only, except
 /// that the calls prune first; the cache is used only when that prune would change
 /// nothing (`Scheduler::prune_needed`), and [`App::state_version`] moves on every call
-/// that can change state (see `App::rpc_data`).
+/// that can change state (see `App::rpc`). Which methods: the api table's `cacheable`.
 #[derive(Debug, Default)]
 pub struct ReplyCache {
     version: u64,
@@ -296,10 +292,6 @@ impl ReplyCache {
     const MAX_ENTRIES: usize = 4;
     /// Smaller replies are cheap to make again.
     const MIN_BODY: usize = 16 * 1024;
-
-    fn cacheable(method: &str) -> bool {
-        matches!(method, "task_list" | "task_search")
-    }
 
     fn get(
         &self,
@@ -420,7 +412,7 @@ fn metrics_page(app: &mut App, _req: &Request, _now: f64) -> Response {
     app.metrics_response()
 }
 
-/// `/api/{method}` (reference 1.4).
+/// `/api/{method}`: luigid's `RPCHandler` (`luigi/server.py`).
 fn api(app: &mut App, raw_method: &str, req: &Request, now: f64) -> Response {
     if !matches!(req.method.as_str(), "GET" | "POST" | "OPTIONS") {
         return method_not_allowed("GET, POST, OPTIONS");
@@ -439,71 +431,55 @@ fn api(app: &mut App, raw_method: &str, req: &Request, now: f64) -> Response {
     if crate::api::details::is_own_method(&method) {
         return task_details(app, req, now);
     }
-    if !is_rpc_method(&method) {
+    // Checked before `data` is read, as luigid does, so an unknown method is a 404
+    // whatever its arguments.
+    let Some(method) = crate::api::method(&method) else {
         return json_error(404, &format!("unknown RPC method {method:?}"));
-    }
+    };
     let data = match crate::http::get_argument(req, "data") {
         // Already cleaned as Tornado's get_argument does ([`clean_argument`] of it is a no-op).
         Ok(d) => d,
         Err(e) => return json_error(e.status, &e.message),
     };
     let text = data.as_deref().unwrap_or("");
-    // What the journal records for the call (add_task: without its default arguments).
-    let mut journal_text = None;
-    let parsed = match text {
-        "" => Ok(Some((Vec::new(), Default::default()))),
-        // add_task's parameters stay text (see parse_add_task_args).
-        _ if method == "add_task" => crate::json::parse_add_task_args(text).map(|a| {
-            a.map(|(args, texts, spans)| {
-                journal_text = crate::api::add_task_journal_text(text, &args, &spans);
-                (args, texts)
-            })
-        }),
-        _ => crate::json::parse_py_json_args(text).map(|a| a.map(|a| (a, Default::default()))),
+    let parsed = match crate::api::parse(method, text) {
+        Ok(parsed) => parsed,
+        Err(e) => return api_error(&e),
     };
-    let (args, texts) = match parsed {
-        Ok(Some(parsed)) => parsed,
-        Ok(None) => return json_error(400, "data must be a JSON object"),
-        Err(e) => return json_error(400, &e),
-    };
-    let cacheable = ReplyCache::cacheable(&method);
-    if cacheable && !app.scheduler.prune_needed(now) {
-        if let Some(shared) = app.reply_cache.get(app.state_version, &method, text) {
+    if method.cacheable && !app.scheduler.prune_needed(now) {
+        if let Some(shared) = app.reply_cache.get(app.state_version, method.name, text) {
             let mut resp = Response::new(200).with_body(JSON, shared.body.clone());
             resp.shared = Some(shared);
             app.router.cors.actual(req.header_str("origin"), &mut resp);
             return resp;
         }
     }
-    crate::api::want_raw_reply();
-    let journaled = journal_text.as_deref().unwrap_or(text);
-    let result = app.rpc_args(&method, args, texts, Some(journaled), now);
-    let raw = crate::api::take_raw_body();
-    match result {
-        Ok(value) => {
-            let body = match raw {
-                Some(raw) => raw,
-                None => {
-                    let mut body = Vec::with_capacity(64);
-                    body.extend_from_slice(b"{\"response\": ");
-                    crate::json::to_py_json(&value, &mut body);
-                    body.push(b'}');
-                    body
-                }
-            };
-            let mut resp = Response::new(200).with_body(JSON, body);
-            if cacheable && resp.body.len() >= ReplyCache::MIN_BODY {
+    // What the journal records for the call (add_task: without its default arguments).
+    let journaled = parsed.journal_text.as_deref().unwrap_or(text);
+    match app.rpc(method, parsed.args, Some(journaled), now) {
+        Ok(reply) => {
+            let mut resp = Response::new(200).with_body(JSON, reply.into_body());
+            if method.cacheable && resp.body.len() >= ReplyCache::MIN_BODY {
                 let shared = std::sync::Arc::new(crate::http::SharedBody::new(resp.body.clone()));
                 app.reply_cache
-                    .put(app.state_version, &method, text, shared.clone());
+                    .put(app.state_version, method.name, text, shared.clone());
                 resp.shared = Some(shared);
             }
             app.router.cors.actual(req.header_str("origin"), &mut resp);
             resp
         }
-        Err(ApiError::UnknownMethod(m)) => json_error(404, &format!("unknown RPC method {m:?}")),
-        Err(ApiError::BadArgument(m)) => json_error(400, &m),
-        Err(e @ ApiError::Unavailable(_)) => unavailable(&e.to_string()),
+        Err(e) => api_error(&e),
+    }
+}
+
+/// The reply for a failed call.
+fn api_error(e: &ApiError) -> Response {
+    match e {
+        ApiError::UnknownMethod(_) => json_error(404, &e.to_string()),
+        ApiError::InvalidJson(_) | ApiError::NotAnObject | ApiError::BadArgument(_) => {
+            json_error(400, &e.to_string())
+        }
+        ApiError::Unavailable(_) => unavailable(&e.to_string()),
     }
 }
 
@@ -517,7 +493,7 @@ fn task_details(app: &mut App, req: &Request, now: f64) -> Response {
     let args = match crate::json::parse_py_json(data.as_deref().unwrap_or("{}")) {
         Ok(serde_json::Value::Object(m)) => m,
         Ok(_) => return json_error(400, "data must be a JSON object"),
-        Err(e) => return json_error(400, &e),
+        Err(e) => return json_error(400, &e.to_string()),
     };
     let Some(task_id) = args.get("task_id").and_then(|v| v.as_str()) else {
         return json_error(400, "luigid_rs_task_details: task_id must be a string");
@@ -544,14 +520,6 @@ pub fn unavailable(message: &str) -> Response {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn rpc_table_is_sorted_and_complete() {
-        assert_eq!(crate::api::METHODS.len(), 39);
-        assert!(is_rpc_method("ping"));
-        assert!(!is_rpc_method("load"));
-        assert!(!is_rpc_method("resources"));
-    }
 
     #[test]
     fn large_replies_get_a_fast_etag_that_follows_the_content() {

@@ -2,13 +2,14 @@
 //! parameters), the task-family guess of placeholder nodes, and MD5 (batch ids).
 
 use super::compact::{parse_raw, plain_str, Params};
+use crate::json::client_str;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
 /// Python `str(value)` of a JSON-decoded value.
 pub fn py_str(v: &Value) -> String {
     match v {
-        Value::String(s) => s.clone(),
+        Value::String(s) => client_str(s).to_string(),
         other => {
             let mut out = String::new();
             py_repr(other, &mut out);
@@ -29,7 +30,7 @@ pub fn py_repr(v: &Value, out: &mut String) {
             } else if let Some(u) = n.as_u64() {
                 out.push_str(&u.to_string());
             } else {
-                out.push_str(&py_float_repr(n.as_f64().unwrap_or(0.0)));
+                out.push_str(&crate::pyfloat::repr(n.as_f64().unwrap_or(0.0)));
             }
         }
         Value::String(s) => py_str_repr(s, out),
@@ -59,6 +60,7 @@ pub fn py_repr(v: &Value, out: &mut String) {
 }
 
 fn py_str_repr(s: &str, out: &mut String) {
+    let s = client_str(s);
     let quote = if s.contains('\'') && !s.contains('"') {
         '"'
     } else {
@@ -87,67 +89,6 @@ fn py_str_repr(s: &str, out: &mut String) {
     out.push(quote);
 }
 
-/// Python `repr(float)`: shortest round-trip digits, scientific outside [1e-4, 1e16).
-pub fn py_float_repr(f: f64) -> String {
-    if f.is_nan() {
-        return "nan".into();
-    }
-    if f.is_infinite() {
-        return if f > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    if f == 0.0 {
-        return if f.is_sign_negative() {
-            "-0.0".into()
-        } else {
-            "0.0".into()
-        };
-    }
-    // Rust's `{:e}` gives the shortest round-trip digits: "1.2345e-5".
-    let sci = format!("{:e}", f);
-    let (mant, exp) = match sci.split_once('e') {
-        Some((m, e)) => (m, e.parse::<i32>().unwrap_or(0)),
-        None => (sci.as_str(), 0),
-    };
-    let neg = mant.starts_with('-');
-    let digits: String = mant.chars().filter(|c| c.is_ascii_digit()).collect();
-    let mut out = String::new();
-    if neg {
-        out.push('-');
-    }
-    if (-4..16).contains(&exp) {
-        if exp < 0 {
-            out.push_str("0.");
-            for _ in 0..(-exp - 1) {
-                out.push('0');
-            }
-            out.push_str(&digits);
-        } else {
-            let int_len = exp as usize + 1;
-            if digits.len() <= int_len {
-                out.push_str(&digits);
-                for _ in digits.len()..int_len {
-                    out.push('0');
-                }
-                out.push_str(".0");
-            } else {
-                out.push_str(&digits[..int_len]);
-                out.push('.');
-                out.push_str(&digits[int_len..]);
-            }
-        }
-    } else {
-        out.push_str(&digits[..1]);
-        if digits.len() > 1 {
-            out.push('.');
-            out.push_str(&digits[1..]);
-        }
-        out.push('e');
-        out.push(if exp < 0 { '-' } else { '+' });
-        out.push_str(&format!("{:02}", exp.abs()));
-    }
-    out
-}
-
 /// `family(k1=v1, k2=v2)` over the public params sorted by key.
 pub fn pretty_id_map(family: &str, public_params: &Map<String, Value>) -> String {
     let mut keys: Vec<&String> = public_params.keys().collect();
@@ -159,11 +100,11 @@ pub fn pretty_id_map(family: &str, public_params: &Map<String, Value>) -> String
         if i > 0 {
             out.push_str(", ");
         }
-        out.push_str(k);
+        out.push_str(client_str(k));
         out.push('=');
         if let Some(v) = public_params.get(k.as_str()) {
             match v {
-                Value::String(s) => out.push_str(s),
+                Value::String(s) => out.push_str(client_str(s)),
                 other => py_repr(other, &mut out),
             }
         }
@@ -219,12 +160,12 @@ fn push_param(out: &mut String, i: usize, k: &str, raw: &str) {
     if i > 0 {
         out.push_str(", ");
     }
-    out.push_str(k);
+    out.push_str(client_str(k));
     out.push('=');
     match plain_str(raw) {
         Some(s) => out.push_str(s),
         None => match parse_raw(raw) {
-            Value::String(s) => out.push_str(&s),
+            Value::String(s) => out.push_str(client_str(&s)),
             other => py_repr(&other, out),
         },
     }
@@ -238,53 +179,14 @@ pub fn guess_family(task_id: &str) -> &str {
     }
 }
 
-/// MD5 hex digest (RFC 1321), for luigid's batch ids.
+/// The hex MD5 of `data`: luigid's batch ids (`hashlib.md5` of the joined task ids).
 pub fn md5_hex(data: &[u8]) -> String {
-    const S: [u32; 64] = [
-        7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5,
-        9, 14, 20, 5, 9, 14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10,
-        15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21,
-    ];
-    let k: Vec<u32> = (0..64)
-        .map(|i| ((i as f64 + 1.0).sin().abs() * 4294967296.0) as u32)
-        .collect();
-    let mut h: [u32; 4] = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476];
-    let mut msg = data.to_vec();
-    let bit_len = (data.len() as u64).wrapping_mul(8);
-    msg.push(0x80);
-    while msg.len() % 64 != 56 {
-        msg.push(0);
-    }
-    msg.extend_from_slice(&bit_len.to_le_bytes());
-    for chunk in msg.chunks_exact(64) {
-        let mut m = [0u32; 16];
-        for (i, w) in chunk.chunks_exact(4).enumerate() {
-            m[i] = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
-        }
-        let (mut a, mut b, mut c, mut d) = (h[0], h[1], h[2], h[3]);
-        for i in 0..64 {
-            let (f, g) = match i / 16 {
-                0 => ((b & c) | (!b & d), i),
-                1 => ((d & b) | (!d & c), (5 * i + 1) % 16),
-                2 => (b ^ c ^ d, (3 * i + 5) % 16),
-                _ => (c ^ (b | !d), (7 * i) % 16),
-            };
-            let f2 = f.wrapping_add(a).wrapping_add(k[i]).wrapping_add(m[g]);
-            a = d;
-            d = c;
-            c = b;
-            b = b.wrapping_add(f2.rotate_left(S[i]));
-        }
-        h[0] = h[0].wrapping_add(a);
-        h[1] = h[1].wrapping_add(b);
-        h[2] = h[2].wrapping_add(c);
-        h[3] = h[3].wrapping_add(d);
-    }
+    use md5::Digest;
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(32);
-    for word in h {
-        for byte in word.to_le_bytes() {
-            out.push_str(&format!("{:02x}", byte));
-        }
+    for b in md5::Md5::digest(data) {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 15)]));
     }
     out
 }
@@ -305,15 +207,23 @@ mod tests {
     }
 
     #[test]
-    fn float_repr_like_python() {
-        assert_eq!(py_float_repr(1.5), "1.5");
-        assert_eq!(py_float_repr(1.0), "1.0");
-        assert_eq!(py_float_repr(1e16), "1e+16");
-        assert_eq!(py_float_repr(1234567890123456.0), "1234567890123456.0");
-        assert_eq!(py_float_repr(0.0001), "0.0001");
-        assert_eq!(py_float_repr(0.00001), "1e-05");
-        assert_eq!(py_float_repr(-2.5e-7), "-2.5e-07");
-        assert_eq!(py_float_repr(0.1), "0.1");
+    fn float_params_read_as_python_str() {
+        // An exact tie: Python's repr takes the even digit.
+        let p = json!({"x": 1.0000076293945312, "y": 1e16, "z": 0.00001});
+        assert_eq!(
+            pretty_id_map("T", p.as_object().unwrap()),
+            "T(x=1.0000076293945312, y=1e+16, z=1e-05)"
+        );
+    }
+
+    #[test]
+    fn a_client_string_with_the_raw_number_mark_reads_as_sent() {
+        let v = crate::json::parse_py_json(r#"{"\ufdd0k": "\ufdd0NaN", "l": "\ufdd0"}"#).unwrap();
+        let m = v.as_object().unwrap();
+        let want = "F(l=\u{FDD0}, \u{FDD0}k=\u{FDD0}NaN)";
+        assert_eq!(pretty_id_map("F", m), want);
+        assert_eq!(pretty_id("F", &Params::from_map(m)), want);
+        assert_eq!(py_str(&m["\u{FDD0}\u{FDD0}k"]), "\u{FDD0}NaN");
     }
 
     #[test]
@@ -334,6 +244,7 @@ mod tests {
             json!({"a": [1, "x"], "b": 1.0, "c": null, "d": {"k": "it's"}, "e": true, "f": "q\"</"}),
             json!({"z\u{e9}": "\u{e9}", "a": crate::json::raw_number("NaN")}),
             json!({"b\"": 1, "a": 2}),
+            crate::json::parse_py_json(r#"{"\ufdd0k": "\ufdd0NaN", "m": ["\ufdd01"]}"#).unwrap(),
             Value::Object(
                 (0..20)
                     .map(|i| (format!("k{}", 20 - i), json!(i)))

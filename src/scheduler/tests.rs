@@ -1,7 +1,7 @@
 //! Unit tests for the trickier scheduler pieces (ranking, upstream status, disable rules).
 
 use super::*;
-use crate::api::call;
+use crate::api::call_map as call;
 use crate::config::Ini;
 use serde_json::{json, Map};
 
@@ -787,17 +787,18 @@ fn no_panic_on_odd_arguments() {
     ];
     let mut s = Scheduler::default();
     add(&mut s, "W", "A_1", json!({"deps": ["A_1", "B_1"]}), 1.0);
-    for (method, params, _) in crate::api::METHODS {
+    for m in &crate::api::METHODS {
+        let (method, params) = (m.name, m.params);
         for v in &odd {
             let mut args = Map::new();
             for p in params.iter() {
-                args.insert(p.to_string(), v.clone());
+                args.insert(p.name.to_string(), v.clone());
             }
             let _ = call(&mut s, method, &args, 2.0);
             // And with only some of them.
             if let Some(p) = params.first() {
                 let mut one = Map::new();
-                one.insert(p.to_string(), v.clone());
+                one.insert(p.name.to_string(), v.clone());
                 let _ = call(&mut s, method, &one, 3.0);
             }
         }
@@ -845,7 +846,7 @@ fn replaying_state_changing_calls_reproduces_state() {
     let mut journal = Vec::new();
     for (m, a, now) in &calls {
         c(&mut live, m, a.clone(), *now);
-        if crate::api::changes_state(m) {
+        if crate::api::method(m).is_some_and(|m| m.changes_state()) {
             journal.push((m, a.clone(), *now));
         }
     }

@@ -14,7 +14,7 @@ pub use listen::{bind_tcp, bind_unix, peer_uid, Bound};
 
 use std::io::{self, Read, Write};
 use std::os::unix::io::AsRawFd;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use mio::{Events, Interest, Poll, Token};
@@ -286,20 +286,13 @@ pub fn run_prepared(prepared: Prepared, app: &mut App, cfg: ServerConfig) -> io:
         start: Instant::now(),
         scratch: vec![0; READ_CHUNK],
         mono: 0,
-        now: wall_clock(),
+        now: crate::clock::unix_now(),
     };
     let result = s.run_loop(&mut signals);
     if let Some((path, id)) = &s.unix_path {
         listen::remove_socket_file(path, *id);
     }
     result
-}
-
-fn wall_clock() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
 }
 
 fn ms(seconds: f64) -> u64 {
@@ -329,7 +322,7 @@ impl Server<'_> {
             let busy_since = Instant::now();
             // The one clock reading of this iteration.
             self.mono = self.start.elapsed().as_millis() as u64;
-            self.now = wall_clock();
+            self.now = crate::clock::unix_now();
             std::mem::swap(&mut self.work, &mut self.next_work);
 
             fired.clear();
@@ -721,7 +714,7 @@ impl Server<'_> {
                             // The framer should have refused this already; never buffer more.
                             let resp =
                                 Response::new(413).with_body("text/plain", "request too large");
-                            http::write_response(&resp, false, &mut c.wbuf);
+                            http::encode_response(&resp, false, 1, now as u64, &mut c.wbuf);
                             c.closing = true;
                             c.discard_input();
                         }
@@ -732,7 +725,7 @@ impl Server<'_> {
                         let mut resp = Response::new(e.status)
                             .with_body("text/plain; charset=UTF-8", format!("{}\n", e.message));
                         resp.close = true;
-                        http::write_response(&resp, false, &mut c.wbuf);
+                        http::encode_response(&resp, false, 1, now as u64, &mut c.wbuf);
                         c.closing = true;
                         c.discard_input();
                         break;

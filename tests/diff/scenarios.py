@@ -2,7 +2,7 @@
 
 `@scenario()` runs on the shared pair of servers (replies scoped to the scenario's own ids);
 `@scenario(config={...})` gets a fresh pair started with that luigi.cfg.
-Assertions state luigid 3.8 behaviour (protocol reference sections in comments).
+Assertions state luigid 3.8 behaviour (luigi/scheduler.py).
 """
 import time
 
@@ -50,7 +50,7 @@ def done(s, tid, worker, **kw):
     return s.add(tid, worker, status="DONE", runnable=None, deps=None, expl='"null"', **kw)
 
 
-# ---------------------------------------------------------------- add_task (2.3.1)
+# ---------------------------------------------------------------- add_task
 
 @scenario()
 def add_basic(s):
@@ -230,7 +230,7 @@ def add_retry_policy_after_status(s):
     a = T(s, "A")
     pol = {"retry_count": 1, "disable_hard_timeout": None, "disable_window": None}
     s.add(a, W(s), status="FAILED", expl='"1"', retry_policy_dict=pol)
-    assert status_of(s, a) == "FAILED"  # judged by the config default policy (Q8)
+    assert status_of(s, a) == "FAILED"  # judged by the config's default policy, not the task's
     s.add(a, W(s), status="FAILED", expl='"2"', retry_policy_dict=pol)
     r = s.tasks(status="DISABLED")
     assert r[a]["re_enable_able"] is True
@@ -292,7 +292,28 @@ def add_status_running_direct(s):
     assert status_of(s, a) == "RUNNING"
 
 
-# ---------------------------------------------------------------- get_work (2.3.7)
+@scenario()
+def add_strings_starting_with_u_fdd0(s):
+    """luigid-rs marks the numbers it cannot keep as JSON numbers (NaN, Infinity, big
+    integers) with U+FDD0 in memory; a client's string that starts with that character
+    must still come back as the string it was, never as a bare number."""
+    a, b = "\ufdd0NaN" + T(s, "A"), T(s, "B")
+    params = {"p": "\ufdd0NaN", "\ufdd0q": "\ufdd0Infinity"}
+    s.add(a, W(s), family=s.p + "F", params=params)
+    # Not plain values only (a list): the parameters take the parser's other path. (Not
+    # the mark inside the list: Python's repr escapes it there, ours does not.)
+    other = {"l": ["x", 1.5], "m": "\ufdd0123"}
+    s.add(b, W(s), params=other, expl="\ufdd0-Infinity")
+    s.w.set_task_status_message(a, "\ufdd0NaN")
+    r = s.tasks(status="PENDING")
+    assert r[a]["params"] == params and r[b]["params"] == other
+    assert r[a]["display_name"] == s.p + "F(p=\ufdd0NaN, \ufdd0q=\ufdd0Infinity)"
+    assert s.get("get_task_status_message", task_id=a)["statusMessage"] == "\ufdd0NaN"
+    s.get("fetch_error", task_id=b)
+    s.get("task_search", task_str="\ufdd0NaN")
+
+
+# ---------------------------------------------------------------- get_work
 
 @scenario()
 def get_work_basic(s):
@@ -464,7 +485,7 @@ def get_work_assistant_info(s):
     assert wl[0]["workers"] == 1
 
 
-# ---------------------------------------------------------------- count_pending (2.3.6)
+# ---------------------------------------------------------------- count_pending
 
 @scenario()
 def count_pending_counts(s):
@@ -495,7 +516,7 @@ def count_pending_upstream_disabled(s):
     s.get("task_list", status="PENDING", upstream_status="UPSTREAM_DISABLED")
 
 
-# ---------------------------------------------------------------- ping, workers (2.3.3-5, 2.3.10)
+# ---------------------------------------------------------------- ping, workers
 
 @scenario()
 def ping_set_worker_processes(s):
@@ -577,7 +598,7 @@ def disable_worker_effects(s):
     s.get("worker_list")
 
 
-# ---------------------------------------------------------------- task_list and friends (2.3.15-17)
+# ---------------------------------------------------------------- task_list and friends
 
 @scenario()
 def task_list_upstream(s):
@@ -785,12 +806,12 @@ def resource_list_running(s):
     assert g["task_id"] == b
     rl = s.get("resource_list")
     assert rl[0]["num_used"] == 3 and rl[0]["num_consumer"] == 2
-    s.w.add_task(task_id=a, worker=W(s), status="RUNNING", tracking_url="http://u")  # Q7
+    s.w.add_task(task_id=a, worker=W(s), status="RUNNING", tracking_url="http://u")  # declared resources always replaced
     rl = s.get("resource_list")
     assert rl[0]["num_used"] == 3 and rl[0]["num_consumer"] == 1
 
 
-# ---------------------------------------------------------------- misc (2.3.21, 2.3.4, 2.3.11)
+# ---------------------------------------------------------------- misc
 
 @scenario()
 def misc_flags(s):
@@ -955,7 +976,7 @@ def assistant_gets_any_runnable(s):
     assert gw(s, W(s, 9), current=[a], assistant=True)["task_id"] is None
 
 
-# ---------------------------------------------------------------- isolated: time-dependent (3.7)
+# ---------------------------------------------------------------- isolated: time-dependent
 
 FAST = {"retry_delay": "1", "worker_disconnect_delay": "2", "remove_delay": "3",
         "disable_persist": "2", "stable_done_cooldown_secs": "0"}
@@ -1051,7 +1072,7 @@ def disable_hard_timeout(s):
     s.add(a, W(s))
     fail(s, a, W(s), '"1"')
     done(s, a, W(s))
-    time.sleep(1.2)  # first_failure_time + hard timeout must pass (Q16)
+    time.sleep(1.2)  # first_failure_time + hard timeout must pass (kept across a DONE)
     s.add(a, W(s))
     fail(s, a, W(s), '"2"')
     assert s.get("task_list", status="DISABLED")[a]["re_enable_able"] is True
@@ -1110,7 +1131,7 @@ def batch_running_resources_shared(s):
     s.w.decrease_running_task_resources(runner, {s.p + "r": 1})
     for t in ids + [runner]:
         s.get("get_running_task_resources", task_id=t)
-    s.tasks(status="BATCH_RUNNING")  # Q11: members' declared resources shrink too
+    s.tasks(status="BATCH_RUNNING")  # the batch members' declared resources shrink too
     s.get("resource_list")
 
 

@@ -1,6 +1,6 @@
 """State across a restart (SIGTERM, then start again on the same state path): tasks,
-workers and batchers are kept (protocol reference 5). The replies after the reload are
-compared. luigid also forgets the pause flag and run-time resource changes (Q33), which
+workers and batchers are kept (luigid pickles its SimpleTaskState). The replies after the
+reload are compared. luigid also forgets the pause flag and run-time resource changes, which
 luigid-rs deliberately keeps (README, "Differences from luigid"; tested in
 tests/durability/test_restart_keeps.py), so this scenario undoes both before stopping."""
 from difftool import run_scenario

@@ -33,6 +33,6 @@ SHARED = [r for r in REGISTRY if r[2] is None]
 @pytest.mark.parametrize("name,fn,config", SHARED, ids=[r[0] for r in SHARED])
 def test_rpc_key_order(name, fn, config, shared_pair):
     """The same scenarios again (own ids), now also comparing the order of object keys,
-    which luigid defines (insertion order; reference 1.4.2, Q5). Clients do not need it;
+    which luigid defines (insertion order of its dicts). Clients do not need it;
     a failure here is cosmetic, but visible byte-for-byte."""
     run_scenario(name, fn, shared_pair, prefix="Y" + _prefix(name)[1:-1] + "Y", scope=True, strict_order=True)

@@ -1,5 +1,5 @@
 """luigid-rs keeps the pause flag and run-time resource changes across a clean restart
-(luigid forgets both, reference Q33); a [resources] value changed in the config between
+(luigid forgets both: they are not in its state pickle); a [resources] value changed in the config between
 runs takes the new value."""
 import signal
 

@@ -47,7 +47,8 @@ LUIGI_TEST_CONF = {
 
 
 def normalize(v, key=None):
-    """Remove what luigid itself leaves to chance (reference 3.5 and Appendix B)."""
+    """Remove what luigid itself leaves to chance: the order of its sets (`deps`,
+    `running_tasks`) and the uuid4 message ids."""
     if isinstance(v, dict):
         return {k: normalize(x, k) for k, x in v.items()}
     if isinstance(v, (list, tuple)):

@@ -9,7 +9,7 @@ A scenario is a function `scenario(s)` where `s` is a `Side`:
   * `s.poll(m, data, pred)` repeats an unrecorded call until `pred(reply)` holds (bounded),
                        then records the final reply once;
   * `s.p` is a per-scenario prefix for task, family, worker and resource names.
-Assertions inside a scenario state luigid's behaviour (from the protocol reference); they
+Assertions inside a scenario state luigid's behaviour (as luigi/scheduler.py has it); they
 must hold on the oracle. On our side a failing assertion or error is recorded into the
 transcript, so the comparison reports the first step where the two servers differ.
 """

@@ -59,7 +59,7 @@ impl T {
         }
         let empty = Map::new();
         let map = args.as_object().unwrap_or(&empty);
-        api::call(&mut self.s, method, map, self.now)
+        api::call_map(&mut self.s, method, map, self.now)
     }
 
     /// Call that must succeed; returns luigid's `response` value.

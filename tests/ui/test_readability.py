@@ -1,4 +1,4 @@
-"""Browser tests of what makes the page readable with real Luigi task names (issue 21): graph
+"""Browser tests of what makes the page readable with real Luigi task names: graph
 labels that fit their boxes with legible contrast, a details drawer that leaves the table its
 width, a wide error view with the re-run command, search by task id, worker cards, running
 time and resources in the table, and who disabled a task. The 60-task pipeline of

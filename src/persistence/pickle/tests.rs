@@ -2,7 +2,7 @@
 //! tests/pickle/make_fixtures.py); the hostile ones are built here byte by byte.
 
 use super::*;
-use crate::api::call;
+use crate::api::call_map as call;
 use serde_json::{json, Map};
 
 const P2: &[u8] = include_bytes!("testdata/luigid-3.8.1-p2.pickle");

@@ -1,10 +1,16 @@
-//! Timing harness for the hot paths (issue 8), run by hand:
-//! `cargo test --release --lib api::perf -- --ignored --nocapture`.
-//! Drives `App::handle` in memory, so it measures server CPU without sockets.
+//! In-memory timings of the request path: the framer, `App::handle` and the encoder over
+//! the bytes Luigi sends, sockets left out, so they measure the server's own CPU per
+//! request (the load generator, `benches/loadgen.rs`, measures it over TCP).
+//!
+//! `cargo bench --bench in_memory -- [WHAT...]` with WHAT among `add_task`, `get_work`,
+//! `task_list`, `task_list_parts`, `rss`, `bench_adds_wire`, `upstream_adds_wire`,
+//! `json` (all of them when none is named); `PERF_N` and `PERF_REPS` change the sizes. Without
+//! `--bench` (as `cargo test --all-targets` runs it) each runs once at a small size and
+//! only checks that every request is answered 200.
 
-use crate::app::{App, Peer};
-use crate::config::Ini;
-use crate::http::{encode_response, Request};
+use luigid_rs::app::{App, Peer};
+use luigid_rs::config::Ini;
+use luigid_rs::http::{self, encode_response, Request};
 use std::time::Instant;
 
 fn request(method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Request {
@@ -41,6 +47,7 @@ fn add_task_body(i: usize, status: &str, worker: &str) -> Vec<u8> {
 
 fn run(app: &mut App, req: &Request, now: f64) -> usize {
     let resp = app.handle(req, &Peer::default(), now);
+    assert_eq!(resp.status, 200, "{} {}", req.method, req.path);
     let mut out = Vec::new();
     encode_response(&resp, true, 1, now as u64, &mut out);
     out.len()
@@ -58,7 +65,7 @@ fn fill(app: &mut App, n: usize, status: &str, now: f64) {
     }
 }
 
-/// A count from the environment (e.g. PERF_N), or `default`.
+/// A count from the environment, or `default`.
 fn env_count(name: &str, default: usize) -> usize {
     std::env::var(name)
         .ok()
@@ -77,11 +84,20 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-#[test]
-#[ignore]
-fn perf_add_task() {
+/// A count from the environment (e.g. PERF_N), or `default` (`small` under cargo test).
+fn size(name: &str, default: usize, small: usize) -> usize {
+    if !bench_mode() {
+        return small;
+    }
+    env_count(name, default)
+}
+
+fn bench_mode() -> bool {
+    std::env::args().any(|a| a == "--bench")
+}
+
+fn add_task(n: usize) {
     let mut app = App::new(Ini::default());
-    let n = 20_000;
     let bodies: Vec<Request> = (0..n)
         .map(|i| {
             request(
@@ -97,19 +113,17 @@ fn perf_add_task() {
         run(&mut app, r, 1000.0);
     }
     println!(
-        "add_task: {:.2} us/req",
+        "add_task: {:.2} us/req over {n}",
         t.elapsed().as_secs_f64() * 1e6 / n as f64
     );
 }
 
-#[test]
-#[ignore]
-fn perf_get_work() {
-    for n in [1_000usize, 10_000, 100_000] {
+fn get_work(sizes: &[usize], calls: usize) {
+    for &n in sizes {
         let mut app = App::new(Ini::default());
         fill(&mut app, n, "PENDING", 1000.0);
         let mut lat = Vec::new();
-        for k in 0..200 {
+        for k in 0..calls {
             let data = format!(
                 r#"{{"worker": "w{}", "host": "h", "assistant": false, "current_tasks": null}}"#,
                 k % 2 + 1
@@ -133,78 +147,35 @@ fn perf_get_work() {
     }
 }
 
-#[test]
-#[ignore]
-fn perf_task_list() {
+fn task_list(n: usize, reps: usize) {
     let mut app = App::new(Ini::default());
-    fill(&mut app, 10_000, "PENDING", 1000.0);
+    fill(&mut app, n, "PENDING", 1000.0);
     let target = "/api/task_list?data=".to_string()
         + &enc(r#"{"status": "PENDING", "upstream_status": "", "search": ""}"#);
     let r = request("GET", &target, &[("accept-encoding", "gzip, deflate")], b"");
     let mut len = 0;
-    let reps = 10;
     let t = Instant::now();
     for _ in 0..reps {
         len = run(&mut app, &r, 1001.0);
     }
     println!(
-        "task_list 10k: {:.2} ms/req, {len} bytes on the wire",
+        "task_list {n}: {:.2} ms/req, {len} bytes on the wire (from the reply cache after the first)",
         t.elapsed().as_secs_f64() * 1e3 / reps as f64
     );
 }
 
-#[test]
-#[ignore]
-fn perf_rss() {
-    let before = rss_kib();
-    let mut app = App::new(Ini::default());
-    fill(&mut app, 100_000, "PENDING", 1000.0);
-    println!("rss for 100k tasks: {} MiB", (rss_kib() - before) / 1024);
-}
-
-#[test]
-#[ignore]
-fn perf_check() {
-    let mut app = App::new(Ini::default());
-    let r = request(
-        "POST",
-        "/api/add_task",
-        &HDRS,
-        &add_task_body(1, "PENDING", "w1"),
-    );
-    let resp = app.handle(&r, &Peer::default(), 1000.0);
-    println!("{} {}", resp.status, String::from_utf8_lossy(&resp.body));
-}
-
-#[test]
-#[ignore]
-fn perf_task_list_split() {
-    let n = env_count("PERF_N", 10_000);
+/// The parts of a fresh task_list reply: writing it, its SHA-1 ETag, gzip.
+fn task_list_parts(n: usize) {
     let mut app = App::new(Ini::default());
     fill(&mut app, n, "PENDING", 1000.0);
-    let mut args = serde_json::Map::new();
-    args.insert("status".into(), "PENDING".into());
-    args.insert("upstream_status".into(), "".into());
-    args.insert("search".into(), "".into());
-    let t = Instant::now();
-    let v = crate::api::call(&mut app.scheduler, "task_list", &args, 1001.0).unwrap();
-    println!("call: {:.2} ms", t.elapsed().as_secs_f64() * 1e3);
     let t = Instant::now();
     let mut out = Vec::new();
-    crate::json::to_py_json(&v, &mut out);
+    app.scheduler
+        .task_list_json("PENDING", "", true, Some(""), None, 1001.0, &mut out);
     println!(
-        "serialize: {:.2} ms, {} bytes",
+        "task_list_json: {:.2} ms, {} bytes",
         t.elapsed().as_secs_f64() * 1e3,
         out.len()
-    );
-    let t = Instant::now();
-    let mut direct = Vec::new();
-    app.scheduler
-        .task_list_json("PENDING", "", true, Some(""), None, 1001.0, &mut direct);
-    println!(
-        "task_list_json (call + write, no Value): {:.2} ms, same bytes: {}",
-        t.elapsed().as_secs_f64() * 1e3,
-        direct == out
     );
     let t = Instant::now();
     use sha1::Digest;
@@ -217,14 +188,23 @@ fn perf_task_list_split() {
     for level in [1u32, 6] {
         let t = Instant::now();
         let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(level));
-        std::io::Write::write_all(&mut enc, &out).unwrap();
-        let gz = enc.finish().unwrap();
+        let gz = std::io::Write::write_all(&mut enc, &out).and_then(|()| enc.finish());
         println!(
             "gzip {level}: {:.2} ms {} bytes",
             t.elapsed().as_secs_f64() * 1e3,
-            gz.len()
+            gz.map_or(0, |g| g.len())
         );
     }
+}
+
+fn rss(n: usize) {
+    let before = rss_kib();
+    let mut app = App::new(Ini::default());
+    fill(&mut app, n, "PENDING", 1000.0);
+    println!(
+        "rss for {n} tasks: {} MiB",
+        rss_kib().saturating_sub(before) / 1024
+    );
 }
 
 /// The bytes python-requests sends to POST `data` (JSON text) to /api/{method}.
@@ -269,17 +249,16 @@ fn bench_add_wire(i: usize) -> Vec<u8> {
     form_wire("add_task", &data)
 }
 
-/// Framer + handle + encode over `wires`, best of PERF_REPS, in µs per request.
-fn time_wires(wires: &[Vec<u8>]) -> f64 {
-    let reps = env_count("PERF_REPS", 3);
+/// Framer + handle + encode over `wires`, best of `reps`, in us per request.
+fn time_wires(wires: &[Vec<u8>], reps: usize) -> f64 {
     let mut best = f64::MAX;
     for _ in 0..reps {
         let mut app = App::new(Ini::default());
-        let mut framer = crate::http::Framer::default();
+        let mut framer = http::Framer::default();
         let mut out = Vec::with_capacity(1 << 16);
         let t = Instant::now();
         for w in wires {
-            let Ok(Some(crate::http::Frame::Request { request, .. })) = framer.next_frame(w) else {
+            let Ok(Some(http::Frame::Request { request, .. })) = framer.next_frame(w) else {
                 panic!("not framed");
             };
             let resp = app.handle(&request, &Peer::default(), 1000.0);
@@ -293,30 +272,91 @@ fn time_wires(wires: &[Vec<u8>]) -> f64 {
     best
 }
 
-/// Framer + handle + encode over the wire bytes of `make bench`'s add_task workload
-/// (PERF_N adds, 100,000 by default), sockets left out.
-#[test]
-#[ignore]
-fn perf_bench_adds_wire() {
-    let n = env_count("PERF_N", 100_000);
-    let wires: Vec<Vec<u8>> = (0..n).map(bench_add_wire).collect();
-    println!(
-        "bench adds (wire): {:.3} us/req over {n}",
-        time_wires(&wires)
-    );
+/// Reading add_task's `data` as the server does (`json::parse_add_task_args`: members in
+/// a reused list, `params` straight to the text the scheduler keeps) against
+/// serde_json's `Value` plus writing `params` out (what the scheduler would then need).
+fn json(n: usize, reps: usize) {
+    let texts: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                r#"{{"task_id": "AddBench_2026_11_24_{i}_{:010x}", "status": "PENDING", "runnable": true, "deps": [], "new_deps": null, "expl": null, "resources": {{}}, "priority": 0, "family": "AddBench", "module": "bench.tasks", "params": {{"date": "2026-11-24", "n": "{i}"}}, "param_visibilities": {{"date": 0, "n": 0}}, "accepts_messages": false, "assistant": false, "tracking_url": null, "worker": "Worker(salt=654435761, workers=1, host=bench-host-1, username=bench, pid=4001)", "batchable": false, "batch_id": null, "retry_policy_dict": {{}}, "owners": []}}"#,
+                (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15) & 0xff_ffff_ffff
+            )
+        })
+        .collect();
+    let (mut ours, mut serde) = (f64::MAX, f64::MAX);
+    for _ in 0..reps {
+        let t = Instant::now();
+        for text in &texts {
+            let parsed = luigid_rs::json::parse_add_task_args(text);
+            let Ok(Some((members, params, _))) = parsed else {
+                panic!("not read: {text}");
+            };
+            std::hint::black_box(&params);
+            luigid_rs::json::recycle_args(members);
+        }
+        ours = ours.min(t.elapsed().as_secs_f64() * 1e6 / n as f64);
+        let t = Instant::now();
+        let mut out = Vec::new();
+        for text in &texts {
+            let v: serde_json::Value = serde_json::from_str(text).expect("json");
+            out.clear();
+            luigid_rs::json::write_py_json(&v["params"], &mut out);
+            std::hint::black_box(&out);
+        }
+        serde = serde.min(t.elapsed().as_secs_f64() * 1e6 / n as f64);
+    }
+    println!("add_task data, {n} texts: json::parse_add_task_args {ours:.3} us, serde_json + params text {serde:.3} us");
 }
 
-/// Framer + handle + encode over the wire bytes of upstream test_get_work_speed's
-/// 200,000 adds (PERF_N to change), sockets left out.
-#[test]
-#[ignore]
-fn perf_upstream_adds_wire() {
-    let n = env_count("PERF_N", 200_000);
-    let wires: Vec<Vec<u8>> = (0..n)
-        .map(|i| upstream_add_wire(i, if i < 1000 { "PENDING" } else { "DONE" }))
+fn main() {
+    let named: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
         .collect();
-    println!(
-        "upstream adds (wire): {:.3} us/req over {n}",
-        time_wires(&wires)
-    );
+    let wanted = |w: &str| named.is_empty() || named.iter().any(|n| n == w);
+    let reps = size("PERF_REPS", 3, 1);
+    if wanted("add_task") {
+        add_task(size("PERF_N", 20_000, 200));
+    }
+    if wanted("get_work") {
+        let sizes: &[usize] = if bench_mode() {
+            &[1_000, 10_000, 100_000]
+        } else {
+            &[100]
+        };
+        get_work(sizes, size("PERF_CALLS", 200, 10));
+    }
+    if wanted("task_list") {
+        task_list(size("PERF_N", 10_000, 100), size("PERF_REPS", 10, 2));
+    }
+    if wanted("task_list_parts") {
+        task_list_parts(size("PERF_N", 10_000, 100));
+    }
+    if wanted("rss") {
+        rss(size("PERF_N", 100_000, 100));
+    }
+    if wanted("bench_adds_wire") {
+        // The bytes of `make bench`'s add_task workload.
+        let n = size("PERF_N", 100_000, 200);
+        let wires: Vec<Vec<u8>> = (0..n).map(bench_add_wire).collect();
+        println!(
+            "bench adds (wire): {:.3} us/req over {n}",
+            time_wires(&wires, reps)
+        );
+    }
+    if wanted("json") {
+        json(size("PERF_N", 100_000, 200), reps);
+    }
+    if wanted("upstream_adds_wire") {
+        // Upstream test_get_work_speed's 200,000 adds.
+        let n = size("PERF_N", 200_000, 200);
+        let wires: Vec<Vec<u8>> = (0..n)
+            .map(|i| upstream_add_wire(i, if i < 1000 { "PENDING" } else { "DONE" }))
+            .collect();
+        println!(
+            "upstream adds (wire): {:.3} us/req over {n}",
+            time_wires(&wires, reps)
+        );
+    }
 }
