@@ -236,7 +236,10 @@ impl Sent {
             })?;
         }
         if let Some(p) = self.priority {
-            if !matches!(p, Value::Number(_) | Value::Bool(_)) {
+            // NaN and the infinities (Python's json reads them bare) are numbers to luigid.
+            let number = matches!(p, Value::Number(_) | Value::Bool(_))
+                || crate::json::raw_number_value(&p).is_some();
+            if !number {
                 return Err(a.wrong("priority", "a number"));
             }
             t.priority = p;
@@ -412,6 +415,26 @@ mod tests {
         assert_eq!(table, Some(&PARAMS[..]));
     }
 
+    #[test]
+    fn nan_and_infinite_priorities_are_numbers_and_nan_ranks_first() {
+        let mut s = Scheduler::default();
+        for (id, p) in [("One", "1"), ("Inf", "Infinity"), ("Nan", "NaN")] {
+            let text =
+                format!(r#"{{"worker": "w", "task_id": "{id}", "family": "F", "priority": {p}}}"#);
+            let Value::Object(m) = crate::json::parse_py_json(&text).unwrap() else {
+                unreachable!()
+            };
+            super::super::call(&mut s, "add_task", Args::from_map(m), 1.0).unwrap();
+        }
+        let Value::Object(gw) = serde_json::json!({"worker": "w", "host": "h"}) else {
+            unreachable!()
+        };
+        for want in ["Nan", "Inf", "One"] {
+            let r = crate::api::call_map(&mut s, "get_work", &gw, 2.0).unwrap();
+            assert_eq!(r["task_id"], want);
+        }
+    }
+
     /// The journal's shortened text replays exactly as the call did: same reply and same
     /// state, over generated calls (defaults, nulls, other values, extra and repeated
     /// names, on a fresh task or an existing one).
@@ -428,7 +451,10 @@ mod tests {
             ("new_deps", &["null", r#"["D2"]"#]),
             ("expl", &["null", r#""e""#]),
             ("resources", &["null", "{}", r#"{"r": 1}"#]),
-            ("priority", &["0", "0.0", "5", "null", "-0"]),
+            (
+                "priority",
+                &["0", "0.0", "5", "null", "-0", "NaN", "Infinity"],
+            ),
             ("family", &[r#""""#, r#""F""#, "null"]),
             ("module", &["null", r#""m""#]),
             ("params", &["null", r#"{"a": "1"}"#, "{}"]),
