@@ -319,3 +319,34 @@ def test_disabled_task_says_who_disabled_it(desktop, target):
     assert note.get_attribute("data-by") == "worker"
     assert "Disabled by a worker (alpha · ana · pid 4242)" in note.text
     assert js_errors(desktop) == []
+
+
+NARROW_VIEWS = [
+    ("dashboard", lambda t: ""),
+    ("failed-details", lambda t: "status=FAILED&task=" + t.ids["clean_failed"]),
+    ("graph-60", lambda t: "tab=graph&root=" + t.ids["dash_root"]),
+    ("workers", lambda t: "tab=workers"),
+]
+
+
+@pytest.mark.parametrize("name,view", NARROW_VIEWS, ids=[n for n, _ in NARROW_VIEWS])
+def test_a_420_px_screen_needs_no_sideways_scrolling(browser, target, name, view):
+    """A phone-sized window: the page itself never scrolls sideways (a wide table or the
+    graph scroll inside their own boxes), and the view's content is there."""
+    set_viewport(browser, 420, 900)
+    js_errors(browser)
+    try:
+        open_view(browser, target, view(target))
+        if name == "graph-60":
+            wait_for(lambda: browser.find_element(By.ID, "graph-svg").get_attribute("data-rendered") == "60",
+                     10, "graph")
+        if name == "failed-details":
+            wait_for(lambda: browser.find_element(By.ID, "details").is_displayed(), 10, "details")
+        overflow = browser.execute_script(
+            "return document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        screenshot(browser, "narrow-" + name)
+        assert overflow <= 0, "%s: the page is %d px wider than the screen" % (name, overflow)
+        assert js_errors(browser) == []
+    finally:
+        browser.get("about:blank")
+        clear_viewport(browser)
