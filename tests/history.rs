@@ -353,7 +353,7 @@ fn our_database_opened_and_extended_by_luigid() {
 }
 
 // ---------------------------------------------------------------------------------------
-// Throughput with history on and off (issue 6: on must stay at or above 80% of off).
+// Throughput with history on and off (on must stay at or above 80% of off).
 //
 //   cargo build --release && cargo test --release --test history -- --ignored \
 //       --nocapture history_throughput

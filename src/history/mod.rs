@@ -1,5 +1,5 @@
 //! Task history in SQLite, PostgreSQL or MySQL/MariaDB, compatible with luigid's
-//! `DbTaskHistory` (protocol reference section 6), and the history pages.
+//! `DbTaskHistory` (luigi/db_task_history.py), and the history pages.
 //!
 //! # Layout
 //! - [`url`]: `[task_history] db_connection` (SQLAlchemy URLs), the password masked.

@@ -5,7 +5,7 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::sync::Arc;
 
 /// One task-history event, emitted at the moments luigid's history hook is called
-/// (protocol reference 6.2) and the metrics hooks (section 7).
+/// (`_update_task_history` in luigi/scheduler.py) and the metrics hooks (luigi/metrics.py).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Event {
     /// A status recorded for history: "PENDING", "RUNNING", "DONE", "FAILED", "DISABLED".

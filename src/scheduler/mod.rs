@@ -34,17 +34,17 @@
 //! | where | luigid 3.8 | here |
 //! |---|---|---|
 //! | any method, missing/wrong-typed/unknown argument | 500 | `ApiError::BadArgument` naming it |
-//! | add_task `task_id` null (Q: null id) | creates a task keyed `None` | BadArgument (`task_id` required string) |
-//! | add_task unknown status string (Q46) | stored verbatim | BadArgument |
-//! | add_task non-numeric priority / resources | 500 after partial update (Q12) | BadArgument before any change |
+//! | add_task `task_id` null | creates a task keyed `None` | BadArgument (`task_id` required string) |
+//! | add_task unknown status string | stored verbatim | BadArgument |
+//! | add_task non-numeric priority / resources | 500 after partial update | BadArgument before any change |
 //! | add_task unknown retry_policy_dict key | 500 after the worker touch | BadArgument before any change |
-//! | add_task(RUNNING, batch_id) with no batch (Q13) | IndexError 500 | `resources_running` left as it was |
-//! | add_task FAILED with batch_emails (Q30) | e-mails; 500 on null expl | e-mails (crate::notify); a null or non-text expl is not counted, the call succeeds |
-//! | priority propagation (Q50) | recursive, 500 past ~1000 levels | iterative |
-//! | count_pending running task without worker_running (Q41) | 500 | entry with `"worker": null` |
-//! | decrease_running_task_resources w/o resources_running (Q14) | 500 | no-op for that task |
-//! | pruned task kept in `Worker.tasks` (Q15) | may KeyError in get_work | a worker's tasks are exactly those whose `workers` contain it |
-//! | worker_list info key among the six fixed keys (Q29) | 500 | the fixed value wins |
+//! | add_task(RUNNING, batch_id) with no batch | IndexError 500 | `resources_running` left as it was |
+//! | add_task FAILED with batch_emails | e-mails; 500 on null expl | e-mails (crate::notify); a null or non-text expl is not counted, the call succeeds |
+//! | priority propagation | recursive, 500 past ~1000 levels | iterative |
+//! | count_pending running task without worker_running | 500 | entry with `"worker": null` |
+//! | decrease_running_task_resources w/o resources_running | 500 | no-op for that task |
+//! | pruned task kept in `Worker.tasks` | may KeyError in get_work | a worker's tasks are exactly those whose `workers` contain it |
+//! | worker_list info key among the six fixed keys | 500 | the fixed value wins |
 //! | upstream status in cycles / shared sub-graphs (3.11 NONDET) | hash-order dependent | count_pending uses reachability through PENDING tasks; task_list runs luigid's walk over sorted deps |
 //! | `info.workers` not a number | 500 in get_work | counted as 1 |
 //! | update_resources non-numeric value | stored, 500 later | BadArgument |
@@ -76,7 +76,7 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 use types::{CandKey, OrdF64, RetryPolicy, WorkerIndex};
 
-/// `[scheduler]` settings with luigid's defaults (protocol reference 4.2).
+/// `[scheduler]` settings with luigid's defaults (the `scheduler` config class in luigi/scheduler.py).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SchedulerConfig {
     pub retry_delay: f64,
@@ -991,7 +991,7 @@ impl Scheduler {
         self.events.push(ev);
     }
 
-    /// luigid's `set_status`, the single transition function (reference 3.6).
+    /// luigid's `set_status`, the single transition function (`SimpleTaskState.set_status`).
     fn set_status(&mut self, slot: u32, new: Status, now: f64) {
         let Some(t) = self.task(slot) else { return };
         let mut new = new;
@@ -1079,7 +1079,7 @@ impl Scheduler {
         }
     }
 
-    /// Re-enable (reference 3.6.2); `to_failed` is luigid's "with config" variant.
+    /// Re-enable (`SimpleTaskState.re_enable`); `to_failed` is luigid's "with config" variant.
     fn re_enable(&mut self, slot: u32, now: f64) {
         self.with_task(slot, |t| {
             t.set_x(true, |x| x.scheduler_disable_time = None);
@@ -1089,7 +1089,7 @@ impl Scheduler {
         self.with_task(slot, |t| t.clear_failures());
     }
 
-    /// luigid's `prune` (reference 3.7), without scanning tasks that cannot change.
+    /// luigid's `Scheduler.prune`, without scanning tasks that cannot change.
     pub fn prune(&mut self, now: f64) {
         if self.prunes_held {
             return;
@@ -1214,7 +1214,7 @@ impl Scheduler {
         }
     }
 
-    /// Raise priorities (reference 3.6.3), iteratively.
+    /// Raise priorities (`Scheduler._update_priority`), iteratively.
     fn update_priority(&mut self, slot: u32, prio: &Value) {
         let p = types::py_num(prio).unwrap_or(0.0);
         let Some(t) = self.task(slot) else { return };

@@ -311,7 +311,7 @@ impl Scheduler {
                 .collect();
             self.set_deps(slot, &sorted_ids(deps));
         }
-        // Declared resources are always replaced (Q7); a batch member's running
+        // Declared resources are always replaced (as luigid's `add_task` does); a batch member's running
         // resources keep the old object.
         let replace = |t: &mut Task| {
             if matches!(t.rr, ResRun::Alias) {
@@ -912,7 +912,7 @@ impl Scheduler {
         (reply, Some(running), params_of)
     }
 
-    /// The get_work walk over candidates in rank order (reference 2.3.7 steps 6-8).
+    /// The get_work walk over candidates in rank order (the loop of luigid's `Scheduler.get_work`).
     fn choose(&self, wid: u32, is_assistant: bool, now: f64) -> Choice {
         let Some(wk) = self.worker(wid) else {
             return Choice::default();
@@ -1339,7 +1339,7 @@ impl Scheduler {
 
     // ----- read APIs ---------------------------------------------------------------------
 
-    /// luigid's task serialization (reference 3.10); `deps` adds the `deps` key.
+    /// luigid's task serialization (`Scheduler._serialize_task`); `deps` adds the `deps` key.
     pub(crate) fn serialize(&self, t: &Task, deps: Option<Vec<String>>) -> Map<String, Value> {
         // Sized for every key below, so the map never regrows.
         let mut m = Map::with_capacity(18);
@@ -1405,7 +1405,7 @@ impl Scheduler {
         self.serialize(t, None)
     }
 
-    /// luigid's memoised upstream-status walk (reference 3.11) as a severity index.
+    /// luigid's memoised upstream-status walk (`Scheduler._upstream_status`) as a severity index.
     fn upstream_status(&self, root: u32, memo: &mut HashMap<u32, u8>) -> u8 {
         if let Some(&v) = memo.get(&root) {
             return v;

@@ -243,7 +243,7 @@ fn manual_reenable_and_hard_timeout() {
     let mut s = Scheduler::new(cfg);
     add(&mut s, "W", "A_1", json!({"status": "FAILED"}), 1.0);
     add(&mut s, "W", "A_1", json!({"status": "DONE"}), 2.0);
-    // Q16: the first failure is remembered across a success.
+    // luigid's `Failures` keeps the first failure's time across a success.
     add(&mut s, "W", "A_1", json!({"status": "FAILED"}), 200.0);
     let l = c(&mut s, "task_list", json!({}), 201.0);
     assert_eq!(l["A_1"]["status"], "DISABLED");
