@@ -164,6 +164,25 @@ fn task_list(n: usize, reps: usize) {
     );
 }
 
+/// A `task_list` search over every task (what the visualiser's search box sends): the
+/// whole table is scanned, so this is the loop's longest read at scale.
+fn task_list_search(n: usize, reps: usize) {
+    let mut app = App::new(Ini::default());
+    fill(&mut app, n, "PENDING", 1000.0);
+    let mut out = Vec::new();
+    let t = Instant::now();
+    for _ in 0..reps {
+        out.clear();
+        app.scheduler
+            .task_list_json("", "", true, Some("fam a=77"), None, 1001.0, &mut out);
+    }
+    println!(
+        "task_list search over {n} tasks: {:.2} ms/req, {} bytes",
+        t.elapsed().as_secs_f64() * 1e3 / reps as f64,
+        out.len()
+    );
+}
+
 /// The parts of a fresh task_list reply: writing it, its SHA-1 ETag, gzip.
 fn task_list_parts(n: usize) {
     let mut app = App::new(Ini::default());
@@ -329,6 +348,9 @@ fn main() {
     }
     if wanted("task_list") {
         task_list(size("PERF_N", 10_000, 100), size("PERF_REPS", 10, 2));
+    }
+    if wanted("task_list_search") {
+        task_list_search(size("PERF_N", 100_000, 100), size("PERF_REPS", 5, 1));
     }
     if wanted("task_list_parts") {
         task_list_parts(size("PERF_N", 10_000, 100));

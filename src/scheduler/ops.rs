@@ -2,7 +2,7 @@
 
 use super::compact::{FastSet, ObjArg};
 use super::events::Event;
-use super::pyfmt::{guess_family, md5_hex, pretty_id};
+use super::pyfmt::{guess_family, md5_hex, pretty_id, pretty_id_into};
 use super::types;
 use super::types::{
     map_eq, num_value, opt_num, py_eq, py_num, truthy, NumAcc, Pv, ResRun, Status, Task, NO_EXTRA,
@@ -1540,12 +1540,23 @@ impl Scheduler {
         };
         let mut memo = HashMap::new();
         let mut result = Vec::with_capacity(slots.len());
+        // One buffer for every task's pretty id (a search at a million tasks allocated two
+        // strings per task); ASCII ids are lowercased in place.
+        let mut pid = String::new();
         for s in slots {
             let Some(t) = self.task(s) else { continue };
             if let Some(terms) = &terms {
                 if !terms.is_empty() {
-                    let pid = pretty_id(&t.family, t.public_params()).to_lowercase();
-                    if !terms.iter().all(|term| pid.contains(term.as_str())) {
+                    pid.clear();
+                    pretty_id_into(&mut pid, &t.family, t.public_params());
+                    let found = if pid.is_ascii() {
+                        pid.make_ascii_lowercase();
+                        terms.iter().all(|term| pid.contains(term.as_str()))
+                    } else {
+                        let low = pid.to_lowercase();
+                        terms.iter().all(|term| low.contains(term.as_str()))
+                    };
+                    if !found {
                         continue;
                     }
                 }
