@@ -53,7 +53,8 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
-test-rust:
+# The venv first: tests/rpc_table.rs compares the api table with the installed luigi.
+test-rust: venv
 	$(CARGO) test --all-targets
 
 test-py: venv build browser db-servers old-luigid
