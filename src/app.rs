@@ -16,6 +16,7 @@ use crate::config::Ini;
 use crate::history::History;
 use crate::http::{Request, Response};
 use crate::metrics::Metrics;
+use crate::persistence::journal::RecordData;
 use crate::persistence::{Commit, PersistConfig, Persistence, Recovery};
 use crate::scheduler::{Scheduler, SchedulerConfig};
 
@@ -460,7 +461,7 @@ fn rebuild(recovery: Recovery<Scheduler>, config: &SchedulerConfig) -> (Schedule
     };
     let t1 = Instant::now();
     let mut replay = Replay::default();
-    for rec in recovery.records.iter() {
+    for rec in recovery.records.views() {
         replay.replayed += 1;
         let rec = match rec {
             Ok(rec) => rec,
@@ -473,8 +474,16 @@ fn rebuild(recovery: Recovery<Scheduler>, config: &SchedulerConfig) -> (Schedule
             }
         };
         // Replayed calls already produced their replies and history before the crash.
-        let args = Args::from_map(rec.args);
-        if let Err(e) = crate::api::call(&mut scheduler, &rec.method, args, rec.now) {
+        // The request's text goes through the server's own path: parse, then call.
+        let result = match crate::api::method(&rec.method) {
+            None => Err(crate::api::ApiError::UnknownMethod(rec.method.to_string())),
+            Some(m) => match rec.data {
+                RecordData::Text(text) => crate::api::parse(m, text)
+                    .and_then(|parsed| m.call(&mut scheduler, parsed.args, rec.now)),
+                RecordData::Map(map) => m.call(&mut scheduler, Args::from_map(map), rec.now),
+            },
+        };
+        if let Err(e) = result {
             replay.failed += 1;
             if replay.failed <= 3 {
                 log::warn!("replaying a journaled {} failed: {e}", rec.method);

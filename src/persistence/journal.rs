@@ -276,6 +276,41 @@ fn record_at(data: &[u8], pos: usize) -> Result<(Record, usize), String> {
     }
 }
 
+/// One record as [`Records::views`] gives it.
+#[derive(Debug)]
+pub struct RecordView<'a> {
+    pub method: std::borrow::Cow<'a, str>,
+    pub now: f64,
+    pub data: RecordData<'a>,
+}
+
+/// A record's arguments: the request's `data` text (`""`: none), or a decoded object.
+#[derive(Debug)]
+pub enum RecordData<'a> {
+    Text(&'a str),
+    Map(Map<String, Value>),
+}
+
+fn view_at(data: &[u8], pos: usize) -> Result<RecordView<'_>, String> {
+    let n = frame_at(data, pos)?;
+    let payload = &data[pos + 8..pos + n];
+    if let Some((method, now, text)) = payload.strip_prefix(&[RAW_TAG]).and_then(raw_head) {
+        return Ok(RecordView {
+            method: std::borrow::Cow::Borrowed(method),
+            now,
+            data: RecordData::Text(text),
+        });
+    }
+    match Record::decode(payload) {
+        Some(r) => Ok(RecordView {
+            method: std::borrow::Cow::Owned(r.method),
+            now: r.now,
+            data: RecordData::Map(r.args),
+        }),
+        None => Err(format!("undecodable record at byte {pos}")),
+    }
+}
+
 /// Journal records as read: the files' bytes and where each whole record starts. Each
 /// is decoded when it is replayed, so a restart holds one decoded record at a time, not
 /// every record's parsed arguments at once (which at a million records took gigabytes
@@ -309,6 +344,16 @@ impl Records {
                 .iter()
                 .map(move |&pos| record_at(&f.data, pos).map(|(r, _)| r))
         })
+    }
+
+    /// Every record in order, as its call is replayed: the request's `data` text as the
+    /// server parsed it (records since `LDRSJNL2`), so that replay takes the server's own
+    /// path (`api::parse`, then the call), or the decoded arguments of an older JSON
+    /// record. `Err` as for [`Records::iter`].
+    pub fn views(&self) -> impl Iterator<Item = Result<RecordView<'_>, String>> + '_ {
+        self.files
+            .iter()
+            .flat_map(|f| f.starts.iter().map(move |&pos| view_at(&f.data, pos)))
     }
 
     /// Add the records of a later file.
