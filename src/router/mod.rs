@@ -207,6 +207,10 @@ pub fn route(app: &mut App, req: &Request, peer: &Peer, now: f64) -> Response {
 /// `RequestHandler.finish` and its `GZipContentEncoding` transform).
 fn finish(req: &Request, resp: &mut Response) {
     let get_or_head = req.method == "GET" || req.method == "HEAD";
+    if get_or_head || resp.status != 200 {
+        // The ETag, a 304 and HEAD's Content-Length read the whole body.
+        resp.flatten();
+    }
     if resp.status == 200 && get_or_head && resp.header("etag").is_none() {
         let etag = match resp.shared_body() {
             Some(shared) => shared.etag.get_or_init(|| etag_of(&shared.body)).clone(),
@@ -240,6 +244,19 @@ fn finish(req: &Request, resp: &mut Response) {
         req.header_str("accept-encoding")
     };
     crate::http::gzip_response(accept, resp);
+    resp.flatten();
+}
+
+/// get_work's running list, kept by the scheduler, is a part the gzip rule compresses
+/// once (see `src/scheduler/running.rs`).
+impl crate::http::KeptPart for crate::scheduler::RunningText {
+    fn bytes(&self) -> &[u8] {
+        &self.json
+    }
+
+    fn deflated(&self, make: &dyn Fn(&[u8]) -> Option<(Vec<u8>, u32)>) -> Option<&(Vec<u8>, u32)> {
+        self.compressed.get_or_init(|| make(&self.json)).as_ref()
+    }
 }
 
 /// From this size on, ETags are a fast 128-bit hash instead of SHA-1.
@@ -458,7 +475,14 @@ fn api(app: &mut App, raw_method: &str, req: &Request, now: f64) -> Response {
     let journaled = parsed.journal_text.as_deref().unwrap_or(text);
     match app.rpc(method, parsed.args, Some(journaled), now) {
         Ok(reply) => {
-            let mut resp = Response::new(200).with_body(JSON, reply.into_body());
+            let mut resp = match reply {
+                crate::api::Reply::Spliced { body, at, middle } if !method.cacheable => {
+                    let mut resp = Response::new(200).with_body(JSON, body);
+                    resp.splice = Some(crate::http::Splice { at, part: middle });
+                    resp
+                }
+                reply => Response::new(200).with_body(JSON, reply.into_body()),
+            };
             if method.cacheable && resp.body.len() >= ReplyCache::MIN_BODY {
                 let shared = std::sync::Arc::new(crate::http::SharedBody::new(resp.body.clone()));
                 app.reply_cache

@@ -616,6 +616,7 @@ pub fn decode(r: &mut impl Read) -> Result<Scheduler, DecodeError> {
         ix: Default::default(),
         events: Vec::new(),
         prunes_held: false,
+        running_memo: Default::default(),
     };
     Ok(s)
 }

@@ -61,6 +61,7 @@ pub mod events;
 mod hooks;
 mod ops;
 pub mod pyfmt;
+mod running;
 pub mod types;
 mod write;
 
@@ -70,6 +71,7 @@ pub use types::{Status, Task, Worker};
 use crate::config::{ConfigError, Ini};
 use compact::{Deps, FastMap, Interner, SlotSet};
 use events::Event;
+pub use running::RunningText;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -312,6 +314,9 @@ pub struct Scheduler {
     /// from what a restart rebuilds.
     #[serde(skip)]
     prunes_held: bool,
+    /// The running lists get_work replies repeat, kept between calls.
+    #[serde(skip)]
+    running_memo: running::RunningMemo,
 }
 
 impl Scheduler {
@@ -469,6 +474,7 @@ impl Scheduler {
             ix: Index::default(),
             events: Vec::new(),
             prunes_held: false,
+            running_memo: running::RunningMemo::default(),
         }
     }
 
@@ -581,6 +587,7 @@ impl Scheduler {
             }
         }
         self.ix = ix;
+        self.running_changed();
     }
 
     // ----- small accessors -------------------------------------------------------------
@@ -718,6 +725,7 @@ impl Scheduler {
         if self.worker(w).is_none() {
             let seq = self.worker_counter;
             self.worker_counter += 1;
+            self.running_changed();
             self.workers[w as usize] = Some(Worker {
                 id: w,
                 reference: None,
@@ -779,13 +787,23 @@ impl Scheduler {
             index_task(t, slot, &mut self.ix, &mut self.workers, false);
         }
         let was_done = t.status == Status::Done;
+        // What a running list shows of this task (see `running.rs`).
+        let listed = |t: &Task| {
+            (t.status == Status::Running)
+                .then(|| (t.status_seq, t.worker_running, t.workers.clone()))
+        };
+        let listed_before = listed(t);
         let r = f(t);
         let is_done = t.status == Status::Done;
+        let list_changed = listed_before != listed(t);
         if indexed {
             index_task(t, slot, &mut self.ix, &mut self.workers, true);
         }
-        if was_done != is_done {
-            let id = t.id.clone();
+        let done_changed = (was_done != is_done).then(|| t.id.clone());
+        if list_changed {
+            self.running_changed();
+        }
+        if let Some(id) = done_changed {
             self.propagate_done(&id, is_done);
         }
         Some(r)
@@ -900,6 +918,9 @@ impl Scheduler {
             self.ix.unindexed = Some(slot);
         } else {
             index_task(&t, slot, &mut self.ix, &mut self.workers, true);
+            if t.status == Status::Running {
+                self.running_changed();
+            }
         }
         self.tasks.push(Some(Box::new(t)));
         slot
@@ -912,6 +933,9 @@ impl Scheduler {
         };
         if let Some(t) = self.tasks.get(slot as usize).and_then(|t| t.as_deref()) {
             index_task(t, slot, &mut self.ix, &mut self.workers, true);
+            if t.status == Status::Running {
+                self.running_changed();
+            }
         }
     }
 
@@ -921,6 +945,9 @@ impl Scheduler {
             return;
         };
         index_task(&t, slot, &mut self.ix, &mut self.workers, false);
+        if t.status == Status::Running {
+            self.running_changed();
+        }
         if let Some(n) = self.ix.nodes.get_mut(&*t.id) {
             n.slot = NO_SLOT;
         }
@@ -1123,6 +1150,7 @@ impl Scheduler {
                 });
             }
             self.workers[w as usize] = None;
+            self.running_changed();
         }
         // 2. Assistants among the remaining workers.
         let assistants: HashSet<u32> = self
@@ -1186,6 +1214,7 @@ impl Scheduler {
                     if let Some(t) = self.task_mut(slot) {
                         t.worker_running = None;
                     }
+                    self.running_changed();
                     self.set_status(slot, Status::Failed, now);
                     let rd = self.config.retry_delay;
                     self.with_task(slot, |t| t.retry = Some(now + rd).into());
