@@ -219,8 +219,8 @@ mod tests {
         }
         fn deflated(
             &self,
-            make: &dyn Fn(&[u8]) -> Option<(Vec<u8>, u32)>,
-        ) -> Option<&(Vec<u8>, u32)> {
+            make: &dyn Fn(&[u8]) -> Option<crate::http::DeflatedPart>,
+        ) -> Option<&crate::http::DeflatedPart> {
             self.1.get_or_init(|| make(&self.0)).as_ref()
         }
     }

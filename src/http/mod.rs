@@ -94,8 +94,12 @@ pub trait KeptPart: Send + Sync + fmt::Debug {
     fn bytes(&self) -> &[u8];
     /// The part as a byte-aligned, non-final raw deflate segment and the CRC-32 of
     /// [`KeptPart::bytes`]: `make`'s result the first time, the same afterwards.
-    fn deflated(&self, make: &dyn Fn(&[u8]) -> Option<(Vec<u8>, u32)>) -> Option<&(Vec<u8>, u32)>;
+    fn deflated(&self, make: &dyn Fn(&[u8]) -> Option<DeflatedPart>) -> Option<&DeflatedPart>;
 }
+
+/// A kept part as a byte-aligned, non-final raw deflate segment, and the CRC-32 of
+/// the part's bytes.
+pub type DeflatedPart = (Vec<u8>, u32);
 
 /// The body is `body[..at]`, then `part`, then `body[at..]`.
 #[derive(Debug, Clone)]
