@@ -204,6 +204,10 @@ struct Index {
     buckets: [BTreeMap<u64, u32>; 7],
     /// RUNNING tasks and schedulable PENDING tasks, in get_work rank order.
     cand: BTreeSet<CandKey>,
+    /// RUNNING and BATCH_RUNNING tasks by the worker running them (`worker_running`),
+    /// each in status order (status_seq -> slot): get_work's check of the worker's
+    /// `current_tasks` reads its own, not every running task.
+    run_by: FastMap<u32, BTreeMap<u64, u32>>,
     /// Tasks with no stakeholders and no removal time (prune marks them).
     no_stake: BTreeSet<u32>,
     remove_at: BTreeSet<(OrdF64, u32)>,
@@ -362,6 +366,16 @@ fn index_task(t: &Task, slot: u32, ix: &mut Index, workers: &mut [Option<Worker>
         bucket.insert(t.status_seq, slot);
     } else {
         bucket.remove(&t.status_seq);
+    }
+    if let (Status::Running | Status::BatchRunning, Some(wr)) = (t.status, t.worker_running) {
+        if add {
+            ix.run_by.entry(wr).or_default().insert(t.status_seq, slot);
+        } else if let Some(runs) = ix.run_by.get_mut(&wr) {
+            runs.remove(&t.status_seq);
+            if runs.is_empty() {
+                ix.run_by.remove(&wr);
+            }
+        }
     }
     let ready = is_ready(t);
     let key = cand_key(t, slot);
@@ -1211,10 +1225,7 @@ impl Scheduler {
         if matches!(t.status, Status::Running | Status::BatchRunning) {
             if let Some(wr) = t.worker_running {
                 if !t.stakeholders.contains(&wr) && !assistants.contains(&wr) {
-                    if let Some(t) = self.task_mut(slot) {
-                        t.worker_running = None;
-                    }
-                    self.running_changed();
+                    self.with_task(slot, |t| t.worker_running = None);
                     self.set_status(slot, Status::Failed, now);
                     let rd = self.config.retry_delay;
                     self.with_task(slot, |t| t.retry = Some(now + rd).into());

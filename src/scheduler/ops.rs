@@ -261,6 +261,8 @@ impl Scheduler {
             }
         }
         if runner_set {
+            // In the indexes under its runner (`run_by`), and in the running lists.
+            self.with_task(slot, |_| ());
             self.running_changed();
         }
         // Copy the tracking URL and explanation to the running batch.
@@ -661,9 +663,16 @@ impl Scheduler {
         if let Some(ct) = &current_tasks {
             let ct: HashSet<&str> = ct.iter().map(|s| s.as_str()).collect();
             let mut best_rank: Option<(f64, f64)> = None;
-            for s in self.bucket(Status::Running) {
+            // This worker's RUNNING and BATCH_RUNNING tasks, in status order.
+            let runs: Vec<u32> = self
+                .ix
+                .run_by
+                .get(&wid)
+                .map(|r| r.values().copied().collect())
+                .unwrap_or_default();
+            for &s in &runs {
                 let Some(t) = self.task(s) else { continue };
-                if t.worker_running == Some(wid) && !ct.contains(&*t.id) {
+                if t.status == Status::Running && !ct.contains(&*t.id) {
                     let rank = (t.prio, -t.time);
                     // Ascending stable sort, last match wins: ties go to the later one.
                     if best_rank.is_none_or(|b| rank.partial_cmp(&b).is_some_and(|o| o.is_ge())) {
@@ -672,17 +681,18 @@ impl Scheduler {
                     }
                 }
             }
-            let running_batches: HashSet<Option<&str>> = self
-                .bucket(Status::Running)
-                .filter_map(|s| self.task(s))
-                .filter(|t| t.worker_running == Some(wid))
+            let running_batches: HashSet<Option<&str>> = runs
+                .iter()
+                .filter_map(|&s| self.task(s))
+                .filter(|t| t.status == Status::Running)
                 .map(|t| t.batch_id())
                 .collect();
-            let orphans: Vec<u32> = self
-                .bucket(Status::BatchRunning)
+            let orphans: Vec<u32> = runs
+                .iter()
+                .copied()
                 .filter(|&s| {
                     self.task(s).is_some_and(|t| {
-                        t.worker_running == Some(wid) && !running_batches.contains(&t.batch_id())
+                        t.status == Status::BatchRunning && !running_batches.contains(&t.batch_id())
                     })
                 })
                 .collect();
@@ -720,13 +730,12 @@ impl Scheduler {
             for &s in &batched {
                 self.set_status(s, Status::BatchRunning, now);
                 let bid = batch_id.clone();
-                if let Some(t) = self.task_mut(s) {
+                self.with_task(s, |t| {
                     t.x_mut().batch_id = Some(bid);
                     t.worker_running = Some(wid);
                     t.rr = ResRun::Alias;
                     t.time_running = Some(now).into();
-                }
-                self.running_changed();
+                });
             }
             if let Some(bp) = batched_params {
                 for (k, v) in bp {
@@ -748,12 +757,11 @@ impl Scheduler {
                 self.events.push(Event::TaskStarted { family, task_id });
             }
             self.set_status(b, Status::Running, now);
-            if let Some(t) = self.task_mut(b) {
+            self.with_task(b, |t| {
                 t.worker_running = Some(wid);
                 t.rr = ResRun::from_map(t.resources().clone());
                 t.time_running = Some(now).into();
-            }
-            self.running_changed();
+            });
 
             let host_s = match &host {
                 Value::Null => None,

@@ -327,11 +327,12 @@ mod tests {
             .collect()
     }
 
-    /// After every call of a random mix that starts, finishes, reassigns and prunes
-    /// running tasks and changes runners' info, the kept lists equal lists written
-    /// afresh.
+    /// After every call of a random mix that starts, finishes, batches, reassigns and
+    /// prunes running tasks and changes runners' info, the kept lists equal lists
+    /// written afresh, and the index of tasks by runner is exact.
     #[test]
     fn kept_running_lists_equal_fresh_ones_after_any_call() {
+        let mut total_batch_running = 0;
         for seed in 1..=40u64 {
             let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15));
             let mut s = Scheduler::new(crate::scheduler::SchedulerConfig {
@@ -343,22 +344,49 @@ mod tests {
             let workers: Vec<String> = (0..4).map(|i| format!("W{i}")).collect();
             let mut now = 1.0;
             let mut kept = 0;
+            let mut batch_running = 0;
             for step in 0..300 {
                 now += rng.below(4) as f64;
                 let w = &workers[rng.below(4) as usize];
                 let task = format!("T_{}", rng.below(30));
                 let status = ["PENDING", "RUNNING", "DONE", "FAILED"][rng.below(4) as usize];
-                match rng.below(9) {
+                let n = rng.below(30);
+                match rng.below(11) {
                     0 | 1 => call(
                         &mut s,
                         "add_task",
-                        json!({"worker": w, "task_id": task, "family": "T", "status": status}),
+                        json!({"worker": w, "task_id": task, "family": "T", "status": status,
+                               "params": {"n": n.to_string()}, "batchable": n.is_multiple_of(2)}),
                         now,
                     ),
-                    2 | 3 => call(
+                    2 | 3 => {
+                        let current: Vec<String> = (0..rng.below(3))
+                            .map(|_| format!("T_{}", rng.below(30)))
+                            .collect();
+                        let current = if rng.below(2) == 0 {
+                            json!(null)
+                        } else {
+                            json!(current)
+                        };
+                        call(
+                            &mut s,
+                            "get_work",
+                            json!({"worker": w, "host": "h", "assistant": rng.below(5) == 0,
+                                   "current_tasks": current}),
+                            now,
+                        )
+                    }
+                    9 => call(
                         &mut s,
-                        "get_work",
-                        json!({"worker": w, "host": "h", "assistant": rng.below(5) == 0}),
+                        "add_task_batcher",
+                        json!({"worker": w, "task_family": "T", "batched_args": ["n"]}),
+                        now,
+                    ),
+                    10 => call(
+                        &mut s,
+                        "add_task",
+                        json!({"worker": w, "task_id": task, "family": "T", "status": "RUNNING",
+                               "batch_id": format!("b{}", n % 3), "params": {"n": n.to_string()}}),
                         now,
                     ),
                     4 => call(
@@ -377,6 +405,25 @@ mod tests {
                         now,
                     ),
                 }
+                // The runner index holds exactly each worker's RUNNING and BATCH_RUNNING tasks.
+                let mut by_runner: HashMap<u32, Vec<u32>> = HashMap::new();
+                for slot in 0..s.tasks.len() as u32 {
+                    if let Some(t) = s.task(slot) {
+                        if let (Status::Running | Status::BatchRunning, Some(wr)) =
+                            (t.status, t.worker_running)
+                        {
+                            by_runner.entry(wr).or_default().push(slot);
+                        }
+                    }
+                }
+                let mut indexed: HashMap<u32, Vec<u32>> = HashMap::new();
+                for (wr, runs) in &s.ix.run_by {
+                    let mut slots: Vec<u32> = runs.values().copied().collect();
+                    slots.sort_unstable();
+                    indexed.insert(*wr, slots);
+                }
+                assert_eq!(indexed, by_runner, "seed {seed}, step {step}");
+                batch_running += s.ix.buckets[Status::BatchRunning.index()].len();
                 let got = lists(&mut s, &workers, now);
                 kept += s.running_memo.texts.len();
                 s.running_changed();
@@ -384,6 +431,8 @@ mod tests {
                 assert_eq!(got, fresh, "seed {seed}, step {step}");
             }
             assert!(kept > 0, "seed {seed}: no list was ever kept");
+            total_batch_running += batch_running;
         }
+        assert!(total_batch_running > 0, "no task was ever BATCH_RUNNING");
     }
 }
