@@ -42,7 +42,11 @@ impl Conn {
     /// One request (asking for gzip, as Luigi's client and browsers do, unless it is
     /// for `/metrics`); the status and the body's length.
     fn call(&mut self, method: &str, path: &str, body: &str) -> std::io::Result<(u16, usize)> {
-        let gzip = if path == "/metrics" { "" } else { "Accept-Encoding: gzip\r\n" };
+        let gzip = if path == "/metrics" {
+            ""
+        } else {
+            "Accept-Encoding: gzip\r\n"
+        };
         let req = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\n{gzip}Content-Length: {}\r\n\r\n{body}",
             self.addr,
@@ -130,7 +134,10 @@ fn metric(addr: &str, name: &str) -> String {
 const SLOW: &str = "luigid_loop_iterations_slow_total";
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     let Some(addr) = arg(&args, "--addr") else {
         return;
     };
@@ -168,7 +175,7 @@ fn main() {
                 seed ^= seed >> 7;
                 seed ^= seed << 17;
                 let w = format!("Worker(salt={}, workers=1, host=h, username=u, pid=1)", seed % workers);
-                let (path, body) = if seed % 2 == 0 {
+                let (path, body) = if seed.is_multiple_of(2) {
                     ("/api/ping", form(&format!("{{\"worker\": \"{w}\"}}")))
                 } else {
                     (
@@ -199,24 +206,38 @@ fn main() {
             let Ok(mut c) = Conn::open(&addr) else {
                 return longest;
             };
-            let mut calls: Vec<(String, String)> = ["PENDING", "RUNNING", "DONE", "FAILED", "DISABLED"]
-                .iter()
-                .map(|s| {
-                    (
-                        format!("task_list {s}"),
-                        format!("/api/task_list?{}", form(&format!("{{\"status\": \"{s}\", \"upstream_status\": \"\", \"search\": \"\"}}"))),
-                    )
-                })
-                .collect();
+            let mut calls: Vec<(String, String)> =
+                ["PENDING", "RUNNING", "DONE", "FAILED", "DISABLED"]
+                    .iter()
+                    .map(|s| {
+                        (
+                            format!("task_list {s}"),
+                            format!(
+                                "/api/task_list?{}",
+                                form(&format!(
+                            "{{\"status\": \"{s}\", \"upstream_status\": \"\", \"search\": \"\"}}"
+                        ))
+                            ),
+                        )
+                    })
+                    .collect();
             calls.push((
                 format!("task_list search {search}"),
-                format!("/api/task_list?{}", form(&format!("{{\"status\": \"\", \"upstream_status\": \"\", \"search\": \"{search}\"}}"))),
+                format!(
+                    "/api/task_list?{}",
+                    form(&format!(
+                        "{{\"status\": \"\", \"upstream_status\": \"\", \"search\": \"{search}\"}}"
+                    ))
+                ),
             ));
             calls.push(("worker_list".into(), "/api/worker_list".into()));
             if let Some(g) = &graph {
                 calls.push((
                     "dep_graph".into(),
-                    format!("/api/dep_graph?{}", form(&format!("{{\"task_id\": \"{g}\"}}"))),
+                    format!(
+                        "/api/dep_graph?{}",
+                        form(&format!("{{\"task_id\": \"{g}\"}}"))
+                    ),
                 ));
             }
             longest = calls.iter().map(|(n, _)| (n.clone(), 0.0)).collect();

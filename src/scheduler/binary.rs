@@ -617,6 +617,7 @@ pub fn decode(r: &mut impl Read) -> Result<Scheduler, DecodeError> {
         events: Vec::new(),
         prunes_held: false,
         running_memo: Default::default(),
+        tasks_version: Default::default(),
     };
     Ok(s)
 }

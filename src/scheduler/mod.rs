@@ -321,6 +321,35 @@ pub struct Scheduler {
     /// The running lists get_work replies repeat, kept between calls.
     #[serde(skip)]
     running_memo: running::RunningMemo,
+    /// Changes with every change of a task (see [`TasksVersion`]).
+    #[serde(skip)]
+    tasks_version: TasksVersion,
+}
+
+/// A number that changes with every change to the task table (a task created, changed
+/// or deleted). Each is drawn from one counter for the whole process, so two scheduler
+/// values (a state rebuilt from its files, another leader's) never share one: a reply
+/// made from the tasks alone (task_list, task_search, the graphs) may be reused while
+/// it stays the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TasksVersion(u64);
+
+impl Default for TasksVersion {
+    fn default() -> TasksVersion {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        TasksVersion(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+impl Scheduler {
+    /// The task table's current version.
+    pub fn tasks_version(&self) -> TasksVersion {
+        self.tasks_version
+    }
+
+    fn tasks_changed(&mut self) {
+        self.tasks_version = TasksVersion::default();
+    }
 }
 
 impl Scheduler {
@@ -489,6 +518,7 @@ impl Scheduler {
             events: Vec::new(),
             prunes_held: false,
             running_memo: running::RunningMemo::default(),
+            tasks_version: TasksVersion::default(),
         }
     }
 
@@ -523,6 +553,7 @@ impl Scheduler {
 
     /// Recompute every derived index from the persistent fields (after deserializing).
     pub fn rebuild_indexes(&mut self) {
+        self.tasks_changed();
         let mut ix = Index::default();
         ix.nodes.reserve(self.tasks.len());
         for (i, name) in self.worker_names.iter().enumerate() {
@@ -675,6 +706,7 @@ impl Scheduler {
     /// status_seq, prio, unready, workers, stakeholders, remove, retry,
     /// scheduler_disable_time and the emptiness of resources).
     fn task_mut(&mut self, slot: u32) -> Option<&mut Task> {
+        self.tasks_changed();
         self.tasks
             .get_mut(slot as usize)
             .and_then(|t| t.as_deref_mut())
@@ -795,6 +827,7 @@ impl Scheduler {
 
     /// Change a task with its derived indexes kept in step.
     fn with_task<R>(&mut self, slot: u32, f: impl FnOnce(&mut Task) -> R) -> Option<R> {
+        self.tasks_changed();
         let t = self.tasks.get_mut(slot as usize)?.as_deref_mut()?;
         let indexed = self.ix.unindexed != Some(slot);
         if indexed {
@@ -826,6 +859,7 @@ impl Scheduler {
     /// A task became DONE (or stopped being DONE, or vanished): adjust its dependents'
     /// count of unfinished deps.
     fn propagate_done(&mut self, id: &str, done: bool) {
+        self.tasks_changed();
         for d in self.ix.rdeps(id) {
             let Some(t) = self
                 .tasks
@@ -937,6 +971,7 @@ impl Scheduler {
             }
         }
         self.tasks.push(Some(Box::new(t)));
+        self.tasks_changed();
         slot
     }
 
@@ -954,6 +989,7 @@ impl Scheduler {
     }
 
     fn delete_task(&mut self, slot: u32) {
+        self.tasks_changed();
         self.flush_unindexed();
         let Some(t) = self.tasks.get_mut(slot as usize).and_then(|t| t.take()) else {
             return;
