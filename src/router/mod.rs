@@ -311,8 +311,10 @@ pub struct ReplyCache {
 impl ReplyCache {
     /// A visualiser polls task_list per status, a search and a graph: all of them fit.
     const MAX_ENTRIES: usize = 16;
-    /// The bodies kept, in all (the newest is kept whatever its size).
-    const MAX_BYTES: usize = 64 << 20;
+    /// The bodies kept, in all (the newest is kept whatever its size): at 100,000 tasks
+    /// a task_list of all of them (~40 MB) and a dep_graph at max_graph_nodes (~37 MB)
+    /// fit together, so that polling both does not evict one with the other.
+    const MAX_BYTES: usize = 128 << 20;
     /// Smaller replies are cheap to make again.
     const MIN_BODY: usize = 16 * 1024;
 
