@@ -31,6 +31,7 @@ pub mod app;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod ha;
 pub mod history;
 pub mod http;
 pub mod json;

@@ -524,6 +524,12 @@ impl PgConn {
         })
     }
 
+    /// A new connection of its own, outside this connection's statement cache: the
+    /// state store (`crate::ha`) holds its sessions itself.
+    pub fn connect_new(&self) -> Result<postgres::Client, DbError> {
+        self.open()
+    }
+
     fn client(&mut self) -> Result<&mut postgres::Client, DbError> {
         self.client
             .as_mut()
