@@ -227,14 +227,15 @@ impl Ha {
             lost_reason: String::new(),
             stats: HaStats::default(),
         };
-        ha.start_elector()?;
+        ha.start_elector(Duration::ZERO)?;
         Ok(ha)
     }
 
-    fn start_elector(&mut self) -> Result<(), String> {
+    fn start_elector(&mut self, delay: Duration) -> Result<(), String> {
         let elector = Elector::start(
             self.cfg.url.clone(),
             Duration::from_secs_f64(self.cfg.check_interval),
+            delay,
             self.holder.clone(),
             self.spool.clone(),
         )
@@ -349,10 +350,16 @@ impl Ha {
         self.kill_snapshot_job();
         self.stats.leadership_changes += 1;
         self.lost_reason = why;
-        if let Err(e) = self.start_elector() {
+        if let Err(e) = self.start_elector(self.step_down_delay()) {
             log::error!("state store: {e}");
         }
         Change::SteppedDown
+    }
+
+    /// After losing the leadership, let the others try first: whatever cut this
+    /// server's session may cut it again.
+    fn step_down_delay(&self) -> Duration {
+        Duration::from_secs_f64(2.0 * self.cfg.check_interval)
     }
 
     /// About once a second: take the leadership when the election won; as leader,
@@ -420,7 +427,7 @@ impl Ha {
                         drop(client);
                         log::error!("state store: the stored state cannot be used: {e}");
                         self.stats.leadership_changes += 1;
-                        if let Err(e) = self.start_elector() {
+                        if let Err(e) = self.start_elector(self.step_down_delay()) {
                             log::error!("state store: {e}");
                         }
                         return Change::Nothing;

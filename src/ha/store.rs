@@ -108,9 +108,12 @@ pub struct Elector {
 }
 
 impl Elector {
+    /// `delay`: wait this long before the first try (a server that just lost its
+    /// session lets the others go first).
     pub fn start(
         url: NetUrl,
         interval: Duration,
+        delay: Duration,
         holder: String,
         spool: PathBuf,
     ) -> std::io::Result<Elector> {
@@ -120,7 +123,10 @@ impl Elector {
             .name("ha-elector".into())
             .spawn({
                 let stop = stop.clone();
-                move || elect(&url, interval, &holder, &spool, &stop, &tx)
+                move || {
+                    nap(delay, &stop);
+                    elect(&url, interval, &holder, &spool, &stop, &tx)
+                }
             })?;
         Ok(Elector {
             stop,
