@@ -685,6 +685,13 @@ impl Ha {
         );
         let _ = writeln!(
             o,
+            "# HELP luigid_rs_ha_uncommitted_bytes Journal bytes not yet committed to \
+             PostgreSQL (everysec: what a failover now would lose)\n\
+             # TYPE luigid_rs_ha_uncommitted_bytes gauge\nluigid_rs_ha_uncommitted_bytes {}",
+            self.pending.len()
+        );
+        let _ = writeln!(
+            o,
             "# HELP luigid_rs_ha_commit_failures_total Journal commits that failed or were \
              fenced out\n# TYPE luigid_rs_ha_commit_failures_total counter\n\
              luigid_rs_ha_commit_failures_total {}",

@@ -235,3 +235,41 @@ def test_pipeline_survives_leader_failure(tmp_path, store, nodes, failure):
             assert add_task(a.port, "LATE")[0] == 503
     finally:
         proxy.stop()
+
+
+def journal_rows(pg, db):
+    c = pg.connect(db)
+    try:
+        cur = c.cursor()
+        cur.execute("SELECT count(*) FROM luigid_rs_journal")
+        rows = cur.fetchone()[0]
+        cur.execute("SELECT count(DISTINCT id) FROM luigid_rs_snapshot")
+        return rows, cur.fetchone()[0]
+    finally:
+        c.close()
+
+
+@pytest.mark.parametrize("durability", ["always", "everysec"])
+def test_takeover_from_snapshot_and_journal(store, nodes, durability):
+    pg, db, _ = store
+    a = nodes("a", ha_snapshot_records="40", durability=durability).start()
+    b = nodes("b", ha_snapshot_records="40", durability=durability).start()
+    for i in range(100):
+        assert add_task(a.port, "S%03d" % i)[0] == 200
+    # A snapshot is stored and the journal rows it covers are gone.
+    wait_for(lambda: a.metrics()["luigid_rs_ha_snapshots_total"] >= 1, 15, "a stored snapshot",
+             step=0.1)
+    rows, snapshots = journal_rows(pg, db)
+    assert snapshots == 1
+    assert rows < 100, rows
+    for i in range(100, 110):
+        assert add_task(a.port, "S%03d" % i)[0] == 200
+    if durability == "everysec":
+        # Committed at least once a second: wait until it is, then nothing may be lost.
+        wait_for(lambda: a.metrics()["luigid_rs_ha_uncommitted_bytes"] == 0, 5,
+                 "the everysec commit", step=0.1)
+        assert journal_rows(pg, db)[0] > rows
+    a.kill()
+    wait_for(b.is_leader, FAILOVER_LIMIT + 5, "the standby to lead")
+    assert task_ids(b.port, "PENDING") == {"S%03d" % i for i in range(110)}
+    assert "snapshot covering journal rows" in b.log()
