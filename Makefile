@@ -40,9 +40,10 @@ browser:
 # Debian's PostgreSQL and MariaDB for the task history tests (tests/history_db), which
 # start throwaway servers themselves; the packages' own services are not used.
 db-servers:
-	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v mariadb-install-db >/dev/null 2>&1; then \
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v mariadb-install-db >/dev/null 2>&1 \
+	    || ! PATH="$$PATH:/usr/sbin" command -v haproxy >/dev/null 2>&1; then \
 	  (apt-get update -qq || true) && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql mariadb-server >/dev/null; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql mariadb-server haproxy >/dev/null; \
 	fi
 
 # An older luigid (luigi 2.8.13, own venv) whose state pickle luigid-rs must import.

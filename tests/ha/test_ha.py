@@ -9,48 +9,17 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 
 import pytest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from hacluster import dbservers  # noqa: E402
-from hacluster import (HAProxy, Node, health, leader_sessions, request, rpc,  # noqa: E402
+from hacluster import (HAProxy, health, leader_sessions, request, rpc,  # noqa: E402
                        terminate_leader_sessions, wait_for)
 
 # The issue's bound: a standby serves within 5 s of the leader's death.
 FAILOVER_LIMIT = 5.0
-
-
-@pytest.fixture(scope="module")
-def pg():
-    srv = dbservers.start("postgresql")
-    yield srv
-    srv.destroy()
-
-
-@pytest.fixture
-def store(pg):
-    """A fresh database for one test: (server, database name, URL)."""
-    db = "ha_" + uuid.uuid4().hex[:10]
-    pg.create_db(db)
-    return pg, db, pg.url(db, scheme="postgresql")
-
-
-@pytest.fixture
-def nodes(tmp_path, store):
-    started = []
-
-    def make(name, **extra):
-        n = Node(tmp_path / name, store[2], extra)
-        started.append(n)
-        return n
-
-    yield make
-    for n in started:
-        n.stop()
 
 
 def add_task(port, task_id, worker="w1", status="PENDING"):
