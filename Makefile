@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DATA ?= var
 PORT ?= 8082
 
-.PHONY: all build release run test lint test-rust test-py venv browser db-servers old-luigid bench bench-durability bench-faults bench-scale fuzz clean
+.PHONY: all build release run test lint test-rust test-py venv browser db-servers old-luigid bench bench-ha bench-durability bench-faults bench-scale fuzz clean
 
 all: build
 
@@ -63,9 +63,16 @@ test-py: venv build browser db-servers old-luigid
 
 test: lint test-rust test-py
 
-bench: venv build
+bench: venv build db-servers
 	$(CARGO) build --release --benches
 	LUIGID_RS_BIN=$(CURDIR)/target/release/luigid-rs ./benches/run.sh
+	LUIGID_RS_BIN=$(CURDIR)/target/release/luigid-rs PY=$(PY) ./benches/ha.sh
+
+# High availability: add_task with state_store (PostgreSQL) against local files, and the
+# failover time of a pair (benches/ha.py).
+bench-ha: venv build db-servers
+	$(CARGO) build --release --benches
+	LUIGID_RS_BIN=$(CURDIR)/target/release/luigid-rs PY=$(PY) ./benches/ha.sh
 
 # add_task with each durability setting, and loop stalls while 100k-task snapshots are written.
 bench-durability: build

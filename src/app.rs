@@ -249,6 +249,19 @@ impl App {
         self.persistence.as_ref().and_then(|p| p.writes_blocked())
     }
 
+    /// Why the replies of a loop iteration whose group commit failed are refused.
+    pub fn refusal_reason(&self) -> String {
+        if let Some(b) = self.writes_blocked() {
+            return b.reason.clone();
+        }
+        match &self.ha {
+            Some(ha) if !ha.is_leader() && !ha.lost_reason.is_empty() => {
+                format!("leadership lost: {}", ha.lost_reason)
+            }
+            _ => "the journal write failed".to_string(),
+        }
+    }
+
     /// One RPC call: journal it if it can change state, run it, feed history and metrics.
     /// `data`: the text to journal for it (the request's `data` text, or a shorter
     /// equivalent), `None` to journal the arguments themselves.
