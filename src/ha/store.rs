@@ -12,6 +12,16 @@ use std::time::{Duration, Instant};
 use postgres::fallible_iterator::FallibleIterator;
 
 use crate::history::backend::PgConn;
+
+/// A state-store session finds a dead server or network within this long.
+pub const DEAD_PEER: Duration = Duration::from_secs(5);
+
+/// The builder of state-store sessions.
+fn pg_conn(url: &NetUrl) -> Result<PgConn, String> {
+    let mut conn = PgConn::new(url, false).map_err(|e| e.to_string())?;
+    conn.detect_dead_peer(DEAD_PEER);
+    Ok(conn)
+}
 use crate::history::url::NetUrl;
 
 /// The advisory lock every luigid-rs sharing a state store competes for: a constant
@@ -171,7 +181,7 @@ fn elect(
     while !stop.load(Ordering::Acquire) {
         let attempt = (|| -> Result<Option<Stored>, String> {
             if client.as_ref().is_none_or(|c| c.is_closed()) {
-                let conn = PgConn::new(url, false).map_err(|e| e.to_string())?;
+                let conn = pg_conn(url)?;
                 client = Some(conn.connect_new().map_err(|e| e.to_string())?);
             }
             let Some(c) = client.as_mut() else {
@@ -285,7 +295,7 @@ fn take_over(c: &mut postgres::Client, holder: &str, spool: &Path) -> Result<Sto
 /// transaction, fenced by `term`; then remove the older snapshots and the journal rows it
 /// covers. Runs on its own thread with its own session.
 pub fn upload_snapshot(url: &NetUrl, term: i64, covered: i64, path: &Path) -> Result<u64, String> {
-    let conn = PgConn::new(url, false).map_err(|e| e.to_string())?;
+    let conn = pg_conn(url)?;
     let mut client = conn.connect_new().map_err(|e| e.to_string())?;
     let e = |e: postgres::Error| e.to_string();
     let mut tx = client.transaction().map_err(e)?;
