@@ -407,7 +407,10 @@ impl Ha {
             }
             ElectorMsg::Acquired(acq) => {
                 self.elector = None;
-                let store::Acquired { mut client, state } = *acq;
+                let store::Acquired {
+                    mut client,
+                    mut state,
+                } = *acq;
                 let prepared = client
                     .prepare(store::APPEND)
                     .and_then(|a| client.prepare(store::PROBE).map(|p| (a, p)));
@@ -419,7 +422,7 @@ impl Ha {
                         return Change::Nothing;
                     }
                 };
-                let recovery = match recovery_of(&state) {
+                let recovery = match recovery_of(&mut state) {
                     Ok(r) => r,
                     Err(e) => {
                         // Serving a state that misses what was acknowledged is worse
@@ -716,7 +719,7 @@ impl Drop for Ha {
 }
 
 /// The stored state as a [`Recovery`] for `App::rebuild`.
-fn recovery_of(state: &store::Stored) -> Result<Recovery<Scheduler>, String> {
+fn recovery_of(state: &mut store::Stored) -> Result<Recovery<Scheduler>, String> {
     let mut rec = Recovery::default();
     if let Some((path, covered)) = &state.snapshot {
         let loaded = crate::persistence::snapshot::read::<Scheduler>(path)
@@ -732,7 +735,7 @@ fn recovery_of(state: &store::Stored) -> Result<Recovery<Scheduler>, String> {
             None => return Err("the stored snapshot is empty".into()),
         }
     }
-    rec.records = Records::from_framed(state.journal.clone())
+    rec.records = Records::from_framed(std::mem::take(&mut state.journal))
         .map_err(|e| format!("the stored journal: {e}"))?;
     Ok(rec)
 }
@@ -817,7 +820,7 @@ mod tests {
         let mut rows = Vec::new();
         journal::encode_raw_record("add_task", r#"{"task_id": "A"}"#, 5.0, &mut rows);
         journal::encode_raw_record("ping", r#"{"worker": "w"}"#, 6.0, &mut rows);
-        let stored = store::Stored {
+        let mut stored = store::Stored {
             term: 3,
             snapshot: None,
             journal: rows.clone(),
@@ -825,7 +828,7 @@ mod tests {
             last_seq: 7,
             load_secs: 0.0,
         };
-        let rec = recovery_of(&stored).expect("readable");
+        let rec = recovery_of(&mut stored).expect("readable");
         let methods: Vec<String> = rec
             .records
             .iter()
@@ -836,10 +839,10 @@ mod tests {
         let mut bad = rows;
         let last = bad.len() - 1;
         bad[last] ^= 0xff;
-        let stored = store::Stored {
+        let mut stored = store::Stored {
             journal: bad,
             ..stored
         };
-        assert!(recovery_of(&stored).is_err());
+        assert!(recovery_of(&mut stored).is_err());
     }
 }
