@@ -9,8 +9,9 @@
 //! ([`store::Elector`]). The one that gets it creates the tables if missing, moves the
 //! term in `luigid_rs_leader` on by one, reads the latest snapshot and the journal rows
 //! after it, and hands the session to the loop thread, which replays them through the
-//! server's own path (`App::rebuild`) and then serves. The others are standbys: `HEAD /`
-//! and every `/api/*` answer 503 (with `Retry-After`), pages and static files are served.
+//! server's own path (`rebuild` in `src/app.rs`) and then serves. The others are
+//! standbys: `HEAD /` and every `/api/*` answer 503 (with `Retry-After`), pages and
+//! static files are served.
 //!
 //! # Fencing
 //! Journal rows are written only in the session that holds the lock, and the insert
@@ -263,7 +264,7 @@ impl Ha {
         self.leader.as_ref().map(|l| l.term)
     }
 
-    /// Queue a call's record (the request's `data` text); committed by [`Ha::commit`].
+    /// Queue a call's record (the request's `data` text); committed by the next group commit ([`Ha::before_flush`]).
     pub fn record_raw(&mut self, method: &str, data: &str, now: f64) {
         if self.leader.is_none() {
             return;
@@ -718,7 +719,7 @@ impl Drop for Ha {
     }
 }
 
-/// The stored state as a [`Recovery`] for `App::rebuild`.
+/// The stored state as a [`Recovery`] for `rebuild` in `src/app.rs`.
 fn recovery_of(state: &mut store::Stored) -> Result<Recovery<Scheduler>, String> {
     let mut rec = Recovery::default();
     if let Some((path, covered)) = &state.snapshot {
