@@ -264,7 +264,8 @@ impl Ha {
         self.leader.as_ref().map(|l| l.term)
     }
 
-    /// Queue a call's record (the request's `data` text); committed by the next group commit ([`Ha::before_flush`]).
+    /// Queue a call's record (the request's `data` text); committed by the next group
+    /// commit ([`Ha::before_flush`]).
     pub fn record_raw(&mut self, method: &str, data: &str, now: f64) {
         if self.leader.is_none() {
             return;
