@@ -15,8 +15,9 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from hacluster import (HAProxy, health, leader_sessions, request, rpc,  # noqa: E402
+from hacluster import (HAProxy, Node, health, leader_sessions, request, rpc,  # noqa: E402
                        terminate_leader_sessions, wait_for)
+from servers import _spawn, free_port  # noqa: E402
 
 # The bound: a standby serves within 5 s of the leader's death.
 FAILOVER_LIMIT = 5.0
@@ -242,3 +243,21 @@ def test_takeover_from_snapshot_and_journal(store, nodes, durability):
     wait_for(b.is_leader, FAILOVER_LIMIT + 5, "the standby to lead")
     assert task_ids(b.port, "PENDING") == {"S%03d" % i for i in range(110)}
     assert "snapshot covering journal rows" in b.log()
+
+
+def test_bad_or_unreachable_store(tmp_path):
+    # Not a PostgreSQL URL: a startup error naming the key, never a silent local state.
+    cfg = {"luigid_rs": {"state_store": "sqlite:////tmp/x.db"}}
+    bad = _spawn("luigid-rs", tmp_path / "bad", cfg, None, (), None)
+    assert bad.proc.wait(30) != 0
+    assert "state_store" in bad.log_tail()
+    # Nothing listening: it starts as a standby and keeps trying.
+    url = "postgresql://luigi:s3cr3t-pw@127.0.0.1:%d/db" % free_port()
+    n = Node(tmp_path / "away", url).start()
+    try:
+        assert health(n.port) == 503
+        assert rpc(n.port, "add_task", {"task_id": "X"})[0] == 503
+        assert "cannot take part in the leader election" in n.log()
+        assert "s3cr3t" not in n.log()
+    finally:
+        n.stop()
