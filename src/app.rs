@@ -189,6 +189,12 @@ impl App {
     /// Answer one request at time `now` (seconds since the epoch).
     pub fn handle(&mut self, req: &Request, peer: &Peer, now: f64) -> Response {
         let started = Instant::now();
+        if let Some(ha) = self.ha.as_mut().filter(|h| !h.is_leader()) {
+            // A load balancer's health checks come more often than the tick: a standby
+            // whose election was won serves from the first one on.
+            let change = ha.poll_election(now);
+            self.on_ha_change(change);
+        }
         if let Some(resp) = self.standby_reply(req) {
             self.metrics.observe_request(
                 request_label(&req.path),

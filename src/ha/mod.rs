@@ -368,11 +368,7 @@ impl Ha {
     /// commit (`everysec`), check the session when idle, run snapshots.
     pub fn tick(&mut self, now: f64, state: &Scheduler) -> Change {
         if self.leader.is_none() {
-            let msg = self.elector.as_ref().and_then(|e| e.rx.try_recv().ok());
-            return match msg {
-                Some(msg) => self.on_elector(msg, now),
-                None => Change::Nothing,
-            };
+            return self.poll_election(now);
         }
         if !self.pending.is_empty() {
             if let Change::SteppedDown = self.commit(now) {
@@ -399,6 +395,17 @@ impl Ha {
         }
         self.advance_snapshot(now, state);
         Change::Nothing
+    }
+
+    /// A standby: has the election thread won the leadership? (A channel read.)
+    pub fn poll_election(&mut self, now: f64) -> Change {
+        if self.leader.is_some() {
+            return Change::Nothing;
+        }
+        match self.elector.as_ref().and_then(|e| e.rx.try_recv().ok()) {
+            Some(msg) => self.on_elector(msg, now),
+            None => Change::Nothing,
+        }
     }
 
     fn on_elector(&mut self, msg: ElectorMsg, now: f64) -> Change {
