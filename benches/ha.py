@@ -14,6 +14,7 @@ Results are appended to bench-results/ha-<time>.jsonl and printed as a table.
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -70,7 +71,7 @@ class Node:
         cfg = os.path.join(self.dir, "luigi.cfg")
         with open(cfg, "w") as f:
             f.write("[luigid_rs]\nsnapshot_interval = 100000\n" + "".join(l + "\n" for l in lines))
-        env = dict(os.environ, LUIGI_CONFIG_PATH=cfg, RUST_LOG="warn")
+        env = dict(os.environ, LUIGI_CONFIG_PATH=cfg, RUST_LOG="warn", TMPDIR=self.dir)
         self.log = open(os.path.join(self.dir, "log"), "ab")
         self.proc = subprocess.Popen(
             [RS_BIN, "--address", "127.0.0.1", "--port", str(self.port),
@@ -156,6 +157,7 @@ def main():
             FILL, " ".join("%.2f" % t for t in times), max(times)))
     finally:
         pg.destroy()
+        shutil.rmtree(tmp, ignore_errors=True)
     print("\n".join(rows))
     print("results: " + out)
 

@@ -82,7 +82,9 @@ class Node:
                 "ha_check_interval": "0.2",
             }, **self.extra),
         }
-        self.srv = _spawn("luigid-rs", self.workdir, cfg, None, (), {"RUST_LOG": "info"})
+        # TMPDIR: the snapshot spool goes with the test's directory, even after a SIGKILL.
+        self.srv = _spawn("luigid-rs", self.workdir, cfg, None, (),
+                          {"RUST_LOG": "info", "TMPDIR": self.workdir})
         # Up when it answers the health check at all: 204 as leader, 503 as standby.
         wait_for(lambda: self.alive() and health(self.port) in (204, 503), 30,
                  "luigid-rs to listen")
