@@ -6,7 +6,11 @@ PY := $(VENV)/bin/python
 DATA ?= var
 PORT ?= 8082
 
+<<<<<<< HEAD
 .PHONY: all build release run test lint test-rust test-py venv browser db-servers old-luigid bench bench-durability bench-faults bench-scale bench-stalls fuzz clean
+=======
+.PHONY: all build release run test lint test-rust test-py venv browser db-servers old-luigid bench bench-ha bench-durability bench-faults bench-scale fuzz clean
+>>>>>>> ha-postgres
 
 all: build
 
@@ -40,9 +44,10 @@ browser:
 # Debian's PostgreSQL and MariaDB for the task history tests (tests/history_db), which
 # start throwaway servers themselves; the packages' own services are not used.
 db-servers:
-	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v mariadb-install-db >/dev/null 2>&1; then \
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || ! command -v mariadb-install-db >/dev/null 2>&1 \
+	    || ! PATH="$$PATH:/usr/sbin" command -v haproxy >/dev/null 2>&1; then \
 	  (apt-get update -qq || true) && \
-	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql mariadb-server >/dev/null; \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql mariadb-server haproxy >/dev/null; \
 	fi
 
 # An older luigid (luigi 2.8.13, own venv) whose state pickle luigid-rs must import.
@@ -62,9 +67,16 @@ test-py: venv build browser db-servers old-luigid
 
 test: lint test-rust test-py
 
-bench: venv build
+bench: venv build db-servers
 	$(CARGO) build --release --benches
 	LUIGID_RS_BIN=$(CURDIR)/target/release/luigid-rs ./benches/run.sh
+	LUIGID_RS_BIN=$(CURDIR)/target/release/luigid-rs PY=$(PY) ./benches/ha.sh
+
+# High availability: add_task with state_store (PostgreSQL) against local files, and the
+# failover time of a pair (benches/ha.py).
+bench-ha: venv build db-servers
+	$(CARGO) build --release --benches
+	LUIGID_RS_BIN=$(CURDIR)/target/release/luigid-rs PY=$(PY) ./benches/ha.sh
 
 # add_task with each durability setting, and loop stalls while 100k-task snapshots are written.
 bench-durability: build

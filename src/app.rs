@@ -67,7 +67,7 @@ pub struct App {
     /// Change it only through [`App::rpc`] (and the prune timer), so that every change
     /// is journaled.
     pub scheduler: Scheduler,
-    /// The router's cache of large list replies, valid for one `state_version`.
+    /// The router's cache of large list replies, valid for one version of the task table.
     pub reply_cache: crate::router::ReplyCache,
     pub scheduler_config: SchedulerConfig,
     /// Router settings ([cors], static root), parsed once.
@@ -76,8 +76,11 @@ pub struct App {
     pub metrics: Metrics,
     /// E-mail and Datadog notifications (crate::notify).
     pub notifier: crate::notify::Notifier,
-    /// None in tests that build an App without a state file.
+    /// None in tests that build an App without a state file, and with a state store.
     pub persistence: Option<Persistence>,
+    /// The shared state in PostgreSQL and the leadership (`[luigid_rs] state_store`);
+    /// None without it.
+    pub ha: Option<crate::ha::Ha>,
     /// Access control (off by default, as luigid).
     pub auth: crate::auth::Auth,
     /// When each worker's heartbeat was last journaled (pings are journaled sparingly).
@@ -115,8 +118,29 @@ impl App {
                 })?;
         let persist_config = PersistConfig::from_ini(&ini).map_err(Config)?;
         let now = crate::clock::unix_now();
-        let (persistence, recovery) =
-            Persistence::open::<Scheduler>(persist_config, now).map_err(State)?;
+        let ha_config = crate::ha::HaConfig::from_ini(&ini).map_err(|e| Setting {
+            part: "state store",
+            message: e,
+        })?;
+        let (persistence, ha, recovery) = match ha_config {
+            // The state lives in PostgreSQL: no local files, no local lock.
+            Some(cfg) => {
+                let mut ha = crate::ha::Ha::start(cfg, now).map_err(|e| Setting {
+                    part: "state store",
+                    message: e,
+                })?;
+                let recovery = match ha.first_result(HA_FIRST_TRY, now) {
+                    crate::ha::Change::BecameLeader(rec) => *rec,
+                    _ => Recovery::default(),
+                };
+                (None, Some(ha), recovery)
+            }
+            None => {
+                let (p, rec) =
+                    Persistence::open::<Scheduler>(persist_config, now).map_err(State)?;
+                (Some(p), None, rec)
+            }
+        };
         let (scheduler, replay) = rebuild(recovery, &scheduler_config);
         metrics.set_journal_replay(replay.replayed, replay.failed);
         Ok(App {
@@ -127,7 +151,8 @@ impl App {
             history,
             metrics,
             notifier,
-            persistence: Some(persistence),
+            persistence,
+            ha,
             reply_cache: Default::default(),
             ping_journaled: HashMap::new(),
             rng: XorShift::seeded(),
@@ -148,6 +173,7 @@ impl App {
             metrics: Metrics::default(),
             notifier: crate::notify::Notifier::disabled(),
             persistence: None,
+            ha: None,
             reply_cache: Default::default(),
             ping_journaled: HashMap::new(),
             rng: XorShift::seeded(),
@@ -159,6 +185,20 @@ impl App {
     /// Answer one request at time `now` (seconds since the epoch).
     pub fn handle(&mut self, req: &Request, peer: &Peer, now: f64) -> Response {
         let started = Instant::now();
+        if let Some(ha) = self.ha.as_mut().filter(|h| !h.is_leader()) {
+            // A load balancer's health checks come more often than the tick: a standby
+            // whose election was won serves from the first one on.
+            let change = ha.poll_election(now);
+            self.on_ha_change(change);
+        }
+        if let Some(resp) = self.standby_reply(req) {
+            self.metrics.observe_request(
+                request_label(&req.path),
+                resp.status,
+                started.elapsed().as_secs_f64(),
+            );
+            return resp;
+        }
         let records = self.journal_records();
         let mut resp = crate::router::route(self, req, peer, now);
         // Its journal record must be kept before this reply may say it was done.
@@ -175,11 +215,53 @@ impl App {
         self.persistence
             .as_ref()
             .map_or(0, |p| p.stats.journal_records)
+            + self.ha.as_ref().map_or(0, |h| h.records)
+    }
+
+    /// A standby answers `HEAD /` (a load balancer's health check) and every API call
+    /// with 503, so that traffic goes to the leader; pages and static files are served.
+    fn standby_reply(&self, req: &Request) -> Option<Response> {
+        let ha = self.ha.as_ref().filter(|h| !h.is_leader())?;
+        let api = req.path.starts_with("/api/");
+        let health_check = req.path == "/" && req.method == "HEAD";
+        if !(api || health_check) {
+            return None;
+        }
+        let why = if ha.lost_reason.is_empty() {
+            "another luigid-rs holds the leadership"
+        } else {
+            ha.lost_reason.as_str()
+        };
+        let mut resp = Response::new(503)
+            .with_body("application/json", crate::ha::standby_body(why))
+            .with_header(
+                "Retry-After",
+                crate::persistence::RETRY_AFTER_SECS.to_string(),
+            );
+        if api {
+            // The visualiser is served from another origin in some deployments.
+            self.router.cors.actual(req.header_str("origin"), &mut resp);
+        }
+        resp.head_only = req.method == "HEAD";
+        Some(resp)
     }
 
     /// Why state-changing calls are refused right now (the saved state cannot be written).
     pub fn writes_blocked(&self) -> Option<&crate::persistence::WriteBlock> {
         self.persistence.as_ref().and_then(|p| p.writes_blocked())
+    }
+
+    /// Why the replies of a loop iteration whose group commit failed are refused.
+    pub fn refusal_reason(&self) -> String {
+        if let Some(b) = self.writes_blocked() {
+            return b.reason.clone();
+        }
+        match &self.ha {
+            Some(ha) if !ha.is_leader() && !ha.lost_reason.is_empty() => {
+                format!("leadership lost: {}", ha.lost_reason)
+            }
+            _ => "the journal write failed".to_string(),
+        }
     }
 
     /// One RPC call: journal it if it can change state, run it, feed history and metrics.
@@ -214,6 +296,17 @@ impl App {
                     None => p.record(method.name, &args.to_map(), now),
                 }
             }
+            if let Some(ha) = self.ha.as_mut() {
+                if !ha.is_leader() {
+                    return Err(ApiError::Unavailable(
+                        "this luigid-rs is a standby".to_string(),
+                    ));
+                }
+                match data {
+                    Some(text) => ha.record_raw(method.name, text, now),
+                    None => ha.record(method.name, &args.to_map(), now),
+                }
+            }
         }
         let result = method.call(&mut self.scheduler, args, now);
         self.dispatch_events();
@@ -228,6 +321,9 @@ impl App {
         if self.scheduler.prune_needed(now) {
             if let Some(p) = self.persistence.as_mut() {
                 p.record("prune", &Map::new(), now);
+            }
+            if let Some(ha) = self.ha.as_mut() {
+                ha.record("prune", &Map::new(), now);
             }
         }
         if let Err(e) = crate::api::call(&mut self.scheduler, "prune", Args::none(), now) {
@@ -284,12 +380,18 @@ impl App {
         if let Some(h) = &self.history {
             self.metrics.set_history_dropped(h.dropped_events());
         }
-        crate::metrics::handle(
+        let mut resp = crate::metrics::handle(
             &self.metrics,
             &self.scheduler.status_counts(),
             self.scheduler.worker_count(),
             errors,
-        )
+        );
+        if let Some(ha) = &self.ha {
+            let mut text = String::new();
+            ha.render_metrics(&mut text);
+            resp.body.extend_from_slice(text.as_bytes());
+        }
+        resp
     }
 
     /// Called by the loop once per iteration, after all requests of the iteration were
@@ -297,6 +399,12 @@ impl App {
     /// journal records of this iteration were not kept, so the replies of the requests
     /// that made them ([`Response::needs_commit`]) must not say they were done.
     pub fn before_flush(&mut self, now: f64) -> bool {
+        if let Some(ha) = self.ha.as_mut() {
+            if let crate::ha::Change::SteppedDown = ha.before_flush(now) {
+                self.drop_state();
+                return false;
+            }
+        }
         let Some(p) = self.persistence.as_mut() else {
             return true;
         };
@@ -313,6 +421,30 @@ impl App {
                     self.rollback(now);
                 }
                 false
+            }
+        }
+    }
+
+    /// Leadership lost: what is in memory may hold calls that were never committed, and
+    /// another server now owns the state. Serve nothing of it until leader again.
+    fn drop_state(&mut self) {
+        self.scheduler = Scheduler::new(self.scheduler_config.clone());
+        self.reply_cache = Default::default();
+        self.ping_journaled.clear();
+    }
+
+    /// The state store reports leadership taken or lost (see [`crate::ha::Change`]).
+    fn on_ha_change(&mut self, change: crate::ha::Change) {
+        match change {
+            crate::ha::Change::Nothing => {}
+            crate::ha::Change::SteppedDown => self.drop_state(),
+            crate::ha::Change::BecameLeader(recovery) => {
+                let (scheduler, replay) = rebuild(*recovery, &self.scheduler_config);
+                self.metrics
+                    .set_journal_replay(replay.replayed, replay.failed);
+                self.scheduler = scheduler;
+                self.reply_cache = Default::default();
+                self.ping_journaled.clear();
             }
         }
     }
@@ -361,6 +493,10 @@ impl App {
             // Events queued while the database was away go on without waiting for traffic.
             h.pump();
         }
+        if let Some(ha) = self.ha.as_mut() {
+            let change = ha.tick(now, &self.scheduler);
+            self.on_ha_change(change);
+        }
         if let Some(p) = self.persistence.as_mut() {
             let (syncs, snaps) = (p.stats.journal_syncs, p.stats.snapshots);
             p.tick(now, &self.scheduler);
@@ -384,10 +520,13 @@ impl App {
     /// A stop signal arrived: save state. Called once, before the loop exits. False when
     /// the final snapshot could not be written (the journal still holds what was kept).
     pub fn shutdown(&mut self, now: f64) -> bool {
-        let saved = match self.persistence.as_mut() {
+        let mut saved = match self.persistence.as_mut() {
             Some(p) => p.shutdown(now, &self.scheduler),
             None => true,
         };
+        if let Some(ha) = self.ha.as_mut() {
+            saved &= ha.shutdown(now);
+        }
         if let Some(h) = &self.history {
             h.flush();
         }
@@ -412,6 +551,10 @@ impl App {
         self.metrics.add_refused_write();
     }
 }
+
+/// How long a start waits for its first try at the leadership (a lone server then
+/// starts as leader, not as a standby for a second).
+const HA_FIRST_TRY: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// What replaying the journal at a start (or a rollback) did.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]

@@ -14,6 +14,8 @@
 //!   method with its decoding, and the one call path ([`api::call`]) into the scheduler.
 //! - [`scheduler`]: pure task/worker state, every method takes `now`. No IO.
 //! - [`persistence`]: snapshots and the write-ahead journal.
+//! - [`ha`]: with `[luigid_rs] state_store`, the journal and snapshots in PostgreSQL
+//!   instead, and the leader election of an active/standby pair.
 //!
 //! Beside the request path:
 //! - [`json`]: JSON the way Python's `json` reads and writes it (NaN, Infinity, separators).
@@ -31,6 +33,7 @@ pub mod app;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod ha;
 pub mod history;
 pub mod http;
 pub mod json;

@@ -524,6 +524,23 @@ impl PgConn {
         })
     }
 
+    /// A new connection of its own, outside this connection's statement cache: the
+    /// state store (`crate::ha`) holds its sessions itself.
+    pub fn connect_new(&self) -> Result<postgres::Client, DbError> {
+        self.open()
+    }
+
+    /// Find a dead server or network within about `dead_after`: unacknowledged writes
+    /// time out (TCP_USER_TIMEOUT) and an idle connection is probed every second. The
+    /// state store's leader must not wait minutes on a commit that cannot arrive.
+    pub fn detect_dead_peer(&mut self, dead_after: Duration) {
+        self.config.tcp_user_timeout(dead_after);
+        self.config.keepalives_idle(Duration::from_secs(1));
+        self.config.keepalives_interval(Duration::from_secs(1));
+        self.config
+            .keepalives_retries(u32::try_from(dead_after.as_secs()).unwrap_or(5).max(1));
+    }
+
     fn client(&mut self) -> Result<&mut postgres::Client, DbError> {
         self.client
             .as_mut()

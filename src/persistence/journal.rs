@@ -356,6 +356,21 @@ impl Records {
             .flat_map(|f| f.starts.iter().map(move |&pos| view_at(&f.data, pos)))
     }
 
+    /// Records framed as in a journal file, without its header: the journal rows a
+    /// PostgreSQL state store keeps (`crate::ha`). Unlike a file, nothing here may be
+    /// torn (each row was committed whole), so any damage is an error.
+    pub fn from_framed(data: Vec<u8>) -> Result<Records, String> {
+        let mut starts = Vec::new();
+        let mut pos = 0;
+        while pos < data.len() {
+            starts.push(pos);
+            pos += frame_at(&data, pos)?;
+        }
+        Ok(Records {
+            files: vec![RecordFile { data, starts }],
+        })
+    }
+
     /// Add the records of a later file.
     pub fn append(&mut self, mut later: Records) {
         self.files.append(&mut later.files);

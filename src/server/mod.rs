@@ -788,10 +788,7 @@ impl Server<'_> {
     /// The journal records of this iteration were not kept: every reply that depended on
     /// them is replaced, in place, by a 503 (the replies around it stay as they were).
     fn refuse_uncommitted(&mut self) {
-        let why = match self.app.writes_blocked() {
-            Some(b) => b.reason.clone(),
-            None => "the journal write failed".to_string(),
-        };
+        let why = self.app.refusal_reason();
         let message = crate::api::ApiError::Unavailable(why).to_string();
         let mut resp = crate::router::unavailable(&message);
         resp.needs_commit = false;

@@ -80,6 +80,15 @@ export async function call(method, params = {}, { signal } = {}) {
   setRole(resp.headers.get("X-Luigid-Rs-Role"));
   serverName = resp.headers.get("Server") || serverName;
   if (resp.status === 401 || resp.status === 403) throw new ApiError(method, `not allowed (HTTP ${resp.status})`, resp.status);
+  if (resp.status === 503) {
+    // A luigid-rs standby of a high-availability pair says so in its 503 body.
+    const reply = await resp.json().catch(() => null);
+    if (reply && reply.standby === true) {
+      const err = new ApiError(method, "standby", 503);
+      err.standby = true;
+      throw err;
+    }
+  }
   if (!resp.ok) throw new ApiError(method, `HTTP ${resp.status}`, resp.status);
   let body;
   try {

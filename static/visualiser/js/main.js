@@ -50,6 +50,10 @@ async function refresh({ force = false } = {}) {
     document.body.dataset.loaded = String(Number(document.body.dataset.loaded || 0) + 1);
   } catch (e) {
     if (e.name === "AbortError") return;
+    if (e.standby) {
+      banner("Standby: this server waits to take over from the leader of its pair and serves no tasks. Open the leader, or the address in front of both.");
+      return;
+    }
     banner(`Could not load from the scheduler (${e.message}). Showing the last data; retrying on the next refresh.`);
   } finally {
     if (inflight === ctl) inflight = null;
