@@ -463,6 +463,7 @@ impl App {
                     .set_journal_replay(replay.replayed, replay.failed);
                 scheduler.hold_prunes(true);
                 self.scheduler = scheduler;
+                self.reply_cache = Default::default();
                 self.ping_journaled.clear();
                 log::warn!(
                     "state rebuilt from {} in {:.3} s: calls whose journal append failed were \
