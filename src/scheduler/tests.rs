@@ -2,7 +2,6 @@
 
 use super::*;
 use crate::api::call_map as call;
-use crate::config::Ini;
 use serde_json::{json, Map};
 
 fn c(s: &mut Scheduler, method: &str, args: Value, now: f64) -> Value {
@@ -599,27 +598,6 @@ fn events_follow_luigid_hooks() {
             task_id: "B_1".into()
         }]
     );
-}
-
-#[test]
-fn config_from_ini() {
-    let mut ini = Ini::default();
-    ini.set("scheduler", "retry-delay", "5.5");
-    ini.set("scheduler", "retry_count", " 3");
-    ini.set("scheduler", "record_task_history", "True");
-    ini.set("resources", "gpu", "2");
-    ini.set("resources", "shared", "1");
-    ini.set("DEFAULT", "shared", "1");
-    let c = SchedulerConfig::from_ini(&ini).unwrap();
-    assert_eq!(c.retry_delay, 5.5);
-    assert_eq!(c.retry_count, 3.0);
-    assert!(c.record_task_history);
-    assert_eq!(c.resources, vec![("gpu".to_string(), 2)]);
-    ini.set("scheduler", "disable_window", "5.0");
-    assert!(SchedulerConfig::from_ini(&ini).is_err());
-    ini.set("scheduler", "disable_window", "5");
-    ini.set("scheduler", "pause_enabled", "yes");
-    assert!(SchedulerConfig::from_ini(&ini).is_err());
 }
 
 /// Differential-testing helper: replays `[[method, args, now], ...]` from the file named
