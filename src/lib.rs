@@ -16,8 +16,9 @@
 //! - [`persistence`]: snapshots and the write-ahead journal.
 //!
 //! Beside the request path:
-//! - [`json`]: JSON the way Python's `json` reads and writes it (NaN, Infinity, separators).
-//! - [`pyfloat`]: Python's `repr(float)`, for JSON, display names and metrics.
+//! - [`pyjson`]: JSON the way Python's `json` reads and writes it (NaN, Infinity,
+//!   separators), and Python's `repr(float)` ([`pyjson::float`]); a leaf that imports
+//!   nothing of the crate.
 //! - [`history`]: task history (SQLite, PostgreSQL, MySQL) and its pages.
 //! - [`metrics`]: counters and the Prometheus exposition.
 //! - [`notify`]: e-mail (SMTP) and Datadog (DogStatsD) notifications.
@@ -33,12 +34,11 @@ pub mod clock;
 pub mod config;
 pub mod history;
 pub mod http;
-pub mod json;
 pub mod logfile;
 pub mod metrics;
 pub mod notify;
 pub mod persistence;
-pub mod pyfloat;
+pub mod pyjson;
 pub mod router;
 pub mod scheduler;
 pub mod server;

@@ -161,7 +161,7 @@ impl TaskLabels {
                         ini.origin("prometheus", key)
                     )
                 };
-                let v = crate::json::parse_py_json(text).map_err(|_| bad())?;
+                let v = crate::pyjson::parse_py_json(text).map_err(|_| bad())?;
                 let items = v.as_array().ok_or_else(bad)?;
                 let names: Option<Vec<String>> = items
                     .iter()
@@ -818,7 +818,7 @@ pub fn go_float(d: f64) -> String {
             "-Inf".into()
         };
     }
-    let s = crate::pyfloat::repr(d);
+    let s = crate::pyjson::float::repr(d);
     match s.find('.') {
         Some(dot) if d > 0.0 && dot > 6 => {
             let mantissa = format!("{}.{}{}", &s[..1], &s[1..dot], &s[dot + 1..]);

@@ -171,7 +171,7 @@ pub fn py_int_text(v: f64) -> String {
     if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e16 {
         format!("{v:.0}")
     } else {
-        crate::pyfloat::repr(v)
+        crate::pyjson::float::repr(v)
     }
 }
 

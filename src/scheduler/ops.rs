@@ -28,8 +28,8 @@ pub struct AddTask {
     pub module: Value,
     pub params: Option<Map<String, Value>>,
     pub param_visibilities: Option<Map<String, Value>>,
-    /// `params` and `param_visibilities` as the JSON text crate::json writes for them,
-    /// when the caller has it (see [`crate::json::parse_add_task_args`]); a text stands
+    /// `params` and `param_visibilities` as the JSON text crate::pyjson writes for them,
+    /// when the caller has it (see [`crate::api::parse_add_task_args`]); a text stands
     /// for the map field of the same name.
     pub params_text: Option<String>,
     pub param_visibilities_text: Option<String>,
@@ -410,7 +410,7 @@ impl Scheduler {
     fn batch_failure(&mut self, slot: u32, a: &AddTask) {
         let Some(t) = self.task(slot) else { return };
         let expl = match &a.expl {
-            Value::String(s) => match crate::json::parse_py_json(s) {
+            Value::String(s) => match crate::pyjson::parse_py_json(s) {
                 Ok(Value::String(decoded)) => Some(decoded),
                 Ok(_) | Err(_) => Some(s.clone()),
             },
@@ -607,7 +607,7 @@ impl Scheduler {
         Value::Array(list)
     }
 
-    /// The bytes `crate::json::to_py_json` gives for [`Self::running_value`].
+    /// The bytes `crate::pyjson::to_py_json` gives for [`Self::running_value`].
     fn write_running(&self, running: &[(u32, Option<u32>)], out: &mut Vec<u8>) {
         out.push(b'[');
         let mut first = true;
@@ -622,7 +622,7 @@ impl Scheduler {
             // An info key named like a fixed one replaces its value in place: rare,
             // left to the general writer.
             if info.is_some_and(|i| i.contains_key("task_id") || i.contains_key("worker")) {
-                crate::json::to_py_json(&self.running_value(&[(s, wr)])[0], out);
+                crate::pyjson::to_py_json(&self.running_value(&[(s, wr)])[0], out);
                 continue;
             }
             out.extend_from_slice(b"{\"task_id\": ");
@@ -654,7 +654,7 @@ impl Scheduler {
                 out.extend_from_slice(b", ");
                 super::write::write_str(out, k);
                 out.extend_from_slice(b": ");
-                crate::json::to_py_json(v, out);
+                crate::pyjson::to_py_json(v, out);
             }
             out.push(b'}');
         }
@@ -704,7 +704,7 @@ impl Scheduler {
         Value::Object(reply)
     }
 
-    /// [`Self::get_work`] written as luigid's JSON (the bytes `crate::json::to_py_json`
+    /// [`Self::get_work`] written as luigid's JSON (the bytes `crate::pyjson::to_py_json`
     /// gives for its reply) without building the `running_tasks` `Value`s, which
     /// cost more than the rest of the call.
     pub fn get_work_json(
@@ -719,7 +719,7 @@ impl Scheduler {
         let (reply, running, params_of) =
             self.get_work_parts(host, assistant, current_tasks, worker, now, true);
         let Some(running) = running else {
-            crate::json::to_py_json(&Value::Object(reply), out);
+            crate::pyjson::to_py_json(&Value::Object(reply), out);
             return;
         };
         // One allocation for the whole reply (it grows with the running list).
@@ -747,7 +747,7 @@ impl Scheduler {
                 // The stored text is the writer's bytes for the parameter object.
                 out.extend_from_slice(t.params.text().as_bytes());
             } else {
-                crate::json::to_py_json(v, out);
+                crate::pyjson::to_py_json(v, out);
             }
         }
         out.push(b'}');
@@ -1483,7 +1483,7 @@ impl Scheduler {
         out: &mut Vec<u8>,
     ) {
         match self.task_list_slots(status, upstream_status, limit, search, max_shown_tasks, now) {
-            Err(v) => crate::json::write_py_json(&v, out),
+            Err(v) => crate::pyjson::write_py_json(&v, out),
             Ok(slots) => {
                 // A typical task is ~350 bytes; growing a multi-MB Vec by doubling
                 // costs copies and page faults.
@@ -1882,11 +1882,11 @@ pub(super) struct GraphNode<'a> {
 /// The RUNNING tasks of a count_pending reply: (slot, runner).
 type RunningList = Vec<(u32, Option<u32>)>;
 
-/// A string as `crate::json::to_py_json` writes a `Value::String` (a raw-number string
+/// A string as `crate::pyjson::to_py_json` writes a `Value::String` (a raw-number string
 /// goes back bare).
 fn write_value_str(out: &mut Vec<u8>, s: &str) {
-    if s.starts_with(crate::json::RAW_NUMBER) {
-        crate::json::to_py_json(&Value::String(s.to_string()), out);
+    if s.starts_with(crate::pyjson::RAW_NUMBER) {
+        crate::pyjson::to_py_json(&Value::String(s.to_string()), out);
     } else {
         super::write::write_str(out, s);
     }

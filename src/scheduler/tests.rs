@@ -881,7 +881,7 @@ fn task_list_json_matches_the_value_bytes() {
         ] {
             let v = s.task_list(status, upstream, true, search, max, 5.0);
             let mut want = Vec::new();
-            crate::json::write_py_json(&v, &mut want);
+            crate::pyjson::write_py_json(&v, &mut want);
             let mut got = Vec::new();
             s.task_list_json(status, upstream, true, search, max, 5.0, &mut got);
             assert_eq!(
@@ -893,7 +893,7 @@ fn task_list_json_matches_the_value_bytes() {
         for task_str in ["", "_", "B", "nothing"] {
             let v = s.task_search(task_str, 5.0);
             let mut want = Vec::new();
-            crate::json::write_py_json(&v, &mut want);
+            crate::pyjson::write_py_json(&v, &mut want);
             let mut got = Vec::new();
             s.task_search_json(task_str, 5.0, &mut got);
             assert_eq!(
@@ -969,7 +969,7 @@ fn graph_json_matches_the_value_bytes() {
         for (method, args) in cases {
             let v = c(&mut s, method, args.clone(), 5.0);
             let mut want = Vec::new();
-            crate::json::write_py_json(&v, &mut want);
+            crate::pyjson::write_py_json(&v, &mut want);
             let mut got = Vec::new();
             match method {
                 "graph" => s.graph_json(5.0, &mut got),
@@ -1066,7 +1066,7 @@ fn get_work_json_matches_the_value_bytes() {
         );
         for i in 0..4 {
             let params = json!({"params": {"id": i, "f": 0.1, "e": 1e300, "s": "é</b>\n",
-                                            "l": [1, 2.0, null], "big": crate::json::raw_number("123456789012345678901234567890")}});
+                                            "l": [1, 2.0, null], "big": crate::pyjson::raw_number("123456789012345678901234567890")}});
             add(s, "W", &format!("A_{i}é"), params, 1.0 + i as f64);
             add(s, "V", &format!("A_{i}é"), json!({}), 1.0 + i as f64);
         }
@@ -1100,7 +1100,7 @@ fn get_work_json_matches_the_value_bytes() {
         let host = json!(format!("host-{w}"));
         let v = a.get_work(host.clone(), json!(false), None, w, now);
         let mut want = Vec::new();
-        crate::json::to_py_json(&v, &mut want);
+        crate::pyjson::to_py_json(&v, &mut want);
         let mut got = Vec::new();
         b.get_work_json(host, json!(false), None, w, now, &mut got);
         assert_eq!(

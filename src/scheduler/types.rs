@@ -479,7 +479,7 @@ impl Task {
     pub fn param_visibilities_map(&self) -> Map<String, Value> {
         match &self.param_visibilities {
             None => Map::new(),
-            Some(text) => match crate::json::parse_py_json(text) {
+            Some(text) => match crate::pyjson::parse_py_json(text) {
                 Ok(Value::Object(m)) => m,
                 _ => Map::new(),
             },
@@ -809,7 +809,7 @@ pub fn py_num(v: &Value) -> Option<f64> {
     match v {
         Value::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
         Value::Number(n) => n.as_f64(),
-        Value::String(_) => crate::json::raw_number_value(v),
+        Value::String(_) => crate::pyjson::raw_number_value(v),
         _ => None,
     }
 }
@@ -929,7 +929,7 @@ mod tests {
             json!("x"),
             json!(u64::MAX),
             json!(9007199254740993i64),
-            crate::json::raw_number("NaN"),
+            crate::pyjson::raw_number("NaN"),
         ] {
             let p = py_num(&v).unwrap_or(0.0);
             t.set_priority(Pv::from_ref(&v), p);
