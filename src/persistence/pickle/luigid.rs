@@ -81,7 +81,9 @@ impl<'a> Reader<'a> {
             Obj::BigInt(digits) => crate::pyjson::raw_number(digits),
             Obj::Float(f) => float_value(*f),
             Obj::Str(s) => Value::String(s.clone()),
-            Obj::Bytes(b) => Value::String(String::from_utf8_lossy(b).into_owned()),
+            Obj::Bytes(b) => Value::String(crate::pyjson::client_string(
+                String::from_utf8_lossy(b).into_owned(),
+            )),
             Obj::List(v) | Obj::Tuple(v) | Obj::Set(v) | Obj::Deque(v) => Value::Array(
                 v.iter()
                     .map(|&i| self.json(i, depth + 1))

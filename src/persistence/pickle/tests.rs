@@ -233,6 +233,38 @@ fn a_minimal_state_imports() {
     assert_eq!(s.task_count(), 1);
 }
 
+/// A string in the state that begins with U+FDD0, the in-band raw-number mark, stays a
+/// string: escaped on import as a client's string is, written back as the string it was,
+/// never as a bare number (see `crate::pyjson::client_str`).
+#[test]
+fn a_string_with_the_raw_number_mark_stays_a_string() {
+    // params {"p": "\u{FDD0}NaN"} as SHORT_BINUNICODE, and {"p": b"\xef\xb7\x90NaN"}.
+    for value in [
+        &b"\x8c\x06\xef\xb7\x90NaN"[..],
+        &b"C\x06\xef\xb7\x90NaN"[..],
+    ] {
+        let b = tuple_state_with_params(value);
+        let (v, _, _) = luigid_export(&b).unwrap();
+        let kept = v["tasks"][0]["params"]["p"].as_str().unwrap();
+        assert_eq!(kept, "\u{FDD0}\u{FDD0}NaN");
+        assert_eq!(crate::pyjson::client_str(kept), "\u{FDD0}NaN");
+        assert_eq!(
+            crate::pyjson::raw_number_value(&v["tasks"][0]["params"]["p"]),
+            None
+        );
+
+        let mut s = load_luigid_pickle(&b, SchedulerConfig::default()).unwrap();
+        let mut a = Map::new();
+        a.insert("status".into(), json!("PENDING"));
+        a.insert("upstream_status".into(), json!(""));
+        let listed = call(&mut s, "task_list", &a, 1.0).unwrap();
+        let mut body = Vec::new();
+        crate::pyjson::to_py_json(&listed, &mut body);
+        let body = String::from_utf8(body).unwrap();
+        assert!(body.contains(r#""params": {"p": "\ufdd0NaN"}"#), "{body}");
+    }
+}
+
 #[test]
 fn a_repeated_task_id_is_one_task_as_in_a_python_dict() {
     // The minimal state's tasks dict gets a second entry for the same id.
