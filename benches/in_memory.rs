@@ -14,18 +14,7 @@ use luigid_rs::http::{self, encode_response, Request};
 use std::time::Instant;
 
 fn request(method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Request {
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    Request {
-        method: method.to_string(),
-        path: path.to_string(),
-        query: query.to_string(),
-        minor_version: 1,
-        headers: headers
-            .iter()
-            .map(|(n, v)| (n.to_ascii_lowercase().into(), v.as_bytes().to_vec()))
-            .collect(),
-        body: body.to_vec(),
-    }
+    Request::in_memory(method, target, headers, body)
 }
 
 fn enc(s: &str) -> String {
