@@ -12,7 +12,8 @@
 //! - [`auth`]: access control (the role each RPC method needs is the api table's).
 //! - [`api`]: the one table of luigid's 39 RPC methods ([`api::METHODS`]), one file per
 //!   method with its decoding, and the one call path ([`api::call`]) into the scheduler.
-//! - [`scheduler`]: pure task/worker state, every method takes `now`. No IO.
+//! - [`scheduler`]: pure task/worker state, every method takes `now`. No IO; it names
+//!   only [`pyjson`] and [`clock`] (`tests/layout.rs` checks the import directions).
 //! - [`persistence`]: snapshots and the write-ahead journal.
 //!
 //! Beside the request path:
@@ -23,7 +24,7 @@
 //! - [`metrics`]: counters and the Prometheus exposition.
 //! - [`notify`]: e-mail (SMTP) and Datadog (DogStatsD) notifications.
 //! - [`static_files`]: the visualiser's files, embedded at build time.
-//! - [`config`]: luigi.cfg reading and typed settings.
+//! - [`config`]: luigi.cfg reading and typed settings (the scheduler's included).
 //! - [`clock`]: the wall clock, read in one place.
 //! - [`logfile`]: the daily-rotated server log file.
 
