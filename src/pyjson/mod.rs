@@ -29,9 +29,13 @@
 //! integers kept, the last of repeated names winning at the first one's place) must
 //! round-trip as luigid echoes it, and the hot path reads add_task's top-level members
 //! into a reused list with borrowed names and its `params` objects straight to the text
-//! the scheduler stores (see [`parse_members_with_texts`]): MEASURE_ADD_TASK. The writer is
-//! our own for the same reason: `json.dumps`' separators, ASCII-only escapes, CPython's
-//! float repr and Tornado's `</` escape, byte for byte.
+//! the scheduler stores (see [`parse_members_with_texts`]). For the add_task `data` of
+//! `make bench`'s workload that is 1.31-1.69 us per text against 3.33-4.46 us for
+//! serde_json's `Value` plus the `params` text written from it, about 2.5-3x less
+//! (`cargo bench --bench in_memory -- json`: 100,000 texts, best of 3 repetitions, 3 runs
+//! on a shared 2-core machine). The writer is our own for the same reason:
+//! `json.dumps`' separators, ASCII-only escapes, CPython's float repr and Tornado's `</`
+//! escape, byte for byte.
 
 pub mod float;
 mod parse;
