@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 DATA ?= var
 PORT ?= 8082
 
-.PHONY: all build release run test lint test-rust test-py venv browser db-servers old-luigid bench bench-durability bench-faults bench-scale fuzz clean
+.PHONY: all build release run test lint test-rust test-py venv browser db-servers old-luigid bench bench-durability bench-faults bench-scale bench-stalls fuzz clean
 
 all: build
 
@@ -75,6 +75,11 @@ bench-durability: build
 bench-scale: build
 	$(CARGO) build --release --benches
 	LUIGID_RS_BIN=$(CURDIR)/target/release/luigid-rs ./benches/scale.sh
+
+# Loop stalls with a large state, 10k workers and a visualiser (SCALE_TASKS, default 100000).
+bench-stalls: build
+	$(CARGO) build --release --benches
+	LUIGID_RS_BIN=$(CURDIR)/target/release/luigid-rs ./benches/stalls.sh
 
 # Full disk per durability mode on a 2 MiB tmpfs (root): acknowledged, refused, lost after kill -9.
 bench-faults: build

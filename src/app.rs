@@ -64,11 +64,9 @@ impl std::error::Error for StartError {
 
 pub struct App {
     pub ini: Ini,
-    /// Change it only through [`App::rpc`] (and the prune timer): they move
-    /// [`App::state_version`], which the router's reply cache relies on.
+    /// Change it only through [`App::rpc`] (and the prune timer), so that every change
+    /// is journaled.
     pub scheduler: Scheduler,
-    /// Moves on every call that may have changed the scheduler state.
-    pub state_version: u64,
     /// The router's cache of large list replies, valid for one `state_version`.
     pub reply_cache: crate::router::ReplyCache,
     pub scheduler_config: SchedulerConfig,
@@ -130,7 +128,6 @@ impl App {
             metrics,
             notifier,
             persistence: Some(persistence),
-            state_version: 0,
             reply_cache: Default::default(),
             ping_journaled: HashMap::new(),
             rng: XorShift::seeded(),
@@ -151,7 +148,6 @@ impl App {
             metrics: Metrics::default(),
             notifier: crate::notify::Notifier::disabled(),
             persistence: None,
-            state_version: 0,
             reply_cache: Default::default(),
             ping_journaled: HashMap::new(),
             rng: XorShift::seeded(),
@@ -204,13 +200,6 @@ impl App {
         }
         let blocked = self.writes_blocked().is_some();
         self.scheduler.hold_prunes(blocked);
-        let may_change = match method.effect {
-            Effect::Read => method.prunes && self.scheduler.prune_needed(now),
-            Effect::Heartbeat | Effect::ReadWithSideEffect | Effect::Write => true,
-        };
-        if may_change {
-            self.state_version += 1;
-        }
         if self.needs_journal(method, &args, now) {
             if let Some(p) = self.persistence.as_mut() {
                 let size = data.map_or(256, str::len) + method.name.len();
@@ -237,7 +226,6 @@ impl App {
         let blocked = self.writes_blocked().is_some();
         self.scheduler.hold_prunes(blocked);
         if self.scheduler.prune_needed(now) {
-            self.state_version += 1;
             if let Some(p) = self.persistence.as_mut() {
                 p.record("prune", &Map::new(), now);
             }
@@ -343,7 +331,6 @@ impl App {
                     .set_journal_replay(replay.replayed, replay.failed);
                 scheduler.hold_prunes(true);
                 self.scheduler = scheduler;
-                self.state_version += 1;
                 self.ping_journaled.clear();
                 log::warn!(
                     "state rebuilt from {} in {:.3} s: calls whose journal append failed were \

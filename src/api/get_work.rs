@@ -10,7 +10,7 @@ pub(super) fn call(s: &mut Scheduler, a: Args<'_>, now: f64) -> Result<Reply, Ap
     let host = a.get("host").cloned().unwrap_or(Value::Null);
     let assistant = a.get("assistant").cloned().unwrap_or(Value::Bool(false));
     let current = a.opt_str_list("current_tasks")?;
-    Ok(Reply::written(|out| {
+    Ok(Reply::written_spliced(|out| {
         s.get_work_json(host, assistant, current, worker, now, out)
     }))
 }

@@ -49,9 +49,10 @@ pub use args::{parse_add_task_args, Args, ObjectTexts, OBJECT_TEXT_ARGS};
 pub use table::{method, DefaultValue, Effect, Method, Param, Role, METHODS};
 
 use crate::pyjson::JsonError;
-use crate::scheduler::Scheduler;
+use crate::scheduler::{RunningText, Scheduler};
 use serde_json::Value;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 /// Why a call failed; the router turns it into a status code and a JSON message.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,6 +107,14 @@ pub enum Reply {
     /// the large lists (`task_list`, `task_search`, the graphs) and `get_work`, where
     /// building a `Value` per task cost about ten times the writing.
     Body(Vec<u8>),
+    /// A written body with a long text kept by the scheduler in the middle: the reply
+    /// is `body[..at]`, `middle`, `body[at..]` (get_work's running list; the text and
+    /// its compressed form are reused by every reply until the list changes).
+    Spliced {
+        body: Vec<u8>,
+        at: usize,
+        middle: Arc<RunningText>,
+    },
 }
 
 /// How a reply body starts.
@@ -123,12 +132,26 @@ impl Reply {
 
     /// A reply whose `response` value `write` writes as JSON into the body.
     pub(crate) fn written(write: impl FnOnce(&mut Vec<u8>)) -> Reply {
+        Reply::written_spliced(|out| {
+            write(out);
+            None
+        })
+    }
+
+    /// A reply whose `response` value `write` writes, except for a kept text it returns
+    /// with its place in what it wrote (see [`Reply::Spliced`]).
+    pub(crate) fn written_spliced(
+        write: impl FnOnce(&mut Vec<u8>) -> Option<(usize, Arc<RunningText>)>,
+    ) -> Reply {
         let mut body = Vec::with_capacity(BODY_HINT.load(Ordering::Relaxed).max(256));
         body.extend_from_slice(RESPONSE_PREFIX);
-        write(&mut body);
+        let splice = write(&mut body);
         body.push(b'}');
         BODY_HINT.store(body.len() + body.len() / 8 + 1, Ordering::Relaxed);
-        Reply::Body(body)
+        match splice {
+            Some((at, middle)) => Reply::Spliced { body, at, middle },
+            None => Reply::Body(body),
+        }
     }
 
     /// The HTTP body: `{"response": ...}` as luigid writes it (`json.dumps`, then
@@ -136,6 +159,13 @@ impl Reply {
     pub fn into_body(self) -> Vec<u8> {
         match self {
             Reply::Body(body) => body,
+            Reply::Spliced { body, at, middle } => {
+                let mut whole = Vec::with_capacity(body.len() + middle.json.len());
+                whole.extend_from_slice(&body[..at]);
+                whole.extend_from_slice(&middle.json);
+                whole.extend_from_slice(&body[at..]);
+                whole
+            }
             Reply::Value(value) => {
                 let mut body = Vec::with_capacity(64);
                 body.extend_from_slice(RESPONSE_PREFIX);
@@ -150,6 +180,7 @@ impl Reply {
     pub fn into_value(self) -> Value {
         let body = match self {
             Reply::Value(value) => return value,
+            spliced @ Reply::Spliced { .. } => spliced.into_body(),
             Reply::Body(body) => body,
         };
         let parsed = std::str::from_utf8(&body)

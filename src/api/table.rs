@@ -155,8 +155,9 @@ pub struct Method {
     /// (get_work also prunes when `[scheduler] prune_on_get_work` is set; that is the
     /// scheduler's business, and get_work is journaled anyway.)
     pub prunes: bool,
-    /// Its replies may be served from the reply cache while the state is unchanged: they
-    /// depend only on the state and the arguments (and the prune, which the cache checks).
+    /// Its replies may be served from the reply cache while the task table is unchanged:
+    /// they depend only on the tasks and the arguments (and the prune, which the cache
+    /// checks).
     pub cacheable: bool,
     pub(super) handler: Handler,
 }
@@ -411,7 +412,7 @@ pub static METHODS: [Method; 39] = [
         role: Viewer,
         effect: Read,
         prunes: true,
-        cacheable: false,
+        cacheable: true,
         handler: graph::call,
     },
     Method {
@@ -421,7 +422,7 @@ pub static METHODS: [Method; 39] = [
         role: Viewer,
         effect: Read,
         prunes: true,
-        cacheable: false,
+        cacheable: true,
         handler: dep_graph::call,
     },
     Method {
@@ -431,7 +432,7 @@ pub static METHODS: [Method; 39] = [
         role: Viewer,
         effect: Read,
         prunes: true,
-        cacheable: false,
+        cacheable: true,
         handler: dep_graph::inverse,
     },
     Method {

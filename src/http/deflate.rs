@@ -139,7 +139,7 @@ pub fn deflate_small(input: &[u8], out: &mut Vec<u8>) -> bool {
     }
     // On the stack: no allocation or large zeroing for the many 1-4 KB replies.
     let mut table = [0u32; 1 << HASH_BITS];
-    encode(input, out, &mut table, HASH_BITS);
+    encode(input, out, &mut table, HASH_BITS, true);
     true
 }
 
@@ -149,18 +149,39 @@ pub fn deflate_small(input: &[u8], out: &mut Vec<u8>) -> bool {
 pub fn deflate_large(input: &[u8], out: &mut Vec<u8>) {
     const BITS: u32 = 14;
     let mut table = vec![0u32; 1 << BITS];
-    encode(input, out, &mut table, BITS);
+    encode(input, out, &mut table, BITS, true);
 }
 
-/// One final block with the fixed Huffman codes; greedy matching with a single probe of
-/// a hash table of `1 << hash_bits` positions (stored plus one, so 0 is empty), within
-/// deflate's 32 KiB window.
-fn encode(input: &[u8], out: &mut Vec<u8>, table: &mut [u32], hash_bits: u32) {
+/// Append `input` as one part of a longer raw deflate stream: the last part ends the
+/// stream; any other ends on a byte boundary (an empty stored block, zlib's
+/// `Z_SYNC_FLUSH`) with no reference to what follows, so a part compressed once can be
+/// reused between others.
+pub fn deflate_part(input: &[u8], out: &mut Vec<u8>, last: bool) {
+    if input.len() <= MAX_INPUT {
+        let mut table = [0u32; 1 << HASH_BITS];
+        encode(input, out, &mut table, HASH_BITS, last);
+    } else {
+        const BITS: u32 = 14;
+        let mut table = vec![0u32; 1 << BITS];
+        encode(input, out, &mut table, BITS, last);
+    }
+}
+
+/// One block with the fixed Huffman codes (the final one when `last`, else followed by
+/// an empty stored block that ends on a byte boundary); greedy matching with a single
+/// probe of a hash table of `1 << hash_bits` positions (stored plus one, so 0 is
+/// empty), within deflate's 32 KiB window.
+fn encode(input: &[u8], out: &mut Vec<u8>, table: &mut [u32], hash_bits: u32, last: bool) {
     const WINDOW: usize = 32 * 1024;
     let hash = |v: u32| (v.wrapping_mul(0x9E37_79B1) >> (32 - hash_bits)) as usize;
     out.reserve(input.len() / 4 + 16);
-    let mut bits = Bits { out, acc: 0, n: 0 };
-    bits.put(0b011, 3);
+    let mut bits = Bits {
+        out: &mut *out,
+        acc: 0,
+        n: 0,
+    };
+    // BFINAL, then BTYPE 01 (fixed codes).
+    bits.put(if last { 0b011 } else { 0b010 }, 3);
     let n = input.len();
     let mut i = 0;
     while i + MIN_MATCH <= n {
@@ -189,7 +210,14 @@ fn encode(input: &[u8], out: &mut Vec<u8>, table: &mut [u32], hash_bits: u32) {
         bits.symbol(usize::from(b));
     }
     bits.symbol(256);
-    bits.finish();
+    if last {
+        bits.finish();
+    } else {
+        // Not final, BTYPE 00 (stored); its LEN 0 and NLEN start on the next byte.
+        bits.put(0, 3);
+        bits.finish();
+        out.extend_from_slice(&[0, 0, 0xff, 0xff]);
+    }
 }
 
 #[cfg(test)]

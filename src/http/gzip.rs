@@ -49,13 +49,22 @@ pub fn gzip_response(accept_encoding: Option<&str>, resp: &mut Response) {
     let wanted = accept_encoding.is_some_and(|a| a.contains("gzip"))
         && resp.header("content-type").is_some_and(compressible)
         && resp.header("content-encoding").is_none()
-        && resp.body.len() >= MIN_LENGTH;
+        && resp.body_len() >= MIN_LENGTH;
     if !wanted {
+        resp.flatten();
         return;
     }
-    let gz = match resp.shared_body() {
-        Some(shared) => shared.gzip.get_or_init(|| gzip_bytes(&shared.body)).clone(),
-        None => gzip_bytes(&resp.body),
+    let gz = match (resp.splice.take(), resp.shared_body()) {
+        (Some(splice), _) => match gzip_spliced(&resp.body, &splice) {
+            Some(gz) => Some(gz),
+            None => {
+                resp.splice = Some(splice);
+                resp.flatten();
+                return;
+            }
+        },
+        (None, Some(shared)) => shared.gzip.get_or_init(|| gzip_bytes(&shared.body)).clone(),
+        (None, None) => gzip_bytes(&resp.body),
     };
     if let Some(gz) = gz {
         resp.body = gz;
@@ -116,6 +125,37 @@ fn gzip_bytes(body: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// The gzip member of a body with a kept part (see [`super::Splice`]): the part's
+/// deflate segment is made once and reused, so a repeated reply only compresses what
+/// is around it. None when the splice does not fit the body.
+fn gzip_spliced(body: &[u8], splice: &super::Splice) -> Option<Vec<u8>> {
+    let (head, tail) = (body.get(..splice.at)?, body.get(splice.at..)?);
+    let part = splice.part.bytes();
+    let (segment, part_crc) = splice.part.deflated(&|bytes| {
+        let mut segment = Vec::with_capacity(bytes.len() / 8 + 64);
+        super::deflate::deflate_part(bytes, &mut segment, false);
+        Some((segment, crc32fast::hash(bytes)))
+    })?;
+    let mut out = Vec::with_capacity(segment.len() + head.len() + tail.len() + 64);
+    out.extend_from_slice(&[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 4, 255]);
+    super::deflate::deflate_part(head, &mut out, false);
+    out.extend_from_slice(segment);
+    super::deflate::deflate_part(tail, &mut out, true);
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(head);
+    crc.combine(&crc32fast::Hasher::new_with_initial_len(
+        *part_crc,
+        part.len() as u64,
+    ));
+    let mut tail_crc = crc32fast::Hasher::new();
+    tail_crc.update(tail);
+    crc.combine(&tail_crc);
+    let len = head.len() + part.len() + tail.len();
+    out.extend_from_slice(&crc.finalize().to_le_bytes());
+    out.extend_from_slice(&(len as u32).to_le_bytes());
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +209,64 @@ mod tests {
             assert_eq!(&r.body[..3], &[0x1f, 0x8b, 8]);
             assert_eq!(gunzip(&r.body), text.into_bytes(), "len {len}");
         }
+    }
+
+    #[derive(Debug)]
+    struct Part(Vec<u8>, std::sync::OnceLock<Option<(Vec<u8>, u32)>>);
+    impl crate::http::KeptPart for Part {
+        fn bytes(&self) -> &[u8] {
+            &self.0
+        }
+        fn deflated(
+            &self,
+            make: &dyn Fn(&[u8]) -> Option<crate::http::DeflatedPart>,
+        ) -> Option<&crate::http::DeflatedPart> {
+            self.1.get_or_init(|| make(&self.0)).as_ref()
+        }
+    }
+
+    #[test]
+    fn spliced_bodies_gunzip_to_the_whole_body_and_reuse_the_part() {
+        let text = |n: usize, k: usize| -> Vec<u8> {
+            (0..n).map(|j| b'a' + ((j * 31 + k) % 26) as u8).collect()
+        };
+        for (head, part, tail) in [
+            (10, 2000, 5),
+            (0, 70_000, 0),
+            (40_000, 100, 33_000),
+            (1, 1100, 1),
+        ] {
+            let part = std::sync::Arc::new(Part(text(part, 3), Default::default()));
+            for round in 0..2 {
+                let mut body = text(head, round);
+                body.extend(text(tail, 7 + round));
+                let mut r = Response::new(200).with_body("application/json", body.clone());
+                r.splice = Some(crate::http::Splice {
+                    at: head,
+                    part: part.clone(),
+                });
+                let mut whole = r.clone();
+                whole.flatten();
+                assert_eq!(whole.body.len(), head + part.0.len() + tail);
+                gzip_response(Some("gzip"), &mut r);
+                assert!(r.splice.is_none());
+                assert_eq!(r.header("Content-Encoding"), Some("gzip"));
+                assert_eq!(gunzip(&r.body), whole.body, "{head} {tail} round {round}");
+                assert!(part.1.get().is_some(), "the part's segment is kept");
+            }
+        }
+        // Not compressed: the part is copied in.
+        let part = std::sync::Arc::new(Part(text(3000, 1), Default::default()));
+        let mut r = Response::new(200).with_body("application/json", b"[]".to_vec());
+        r.splice = Some(crate::http::Splice {
+            at: 1,
+            part: part.clone(),
+        });
+        gzip_response(None, &mut r);
+        assert!(r.splice.is_none());
+        assert_eq!(r.body.len(), 3002);
+        assert_eq!(r.body[0], b'[');
+        assert_eq!(&r.body[1..3001], &part.0[..]);
     }
 
     #[test]

@@ -101,6 +101,29 @@ pub struct Response {
     /// The request made a journal record: this reply may leave only once the record is
     /// kept (the server swaps it for a 503 when the group commit fails).
     pub needs_commit: bool,
+    /// A kept part that belongs inside `body` (see [`Splice`]); [`gzip_response`]
+    /// compresses around it, and [`Response::flatten`] copies it in.
+    pub splice: Option<Splice>,
+}
+
+/// A long part of a body that stays the same from reply to reply (get_work's list of
+/// a worker's running tasks), with its compressed form computed once.
+pub trait KeptPart: Send + Sync + fmt::Debug {
+    fn bytes(&self) -> &[u8];
+    /// The part as a byte-aligned, non-final raw deflate segment and the CRC-32 of
+    /// [`KeptPart::bytes`]: `make`'s result the first time, the same afterwards.
+    fn deflated(&self, make: &dyn Fn(&[u8]) -> Option<DeflatedPart>) -> Option<&DeflatedPart>;
+}
+
+/// A kept part as a byte-aligned, non-final raw deflate segment, and the CRC-32 of
+/// the part's bytes.
+pub type DeflatedPart = (Vec<u8>, u32);
+
+/// The body is `body[..at]`, then `part`, then `body[at..]`.
+#[derive(Debug, Clone)]
+pub struct Splice {
+    pub at: usize,
+    pub part: Arc<dyn KeptPart>,
 }
 
 /// A reply body kept by a cache, with what the reply rules derive from it, each computed
@@ -155,6 +178,24 @@ impl Response {
         self.shared
             .as_deref()
             .filter(|s| s.body.len() == self.body.len())
+    }
+
+    /// Copy a spliced part into `body`, so that `body` is the whole body.
+    pub fn flatten(&mut self) {
+        if let Some(splice) = self.splice.take() {
+            let part = splice.part.bytes();
+            let at = splice.at.min(self.body.len());
+            let mut whole = Vec::with_capacity(self.body.len() + part.len());
+            whole.extend_from_slice(&self.body[..at]);
+            whole.extend_from_slice(part);
+            whole.extend_from_slice(&self.body[at..]);
+            self.body = whole;
+        }
+    }
+
+    /// The length of the whole body (a spliced part included).
+    pub fn body_len(&self) -> usize {
+        self.body.len() + self.splice.as_ref().map_or(0, |s| s.part.bytes().len())
     }
 
     /// Replace every header of this name (case-insensitive) by one with `value`.

@@ -19,6 +19,7 @@ use crate::app::{App, Peer};
 use crate::auth::RouteClass;
 use crate::config::Ini;
 use crate::http::{Request, Response};
+use crate::scheduler::TasksVersion;
 use crate::static_files::StaticRoot;
 use sha1::{Digest, Sha1};
 
@@ -207,6 +208,10 @@ pub fn route(app: &mut App, req: &Request, peer: &Peer, now: f64) -> Response {
 /// `RequestHandler.finish` and its `GZipContentEncoding` transform).
 fn finish(req: &Request, resp: &mut Response) {
     let get_or_head = req.method == "GET" || req.method == "HEAD";
+    if get_or_head || resp.status != 200 {
+        // The ETag, a 304 and HEAD's Content-Length read the whole body.
+        resp.flatten();
+    }
     if resp.status == 200 && get_or_head && resp.header("etag").is_none() {
         let etag = match resp.shared_body() {
             Some(shared) => shared.etag.get_or_init(|| etag_of(&shared.body)).clone(),
@@ -240,6 +245,19 @@ fn finish(req: &Request, resp: &mut Response) {
         req.header_str("accept-encoding")
     };
     crate::http::gzip_response(accept, resp);
+    resp.flatten();
+}
+
+/// get_work's running list, kept by the scheduler, is a part the gzip rule compresses
+/// once (see `src/scheduler/running.rs`).
+impl crate::http::KeptPart for crate::scheduler::RunningText {
+    fn bytes(&self) -> &[u8] {
+        &self.json
+    }
+
+    fn deflated(&self, make: &dyn Fn(&[u8]) -> Option<(Vec<u8>, u32)>) -> Option<&(Vec<u8>, u32)> {
+        self.compressed.get_or_init(|| make(&self.json)).as_ref()
+    }
 }
 
 /// From this size on, ETags are a fast 128-bit hash instead of SHA-1.
@@ -277,29 +295,34 @@ fn sha1_etag(body: &[u8]) -> String {
 /// tasks, which the visualiser polls), valid while the scheduler state is unchanged:
 /// a repeated poll then costs a copy, not a serialization, a SHA-1 and a gzip.
 ///
-/// Exactness: these replies are a function of the state and the arguments only, except
-/// that the calls prune first; the cache is used only when that prune would change
-/// nothing (`Scheduler::prune_needed`), and [`App::state_version`] moves on every call
-/// that can change state (see `App::rpc`). Which methods: the api table's `cacheable`.
+/// Exactness: these replies are a function of the task table and the arguments only,
+/// except that the calls prune first; the cache is used only when that prune would change
+/// nothing (`Scheduler::prune_needed`), and only while the table's
+/// [`TasksVersion`](crate::scheduler::TasksVersion) is the one the reply was made at (it
+/// changes with every change of a task, so pings and get_works that hand out nothing
+/// leave it). Which methods: the api table's `cacheable`.
 #[derive(Debug, Default)]
 pub struct ReplyCache {
-    version: u64,
+    version: Option<TasksVersion>,
     /// (method, data text, shared body), most recent last.
     entries: Vec<(String, String, std::sync::Arc<crate::http::SharedBody>)>,
 }
 
 impl ReplyCache {
-    const MAX_ENTRIES: usize = 4;
+    /// A visualiser polls task_list per status, a search and a graph: all of them fit.
+    const MAX_ENTRIES: usize = 16;
+    /// The bodies kept, in all (the newest is kept whatever its size).
+    const MAX_BYTES: usize = 64 << 20;
     /// Smaller replies are cheap to make again.
     const MIN_BODY: usize = 16 * 1024;
 
     fn get(
         &self,
-        version: u64,
+        version: TasksVersion,
         method: &str,
         data: &str,
     ) -> Option<std::sync::Arc<crate::http::SharedBody>> {
-        if self.version != version {
+        if self.version != Some(version) {
             return None;
         }
         self.entries
@@ -310,21 +333,25 @@ impl ReplyCache {
 
     fn put(
         &mut self,
-        version: u64,
+        version: TasksVersion,
         method: &str,
         data: &str,
         body: std::sync::Arc<crate::http::SharedBody>,
     ) {
-        if self.version != version {
+        if self.version != Some(version) {
             self.entries.clear();
-            self.version = version;
+            self.version = Some(version);
         }
         self.entries.retain(|(m, d, _)| !(m == method && d == data));
-        if self.entries.len() >= Self::MAX_ENTRIES {
-            self.entries.remove(0);
-        }
         self.entries
             .push((method.to_string(), data.to_string(), body));
+        let size = |e: &(String, String, std::sync::Arc<crate::http::SharedBody>)| e.2.body.len();
+        while self.entries.len() > 1
+            && (self.entries.len() > Self::MAX_ENTRIES
+                || self.entries.iter().map(size).sum::<usize>() > Self::MAX_BYTES)
+        {
+            self.entries.remove(0);
+        }
     }
 }
 
@@ -447,7 +474,10 @@ fn api(app: &mut App, raw_method: &str, req: &Request, now: f64) -> Response {
         Err(e) => return api_error(&e),
     };
     if method.cacheable && !app.scheduler.prune_needed(now) {
-        if let Some(shared) = app.reply_cache.get(app.state_version, method.name, text) {
+        if let Some(shared) = app
+            .reply_cache
+            .get(app.scheduler.tasks_version(), method.name, text)
+        {
             let mut resp = Response::new(200).with_body(JSON, shared.body.clone());
             resp.shared = Some(shared);
             app.router.cors.actual(req.header_str("origin"), &mut resp);
@@ -458,11 +488,22 @@ fn api(app: &mut App, raw_method: &str, req: &Request, now: f64) -> Response {
     let journaled = parsed.journal_text.as_deref().unwrap_or(text);
     match app.rpc(method, parsed.args, Some(journaled), now) {
         Ok(reply) => {
-            let mut resp = Response::new(200).with_body(JSON, reply.into_body());
+            let mut resp = match reply {
+                crate::api::Reply::Spliced { body, at, middle } if !method.cacheable => {
+                    let mut resp = Response::new(200).with_body(JSON, body);
+                    resp.splice = Some(crate::http::Splice { at, part: middle });
+                    resp
+                }
+                reply => Response::new(200).with_body(JSON, reply.into_body()),
+            };
             if method.cacheable && resp.body.len() >= ReplyCache::MIN_BODY {
                 let shared = std::sync::Arc::new(crate::http::SharedBody::new(resp.body.clone()));
-                app.reply_cache
-                    .put(app.state_version, method.name, text, shared.clone());
+                app.reply_cache.put(
+                    app.scheduler.tasks_version(),
+                    method.name,
+                    text,
+                    shared.clone(),
+                );
                 resp.shared = Some(shared);
             }
             app.router.cors.actual(req.header_str("origin"), &mut resp);
@@ -612,20 +653,38 @@ mod tests {
         assert_eq!(first.status, 200);
         let plain = gunzip(&first.body);
         assert!(plain.len() >= ReplyCache::MIN_BODY, "{}", plain.len());
-        let version = app.state_version;
+        let version = app.scheduler.tasks_version();
         // Unchanged state: the cached reply, the same bytes and ETag.
         let second = api_get(&mut app, "task_list", q, 1002.0);
         assert!(second.shared.is_some());
         assert_eq!(gunzip(&second.body), plain);
         assert_eq!(second.header("Etag"), Some(sha1_etag(&plain).as_str()));
         assert_eq!(second.header("Etag"), first.header("Etag"));
-        assert_eq!(app.state_version, version, "reads leave the version");
+        assert_eq!(
+            app.scheduler.tasks_version(),
+            version,
+            "reads leave the version"
+        );
+        // Pings and get_works that hand out nothing change no task: still cached.
+        api_get(&mut app, "ping", r#"{"worker": "Z"}"#, 1002.0);
+        api_get(
+            &mut app,
+            "get_work",
+            r#"{"worker": "Z", "host": "h"}"#,
+            1002.0,
+        );
+        let again = api_get(&mut app, "task_list", q, 1002.0);
+        assert!(
+            again.shared.is_some(),
+            "a ping left the task table as it was"
+        );
+        assert_eq!(gunzip(&again.body), plain);
         // Another query is another entry.
         let all = api_get(&mut app, "task_list", "{}", 1002.0);
         assert!(gunzip(&all.body).len() >= plain.len());
         // A change is seen at once.
         add(&mut app, 100, 1003.0);
-        assert!(app.state_version > version);
+        assert_ne!(app.scheduler.tasks_version(), version);
         let third = api_get(&mut app, "task_list", q, 1003.0);
         let text = String::from_utf8(gunzip(&third.body)).unwrap();
         assert!(text.contains("\"T100\""));
@@ -637,9 +696,87 @@ mod tests {
         // When a prune is due (the worker timed out), the call runs again and prunes.
         let late = 1003.0 + 10_000.0;
         assert!(app.scheduler.prune_needed(late));
+        let before_prune = app.scheduler.tasks_version();
         let pruned = api_get(&mut app, "task_list", q, late);
-        assert!(pruned.shared.is_none() || app.state_version > version + 1);
+        assert_ne!(app.scheduler.tasks_version(), before_prune);
+        assert!(!std::sync::Arc::ptr_eq(
+            pruned.shared.as_ref().unwrap(),
+            again.shared.as_ref().unwrap()
+        ));
         assert!(!app.scheduler.prune_needed(late));
+    }
+
+    /// After any mix of calls, a task_list reply (from the cache or not) is the one the
+    /// scheduler makes afresh.
+    #[test]
+    fn cached_list_replies_equal_fresh_ones_after_any_call() {
+        let mut app = App::new(Ini::default());
+        for i in 0..120 {
+            add(&mut app, i, 1000.0);
+        }
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut now = 1001.0;
+        let mut cached = 0;
+        let mut last: [Option<std::sync::Arc<crate::http::SharedBody>>; 2] = [None, None];
+        for step in 0..400 {
+            now += next(3) as f64;
+            let task = format!("T{}", next(130));
+            let worker = ["w", "v", "Z"][next(3) as usize];
+            let (method, data) = match next(8) {
+                0 => ("ping", format!(r#"{{"worker": "{worker}"}}"#)),
+                1 | 2 => (
+                    "get_work",
+                    format!(r#"{{"worker": "{worker}", "host": "h"}}"#),
+                ),
+                3 => (
+                    "add_task",
+                    format!(
+                        r#"{{"task_id": "{task}", "worker": "{worker}", "status": "{}", "family": "F"}}"#,
+                        ["DONE", "FAILED", "PENDING", "RUNNING"][next(4) as usize]
+                    ),
+                ),
+                4 => (
+                    "set_task_status_message",
+                    format!(r#"{{"task_id": "{task}", "status_message": "m{step}"}}"#),
+                ),
+                5 => (
+                    "add_worker",
+                    format!(r#"{{"worker": "{worker}", "info": {{"n": {step}}}}}"#),
+                ),
+                _ => ("task_list", r#"{"status": "DONE"}"#.to_string()),
+            };
+            api_get(&mut app, method, &data, now);
+            if app.scheduler.prune_needed(now) {
+                continue;
+            }
+            let queries = [
+                r#"{"status": "PENDING", "upstream_status": "", "search": ""}"#,
+                "{}",
+            ];
+            for (k, q) in queries.into_iter().enumerate() {
+                let got = api_get(&mut app, "task_list", q, now);
+                if let (Some(a), Some(b)) = (&got.shared, &last[k]) {
+                    cached += usize::from(std::sync::Arc::ptr_eq(a, b));
+                }
+                last[k] = got.shared.clone();
+                let args = crate::api::parse(crate::api::method("task_list").unwrap(), q).unwrap();
+                let fresh = crate::api::call(&mut app.scheduler, "task_list", args.args, now)
+                    .unwrap()
+                    .into_body();
+                assert_eq!(
+                    String::from_utf8_lossy(&gunzip(&got.body)),
+                    String::from_utf8_lossy(&fresh),
+                    "step {step}"
+                );
+            }
+        }
+        assert!(cached > 50, "the cache served {cached} replies");
     }
 
     #[test]

@@ -616,6 +616,8 @@ pub fn decode(r: &mut impl Read) -> Result<Scheduler, DecodeError> {
         ix: Default::default(),
         events: Vec::new(),
         prunes_held: false,
+        running_memo: Default::default(),
+        tasks_version: Default::default(),
     };
     Ok(s)
 }

@@ -61,6 +61,7 @@ pub mod events;
 mod hooks;
 mod ops;
 pub mod pyfmt;
+mod running;
 pub mod types;
 mod write;
 
@@ -69,6 +70,7 @@ pub use types::{Status, Task, Worker};
 
 use compact::{Deps, FastMap, Interner, SlotSet};
 use events::Event;
+pub use running::RunningText;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet, HashSet};
@@ -161,6 +163,10 @@ struct Index {
     buckets: [BTreeMap<u64, u32>; 7],
     /// RUNNING tasks and schedulable PENDING tasks, in get_work rank order.
     cand: BTreeSet<CandKey>,
+    /// RUNNING and BATCH_RUNNING tasks by the worker running them (`worker_running`),
+    /// each in status order (status_seq -> slot): get_work's check of the worker's
+    /// `current_tasks` reads its own, not every running task.
+    run_by: FastMap<u32, BTreeMap<u64, u32>>,
     /// Tasks with no stakeholders and no removal time (prune marks them).
     no_stake: BTreeSet<u32>,
     remove_at: BTreeSet<(OrdF64, u32)>,
@@ -271,6 +277,38 @@ pub struct Scheduler {
     /// from what a restart rebuilds.
     #[serde(skip)]
     prunes_held: bool,
+    /// The running lists get_work replies repeat, kept between calls.
+    #[serde(skip)]
+    running_memo: running::RunningMemo,
+    /// Changes with every change of a task (see [`TasksVersion`]).
+    #[serde(skip)]
+    tasks_version: TasksVersion,
+}
+
+/// A number that changes with every change to the task table (a task created, changed
+/// or deleted). Each is drawn from one counter for the whole process, so two scheduler
+/// values (a state rebuilt from its files, another leader's) never share one: a reply
+/// made from the tasks alone (task_list, task_search, the graphs) may be reused while
+/// it stays the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TasksVersion(u64);
+
+impl Default for TasksVersion {
+    fn default() -> TasksVersion {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        TasksVersion(NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+impl Scheduler {
+    /// The task table's current version.
+    pub fn tasks_version(&self) -> TasksVersion {
+        self.tasks_version
+    }
+
+    fn tasks_changed(&mut self) {
+        self.tasks_version = TasksVersion::default();
+    }
 }
 
 impl Scheduler {
@@ -316,6 +354,16 @@ fn index_task(t: &Task, slot: u32, ix: &mut Index, workers: &mut [Option<Worker>
         bucket.insert(t.status_seq, slot);
     } else {
         bucket.remove(&t.status_seq);
+    }
+    if let (Status::Running | Status::BatchRunning, Some(wr)) = (t.status, t.worker_running) {
+        if add {
+            ix.run_by.entry(wr).or_default().insert(t.status_seq, slot);
+        } else if let Some(runs) = ix.run_by.get_mut(&wr) {
+            runs.remove(&t.status_seq);
+            if runs.is_empty() {
+                ix.run_by.remove(&wr);
+            }
+        }
     }
     let ready = is_ready(t);
     let key = cand_key(t, slot);
@@ -428,6 +476,8 @@ impl Scheduler {
             ix: Index::default(),
             events: Vec::new(),
             prunes_held: false,
+            running_memo: running::RunningMemo::default(),
+            tasks_version: TasksVersion::default(),
         }
     }
 
@@ -462,6 +512,7 @@ impl Scheduler {
 
     /// Recompute every derived index from the persistent fields (after deserializing).
     pub fn rebuild_indexes(&mut self) {
+        self.tasks_changed();
         let mut ix = Index::default();
         ix.nodes.reserve(self.tasks.len());
         for (i, name) in self.worker_names.iter().enumerate() {
@@ -540,6 +591,7 @@ impl Scheduler {
             }
         }
         self.ix = ix;
+        self.running_changed();
     }
 
     // ----- small accessors -------------------------------------------------------------
@@ -613,6 +665,7 @@ impl Scheduler {
     /// status_seq, prio, unready, workers, stakeholders, remove, retry,
     /// scheduler_disable_time and the emptiness of resources).
     fn task_mut(&mut self, slot: u32) -> Option<&mut Task> {
+        self.tasks_changed();
         self.tasks
             .get_mut(slot as usize)
             .and_then(|t| t.as_deref_mut())
@@ -677,6 +730,7 @@ impl Scheduler {
         if self.worker(w).is_none() {
             let seq = self.worker_counter;
             self.worker_counter += 1;
+            self.running_changed();
             self.workers[w as usize] = Some(Worker {
                 id: w,
                 reference: None,
@@ -732,19 +786,30 @@ impl Scheduler {
 
     /// Change a task with its derived indexes kept in step.
     fn with_task<R>(&mut self, slot: u32, f: impl FnOnce(&mut Task) -> R) -> Option<R> {
+        self.tasks_changed();
         let t = self.tasks.get_mut(slot as usize)?.as_deref_mut()?;
         let indexed = self.ix.unindexed != Some(slot);
         if indexed {
             index_task(t, slot, &mut self.ix, &mut self.workers, false);
         }
         let was_done = t.status == Status::Done;
+        // What a running list shows of this task (see `running.rs`).
+        let listed = |t: &Task| {
+            (t.status == Status::Running)
+                .then(|| (t.status_seq, t.worker_running, t.workers.clone()))
+        };
+        let listed_before = listed(t);
         let r = f(t);
         let is_done = t.status == Status::Done;
+        let list_changed = listed_before != listed(t);
         if indexed {
             index_task(t, slot, &mut self.ix, &mut self.workers, true);
         }
-        if was_done != is_done {
-            let id = t.id.clone();
+        let done_changed = (was_done != is_done).then(|| t.id.clone());
+        if list_changed {
+            self.running_changed();
+        }
+        if let Some(id) = done_changed {
             self.propagate_done(&id, is_done);
         }
         Some(r)
@@ -753,6 +818,7 @@ impl Scheduler {
     /// A task became DONE (or stopped being DONE, or vanished): adjust its dependents'
     /// count of unfinished deps.
     fn propagate_done(&mut self, id: &str, done: bool) {
+        self.tasks_changed();
         for d in self.ix.rdeps(id) {
             let Some(t) = self
                 .tasks
@@ -859,8 +925,12 @@ impl Scheduler {
             self.ix.unindexed = Some(slot);
         } else {
             index_task(&t, slot, &mut self.ix, &mut self.workers, true);
+            if t.status == Status::Running {
+                self.running_changed();
+            }
         }
         self.tasks.push(Some(Box::new(t)));
+        self.tasks_changed();
         slot
     }
 
@@ -871,15 +941,22 @@ impl Scheduler {
         };
         if let Some(t) = self.tasks.get(slot as usize).and_then(|t| t.as_deref()) {
             index_task(t, slot, &mut self.ix, &mut self.workers, true);
+            if t.status == Status::Running {
+                self.running_changed();
+            }
         }
     }
 
     fn delete_task(&mut self, slot: u32) {
+        self.tasks_changed();
         self.flush_unindexed();
         let Some(t) = self.tasks.get_mut(slot as usize).and_then(|t| t.take()) else {
             return;
         };
         index_task(&t, slot, &mut self.ix, &mut self.workers, false);
+        if t.status == Status::Running {
+            self.running_changed();
+        }
         if let Some(n) = self.ix.nodes.get_mut(&*t.id) {
             n.slot = NO_SLOT;
         }
@@ -1082,6 +1159,7 @@ impl Scheduler {
                 });
             }
             self.workers[w as usize] = None;
+            self.running_changed();
         }
         // 2. Assistants among the remaining workers.
         let assistants: HashSet<u32> = self
@@ -1142,9 +1220,7 @@ impl Scheduler {
         if matches!(t.status, Status::Running | Status::BatchRunning) {
             if let Some(wr) = t.worker_running {
                 if !t.stakeholders.contains(&wr) && !assistants.contains(&wr) {
-                    if let Some(t) = self.task_mut(slot) {
-                        t.worker_running = None;
-                    }
+                    self.with_task(slot, |t| t.worker_running = None);
                     self.set_status(slot, Status::Failed, now);
                     let rd = self.config.retry_delay;
                     self.with_task(slot, |t| t.retry = Some(now + rd).into());

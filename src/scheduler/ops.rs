@@ -3,6 +3,7 @@
 use super::compact::{FastSet, ObjArg};
 use super::events::Event;
 use super::pyfmt::{guess_family, md5_hex, pretty_id, pretty_id_into};
+use super::running::{Running, RunningText};
 use super::types;
 use super::types::{
     map_eq, num_value, opt_num, py_eq, py_num, truthy, NumAcc, Pv, ResRun, Status, Task, NO_EXTRA,
@@ -213,6 +214,7 @@ impl Scheduler {
         let tracking_url = Pv::from_ref(&a.tracking_url);
         let expl = Pv::from_ref(&a.expl);
         // Only fields no index depends on: change them in place.
+        let mut runner_set = false;
         if let Some(t) = self.task_mut(slot) {
             if let Some(f) = new_family {
                 t.family = f;
@@ -236,6 +238,7 @@ impl Scheduler {
                 t.x_mut().batch_id = Some(bid.clone());
             }
             if a.status == "RUNNING" && t.worker_running.is_none() {
+                runner_set = true;
                 t.worker_running = Some(wid);
                 if let Some(rr) = first_batch_rr {
                     t.rr = ResRun::from_map(rr);
@@ -256,6 +259,11 @@ impl Scheduler {
             if !a.expl.is_null() {
                 t.set_expl(expl.clone());
             }
+        }
+        if runner_set {
+            // In the indexes under its runner (`run_by`), and in the running lists.
+            self.with_task(slot, |_| ());
+            self.running_changed();
         }
         // Copy the tracking URL and explanation to the running batch.
         if let Some(bid) = self
@@ -453,6 +461,7 @@ impl Scheduler {
                 worker.info.insert(k, v);
             }
         }
+        self.running_changed();
     }
 
     pub fn disable_worker(&mut self, worker: &str, now: f64) {
@@ -493,7 +502,7 @@ impl Scheduler {
 
     /// PENDING tasks whose upstream status is UPSTREAM_DISABLED: those that reach a
     /// DISABLED task through PENDING tasks only.
-    fn disabled_blocked(&self) -> HashSet<u32> {
+    pub(super) fn disabled_blocked(&self) -> HashSet<u32> {
         let mut blocked = HashSet::new();
         let mut queue: VecDeque<u32> = self.bucket(Status::Disabled).collect();
         while let Some(s) = queue.pop_front() {
@@ -506,159 +515,6 @@ impl Scheduler {
             }
         }
         blocked
-    }
-
-    pub fn count_pending(&mut self, worker: &str, now: f64) -> Value {
-        match self.count_pending_parts(worker, now) {
-            Some((mut m, running)) => {
-                m.insert("running_tasks".into(), self.running_value(&running));
-                Value::Object(m)
-            }
-            None => Value::Null,
-        }
-    }
-
-    /// count_pending's reply with `running_tasks` as a `null` placeholder (in its
-    /// place), and the (slot, runner) pairs that go there: get_work's JSON writer
-    /// writes them without building `Value`s.
-    pub(crate) fn count_pending_parts(
-        &mut self,
-        worker: &str,
-        now: f64,
-    ) -> Option<(Map<String, Value>, RunningList)> {
-        let wid = self.get_worker(worker, now);
-        let running: Vec<(u32, Option<u32>)> = match self.worker(wid) {
-            Some(wk) => wk
-                .ix
-                .running
-                .values()
-                .filter_map(|&s| Some((s, self.task(s)?.worker_running)))
-                .collect(),
-            None => Vec::new(),
-        };
-        // luigid looks each runner up with get-or-create: a runner that was pruned
-        // comes back (rare; the common case needs no name lookup).
-        for &(_, wr) in &running {
-            if let Some(wr) = wr {
-                if self.worker(wr).is_none() {
-                    let name = self.worker_name(wr).to_string();
-                    self.get_worker(&name, now);
-                }
-            }
-        }
-        let wk = self.worker(wid)?;
-        let (mut n, mut nu, mut nl) = (wk.ix.n_pf, wk.ix.n_pf_unique, wk.ix.n_pf_last);
-        if !self.ix.buckets[Status::Disabled.index()].is_empty() {
-            for s in self.disabled_blocked() {
-                if let Some(t) = self.task(s) {
-                    if t.workers.contains(&wid) {
-                        n = n.saturating_sub(1);
-                        if t.workers.len() == 1 {
-                            nu = nu.saturating_sub(1);
-                        }
-                        if t.workers.last() == Some(&wid) {
-                            nl = nl.saturating_sub(1);
-                        }
-                    }
-                }
-            }
-        }
-        let state = if wk.disabled { "disabled" } else { "active" };
-        let mut m = Map::with_capacity(9);
-        m.insert("n_pending_tasks".into(), Value::from(n));
-        m.insert("n_unique_pending".into(), Value::from(nu));
-        m.insert("n_pending_last_scheduled".into(), Value::from(nl));
-        m.insert("worker_state".into(), Value::String(state.into()));
-        m.insert("running_tasks".into(), Value::Null);
-        Some((m, running))
-    }
-
-    /// count_pending's `running_tasks` list.
-    fn running_value(&self, running: &[(u32, Option<u32>)]) -> Value {
-        let mut list = Vec::with_capacity(running.len());
-        for &(s, wr) in running {
-            let Some(t) = self.task(s) else { continue };
-            let id = Value::String(t.id.to_string());
-            let info = match wr {
-                Some(wr) => {
-                    let ow = self.worker(wr);
-                    let mut info = Map::with_capacity(2 + ow.map_or(0, |w| w.info.len()));
-                    info.insert("task_id".into(), id);
-                    info.insert(
-                        "worker".into(),
-                        Value::String(self.worker_name(wr).to_string()),
-                    );
-                    if let Some(ow) = ow {
-                        for (k, v) in &ow.info {
-                            info.insert(k.clone(), v.clone());
-                        }
-                    }
-                    info
-                }
-                None => {
-                    let mut info = Map::with_capacity(2);
-                    info.insert("task_id".into(), id);
-                    info.insert("worker".into(), Value::Null);
-                    info
-                }
-            };
-            list.push(Value::Object(info));
-        }
-        Value::Array(list)
-    }
-
-    /// The bytes `crate::pyjson::to_py_json` gives for [`Self::running_value`].
-    fn write_running(&self, running: &[(u32, Option<u32>)], out: &mut Vec<u8>) {
-        out.push(b'[');
-        let mut first = true;
-        let mut plain_worker: Option<(u32, bool)> = None;
-        for &(s, wr) in running {
-            let Some(t) = self.task(s) else { continue };
-            if !first {
-                out.extend_from_slice(b", ");
-            }
-            first = false;
-            let info = wr.and_then(|w| self.worker(w)).map(|w| &w.info);
-            // An info key named like a fixed one replaces its value in place: rare,
-            // left to the general writer.
-            if info.is_some_and(|i| i.contains_key("task_id") || i.contains_key("worker")) {
-                crate::pyjson::to_py_json(&self.running_value(&[(s, wr)])[0], out);
-                continue;
-            }
-            out.extend_from_slice(b"{\"task_id\": ");
-            write_value_str(out, &t.id);
-            out.extend_from_slice(b", \"worker\": ");
-            match wr {
-                Some(w) => {
-                    // Usually one runner: its name is checked for escapes once.
-                    let name = self.worker_name(w);
-                    let plain = match plain_worker {
-                        Some((pw, p)) if pw == w => p,
-                        _ => {
-                            let p = super::write::is_plain(name.as_bytes());
-                            plain_worker = Some((w, p));
-                            p
-                        }
-                    };
-                    if plain {
-                        out.push(b'"');
-                        out.extend_from_slice(name.as_bytes());
-                        out.push(b'"');
-                    } else {
-                        write_value_str(out, name);
-                    }
-                }
-                None => out.extend_from_slice(b"null"),
-            }
-            for (k, v) in info.into_iter().flatten() {
-                out.extend_from_slice(b", ");
-                super::write::write_str(out, k);
-                out.extend_from_slice(b": ");
-                crate::pyjson::to_py_json(v, out);
-            }
-            out.push(b'}');
-        }
-        out.push(b']');
     }
 
     fn capacity(&self, r: &str) -> f64 {
@@ -696,7 +552,7 @@ impl Scheduler {
         let (mut reply, running, _) =
             self.get_work_parts(host, assistant, current_tasks, worker, now, false);
         if let Some(running) = running {
-            let list = self.running_value(&running);
+            let list = self.running_list_value(running);
             if let Some(v) = reply.get_mut("running_tasks") {
                 *v = list;
             }
@@ -707,6 +563,10 @@ impl Scheduler {
     /// [`Self::get_work`] written as luigid's JSON (the bytes `crate::pyjson::to_py_json`
     /// gives for its reply) without building the `running_tasks` `Value`s, which
     /// cost more than the rest of the call.
+    ///
+    /// A long running list that is kept between calls (see [`RunningText`]) is not
+    /// copied into `out`: the reply is then `out[..at]`, the kept text, `out[at..]`,
+    /// returned as `Some((at, text))`.
     pub fn get_work_json(
         &mut self,
         host: Value,
@@ -715,23 +575,26 @@ impl Scheduler {
         worker: &str,
         now: f64,
         out: &mut Vec<u8>,
-    ) {
+    ) -> Option<(usize, Arc<RunningText>)> {
         let (reply, running, params_of) =
             self.get_work_parts(host, assistant, current_tasks, worker, now, true);
         let Some(running) = running else {
             crate::pyjson::to_py_json(&Value::Object(reply), out);
-            return;
+            return None;
         };
-        // One allocation for the whole reply (it grows with the running list).
-        let size: usize = running
-            .iter()
-            .map(|&(s, wr)| {
-                let id = self.task(s).map_or(0, |t| t.id.len());
-                let name = wr.map_or(0, |w| self.worker_name(w).len());
-                id + name + 32
-            })
-            .sum();
-        out.reserve(size + 256);
+        if let Running::List(list) = &running {
+            // One allocation for the whole reply (it grows with the running list).
+            let size: usize = list
+                .iter()
+                .map(|&(s, wr)| {
+                    let id = self.task(s).map_or(0, |t| t.id.len());
+                    let name = wr.map_or(0, |w| self.worker_name(w).len());
+                    id + name + 32
+                })
+                .sum();
+            out.reserve(size + 256);
+        }
+        let mut splice = None;
         out.push(b'{');
         for (i, (k, v)) in reply.iter().enumerate() {
             if i > 0 {
@@ -740,7 +603,10 @@ impl Scheduler {
             super::write::write_str(out, k);
             out.extend_from_slice(b": ");
             if k == "running_tasks" {
-                self.write_running(&running, out);
+                match &running {
+                    Running::Text(text) => splice = Some((out.len(), text.clone())),
+                    Running::List(_) => self.write_running_list(&running, out),
+                }
             } else if let (true, Some(t)) =
                 (k == "task_params", params_of.and_then(|p| self.task(p)))
             {
@@ -751,6 +617,7 @@ impl Scheduler {
             }
         }
         out.push(b'}');
+        splice
     }
 
     /// get_work's reply, with `running_tasks` left to the caller (see
@@ -765,7 +632,7 @@ impl Scheduler {
         worker: &str,
         now: f64,
         raw: bool,
-    ) -> (Map<String, Value>, Option<RunningList>, Option<u32>) {
+    ) -> (Map<String, Value>, Option<Running>, Option<u32>) {
         if self.config.prune_on_get_work {
             self.prune(now);
         }
@@ -786,16 +653,26 @@ impl Scheduler {
         let is_assistant = truthy(&assistant);
         if is_assistant {
             if let Some(wk) = self.worker_mut(wid) {
-                wk.info.insert("assistant".into(), assistant.clone());
+                let old = wk.info.insert("assistant".into(), assistant.clone());
+                if old.as_ref() != Some(&assistant) {
+                    self.running_changed();
+                }
             }
         }
         let mut best: Option<u32> = None;
         if let Some(ct) = &current_tasks {
             let ct: HashSet<&str> = ct.iter().map(|s| s.as_str()).collect();
             let mut best_rank: Option<(f64, f64)> = None;
-            for s in self.bucket(Status::Running) {
+            // This worker's RUNNING and BATCH_RUNNING tasks, in status order.
+            let runs: Vec<u32> = self
+                .ix
+                .run_by
+                .get(&wid)
+                .map(|r| r.values().copied().collect())
+                .unwrap_or_default();
+            for &s in &runs {
                 let Some(t) = self.task(s) else { continue };
-                if t.worker_running == Some(wid) && !ct.contains(&*t.id) {
+                if t.status == Status::Running && !ct.contains(&*t.id) {
                     let rank = (t.prio, -t.time);
                     // Ascending stable sort, last match wins: ties go to the later one.
                     if best_rank.is_none_or(|b| rank.partial_cmp(&b).is_some_and(|o| o.is_ge())) {
@@ -804,17 +681,18 @@ impl Scheduler {
                     }
                 }
             }
-            let running_batches: HashSet<Option<&str>> = self
-                .bucket(Status::Running)
-                .filter_map(|s| self.task(s))
-                .filter(|t| t.worker_running == Some(wid))
+            let running_batches: HashSet<Option<&str>> = runs
+                .iter()
+                .filter_map(|&s| self.task(s))
+                .filter(|t| t.status == Status::Running)
                 .map(|t| t.batch_id())
                 .collect();
-            let orphans: Vec<u32> = self
-                .bucket(Status::BatchRunning)
+            let orphans: Vec<u32> = runs
+                .iter()
+                .copied()
                 .filter(|&s| {
                     self.task(s).is_some_and(|t| {
-                        t.worker_running == Some(wid) && !running_batches.contains(&t.batch_id())
+                        t.status == Status::BatchRunning && !running_batches.contains(&t.batch_id())
                     })
                 })
                 .collect();
@@ -834,7 +712,7 @@ impl Scheduler {
 
         let (mut reply, running) = self
             .count_pending_parts(worker, now)
-            .unwrap_or_else(|| (Map::new(), Vec::new()));
+            .unwrap_or_else(|| (Map::new(), Running::List(Vec::new())));
         if batched.len() > 1 {
             let Some(bt) = best.and_then(|b| self.task(b)) else {
                 return (reply, Some(running), None);
@@ -852,12 +730,12 @@ impl Scheduler {
             for &s in &batched {
                 self.set_status(s, Status::BatchRunning, now);
                 let bid = batch_id.clone();
-                if let Some(t) = self.task_mut(s) {
+                self.with_task(s, |t| {
                     t.x_mut().batch_id = Some(bid);
                     t.worker_running = Some(wid);
                     t.rr = ResRun::Alias;
                     t.time_running = Some(now).into();
-                }
+                });
             }
             if let Some(bp) = batched_params {
                 for (k, v) in bp {
@@ -879,11 +757,12 @@ impl Scheduler {
                 self.events.push(Event::TaskStarted { family, task_id });
             }
             self.set_status(b, Status::Running, now);
-            if let Some(t) = self.task_mut(b) {
+            self.with_task(b, |t| {
                 t.worker_running = Some(wid);
                 t.rr = ResRun::from_map(t.resources().clone());
                 t.time_running = Some(now).into();
-            }
+            });
+
             let host_s = match &host {
                 Value::Null => None,
                 Value::String(s) => Some(s.clone()),
@@ -1877,17 +1756,4 @@ pub(super) struct GraphNode<'a> {
     pub slot: Option<u32>,
     pub deps: Vec<&'a str>,
     pub is_root: bool,
-}
-
-/// The RUNNING tasks of a count_pending reply: (slot, runner).
-type RunningList = Vec<(u32, Option<u32>)>;
-
-/// A string as `crate::pyjson::to_py_json` writes a `Value::String` (a raw-number string
-/// goes back bare).
-fn write_value_str(out: &mut Vec<u8>, s: &str) {
-    if s.starts_with(crate::pyjson::RAW_NUMBER) {
-        crate::pyjson::to_py_json(&Value::String(s.to_string()), out);
-    } else {
-        super::write::write_str(out, s);
-    }
 }
