@@ -14,18 +14,7 @@ use luigid_rs::http::{self, encode_response, Request};
 use std::time::Instant;
 
 fn request(method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Request {
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    Request {
-        method: method.to_string(),
-        path: path.to_string(),
-        query: query.to_string(),
-        minor_version: 1,
-        headers: headers
-            .iter()
-            .map(|(n, v)| (n.to_ascii_lowercase().into(), v.as_bytes().to_vec()))
-            .collect(),
-        body: body.to_vec(),
-    }
+    Request::in_memory(method, target, headers, body)
 }
 
 fn enc(s: &str) -> String {
@@ -291,7 +280,7 @@ fn time_wires(wires: &[Vec<u8>], reps: usize) -> f64 {
     best
 }
 
-/// Reading add_task's `data` as the server does (`json::parse_add_task_args`: members in
+/// Reading add_task's `data` as the server does (`api::parse_add_task_args`: members in
 /// a reused list, `params` straight to the text the scheduler keeps) against
 /// serde_json's `Value` plus writing `params` out (what the scheduler would then need).
 fn json(n: usize, reps: usize) {
@@ -307,12 +296,12 @@ fn json(n: usize, reps: usize) {
     for _ in 0..reps {
         let t = Instant::now();
         for text in &texts {
-            let parsed = luigid_rs::json::parse_add_task_args(text);
+            let parsed = luigid_rs::api::parse_add_task_args(text);
             let Ok(Some((members, params, _))) = parsed else {
                 panic!("not read: {text}");
             };
             std::hint::black_box(&params);
-            luigid_rs::json::recycle_args(members);
+            luigid_rs::pyjson::recycle_members(members);
         }
         ours = ours.min(t.elapsed().as_secs_f64() * 1e6 / n as f64);
         let t = Instant::now();
@@ -320,12 +309,12 @@ fn json(n: usize, reps: usize) {
         for text in &texts {
             let v: serde_json::Value = serde_json::from_str(text).expect("json");
             out.clear();
-            luigid_rs::json::write_py_json(&v["params"], &mut out);
+            luigid_rs::pyjson::write_py_json(&v["params"], &mut out);
             std::hint::black_box(&out);
         }
         serde = serde.min(t.elapsed().as_secs_f64() * 1e6 / n as f64);
     }
-    println!("add_task data, {n} texts: json::parse_add_task_args {ours:.3} us, serde_json + params text {serde:.3} us");
+    println!("add_task data, {n} texts: api::parse_add_task_args {ours:.3} us, serde_json + params text {serde:.3} us");
 }
 
 fn main() {

@@ -100,7 +100,7 @@ impl App {
             message: e,
         })?;
         let auth = crate::auth::Auth::from_ini(&ini).map_err(Config)?;
-        let scheduler_config = SchedulerConfig::from_ini(&ini).map_err(Config)?;
+        let scheduler_config = crate::config::scheduler_config(&ini).map_err(Config)?;
         let history = History::from_ini(&ini).map_err(|e| Setting {
             part: "task history",
             message: e,
@@ -163,7 +163,7 @@ impl App {
 
     /// An App without persistence or history (tests of the router and api).
     pub fn new(ini: Ini) -> App {
-        let scheduler_config = SchedulerConfig::from_ini(&ini).unwrap_or_default();
+        let scheduler_config = crate::config::scheduler_config(&ini).unwrap_or_default();
         App {
             router: crate::router::RouterState::from_ini_lenient(&ini),
             auth: crate::auth::Auth::from_ini(&ini).unwrap_or_default(),

@@ -12,19 +12,21 @@
 //! - [`auth`]: access control (the role each RPC method needs is the api table's).
 //! - [`api`]: the one table of luigid's 39 RPC methods ([`api::METHODS`]), one file per
 //!   method with its decoding, and the one call path ([`api::call`]) into the scheduler.
-//! - [`scheduler`]: pure task/worker state, every method takes `now`. No IO.
+//! - [`scheduler`]: pure task/worker state, every method takes `now`. No IO; it names
+//!   only [`pyjson`] and [`clock`] (`tests/layout.rs` checks the import directions).
 //! - [`persistence`]: snapshots and the write-ahead journal.
 //! - [`ha`]: with `[luigid_rs] state_store`, the journal and snapshots in PostgreSQL
 //!   instead, and the leader election of an active/standby pair.
 //!
 //! Beside the request path:
-//! - [`json`]: JSON the way Python's `json` reads and writes it (NaN, Infinity, separators).
-//! - [`pyfloat`]: Python's `repr(float)`, for JSON, display names and metrics.
+//! - [`pyjson`]: JSON the way Python's `json` reads and writes it (NaN, Infinity,
+//!   separators), and Python's `repr(float)` ([`pyjson::float`]); a leaf that imports
+//!   nothing of the crate.
 //! - [`history`]: task history (SQLite, PostgreSQL, MySQL) and its pages.
 //! - [`metrics`]: counters and the Prometheus exposition.
 //! - [`notify`]: e-mail (SMTP) and Datadog (DogStatsD) notifications.
 //! - [`static_files`]: the visualiser's files, embedded at build time.
-//! - [`config`]: luigi.cfg reading and typed settings.
+//! - [`config`]: luigi.cfg reading and typed settings (the scheduler's included).
 //! - [`clock`]: the wall clock, read in one place.
 //! - [`logfile`]: the daily-rotated server log file.
 
@@ -36,12 +38,11 @@ pub mod config;
 pub mod ha;
 pub mod history;
 pub mod http;
-pub mod json;
 pub mod logfile;
 pub mod metrics;
 pub mod notify;
 pub mod persistence;
-pub mod pyfloat;
+pub mod pyjson;
 pub mod router;
 pub mod scheduler;
 pub mod server;

@@ -12,18 +12,7 @@ const JSON: &str = "application/json; charset=UTF-8";
 const HTML: &str = "text/html; charset=UTF-8";
 
 fn request(method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Request {
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    Request {
-        method: method.to_string(),
-        path: path.to_string(),
-        query: query.to_string(),
-        minor_version: 1,
-        headers: headers
-            .iter()
-            .map(|(n, v)| (n.to_ascii_lowercase().into(), v.as_bytes().to_vec()))
-            .collect(),
-        body: body.to_vec(),
-    }
+    Request::in_memory(method, target, headers, body)
 }
 
 fn send(

@@ -236,7 +236,7 @@ pub fn task_list_args(status: &str) -> Map<String, Value> {
 /// Python's json.dumps of the object (", " and ": " separators).
 pub fn py_json(m: &Map<String, Value>) -> Vec<u8> {
     let mut out = Vec::with_capacity(256);
-    luigid_rs::json::to_py_json(&Value::Object(m.clone()), &mut out);
+    luigid_rs::pyjson::to_py_json(&Value::Object(m.clone()), &mut out);
     out
 }
 

@@ -2,12 +2,11 @@
 //! consumer of the merged configuration. Checks: no panic; errors name the file.
 use luigid_rs::config::{Ini, ServerConfig};
 use luigid_rs::persistence::PersistConfig;
-use luigid_rs::scheduler::SchedulerConfig;
 
 fn consumers(ini: &Ini) {
     // Each may refuse the values, never panic.
     let _ = ServerConfig::from_ini(ini).map(|c| c.limits());
-    let _ = SchedulerConfig::from_ini(ini);
+    let _ = luigid_rs::config::scheduler_config(ini);
     let _ = PersistConfig::from_ini(ini);
     let _ = luigid_rs::auth::Auth::from_ini(ini);
     let _ = luigid_rs::router::RouterState::from_ini(ini);

@@ -238,7 +238,7 @@ impl Sent {
         if let Some(p) = self.priority {
             // NaN and the infinities (Python's json reads them bare) are numbers to luigid.
             let number = matches!(p, Value::Number(_) | Value::Bool(_))
-                || crate::json::raw_number_value(&p).is_some();
+                || crate::pyjson::raw_number_value(&p).is_some();
             if !number {
                 return Err(a.wrong("priority", "a number"));
             }
@@ -315,10 +315,10 @@ pub(super) fn call(s: &mut Scheduler, mut args: Args<'_>, now: f64) -> Result<Re
 
 /// add_task's `data`: its `params` and `param_visibilities` objects of plain members go
 /// from the request text straight to the text the scheduler keeps
-/// ([`crate::json::parse_add_task_args`]), and the journal gets the text without the
+/// ([`crate::api::parse_add_task_args`]), and the journal gets the text without the
 /// arguments sent at their defaults ([`journal_text`]).
 pub(super) fn parse(text: &str) -> Result<Parsed<'_>, ApiError> {
-    match crate::json::parse_add_task_args(text) {
+    match crate::api::parse_add_task_args(text) {
         Ok(Some((members, texts, spans))) => {
             let journal_text = journal_text(text, &members, &spans);
             Ok(Parsed {
@@ -421,7 +421,7 @@ mod tests {
         for (id, p) in [("One", "1"), ("Inf", "Infinity"), ("Nan", "NaN")] {
             let text =
                 format!(r#"{{"worker": "w", "task_id": "{id}", "family": "F", "priority": {p}}}"#);
-            let Value::Object(m) = crate::json::parse_py_json(&text).unwrap() else {
+            let Value::Object(m) = crate::pyjson::parse_py_json(&text).unwrap() else {
                 unreachable!()
             };
             super::super::call(&mut s, "add_task", Args::from_map(m), 1.0).unwrap();
@@ -477,7 +477,7 @@ mod tests {
         let mut next = crate::test_rng::below(5);
         let state = |s: &Scheduler| serde_json::to_value(s).unwrap();
         let add = |s: &mut Scheduler, text: &str, now: f64| {
-            let m = match crate::json::parse_py_json(text).unwrap() {
+            let m = match crate::pyjson::parse_py_json(text).unwrap() {
                 Value::Object(m) => m,
                 _ => unreachable!(),
             };
@@ -501,7 +501,7 @@ mod tests {
                 members.push(format!(r#""{name}": {}"#, values[next(values.len())]));
             }
             let text = format!("{{{}}}", members.join([", ", ",", " ,\n "][next(3)]));
-            let (args, _, spans) = crate::json::parse_add_task_args(&text).unwrap().unwrap();
+            let (args, _, spans) = crate::api::parse_add_task_args(&text).unwrap().unwrap();
             let Some(short) = journal_text(&text, &args, &spans) else {
                 let names: Vec<&str> = args.iter().map(|(k, _)| k.as_ref()).collect();
                 let mut unique = names.clone();

@@ -6,10 +6,29 @@
 //! JSON value but an array or an object (luigid looks it up as a dict key).
 
 use super::ApiError;
-use crate::json::{Members, ObjectTexts};
+use crate::pyjson::{JsonError, Members, Spans};
 use crate::scheduler::types::truthy;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
+
+/// The names of add_task's object arguments that [`parse_add_task_args`] can return as
+/// text, in the order of [`ObjectTexts`].
+pub const OBJECT_TEXT_ARGS: [&str; 2] = ["params", "param_visibilities"];
+
+/// For each of [`OBJECT_TEXT_ARGS`], its object as [`crate::pyjson::write_py_json`] writes
+/// it, when [`parse_add_task_args`] read it that way.
+pub type ObjectTexts = [Option<String>; 2];
+
+/// add_task's `data`: its members, with `params` and `param_visibilities` as text when
+/// they are objects of plain members (the scheduler keeps both as text), and each
+/// member's place in the text, so that the journal can leave members out. See
+/// [`crate::pyjson::parse_members_with_texts`].
+#[allow(clippy::type_complexity)]
+pub fn parse_add_task_args(
+    text: &str,
+) -> Result<Option<(Members<'_>, ObjectTexts, Spans)>, JsonError> {
+    crate::pyjson::parse_members_with_texts(text, &OBJECT_TEXT_ARGS)
+}
 
 /// A call's arguments: the members of its `data` object in order, as parsed. A repeated
 /// name stays repeated and its last value counts, at its first position, as in the
@@ -25,16 +44,16 @@ pub struct Args<'a> {
 
 impl Drop for Args<'_> {
     fn drop(&mut self) {
-        // The list's buffer serves the next request's parse (see json::recycle_args).
+        // The list's buffer serves the next request's parse (see pyjson::recycle_members).
         if self.members.capacity() > 0 {
-            crate::json::recycle_args(std::mem::take(&mut self.members));
+            crate::pyjson::recycle_members(std::mem::take(&mut self.members));
         }
     }
 }
 
 impl<'a> Args<'a> {
-    /// The members of a `data` object as [`crate::json::parse_py_json_args`] or
-    /// [`crate::json::parse_add_task_args`] gave them.
+    /// The members of a `data` object as [`crate::pyjson::parse_members`] or
+    /// [`parse_add_task_args`] gave them.
     pub fn new(members: Members<'a>, texts: ObjectTexts) -> Args<'a> {
         Args {
             method: "",
@@ -233,7 +252,7 @@ pub(super) fn check_numeric(
 pub(super) fn owner_list(v: Option<&Value>) -> Vec<String> {
     match v {
         Some(Value::Array(a)) => a.iter().map(crate::scheduler::pyfmt::py_str).collect(),
-        Some(Value::String(s)) => vec![crate::json::client_str(s).to_string()],
+        Some(Value::String(s)) => vec![crate::pyjson::client_str(s).to_string()],
         _ => Vec::new(),
     }
 }

@@ -45,10 +45,10 @@ mod task_status_message;
 mod update_metrics_task_started;
 mod worker_list;
 
-pub use args::Args;
+pub use args::{parse_add_task_args, Args, ObjectTexts, OBJECT_TEXT_ARGS};
 pub use table::{method, DefaultValue, Effect, Method, Param, Role, METHODS};
 
-use crate::json::JsonError;
+use crate::pyjson::JsonError;
 use crate::scheduler::{RunningText, Scheduler};
 use serde_json::Value;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -169,7 +169,7 @@ impl Reply {
             Reply::Value(value) => {
                 let mut body = Vec::with_capacity(64);
                 body.extend_from_slice(RESPONSE_PREFIX);
-                crate::json::to_py_json(&value, &mut body);
+                crate::pyjson::to_py_json(&value, &mut body);
                 body.push(b'}');
                 body
             }
@@ -185,7 +185,7 @@ impl Reply {
         };
         let parsed = std::str::from_utf8(&body)
             .ok()
-            .and_then(|text| crate::json::parse_py_json(text).ok());
+            .and_then(|text| crate::pyjson::parse_py_json(text).ok());
         match parsed {
             Some(Value::Object(mut m)) => m.remove("response").unwrap_or(Value::Null),
             _ => {
@@ -216,7 +216,7 @@ pub fn parse<'a>(method: &Method, text: &'a str) -> Result<Parsed<'a>, ApiError>
     if method.name == "add_task" {
         return add_task::parse(text);
     }
-    match crate::json::parse_py_json_args(text) {
+    match crate::pyjson::parse_members(text) {
         Ok(Some(members)) => Ok(Parsed {
             args: Args::new(members, Default::default()),
             journal_text: None,

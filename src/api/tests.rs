@@ -6,7 +6,7 @@ use crate::scheduler::SchedulerConfig;
 use serde_json::{json, Map, Value};
 
 fn map(text: &str) -> Map<String, Value> {
-    match crate::json::parse_py_json(text).unwrap() {
+    match crate::pyjson::parse_py_json(text).unwrap() {
         Value::Object(m) => m,
         _ => unreachable!(),
     }

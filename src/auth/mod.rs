@@ -251,7 +251,7 @@ fn refusal_line(key: &str, user: Option<&str>, why: &str) -> String {
 
 fn json_error(status: u16, msg: &str) -> Response {
     let mut body = Vec::new();
-    crate::json::to_py_json(&serde_json::json!({ "error": msg }), &mut body);
+    crate::pyjson::to_py_json(&serde_json::json!({ "error": msg }), &mut body);
     Response::new(status).with_body("application/json; charset=UTF-8", body)
 }
 

@@ -1,13 +1,15 @@
 //! Configuration: Luigi's config files (INI in Python ConfigParser's dialect, or TOML),
 //! read in Luigi's order, and typed getters whose errors name the file, section and key.
 //!
-//! Other modules build their typed settings from [`Ini`] (e.g.
-//! `SchedulerConfig::from_ini`). The server's own settings live in `[luigid_rs]` and
+//! Other modules build their typed settings from [`Ini`] (the scheduler's by
+//! [`scheduler_config`], which lives here so that the scheduler reads no configuration). The server's own settings live in `[luigid_rs]` and
 //! are parsed into [`ServerConfig`].
 
 mod ini;
+mod scheduler;
 
 pub use ini::{parse_py_float, parse_py_int, ConfigError, Ini};
+pub use scheduler::scheduler_config;
 
 use std::path::{Path, PathBuf};
 

@@ -752,7 +752,7 @@ fn recovery_of(state: &mut store::Stored) -> Result<Recovery<Scheduler>, String>
 /// The 503 body a standby answers to API calls: the visualiser reads `standby`.
 pub fn standby_body(reason: &str) -> Vec<u8> {
     let mut body = Vec::new();
-    crate::json::write_py_json(
+    crate::pyjson::write_py_json(
         &serde_json::json!({
             "error": format!("this luigid-rs is a standby: {reason}; send requests to the leader"),
             "standby": true,

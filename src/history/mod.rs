@@ -19,8 +19,8 @@
 //! [`History::record_owned`]), which only turns them into one message on a bounded
 //! channel (`try_send`, never blocking). A thread that owns the write connection makes
 //! each message one transaction. Measured for a burst of 10,000 events on the shared
-//! 2-core development machine (`cargo test --release --lib history::tests::burst_cost
-//! -- --ignored --nocapture`, min of 5 rounds):
+//! 2-core development machine (`cargo bench --bench scale_tools -- burst_cost`, min of
+//! 5 rounds):
 //! - loop thread, `record(&events)`: 3.2 ms (copying the events), `record_owned`:
 //!   0.15 ms; the same burst as 1000 iterations of 10: 4.7 ms in total;
 //! - the writer, one transaction of 10,000: 24 ms; 1000 transactions of 10: 63 ms.
@@ -38,7 +38,7 @@
 //! are counted until a new database can be created there.
 //!
 //! Throughput with history on stays at 95-96% of off for add_task + get_work through
-//! the release binary (`tests/history.rs`, `history_throughput`, ignored by default).
+//! the release binary (`cargo bench --bench scale_tools -- history_throughput`).
 //!
 //! The pages read through a second connection (WAL lets it read while the writer
 //! writes). Before answering, a page waits briefly for the writer to apply what was

@@ -51,6 +51,24 @@ pub struct Request {
 }
 
 impl Request {
+    /// An HTTP/1.1 request built in memory, as the framer would give it: `target` split
+    /// at its `?` into path and query, header names lower-cased. For tests, benchmarks
+    /// and tools that call `App::handle` without a socket.
+    pub fn in_memory(method: &str, target: &str, headers: &[(&str, &str)], body: &[u8]) -> Request {
+        let (path, query) = target.split_once('?').unwrap_or((target, ""));
+        Request {
+            method: method.to_string(),
+            path: path.to_string(),
+            query: query.to_string(),
+            minor_version: 1,
+            headers: headers
+                .iter()
+                .map(|(n, v)| (n.to_ascii_lowercase().into(), v.as_bytes().to_vec()))
+                .collect(),
+            body: body.to_vec(),
+        }
+    }
+
     /// First header with this (lower-case) name.
     pub fn header(&self, name: &str) -> Option<&[u8]> {
         self.headers

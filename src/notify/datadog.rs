@@ -149,7 +149,7 @@ pub fn datagrams(
             metric("task.done", "1", "c"),
             metric(
                 "task.execution_time",
-                &crate::pyfloat::repr(*execution_secs),
+                &crate::pyjson::float::repr(*execution_secs),
                 "g",
             ),
             event(

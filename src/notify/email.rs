@@ -171,7 +171,7 @@ pub fn py_int_text(v: f64) -> String {
     if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e16 {
         format!("{v:.0}")
     } else {
-        crate::pyfloat::repr(v)
+        crate::pyjson::float::repr(v)
     }
 }
 
@@ -396,11 +396,7 @@ impl Batch {
         expl: &str,
         owners: &[String],
     ) {
-        let key = self.key(task_name, family, unbatched);
-        for owner in self.owners(owners) {
-            Self::bump(&mut self.fails, &owner, &key, 1);
-            self.enqueue(&owner, &key, expl);
-        }
+        self.add_explained(false, task_name, family, unbatched, expl, owners);
     }
 
     pub fn add_disable(
@@ -425,9 +421,29 @@ impl Batch {
         expl: &str,
         owners: &[String],
     ) {
+        self.add_explained(true, task_name, family, unbatched, expl, owners);
+    }
+
+    /// One failure (or, with `scheduling`, one scheduling failure) counted for each
+    /// owner, with its explanation queued. Every such task also has a failure count, at
+    /// 0 when it only failed to schedule, so that it is listed in the failures table.
+    fn add_explained(
+        &mut self,
+        scheduling: bool,
+        task_name: &str,
+        family: &str,
+        unbatched: &[(String, String)],
+        expl: &str,
+        owners: &[String],
+    ) {
         let key = self.key(task_name, family, unbatched);
         for owner in self.owners(owners) {
-            Self::bump(&mut self.scheduling, &owner, &key, 1);
+            let counts = if scheduling {
+                &mut self.scheduling
+            } else {
+                &mut self.fails
+            };
+            Self::bump(counts, &owner, &key, 1);
             self.enqueue(&owner, &key, expl);
             Self::bump(&mut self.fails, &owner, &key, 0);
         }

@@ -61,23 +61,9 @@ pub fn check_metrics_collector(ini: &Ini) -> Result<bool, String> {
 
 enum Msg {
     Send(Email),
-    Failure {
-        pretty_id: String,
-        family: String,
-        unbatched_params: Vec<(String, String)>,
-        expl: String,
-        owners: Vec<String>,
-        disabled: bool,
-    },
-    SchedulingFailure {
-        task_name: String,
-        family: String,
-        unbatched_params: Vec<(String, String)>,
-        expl: String,
-        owners: Vec<String>,
-    },
-    /// A prune ran: send the batch summaries if they are due.
-    Prune,
+    /// A scheduler event for the batch e-mails, as it came: `BatchFailure` (with an
+    /// explanation), `SchedulingFailure`, or `Pruned` (send the summaries if they are due).
+    Batch(Event),
     /// Send what the batch holds, then stop.
     Shutdown,
 }
@@ -221,35 +207,13 @@ impl Notifier {
                         self.queue(Msg::Send(mail));
                     }
                 }
-                Event::BatchFailure {
-                    pretty_id,
-                    family,
-                    unbatched_params,
-                    expl: Some(expl),
-                    owners,
-                    disabled,
-                } if self.batch_emails => self.queue(Msg::Failure {
-                    pretty_id: pretty_id.clone(),
-                    family: family.clone(),
-                    unbatched_params: unbatched_params.clone(),
-                    expl: expl.clone(),
-                    owners: owners.clone(),
-                    disabled: *disabled,
-                }),
-                Event::SchedulingFailure {
-                    task_name,
-                    family,
-                    unbatched_params,
-                    expl,
-                    owners,
-                } if self.batch_emails => self.queue(Msg::SchedulingFailure {
-                    task_name: task_name.clone(),
-                    family: family.clone(),
-                    unbatched_params: unbatched_params.clone(),
-                    expl: expl.clone(),
-                    owners: owners.clone(),
-                }),
-                Event::Pruned if self.batch_emails => self.queue(Msg::Prune),
+                Event::BatchFailure { expl: Some(_), .. }
+                | Event::SchedulingFailure { .. }
+                | Event::Pruned
+                    if self.batch_emails =>
+                {
+                    self.queue(Msg::Batch(e.clone()))
+                }
                 _ => {}
             }
         }
@@ -344,14 +308,14 @@ impl Worker {
         while let Ok(msg) = rx.recv() {
             match msg {
                 Msg::Send(mail) => self.send(&mail),
-                Msg::Failure {
+                Msg::Batch(Event::BatchFailure {
                     pretty_id,
                     family,
                     unbatched_params,
-                    expl,
+                    expl: Some(expl),
                     owners,
                     disabled,
-                } => {
+                }) => {
                     if let Some(b) = &mut self.batch {
                         b.add_failure(&pretty_id, &family, &unbatched_params, &expl, &owners);
                         if disabled {
@@ -359,13 +323,13 @@ impl Worker {
                         }
                     }
                 }
-                Msg::SchedulingFailure {
+                Msg::Batch(Event::SchedulingFailure {
                     task_name,
                     family,
                     unbatched_params,
                     expl,
                     owners,
-                } => {
+                }) => {
                     if let Some(b) = &mut self.batch {
                         b.add_scheduling_fail(
                             &task_name,
@@ -376,7 +340,7 @@ impl Worker {
                         );
                     }
                 }
-                Msg::Prune => {
+                Msg::Batch(Event::Pruned) => {
                     if next_send.is_some_and(|t| Instant::now() >= t) {
                         self.flush_batch();
                         next_send = self.batch.as_ref().map(|b| {
@@ -388,6 +352,7 @@ impl Worker {
                     self.flush_batch();
                     return;
                 }
+                Msg::Batch(_) => {}
             }
         }
     }

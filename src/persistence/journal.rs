@@ -5,7 +5,7 @@
 //! - JSON `{"m": method, "a": {args}, "t": now}` (the only kind in `LDRSJNL1` files);
 //! - `R`, the method's length (u8), the method, `now` (f64 LE), then the request's `data`
 //!   text verbatim (empty for no arguments), read back with the request parser
-//!   ([`crate::json::parse_py_json`]) so replay sees exactly the arguments the call had.
+//!   ([`crate::pyjson::parse_py_json`]) so replay sees exactly the arguments the call had.
 //!   Written since `LDRSJNL2`: copying the text is far cheaper than serialising the
 //!   parsed arguments again, and this runs for every state-changing request.
 //!
@@ -74,11 +74,11 @@ pub fn encode_record(method: &str, args: &Map<String, Value>, now: f64, out: &mu
 
 /// Append one framed record for (method, the request's `data` text, now) to `out`:
 /// the text is copied as it is. `data` must be what the arguments were parsed from with
-/// [`crate::json::parse_py_json`] ("" for none).
+/// [`crate::pyjson::parse_py_json`] ("" for none).
 pub fn encode_raw_record(method: &str, data: &str, now: f64, out: &mut Vec<u8>) {
     let Ok(mlen) = u8::try_from(method.len()) else {
         // No RPC method name is this long; keep such a record decodable anyway.
-        match crate::json::parse_py_json(data) {
+        match crate::pyjson::parse_py_json(data) {
             Ok(Value::Object(args)) => encode_record(method, &args, now, out),
             _ if data.is_empty() => encode_record(method, &Map::new(), now, out),
             _ => {}
@@ -121,7 +121,7 @@ impl Record {
         let args = if data.is_empty() {
             Map::new()
         } else {
-            match crate::json::parse_py_json(data).ok()? {
+            match crate::pyjson::parse_py_json(data).ok()? {
                 Value::Object(m) => m,
                 _ => return None,
             }
@@ -781,7 +781,7 @@ mod tests {
         assert!(r.dropped_tail.is_none());
         assert_eq!(r.records.to_vec().len(), texts.len() + 1);
         for (i, t) in texts.iter().enumerate() {
-            let want = match crate::json::parse_py_json(if t.is_empty() { "{}" } else { t }) {
+            let want = match crate::pyjson::parse_py_json(if t.is_empty() { "{}" } else { t }) {
                 Ok(Value::Object(m)) => m,
                 other => panic!("{other:?}"),
             };

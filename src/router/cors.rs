@@ -43,7 +43,7 @@ impl CorsConfig {
         let allowed_origins = match ini.get(s, "allowed_origins") {
             None => Vec::new(),
             Some(text) => {
-                let list = match crate::json::parse_py_json(text) {
+                let list = match crate::pyjson::parse_py_json(text) {
                     Ok(serde_json::Value::Array(items)) => items,
                     _ => {
                         return Err(format!(

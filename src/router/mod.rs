@@ -102,7 +102,7 @@ pub fn error_page(status: u16) -> Response {
 /// `{"error": message}` for API client errors.
 pub fn json_error(status: u16, message: &str) -> Response {
     let mut body = Vec::with_capacity(message.len() + 16);
-    crate::json::write_py_json(&serde_json::json!({ "error": message }), &mut body);
+    crate::pyjson::write_py_json(&serde_json::json!({ "error": message }), &mut body);
     Response::new(status).with_body(JSON, body)
 }
 
@@ -533,7 +533,7 @@ fn task_details(app: &mut App, req: &Request, now: f64) -> Response {
         Ok(d) => d,
         Err(e) => return json_error(e.status, &e.message),
     };
-    let args = match crate::json::parse_py_json(data.as_deref().unwrap_or("{}")) {
+    let args = match crate::pyjson::parse_py_json(data.as_deref().unwrap_or("{}")) {
         Ok(serde_json::Value::Object(m)) => m,
         Ok(_) => return json_error(400, "data must be a JSON object"),
         Err(e) => return json_error(400, &e.to_string()),
@@ -544,7 +544,7 @@ fn task_details(app: &mut App, req: &Request, now: f64) -> Response {
     let reply = crate::api::details::task_details(&app.scheduler, task_id, now);
     let mut body = Vec::with_capacity(256);
     body.extend_from_slice(b"{\"response\": ");
-    crate::json::to_py_json(&reply, &mut body);
+    crate::pyjson::to_py_json(&reply, &mut body);
     body.push(b'}');
     let mut resp = Response::new(200).with_body(JSON, body);
     app.router.cors.actual(req.header_str("origin"), &mut resp);

@@ -80,7 +80,7 @@ impl Pv {
             Pv::Null => None,
             Pv::Bool(b) => Some(if *b { 1.0 } else { 0.0 }),
             Pv::Int(i) => Some(*i as f64),
-            Pv::Str(s) => crate::json::raw_number_value(&Value::String(s.to_string())),
+            Pv::Str(s) => crate::pyjson::raw_number_value(&Value::String(s.to_string())),
             Pv::Other(v) => super::types::py_num(v),
         }
     }
@@ -399,7 +399,7 @@ impl Serialize for Deps {
 }
 
 /// An object argument of add_task (`params`, `param_visibilities`): parsed, or already
-/// as the text crate::json writes for it (see [`crate::json::parse_add_task_args`]).
+/// as the text crate::pyjson writes for it (see [`crate::api::parse_add_task_args`]).
 #[derive(Clone, Copy, Debug)]
 pub enum ObjArg<'a> {
     Map(&'a Map<String, Value>),
@@ -419,7 +419,7 @@ impl<'a> ObjArg<'a> {
     pub fn to_map(self) -> std::borrow::Cow<'a, Map<String, Value>> {
         match self {
             ObjArg::Map(m) => std::borrow::Cow::Borrowed(m),
-            ObjArg::Text(t) => match crate::json::parse_py_json(t) {
+            ObjArg::Text(t) => match crate::pyjson::parse_py_json(t) {
                 Ok(Value::Object(m)) => std::borrow::Cow::Owned(m),
                 _ => std::borrow::Cow::Owned(Map::new()),
             },
@@ -427,7 +427,7 @@ impl<'a> ObjArg<'a> {
     }
 }
 
-/// A JSON object kept as the text crate::json writes for it (`""` for `{}`), so that
+/// A JSON object kept as the text crate::pyjson writes for it (`""` for `{}`), so that
 /// replies copy it verbatim; [`Params::to_map`] gives it back as a `Map`.
 #[derive(Clone, Default, PartialEq)]
 pub struct Params(Box<str>);
@@ -440,7 +440,7 @@ impl Params {
         with_json_text(m, |text| Params(Box::from(text)))
     }
 
-    /// From the text crate::json writes for the object.
+    /// From the text crate::pyjson writes for the object.
     pub fn from_text(text: &str) -> Params {
         if text == "{}" {
             return Params::default();
@@ -465,7 +465,7 @@ impl Params {
         if self.0.is_empty() {
             return Map::new();
         }
-        match crate::json::parse_py_json(&self.0) {
+        match crate::pyjson::parse_py_json(&self.0) {
             Ok(Value::Object(m)) => m,
             _ => Map::new(),
         }
@@ -492,17 +492,17 @@ thread_local! {
     static SCRATCH: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// Call `f` with the JSON text crate::json writes for `m`.
+/// Call `f` with the JSON text crate::pyjson writes for `m`.
 pub fn with_json_text<R>(m: &Map<String, Value>, f: impl FnOnce(&str) -> R) -> R {
     SCRATCH.with(|cell| {
         let Ok(mut buf) = cell.try_borrow_mut() else {
             // Re-entered (cannot happen: the writer calls no scheduler code).
             let mut own = Vec::new();
-            crate::json::write_py_json(m, &mut own);
+            crate::pyjson::write_py_json(m, &mut own);
             return f(std::str::from_utf8(&own).unwrap_or("{}"));
         };
         buf.clear();
-        crate::json::write_py_json(m, &mut buf);
+        crate::pyjson::write_py_json(m, &mut buf);
         // The writer emits ASCII only.
         let r = f(std::str::from_utf8(&buf).unwrap_or("{}"));
         if buf.capacity() > 1 << 16 {
@@ -512,7 +512,7 @@ pub fn with_json_text<R>(m: &Map<String, Value>, f: impl FnOnce(&str) -> R) -> R
     })
 }
 
-/// `(key, raw JSON text of the value)` of an object text written by crate::json.
+/// `(key, raw JSON text of the value)` of an object text written by crate::pyjson.
 pub fn entries(text: &str) -> Entries<'_> {
     Entries {
         s: text.as_bytes(),
@@ -521,9 +521,9 @@ pub fn entries(text: &str) -> Entries<'_> {
     }
 }
 
-/// The value of one raw JSON text written by crate::json (cannot fail for our texts).
+/// The value of one raw JSON text written by crate::pyjson (cannot fail for our texts).
 pub fn parse_raw(raw: &str) -> Value {
-    crate::json::parse_py_json(raw).unwrap_or(Value::Null)
+    crate::pyjson::parse_py_json(raw).unwrap_or(Value::Null)
 }
 
 /// The contents of a JSON string token without escapes, if it is one.
@@ -566,7 +566,7 @@ impl<'a> Iterator for Entries<'a> {
         let raw_key = &self.text[kstart..kend];
         let key = match plain_str(raw_key) {
             Some(k) => Cow::Borrowed(k),
-            None => Cow::Owned(match crate::json::parse_py_json(raw_key) {
+            None => Cow::Owned(match crate::pyjson::parse_py_json(raw_key) {
                 Ok(Value::String(k)) => k,
                 _ => String::new(),
             }),
@@ -612,7 +612,7 @@ impl Serialize for Params {
     }
 }
 
-/// An object's JSON text as crate::json wrote it (or "" for `{}`), serialised as the
+/// An object's JSON text as crate::pyjson wrote it (or "" for `{}`), serialised as the
 /// parsed map would be, without building the map: that re-parse (with its hash index)
 /// was a quarter of a snapshot's time. Plain string values, the usual ones, are passed
 /// through as they are stored.
@@ -786,7 +786,7 @@ mod tests {
             json!(1.0),
             json!("x"),
             json!([1, {"a": 2}]),
-            crate::json::raw_number("NaN"),
+            crate::pyjson::raw_number("NaN"),
         ] {
             let p = Pv::from_ref(&v);
             assert_eq!(p.to_value(), v);
@@ -847,14 +847,14 @@ mod tests {
         assert_eq!(p.len(), 6);
         assert_eq!(p.get("zz"), None);
         let mut direct = Vec::new();
-        crate::json::write_py_json(m, &mut direct);
+        crate::pyjson::write_py_json(m, &mut direct);
         assert_eq!(p.text().as_bytes(), &direct[..]);
         let e = Params::from_map(&Map::new());
         assert!(e.is_empty());
         assert_eq!(e.text(), "{}");
         assert_eq!(e.entries().count(), 0);
         assert_eq!(e.to_map(), Map::new());
-        let raw = json!({"n": crate::json::raw_number("NaN")});
+        let raw = json!({"n": crate::pyjson::raw_number("NaN")});
         let p = Params::from_map(raw.as_object().unwrap());
         assert_eq!(p.text(), "{\"n\": NaN}");
         assert_eq!(&p.to_map(), raw.as_object().unwrap());

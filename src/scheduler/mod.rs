@@ -68,7 +68,6 @@ mod write;
 pub use ops::AddTask;
 pub use types::{Status, Task, Worker};
 
-use crate::config::{ConfigError, Ini};
 use compact::{Deps, FastMap, Interner, SlotSet};
 use events::Event;
 pub use running::RunningText;
@@ -124,46 +123,6 @@ impl Default for SchedulerConfig {
 }
 
 impl SchedulerConfig {
-    /// Read `[scheduler]` and `[resources]` with luigid's types: floats for the delays,
-    /// Python `int()` for the counts (as luigid's IntParameter), strict bools.
-    pub fn from_ini(ini: &Ini) -> Result<SchedulerConfig, ConfigError> {
-        let d = SchedulerConfig::default();
-        let s = "scheduler";
-        let int = |key: &str, def: f64| -> Result<f64, ConfigError> {
-            ini.get_i64(s, key, def as i64).map(|v| v as f64)
-        };
-        let mut resources = Vec::new();
-        // In file order, without keys inherited from [DEFAULT] (luigid's getintdict).
-        for (key, _) in ini.section("resources") {
-            resources.push((key.clone(), ini.get_i64("resources", &key, 0)?));
-        }
-        Ok(SchedulerConfig {
-            retry_delay: ini.get_f64(s, "retry_delay", d.retry_delay)?,
-            remove_delay: ini.get_f64(s, "remove_delay", d.remove_delay)?,
-            worker_disconnect_delay: ini.get_f64(
-                s,
-                "worker_disconnect_delay",
-                d.worker_disconnect_delay,
-            )?,
-            disable_window: int("disable_window", d.disable_window)?,
-            retry_count: int("retry_count", d.retry_count)?,
-            disable_hard_timeout: int("disable_hard_timeout", d.disable_hard_timeout)?,
-            disable_persist: int("disable_persist", d.disable_persist)?,
-            max_shown_tasks: ini.get_i64(s, "max_shown_tasks", d.max_shown_tasks)?,
-            max_graph_nodes: ini.get_i64(s, "max_graph_nodes", d.max_graph_nodes)?,
-            record_task_history: ini.get_bool(s, "record_task_history", false)?,
-            prune_on_get_work: ini.get_bool(s, "prune_on_get_work", false)?,
-            pause_enabled: ini.get_bool(s, "pause_enabled", true)?,
-            send_messages: ini.get_bool(s, "send_messages", true)?,
-            stable_done_cooldown_secs: int(
-                "stable_done_cooldown_secs",
-                d.stable_done_cooldown_secs,
-            )?,
-            batch_emails: ini.get_bool(s, "batch_emails", false)?,
-            resources,
-        })
-    }
-
     fn retry_policy(&self) -> RetryPolicy {
         RetryPolicy {
             retry_count: self.retry_count,

@@ -29,8 +29,8 @@ pub struct AddTask {
     pub module: Value,
     pub params: Option<Map<String, Value>>,
     pub param_visibilities: Option<Map<String, Value>>,
-    /// `params` and `param_visibilities` as the JSON text crate::json writes for them,
-    /// when the caller has it (see [`crate::json::parse_add_task_args`]); a text stands
+    /// `params` and `param_visibilities` as the JSON text crate::pyjson writes for them,
+    /// when the caller has it (see [`crate::api::parse_add_task_args`]); a text stands
     /// for the map field of the same name.
     pub params_text: Option<String>,
     pub param_visibilities_text: Option<String>,
@@ -418,7 +418,7 @@ impl Scheduler {
     fn batch_failure(&mut self, slot: u32, a: &AddTask) {
         let Some(t) = self.task(slot) else { return };
         let expl = match &a.expl {
-            Value::String(s) => match crate::json::parse_py_json(s) {
+            Value::String(s) => match crate::pyjson::parse_py_json(s) {
                 Ok(Value::String(decoded)) => Some(decoded),
                 Ok(_) | Err(_) => Some(s.clone()),
             },
@@ -560,7 +560,7 @@ impl Scheduler {
         Value::Object(reply)
     }
 
-    /// [`Self::get_work`] written as luigid's JSON (the bytes `crate::json::to_py_json`
+    /// [`Self::get_work`] written as luigid's JSON (the bytes `crate::pyjson::to_py_json`
     /// gives for its reply) without building the `running_tasks` `Value`s, which
     /// cost more than the rest of the call.
     ///
@@ -579,7 +579,7 @@ impl Scheduler {
         let (reply, running, params_of) =
             self.get_work_parts(host, assistant, current_tasks, worker, now, true);
         let Some(running) = running else {
-            crate::json::to_py_json(&Value::Object(reply), out);
+            crate::pyjson::to_py_json(&Value::Object(reply), out);
             return None;
         };
         if let Running::List(list) = &running {
@@ -613,7 +613,7 @@ impl Scheduler {
                 // The stored text is the writer's bytes for the parameter object.
                 out.extend_from_slice(t.params.text().as_bytes());
             } else {
-                crate::json::to_py_json(v, out);
+                crate::pyjson::to_py_json(v, out);
             }
         }
         out.push(b'}');
@@ -1362,7 +1362,7 @@ impl Scheduler {
         out: &mut Vec<u8>,
     ) {
         match self.task_list_slots(status, upstream_status, limit, search, max_shown_tasks, now) {
-            Err(v) => crate::json::write_py_json(&v, out),
+            Err(v) => crate::pyjson::write_py_json(&v, out),
             Ok(slots) => {
                 // A typical task is ~350 bytes; growing a multi-MB Vec by doubling
                 // costs copies and page faults.

@@ -2,7 +2,7 @@
 //! parameters), the task-family guess of placeholder nodes, and MD5 (batch ids).
 
 use super::compact::{parse_raw, plain_str, Params};
-use crate::json::client_str;
+use crate::pyjson::client_str;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 
@@ -30,7 +30,7 @@ pub fn py_repr(v: &Value, out: &mut String) {
             } else if let Some(u) = n.as_u64() {
                 out.push_str(&u.to_string());
             } else {
-                out.push_str(&crate::pyfloat::repr(n.as_f64().unwrap_or(0.0)));
+                out.push_str(&crate::pyjson::float::repr(n.as_f64().unwrap_or(0.0)));
             }
         }
         Value::String(s) => py_str_repr(s, out),
@@ -218,7 +218,7 @@ mod tests {
 
     #[test]
     fn a_client_string_with_the_raw_number_mark_reads_as_sent() {
-        let v = crate::json::parse_py_json(r#"{"\ufdd0k": "\ufdd0NaN", "l": "\ufdd0"}"#).unwrap();
+        let v = crate::pyjson::parse_py_json(r#"{"\ufdd0k": "\ufdd0NaN", "l": "\ufdd0"}"#).unwrap();
         let m = v.as_object().unwrap();
         let want = "F(l=\u{FDD0}, \u{FDD0}k=\u{FDD0}NaN)";
         assert_eq!(pretty_id_map("F", m), want);
@@ -242,9 +242,9 @@ mod tests {
         for p in [
             json!({"num": 5, "day": "2016-02-01"}),
             json!({"a": [1, "x"], "b": 1.0, "c": null, "d": {"k": "it's"}, "e": true, "f": "q\"</"}),
-            json!({"z\u{e9}": "\u{e9}", "a": crate::json::raw_number("NaN")}),
+            json!({"z\u{e9}": "\u{e9}", "a": crate::pyjson::raw_number("NaN")}),
             json!({"b\"": 1, "a": 2}),
-            crate::json::parse_py_json(r#"{"\ufdd0k": "\ufdd0NaN", "m": ["\ufdd01"]}"#).unwrap(),
+            crate::pyjson::parse_py_json(r#"{"\ufdd0k": "\ufdd0NaN", "m": ["\ufdd01"]}"#).unwrap(),
             Value::Object(
                 (0..20)
                     .map(|i| (format!("k{}", 20 - i), json!(i)))

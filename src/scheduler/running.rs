@@ -176,7 +176,7 @@ impl Scheduler {
             Running::List(list) => self.running_value(&list),
             Running::Text(text) => std::str::from_utf8(&text.json)
                 .ok()
-                .and_then(|t| crate::json::parse_py_json(t).ok())
+                .and_then(|t| crate::pyjson::parse_py_json(t).ok())
                 .unwrap_or(Value::Array(Vec::new())),
         }
     }
@@ -223,7 +223,7 @@ impl Scheduler {
         Value::Array(list)
     }
 
-    /// The bytes `crate::json::to_py_json` gives for [`Self::running_value`].
+    /// The bytes `crate::pyjson::to_py_json` gives for [`Self::running_value`].
     pub(super) fn write_running(&self, running: &[(u32, Option<u32>)], out: &mut Vec<u8>) {
         out.push(b'[');
         let mut first = true;
@@ -238,7 +238,7 @@ impl Scheduler {
             // An info key named like a fixed one replaces its value in place: rare,
             // left to the general writer.
             if info.is_some_and(|i| i.contains_key("task_id") || i.contains_key("worker")) {
-                crate::json::to_py_json(&self.running_value(&[(s, wr)])[0], out);
+                crate::pyjson::to_py_json(&self.running_value(&[(s, wr)])[0], out);
                 continue;
             }
             out.extend_from_slice(b"{\"task_id\": ");
@@ -270,7 +270,7 @@ impl Scheduler {
                 out.extend_from_slice(b", ");
                 super::write::write_str(out, k);
                 out.extend_from_slice(b": ");
-                crate::json::to_py_json(v, out);
+                crate::pyjson::to_py_json(v, out);
             }
             out.push(b'}');
         }
@@ -278,11 +278,11 @@ impl Scheduler {
     }
 }
 
-/// A string as `crate::json::to_py_json` writes a `Value::String` (a raw-number string
+/// A string as `crate::pyjson::to_py_json` writes a `Value::String` (a raw-number string
 /// goes back bare).
 fn write_value_str(out: &mut Vec<u8>, s: &str) {
-    if s.starts_with(crate::json::RAW_NUMBER) {
-        crate::json::to_py_json(&Value::String(s.to_string()), out);
+    if s.starts_with(crate::pyjson::RAW_NUMBER) {
+        crate::pyjson::to_py_json(&Value::String(s.to_string()), out);
     } else {
         super::write::write_str(out, s);
     }

@@ -2,7 +2,6 @@
 
 use super::*;
 use crate::api::call_map as call;
-use crate::config::Ini;
 use serde_json::{json, Map};
 
 fn c(s: &mut Scheduler, method: &str, args: Value, now: f64) -> Value {
@@ -601,27 +600,6 @@ fn events_follow_luigid_hooks() {
     );
 }
 
-#[test]
-fn config_from_ini() {
-    let mut ini = Ini::default();
-    ini.set("scheduler", "retry-delay", "5.5");
-    ini.set("scheduler", "retry_count", " 3");
-    ini.set("scheduler", "record_task_history", "True");
-    ini.set("resources", "gpu", "2");
-    ini.set("resources", "shared", "1");
-    ini.set("DEFAULT", "shared", "1");
-    let c = SchedulerConfig::from_ini(&ini).unwrap();
-    assert_eq!(c.retry_delay, 5.5);
-    assert_eq!(c.retry_count, 3.0);
-    assert!(c.record_task_history);
-    assert_eq!(c.resources, vec![("gpu".to_string(), 2)]);
-    ini.set("scheduler", "disable_window", "5.0");
-    assert!(SchedulerConfig::from_ini(&ini).is_err());
-    ini.set("scheduler", "disable_window", "5");
-    ini.set("scheduler", "pause_enabled", "yes");
-    assert!(SchedulerConfig::from_ini(&ini).is_err());
-}
-
 /// Differential-testing helper: replays `[[method, args, now], ...]` from the file named
 /// by `LUIGID_RS_REPLAY` (with an optional `{"config": {...}}` first element) and writes
 /// the replies (or `{"error": ...}`) as a JSON array to `LUIGID_RS_REPLAY_OUT`.
@@ -692,71 +670,6 @@ fn replay_file() {
         serde_json::to_string(&out).unwrap(),
     )
     .unwrap();
-}
-
-/// Rough scale check: `LUIGID_RS_SCALE=100000 cargo test --release --lib scale_run -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn scale_run() {
-    let n: usize = std::env::var("LUIGID_RS_SCALE")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20000);
-    let mut s = Scheduler::default();
-    let t0 = std::time::Instant::now();
-    let mut now = 1000.0;
-    let deps: Vec<String> = (0..n).map(|i| format!("L_{i}")).collect();
-    c(
-        &mut s,
-        "add_task",
-        json!({"worker": "W", "task_id": "R", "family": "R", "deps": deps, "params": {}}),
-        now,
-    );
-    for i in 0..n {
-        now += 0.001;
-        c(
-            &mut s,
-            "add_task",
-            json!({"worker": "W", "task_id": format!("L_{i}"), "family": "L",
-            "params": {"i": i.to_string()}, "deps": [format!("M_{}", i % 100)], "priority": (i % 3)}),
-            now,
-        );
-    }
-    for i in 0..100 {
-        c(
-            &mut s,
-            "add_task",
-            json!({"worker": "W", "task_id": format!("M_{i}"), "family": "M", "params": {}, "status": "DONE"}),
-            now,
-        );
-    }
-    let added = t0.elapsed();
-    let mut handed = 0;
-    loop {
-        now += 0.001;
-        let r = c(
-            &mut s,
-            "get_work",
-            json!({"worker": "W", "host": "h", "current_tasks": []}),
-            now,
-        );
-        let Some(id) = r["task_id"].as_str().map(str::to_string) else {
-            break;
-        };
-        handed += 1;
-        c(
-            &mut s,
-            "add_task",
-            json!({"worker": "W", "task_id": id, "status": "DONE", "runnable": null}),
-            now,
-        );
-        if handed % 1000 == 0 {
-            c(&mut s, "task_list", json!({"status": "RUNNING"}), now);
-            s.drain_events();
-        }
-    }
-    assert_eq!(handed, n + 1);
-    eprintln!("n={n} add {:?} run {:?}", added, t0.elapsed() - added);
 }
 
 #[test]
@@ -903,7 +816,7 @@ fn task_list_json_matches_the_value_bytes() {
         ] {
             let v = s.task_list(status, upstream, true, search, max, 5.0);
             let mut want = Vec::new();
-            crate::json::write_py_json(&v, &mut want);
+            crate::pyjson::write_py_json(&v, &mut want);
             let mut got = Vec::new();
             s.task_list_json(status, upstream, true, search, max, 5.0, &mut got);
             assert_eq!(
@@ -915,7 +828,7 @@ fn task_list_json_matches_the_value_bytes() {
         for task_str in ["", "_", "B", "nothing"] {
             let v = s.task_search(task_str, 5.0);
             let mut want = Vec::new();
-            crate::json::write_py_json(&v, &mut want);
+            crate::pyjson::write_py_json(&v, &mut want);
             let mut got = Vec::new();
             s.task_search_json(task_str, 5.0, &mut got);
             assert_eq!(
@@ -991,7 +904,7 @@ fn graph_json_matches_the_value_bytes() {
         for (method, args) in cases {
             let v = c(&mut s, method, args.clone(), 5.0);
             let mut want = Vec::new();
-            crate::json::write_py_json(&v, &mut want);
+            crate::pyjson::write_py_json(&v, &mut want);
             let mut got = Vec::new();
             match method {
                 "graph" => s.graph_json(5.0, &mut got),
@@ -1088,7 +1001,7 @@ fn get_work_json_matches_the_value_bytes() {
         );
         for i in 0..4 {
             let params = json!({"params": {"id": i, "f": 0.1, "e": 1e300, "s": "é</b>\n",
-                                            "l": [1, 2.0, null], "big": crate::json::raw_number("123456789012345678901234567890")}});
+                                            "l": [1, 2.0, null], "big": crate::pyjson::raw_number("123456789012345678901234567890")}});
             add(s, "W", &format!("A_{i}é"), params, 1.0 + i as f64);
             add(s, "V", &format!("A_{i}é"), json!({}), 1.0 + i as f64);
         }
@@ -1122,7 +1035,7 @@ fn get_work_json_matches_the_value_bytes() {
         let host = json!(format!("host-{w}"));
         let v = a.get_work(host.clone(), json!(false), None, w, now);
         let mut want = Vec::new();
-        crate::json::to_py_json(&v, &mut want);
+        crate::pyjson::to_py_json(&v, &mut want);
         let mut got = Vec::new();
         if let Some((at, kept)) = b.get_work_json(host, json!(false), None, w, now, &mut got) {
             got.splice(at..at, kept.json.iter().copied());

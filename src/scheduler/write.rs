@@ -1,5 +1,5 @@
 //! Task dicts written straight into a byte buffer as luigid's JSON (the bytes
-//! `crate::json::write_py_json` gives for [`Scheduler::serialize`]), for the large
+//! `crate::pyjson::write_py_json` gives for [`Scheduler::serialize`]), for the large
 //! read replies (task_list, task_search): parameters are copied from their stored JSON
 //! text, plain ASCII strings are copied as they are, and only the rest goes through
 //! the general writer.
@@ -40,7 +40,7 @@ pub(crate) fn is_plain(b: &[u8]) -> bool {
             .all(|&c| (0x20..0x7f).contains(&c) && c != b'"' && c != b'\\' && c != b'<')
 }
 
-/// A JSON string as crate::json writes it.
+/// A JSON string as crate::pyjson writes it.
 pub fn write_str(out: &mut Vec<u8>, s: &str) {
     // Printable ASCII without quotes, backslashes or '<' needs no escaping (and cannot be
     // a raw number, which starts with a non-ASCII mark).
@@ -51,7 +51,7 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
         out.extend_from_slice(s.as_bytes());
         out.push(b'"');
     } else {
-        crate::json::write_py_json(s, out);
+        crate::pyjson::write_py_json(s, out);
     }
 }
 
@@ -75,7 +75,7 @@ fn write_pv(out: &mut Vec<u8>, v: &Pv) {
             let _ = write!(out, "{i}");
         }
         Pv::Str(s) => write_str(out, s),
-        Pv::Other(v) => crate::json::write_py_json(&**v, out),
+        Pv::Other(v) => crate::pyjson::write_py_json(&**v, out),
     }
 }
 
@@ -83,7 +83,7 @@ fn write_map(out: &mut Vec<u8>, m: &Map<String, Value>) {
     if m.is_empty() {
         out.extend_from_slice(b"{}");
     } else {
-        crate::json::write_py_json(m, out);
+        crate::pyjson::write_py_json(m, out);
     }
 }
 
@@ -95,7 +95,7 @@ fn write_time(out: &mut Vec<u8>, f: Option<f64>) {
     }
 }
 
-/// A float as Python's repr, as crate::json writes it, with a fast path for the usual
+/// A float as Python's repr, as crate::pyjson writes it, with a fast path for the usual
 /// times and durations (1 <= |v| < 1e15, shown without an exponent): Rust's shortest
 /// round-trip digits, which are Python's unless `v` lies exactly halfway between two
 /// shortest candidates. Such a tie needs the exact binary value to end one decimal
@@ -103,7 +103,7 @@ fn write_time(out: &mut Vec<u8>, f: Option<f64>) {
 fn write_f64(out: &mut Vec<u8>, v: f64) {
     let a = v.abs();
     if !(1.0..1e15).contains(&a) {
-        crate::json::write_py_json(&v, out);
+        crate::pyjson::write_py_json(&v, out);
         return;
     }
     let start = out.len();
@@ -120,7 +120,7 @@ fn write_f64(out: &mut Vec<u8>, v: f64) {
     let places = if e < 0 { -e } else { 0 };
     if places <= frac_digits as i64 + 2 && places > 0 {
         out.truncate(start);
-        crate::json::write_py_json(&v, out);
+        crate::pyjson::write_py_json(&v, out);
     } else if frac_digits == 0 {
         out.extend_from_slice(b".0");
     }
@@ -279,7 +279,7 @@ mod tests {
             let mut a = Vec::new();
             write_str(&mut a, s);
             let mut b = Vec::new();
-            crate::json::write_py_json(s, &mut b);
+            crate::pyjson::write_py_json(s, &mut b);
             assert_eq!(a, b, "{s:?}");
         }
         let mut seed = 0x2545f4914f6cdd1du64;
@@ -313,7 +313,7 @@ mod tests {
             let mut a = Vec::new();
             write_f64(&mut a, f);
             let mut b = Vec::new();
-            crate::json::write_py_json(&f, &mut b);
+            crate::pyjson::write_py_json(&f, &mut b);
             assert_eq!(a, b, "{f:e}");
         }
         for v in [
@@ -325,12 +325,12 @@ mod tests {
             json!(1.0),
             json!("</"),
             json!({"a": [1]}),
-            crate::json::raw_number("Infinity"),
+            crate::pyjson::raw_number("Infinity"),
         ] {
             let mut a = Vec::new();
             write_pv(&mut a, &Pv::from_ref(&v));
             let mut b = Vec::new();
-            crate::json::write_py_json(&v, &mut b);
+            crate::pyjson::write_py_json(&v, &mut b);
             assert_eq!(a, b, "{v}");
         }
     }

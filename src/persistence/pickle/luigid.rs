@@ -57,7 +57,7 @@ impl<'a> Reader<'a> {
     }
 
     /// A plain Python value as JSON, the way our API carries it: NaN, infinities and
-    /// integers beyond 64 bits as raw numbers (`crate::json::raw_number`), tuples, sets
+    /// integers beyond 64 bits as raw numbers (`crate::pyjson::raw_number`), tuples, sets
     /// and deques as lists.
     fn json(&self, id: Id, depth: usize) -> Result<Value, PickleError> {
         if depth > MAX_DEPTH {
@@ -78,10 +78,12 @@ impl<'a> Reader<'a> {
             Obj::None => Value::Null,
             Obj::Bool(b) => Value::Bool(*b),
             Obj::Int(i) => Value::from(*i),
-            Obj::BigInt(digits) => crate::json::raw_number(digits),
+            Obj::BigInt(digits) => crate::pyjson::raw_number(digits),
             Obj::Float(f) => float_value(*f),
             Obj::Str(s) => Value::String(s.clone()),
-            Obj::Bytes(b) => Value::String(String::from_utf8_lossy(b).into_owned()),
+            Obj::Bytes(b) => Value::String(crate::pyjson::client_string(
+                String::from_utf8_lossy(b).into_owned(),
+            )),
             Obj::List(v) | Obj::Tuple(v) | Obj::Set(v) | Obj::Deque(v) => Value::Array(
                 v.iter()
                     .map(|&i| self.json(i, depth + 1))
@@ -445,9 +447,9 @@ const KNOWN_WORKER_FIELDS: &[&str] = &[
 
 fn float_value(f: f64) -> Value {
     if f.is_nan() {
-        crate::json::raw_number("NaN")
+        crate::pyjson::raw_number("NaN")
     } else if f.is_infinite() {
-        crate::json::raw_number(if f > 0.0 { "Infinity" } else { "-Infinity" })
+        crate::pyjson::raw_number(if f > 0.0 { "Infinity" } else { "-Infinity" })
     } else {
         Value::from(f)
     }

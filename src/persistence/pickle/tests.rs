@@ -54,7 +54,7 @@ fn fields_come_through_as_luigid_holds_them() {
     let a = task(&v, "A(x=1)");
     assert_eq!(
         a["priority"],
-        crate::json::raw_number("1000000000000000000000000000000")
+        crate::pyjson::raw_number("1000000000000000000000000000000")
     );
     assert_eq!(a["deps"], json!(["B()", "C()"]));
     assert_eq!(a["params"]["secret"], "s");
@@ -64,7 +64,10 @@ fn fields_come_through_as_luigid_holds_them() {
         a["retry_policy"],
         json!({"retry_count": 3, "disable_hard_timeout": 999999999, "disable_window": 100000})
     );
-    assert_eq!(task(&v, "N()")["priority"], crate::json::raw_number("NaN"));
+    assert_eq!(
+        task(&v, "N()")["priority"],
+        crate::pyjson::raw_number("NaN")
+    );
     let c = task(&v, "C()");
     assert_eq!(c["status"], "FAILED");
     assert_eq!(c["expl"], "Traceback: boom");
@@ -91,7 +94,7 @@ fn fields_come_through_as_luigid_holds_them() {
     assert_eq!(v["task_batchers"]["w1"]["E"], json!([["n"], 3]));
     assert_eq!(
         v["task_batchers"]["w2"]["F"],
-        json!([["a", "b"], crate::json::raw_number("Infinity")])
+        json!([["a", "b"], crate::pyjson::raw_number("Infinity")])
     );
 }
 
@@ -230,6 +233,38 @@ fn a_minimal_state_imports() {
     assert_eq!(s.task_count(), 1);
 }
 
+/// A string in the state that begins with U+FDD0, the in-band raw-number mark, stays a
+/// string: escaped on import as a client's string is, written back as the string it was,
+/// never as a bare number (see `crate::pyjson::client_str`).
+#[test]
+fn a_string_with_the_raw_number_mark_stays_a_string() {
+    // params {"p": "\u{FDD0}NaN"} as SHORT_BINUNICODE, and {"p": b"\xef\xb7\x90NaN"}.
+    for value in [
+        &b"\x8c\x06\xef\xb7\x90NaN"[..],
+        &b"C\x06\xef\xb7\x90NaN"[..],
+    ] {
+        let b = tuple_state_with_params(value);
+        let (v, _, _) = luigid_export(&b).unwrap();
+        let kept = v["tasks"][0]["params"]["p"].as_str().unwrap();
+        assert_eq!(kept, "\u{FDD0}\u{FDD0}NaN");
+        assert_eq!(crate::pyjson::client_str(kept), "\u{FDD0}NaN");
+        assert_eq!(
+            crate::pyjson::raw_number_value(&v["tasks"][0]["params"]["p"]),
+            None
+        );
+
+        let mut s = load_luigid_pickle(&b, SchedulerConfig::default()).unwrap();
+        let mut a = Map::new();
+        a.insert("status".into(), json!("PENDING"));
+        a.insert("upstream_status".into(), json!(""));
+        let listed = call(&mut s, "task_list", &a, 1.0).unwrap();
+        let mut body = Vec::new();
+        crate::pyjson::to_py_json(&listed, &mut body);
+        let body = String::from_utf8(body).unwrap();
+        assert!(body.contains(r#""params": {"p": "\ufdd0NaN"}"#), "{body}");
+    }
+}
+
 #[test]
 fn a_repeated_task_id_is_one_task_as_in_a_python_dict() {
     // The minimal state's tasks dict gets a second entry for the same id.
@@ -339,9 +374,9 @@ fn infinite_and_nan_priorities_survive_our_snapshot() {
             {"id": "Z()", "family": "Z", "status": "PENDING", "workers": ["w"],
              "stakeholders": ["w"], "priority": 1, "time": 1.0},
             {"id": "I()", "family": "I", "status": "PENDING", "workers": ["w"],
-             "stakeholders": ["w"], "priority": crate::json::raw_number("Infinity"), "time": 2.0},
+             "stakeholders": ["w"], "priority": crate::pyjson::raw_number("Infinity"), "time": 2.0},
             {"id": "N()", "family": "N", "status": "PENDING", "workers": ["v"],
-             "stakeholders": ["v"], "priority": crate::json::raw_number("NaN"), "time": 3.0},
+             "stakeholders": ["v"], "priority": crate::pyjson::raw_number("NaN"), "time": 3.0},
         ],
         "workers": [{"id": "w", "last_active": 10.0}, {"id": "v", "last_active": 10.0}],
     });
@@ -359,5 +394,5 @@ fn infinite_and_nan_priorities_survive_our_snapshot() {
     a.insert("status".into(), json!("PENDING"));
     a.insert("upstream_status".into(), json!(""));
     let list = call(&mut back, "task_list", &a, 11.0).unwrap();
-    assert_eq!(list["N()"]["priority"], crate::json::raw_number("NaN"));
+    assert_eq!(list["N()"]["priority"], crate::pyjson::raw_number("NaN"));
 }

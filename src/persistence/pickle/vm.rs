@@ -274,8 +274,10 @@ impl<'a> Vm<'a> {
     fn string(&mut self, n: usize) -> Result<(), PickleError> {
         let b = self.take(n)?;
         // CPython writes lone surrogates with `surrogatepass`; a Rust string cannot hold
-        // them, so they become U+FFFD, as our JSON reader does for `\ud800`.
-        let s = String::from_utf8_lossy(b).into_owned();
+        // them, so they become U+FFFD, as our JSON reader does for `\ud800`. A string
+        // that begins with the raw-number mark is escaped as a client's is, so that a
+        // state file cannot turn a string into a bare number in our replies.
+        let s = crate::pyjson::client_string(String::from_utf8_lossy(b).into_owned());
         self.push_new(Obj::Str(s))
     }
 

@@ -13,12 +13,19 @@
 //! unchanged instead of failing the RPC.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use crate::http::Response;
 use crate::scheduler::events::Event;
+
+mod exposition;
+mod labels;
+
+pub use exposition::go_float;
+use exposition::{header, sample};
+use labels::KEY_SEP;
+pub use labels::{ParamsOf, TaskLabels};
 
 /// The exposition format's content type.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -114,124 +121,6 @@ impl Delivery {
     pub fn add(counter: &AtomicU64) {
         counter.fetch_add(1, Ordering::Relaxed);
     }
-}
-
-/// The labels of the `luigi_task_*` series, as luigi's prometheus collector
-/// (`luigi/contrib/prometheus_metric.py`) builds them: the parameters named in
-/// `[prometheus] task_parameters_to_use_in_labels`, then `family` when
-/// `use_task_family_in_labels` (the default) is true.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TaskLabels {
-    pub params: Vec<String>,
-    pub family: bool,
-}
-
-impl Default for TaskLabels {
-    fn default() -> Self {
-        TaskLabels {
-            params: Vec::new(),
-            family: true,
-        }
-    }
-}
-
-/// A task's params (as `str()` shows them) by task id.
-pub type ParamsOf<'a> = dyn Fn(&str) -> Option<Vec<(String, String)>> + 'a;
-
-/// Separates the label values in a series key (a NUL in a value is replaced).
-const KEY_SEP: char = '\0';
-
-impl TaskLabels {
-    /// From `[prometheus]`; the errors are the ones luigid fails to start with.
-    pub fn from_ini(ini: &crate::config::Ini) -> Result<TaskLabels, String> {
-        let family = ini
-            .get_bool("prometheus", "use_task_family_in_labels", true)
-            .map_err(|e| e.to_string())?;
-        let key = "task_parameters_to_use_in_labels";
-        let params = match ini
-            .get_checked("prometheus", key)
-            .map_err(|e| e.to_string())?
-        {
-            None => Vec::new(),
-            Some(text) => {
-                let bad = || {
-                    format!(
-                        "{}: [prometheus] {key} = {text:?} is not a JSON list of parameter \
-                         names, e.g. [\"date\", \"region\"]",
-                        ini.origin("prometheus", key)
-                    )
-                };
-                let v = crate::json::parse_py_json(text).map_err(|_| bad())?;
-                let items = v.as_array().ok_or_else(bad)?;
-                let names: Option<Vec<String>> = items
-                    .iter()
-                    .map(|x| x.as_str().map(str::to_string))
-                    .collect();
-                names.ok_or_else(bad)?
-            }
-        };
-        for name in &params {
-            if !valid_label_name(name) || name == "family" && family {
-                return Err(format!(
-                    "[prometheus] {key}: {name:?} cannot be a Prometheus label name \
-                     (letters, digits and _, not starting with a digit or __, and not \
-                     family twice)"
-                ));
-            }
-        }
-        if params.is_empty() && !family {
-            return Err("[prometheus] use_task_family_in_labels = false with no \
-                        task_parameters_to_use_in_labels leaves the task metrics without \
-                        labels, which luigi's prometheus collector refuses"
-                .into());
-        }
-        Ok(TaskLabels { params, family })
-    }
-
-    fn family_only(&self) -> bool {
-        self.family && self.params.is_empty()
-    }
-
-    fn names(&self) -> Vec<&str> {
-        let mut v: Vec<&str> = self.params.iter().map(String::as_str).collect();
-        if self.family {
-            v.push("family");
-        }
-        v
-    }
-
-    /// The series key of a task: its label values joined by [`KEY_SEP`]; a parameter
-    /// the task lacks shows as `None` (prometheus_client's `str(None)`).
-    fn key(&self, family: &str, params: &[(String, String)]) -> String {
-        let mut key = String::new();
-        for (i, name) in self.params.iter().enumerate() {
-            if i > 0 {
-                key.push(KEY_SEP);
-            }
-            match params.iter().find(|(k, _)| k == name) {
-                Some((_, v)) => key.push_str(&v.replace(KEY_SEP, "\u{fffd}")),
-                None => key.push_str("None"),
-            }
-        }
-        if self.family {
-            if !self.params.is_empty() {
-                key.push(KEY_SEP);
-            }
-            key.push_str(&family.replace(KEY_SEP, "\u{fffd}"));
-        }
-        key
-    }
-}
-
-/// prometheus_client's label name rule.
-fn valid_label_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    let first_ok = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
-    first_ok
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !name.starts_with("__")
 }
 
 /// `families.get_mut(name)`, with "" found without a string comparison: comparing an
@@ -771,62 +660,6 @@ pub fn handle(
         CONTENT_TYPE,
         metrics.render(status_counts, workers, history_errors),
     )
-}
-
-fn header(o: &mut String, name: &str, help: &str, ty: &str) {
-    let _ = writeln!(o, "# HELP {name} {}", escape_help(help));
-    let _ = writeln!(o, "# TYPE {name} {ty}");
-}
-
-fn sample(o: &mut String, name: &str, labels: &[(&str, &str)], value: f64) {
-    o.push_str(name);
-    if !labels.is_empty() {
-        o.push('{');
-        for (i, (k, v)) in labels.iter().enumerate() {
-            if i > 0 {
-                o.push(',');
-            }
-            let _ = write!(o, "{k}=\"{}\"", escape_label(v));
-        }
-        o.push('}');
-    }
-    o.push(' ');
-    o.push_str(&go_float(value));
-    o.push('\n');
-}
-
-fn escape_help(s: &str) -> String {
-    s.replace('\\', "\\\\").replace('\n', "\\n")
-}
-
-fn escape_label(s: &str) -> String {
-    s.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
-}
-
-/// prometheus_client's number format: Python's repr, but positive numbers with more
-/// than six integer digits in exponent form as Go writes them (`1.7955e+09`).
-pub fn go_float(d: f64) -> String {
-    if d.is_nan() {
-        return "NaN".into();
-    }
-    if d.is_infinite() {
-        return if d > 0.0 {
-            "+Inf".into()
-        } else {
-            "-Inf".into()
-        };
-    }
-    let s = crate::pyfloat::repr(d);
-    match s.find('.') {
-        Some(dot) if d > 0.0 && dot > 6 => {
-            let mantissa = format!("{}.{}{}", &s[..1], &s[1..dot], &s[dot + 1..]);
-            let mantissa = mantissa.trim_end_matches(['0', '.']);
-            format!("{mantissa}e+{:02}", dot - 1)
-        }
-        _ => s,
-    }
 }
 
 #[cfg(test)]

@@ -1,4 +1,4 @@
-//! Python's `repr(float)`, the one implementation: the JSON writer (`crate::json`), the
+//! Python's `repr(float)`, the one implementation: the JSON writer (`super::write`), the
 //! scheduler's `str()` of parameters (`scheduler::pyfmt`, for display names and e-mails)
 //! and the Prometheus exposition (`crate::metrics`) all write floats through it.
 //!
