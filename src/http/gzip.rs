@@ -66,8 +66,12 @@ pub fn gzip_response(accept_encoding: Option<&str>, resp: &mut Response) {
         (None, Some(shared)) => shared.gzip.get_or_init(|| gzip_bytes(&shared.body)).clone(),
         (None, None) => gzip_bytes(&resp.body),
     };
+    if gz.is_none() {
+        resp.flatten();
+    }
     if let Some(gz) = gz {
         resp.body = gz;
+        resp.body_in_shared = false;
         resp.headers
             .push(("Content-Encoding".to_string(), "gzip".to_string()));
     }

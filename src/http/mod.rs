@@ -98,6 +98,10 @@ pub struct Response {
     /// Set when `body` is a copy of a reply cache's body: its ETag and gzip form are then
     /// computed once for all the replies that share it.
     pub shared: Option<Arc<SharedBody>>,
+    /// The body is `shared`'s and was not copied into `body` (empty until
+    /// [`Response::flatten`]): a cached reply of tens of megabytes that leaves gzipped
+    /// is never copied whole.
+    pub body_in_shared: bool,
     /// The request made a journal record: this reply may leave only once the record is
     /// kept (the server swaps it for a 503 when the group commit fails).
     pub needs_commit: bool,
@@ -177,11 +181,23 @@ impl Response {
     pub fn shared_body(&self) -> Option<&SharedBody> {
         self.shared
             .as_deref()
-            .filter(|s| s.body.len() == self.body.len())
+            .filter(|s| self.body_in_shared || s.body.len() == self.body.len())
     }
 
-    /// Copy a spliced part into `body`, so that `body` is the whole body.
+    /// Make `body` the whole body: copy in a shared body left in `shared`, and a
+    /// spliced part.
     pub fn flatten(&mut self) {
+        if self.body_in_shared {
+            self.body_in_shared = false;
+            if let Some(shared) = &self.shared {
+                self.body = shared.body.clone();
+            }
+        }
+        self.flatten_splice();
+    }
+
+    /// Copy a spliced part into `body`.
+    pub fn flatten_splice(&mut self) {
         if let Some(splice) = self.splice.take() {
             let part = splice.part.bytes();
             let at = splice.at.min(self.body.len());
@@ -195,7 +211,18 @@ impl Response {
 
     /// The length of the whole body (a spliced part included).
     pub fn body_len(&self) -> usize {
-        self.body.len() + self.splice.as_ref().map_or(0, |s| s.part.bytes().len())
+        let shared = match (&self.shared, self.body_in_shared) {
+            (Some(shared), true) => shared.body.len(),
+            _ => 0,
+        };
+        self.body.len() + shared + self.splice.as_ref().map_or(0, |s| s.part.bytes().len())
+    }
+
+    /// Drop the body (a 304, a 204).
+    pub fn clear_body(&mut self) {
+        self.body.clear();
+        self.body_in_shared = false;
+        self.splice = None;
     }
 
     /// Replace every header of this name (case-insensitive) by one with `value`.

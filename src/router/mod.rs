@@ -209,8 +209,9 @@ pub fn route(app: &mut App, req: &Request, peer: &Peer, now: f64) -> Response {
 fn finish(req: &Request, resp: &mut Response) {
     let get_or_head = req.method == "GET" || req.method == "HEAD";
     if get_or_head || resp.status != 200 {
-        // The ETag, a 304 and HEAD's Content-Length read the whole body.
-        resp.flatten();
+        // The ETag, a 304 and HEAD's Content-Length read the whole body (a shared body
+        // has its ETag kept beside it).
+        resp.flatten_splice();
     }
     if resp.status == 200 && get_or_head && resp.header("etag").is_none() {
         let etag = match resp.shared_body() {
@@ -223,7 +224,7 @@ fn finish(req: &Request, resp: &mut Response) {
         resp.headers.push(("Etag".to_string(), etag));
         if matched {
             resp.status = 304;
-            resp.body.clear();
+            resp.clear_body();
         }
     }
     if resp.status == 304 || resp.status == 204 {
@@ -233,10 +234,11 @@ fn finish(req: &Request, resp: &mut Response) {
                 .iter()
                 .any(|h| n.eq_ignore_ascii_case(h))
         });
-        resp.body.clear();
+        resp.clear_body();
     }
     if req.method == "HEAD" {
         resp.head_only = true;
+        resp.flatten();
     }
     // HEAD replies describe the plain body (its Content-Length), so they stay uncompressed.
     let accept = if req.method == "HEAD" {
@@ -480,8 +482,9 @@ fn api(app: &mut App, raw_method: &str, req: &Request, now: f64) -> Response {
             .reply_cache
             .get(app.scheduler.tasks_version(), method.name, text)
         {
-            let mut resp = Response::new(200).with_body(JSON, shared.body.clone());
+            let mut resp = Response::new(200).with_body(JSON, Vec::new());
             resp.shared = Some(shared);
+            resp.body_in_shared = true;
             app.router.cors.actual(req.header_str("origin"), &mut resp);
             return resp;
         }
@@ -499,7 +502,9 @@ fn api(app: &mut App, raw_method: &str, req: &Request, now: f64) -> Response {
                 reply => Response::new(200).with_body(JSON, reply.into_body()),
             };
             if method.cacheable && resp.body.len() >= ReplyCache::MIN_BODY {
-                let shared = std::sync::Arc::new(crate::http::SharedBody::new(resp.body.clone()));
+                let body = std::mem::take(&mut resp.body);
+                let shared = std::sync::Arc::new(crate::http::SharedBody::new(body));
+                resp.body_in_shared = true;
                 app.reply_cache.put(
                     app.scheduler.tasks_version(),
                     method.name,
