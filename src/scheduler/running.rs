@@ -436,3 +436,54 @@ mod tests {
         assert!(total_batch_running > 0, "no task was ever BATCH_RUNNING");
     }
 }
+#[cfg(test)]
+mod steady {
+    use super::*;
+    use crate::api::call_map;
+    use serde_json::json;
+
+    /// A worker that holds its tasks and keeps asking (luigid's worker loop while its
+    /// tasks run) and the periodic prune leave its kept list valid.
+    #[test]
+    fn a_steady_worker_keeps_its_list() {
+        let mut s = Scheduler::default();
+        let w = "Worker(salt=1)";
+        for i in 0..100 {
+            let a = json!({"worker": w, "task_id": format!("T_{i}"), "family": "T",
+                           "params": {"i": i.to_string()}, "status": "PENDING", "runnable": true});
+            call_map(&mut s, "add_task", a.as_object().unwrap(), 1.0).unwrap();
+        }
+        let gw = json!({"worker": w, "host": "h", "assistant": false, "current_tasks": null});
+        for k in 0..100 {
+            call_map(
+                &mut s,
+                "get_work",
+                gw.as_object().unwrap(),
+                2.0 + f64::from(k) * 0.01,
+            )
+            .unwrap();
+        }
+        let epoch = s.running_memo.epoch;
+        for k in 0..100 {
+            call_map(
+                &mut s,
+                "get_work",
+                gw.as_object().unwrap(),
+                3.0 + f64::from(k) * 0.01,
+            )
+            .unwrap();
+            call_map(
+                &mut s,
+                "ping",
+                json!({"worker": w}).as_object().unwrap(),
+                3.0,
+            )
+            .unwrap();
+            assert_eq!(s.running_memo.epoch, epoch, "get_work {k}");
+        }
+        call_map(&mut s, "prune", &Default::default(), 10.0).unwrap();
+        assert_eq!(s.running_memo.epoch, epoch, "prune");
+        let wid = s.get_worker(w, 10.0);
+        assert!(s.kept_running(wid).is_some());
+    }
+}
