@@ -6,11 +6,7 @@ PY := $(VENV)/bin/python
 DATA ?= var
 PORT ?= 8082
 
-<<<<<<< HEAD
-.PHONY: all build release run test lint test-rust test-py venv browser db-servers old-luigid bench bench-durability bench-faults bench-scale bench-stalls fuzz clean
-=======
-.PHONY: all build release run test lint test-rust test-py venv browser db-servers old-luigid bench bench-ha bench-durability bench-faults bench-scale fuzz clean
->>>>>>> ha-postgres
+.PHONY: all build release run test lint test-rust test-py venv browser db-servers old-luigid bench bench-ha bench-durability bench-faults bench-scale bench-stalls fuzz clean
 
 all: build
 
